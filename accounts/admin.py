@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+from typing import Any
+
+from allauth.mfa.models import Authenticator
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from accounts import services
+from accounts.models import ApiToken, RiskProfile, User
+
+
+class RiskProfileInline(admin.StackedInline):
+    model = RiskProfile
+    can_delete = False
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    ordering = ["email"]
+    list_display = ["email", "is_active", "is_staff", "date_joined", "last_login"]
+    search_fields = ["email", "first_name", "last_name"]
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        (_("Personal info"), {"fields": ("first_name", "last_name", "timezone")}),
+        (_("Permissions"), {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
+        (_("Important dates"), {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+    inlines = [RiskProfileInline]
+
+
+@admin.register(RiskProfile)
+class RiskProfileAdmin(admin.ModelAdmin):
+    list_display = ["user", "leverage", "position_size_pct", "stop_loss_pct", "take_profit_pct", "max_drawdown_pct"]
+    search_fields = ["user__email"]
+    readonly_fields = ["user", "updated_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: RiskProfile, form: Any, change: bool) -> None:
+        services.risk_profile_update(user=obj.user, **{name: getattr(obj, name) for name in services.RISK_FIELDS})
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ["name", "user", "prefix", "created_at", "expires_at", "last_used_at"]
+    search_fields = ["user__email", "name", "prefix"]
+    readonly_fields = ["user", "name", "prefix", "created_at", "expires_at", "last_used_at"]
+    exclude = ["key_hash"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description=_("Revoke the selected tokens"))
+    def revoke(self, request: HttpRequest, queryset: Any) -> None:
+        count = 0
+        for token in queryset:
+            services.api_token_revoke(user=token.user, token_id=token.id)
+            count += 1
+        self.message_user(request, _("%(count)d tokens revoked.") % {"count": count}, messages.SUCCESS)
+
+
+admin.site.unregister(Authenticator)
+
+
+@admin.register(Authenticator)
+class AuthenticatorAdmin(admin.ModelAdmin):
+    """Two-factor authenticators; their sealed secrets are never shown."""
+
+    raw_id_fields = ("user",)
+    list_display = ("user", "type", "created_at", "last_used_at")
+    list_filter = ("type",)
+    exclude = ("data",)
+    readonly_fields = ("user", "type", "created_at", "last_used_at", "secret")
+
+    @admin.display(description=_("secret"))
+    def secret(self, obj: Authenticator) -> str:
+        return "•" * 8 + " " + str(_("(encrypted)"))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+import zoneinfo
+from datetime import datetime
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.risk import RISK_RANGES
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(_("%(value)s is not a known time zone."), params={"value": value}, code="timezone")
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def _create_user(self, email: str, password: str | None, **extra: object) -> User:
+        if not email:
+            raise ValueError("An e-mail address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        RiskProfile.objects.get_or_create(user=user)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra: object) -> User:
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra: object) -> User:
+        extra["is_staff"] = True
+        extra["is_superuser"] = True
+        return self._create_user(email, password, **extra)
+
+
+class User(AbstractUser):
+    """A Trendy user; the e-mail address is the login."""
+
+    username = None  # type: ignore[assignment]
+    email = models.EmailField(_("e-mail address"), unique=True)
+    timezone = models.CharField(
+        _("time zone"),
+        max_length=64,
+        default="UTC",
+        validators=[validate_timezone],
+        help_text=_("Times on every page are shown in this time zone."),
+    )
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    objects = UserManager()  # type: ignore[misc]
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+
+    def __str__(self) -> str:
+        return self.email
+
+
+def _risk_field(name: str, verbose: str, help_text: str) -> models.DecimalField:
+    rng = RISK_RANGES[name]
+    return models.DecimalField(
+        verbose,
+        max_digits=5,
+        decimal_places=2,
+        default=rng.default,
+        validators=[MinValueValidator(rng.low), MaxValueValidator(rng.high)],
+        help_text=help_text,
+    )
+
+
+class RiskProfile(models.Model):
+    """A trader's default risk settings; bots and webhook alerts are capped by them."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="risk_profile")
+    leverage = _risk_field("leverage", _("leverage"), _("Default leverage, 1 to 10x."))
+    position_size_pct = _risk_field(
+        "position_size_pct", _("position size (%)"), _("Share of the account each position uses, 5 to 20 %.")
+    )
+    stop_loss_pct = _risk_field("stop_loss_pct", _("stop loss (%)"), _("Distance of the stop loss, 1 to 5 %."))
+    take_profit_pct = _risk_field(
+        "take_profit_pct", _("take profit (%)"), _("Distance of the take profit, 2 to 10 %.")
+    )
+    max_drawdown_pct = _risk_field(
+        "max_drawdown_pct",
+        _("maximum drawdown (%)"),
+        _("Trading halts when the account falls this far below its peak, 5 to 50 %."),
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("risk profile")
+        verbose_name_plural = _("risk profiles")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(**{f"{name}__gte": rng.low, f"{name}__lte": rng.high}),
+                name=f"riskprofile_{name}_range",
+            )
+            for name, rng in RISK_RANGES.items()
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} risk profile"
+
+
+class ApiToken(models.Model):
+    """A bearer token for the API. Only a SHA-256 hash of the token is stored."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(_("name"), max_length=100)
+    prefix = models.CharField(max_length=12, unique=True, editable=False)
+    key_hash = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField(_("expires at"))
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(expires_at__gt=models.F("created_at")), name="apitoken_expires_after")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    def is_expired(self, now: datetime | None = None) -> bool:
+        return self.expires_at <= (now or timezone.now())

@@ -1,0 +1,55 @@
+"""The Django side of ``accounts.crypto``: the keyring from settings, and every sealed value.
+
+``sealed_values()`` lists every place a secret is stored encrypted, so ``rotate_keys`` can
+re-seal all of them. A model field that stores a sealed secret declares
+``encrypted_secret = True`` and is found here without further wiring.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+from accounts.crypto import Keyring
+
+MFA_CONTEXT = "allauth.mfa"
+
+
+@cache
+def keyring() -> Keyring:
+    return Keyring(settings.TRENDY_ENCRYPTION_KEYS)
+
+
+@receiver(setting_changed)
+def _reset_keyring(*, setting: str, **kwargs: Any) -> None:
+    if setting == "TRENDY_ENCRYPTION_KEYS":
+        keyring.cache_clear()
+
+
+def encrypt(plaintext: str, *, context: str) -> str:
+    return keyring().encrypt(plaintext, context=context)
+
+
+def decrypt(token: str, *, context: str) -> str:
+    return keyring().decrypt(token, context=context)
+
+
+@dataclass(frozen=True)
+class SealedColumn:
+    model: Any
+    field: str
+    context: str
+
+
+def sealed_columns() -> Iterator[SealedColumn]:
+    for model in apps.get_models():
+        for field in model._meta.get_fields():
+            if getattr(field, "encrypted_secret", False):
+                yield SealedColumn(model, field.name, field.context)
