@@ -29,6 +29,10 @@ class TokenObtainApi(APIView):
     authentication_classes: list[Any] = []
     throttle_scope = "auth"
 
+    def get_authenticate_header(self, request: Request) -> str:
+        # A failed sign-in is a 401 (with a challenge), not a 403.
+        return 'Bearer realm="api"'
+
     class InputSerializer(serializers.Serializer):
         email = serializers.EmailField()
         password = serializers.CharField(trim_whitespace=False, style={"input_type": "password"})

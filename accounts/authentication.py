@@ -24,7 +24,7 @@ class ApiTokenAuthentication(BaseAuthentication):
         if len(parts) != 2:
             raise exceptions.AuthenticationFailed(_("Send the header as: Authorization: Bearer <token>."))
         key = parts[1].decode("ascii", errors="replace")
-        pieces = key.split("_")
+        pieces = key.split("_", 2)
         if len(pieces) != 3:
             raise exceptions.AuthenticationFailed(_("Invalid token."))
         token = ApiToken.objects.select_related("user").filter(prefix=pieces[1]).first()

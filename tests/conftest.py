@@ -18,6 +18,16 @@ def _fast_and_quiet(settings):
     settings.CELERY_TASK_ALWAYS_EAGER = True
 
 
+@pytest.fixture(autouse=True)
+def _clean_cache():
+    """Throttle and rate-limit counters live in the cache (Redis in CI): start every test at zero."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def password():
     return PASSWORD

@@ -34,6 +34,17 @@ def _flatten(detail: Any) -> Any:
     return [str(detail)]
 
 
+def _first_message(detail: Any) -> str:
+    if isinstance(detail, str):
+        return detail
+    values = detail.values() if isinstance(detail, dict) else detail
+    for value in values:
+        found = _first_message(value)
+        if found:
+            return found
+    return ""
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DjangoValidationError):
         fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
@@ -54,8 +65,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         if not isinstance(fields, dict):
             fields = {"non_field_errors": fields}
         error["fields"] = fields
-        first = next(iter(fields.values()), [""])
-        error["message"] = first[0] if first and isinstance(first[0], str) else _("The input is not valid.")
+        error["message"] = _first_message(fields) or _("The input is not valid.")
     elif isinstance(exc, exceptions.APIException):
         codes = exc.get_codes()
         error["code"] = codes if isinstance(codes, str) else "error"

@@ -1,0 +1,67 @@
+# Trendy: the routine commands. `make run` and `make test` are the two a new user needs.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install run test lint format check worker beat migrate seed bench messages clean
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py setup_periodic_tasks
+
+seed: migrate
+	$(PY) manage.py seed_demo
+
+# Installs, migrates, seeds the demo and serves http://$(HOST):$(PORT) with one Celery worker
+# (embedded beat) beside it. Without REDIS_URL, tasks go through a file-system broker in var/.
+run: seed
+	@echo "Starting a Celery worker with embedded beat (log: var/worker.log) and the web server."
+	@mkdir -p var
+	@trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	$(VENV)/bin/celery -A trading_site worker --beat --pool solo --loglevel info >var/worker.log 2>&1 & worker=$$!; \
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+# The whole test suite, with lint and migration checks. Uses PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set.
+test: install lint check
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+check: install
+	$(PY) manage.py check
+	$(PY) manage.py makemigrations --check --dry-run
+
+worker: install
+	$(VENV)/bin/celery -A trading_site worker --loglevel info
+
+beat: install
+	$(PY) manage.py setup_periodic_tasks
+	$(VENV)/bin/celery -A trading_site beat --loglevel info
+
+bench: install
+	$(PY) benchmarks/market_data.py
+
+# Refresh the translation catalogues after changing user-facing strings (needs GNU gettext).
+messages: install
+	$(PY) manage.py makemessages -l ko --ignore=.venv --ignore=staticfiles --ignore=benchmarks --ignore=tests
+	$(PY) manage.py makemessages -d djangojs -l ko --ignore=.venv --ignore=staticfiles --ignore=static/vendor
+	$(PY) manage.py compilemessages --ignore=.venv
+
+clean:
+	rm -rf $(VENV) var staticfiles

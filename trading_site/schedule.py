@@ -1,0 +1,33 @@
+"""Every periodic task Trendy runs, in one place (installed by ``manage.py setup_periodic_tasks``).
+
+Each entry has an expiry: when workers fall behind, a stale run is dropped instead of running
+late (PostHog's ``add_periodic_task_with_expiry``). Times are UTC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+PREFIX = "trendy: "
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    task: str
+    # crontab fields (https://crontab.guru): minute hour day_of_month month_of_year day_of_week
+    crontab: str
+    expires_seconds: int
+    kwargs: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def full_name(self) -> str:
+        return PREFIX + self.name
+
+
+SCHEDULE: list[Entry] = [
+    # Fetch the closed candles of the markets in TRENDY_MARKET_FEEDS, a minute after each 5-minute close.
+    Entry("fetch closed candles", "market_data.fetch_market_feeds", "1-59/5 * * * *", expires_seconds=240),
+    # Delete expired API tokens once a day.
+    Entry("purge expired API tokens", "accounts.purge_expired_api_tokens", "17 3 * * *", expires_seconds=3600),
+]
