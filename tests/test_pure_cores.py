@@ -1,0 +1,20 @@
+"""The pure cores import no Django: they run (and are tested) on plain data, shared by backtest and live."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PURE = ["accounts.crypto", "accounts.risk", "market_data.timeframes", "trading_site.schedule"]
+
+
+def test_pure_modules_import_without_django():
+    code = (
+        "import importlib, sys\n"
+        f"for name in {PURE!r}:\n"
+        "    importlib.import_module(name)\n"
+        "leaked = sorted(m for m in sys.modules if m == 'django' or m.startswith('django.'))\n"
+        "assert not leaked, leaked\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
