@@ -51,9 +51,10 @@ class TokenObtainApi(APIView):
         user = authenticate(request._request, email=email, password=data.validated_data["password"])
         if user is None:
             raise exceptions.AuthenticationFailed(_("The e-mail address or password is not correct."))
-        if settings.ACCOUNT_EMAIL_VERIFICATION == "mandatory" and not EmailAddress.objects.filter(
-            user=user, email__iexact=email, verified=True
-        ).exists():
+        if (
+            settings.ACCOUNT_EMAIL_VERIFICATION == "mandatory"
+            and not EmailAddress.objects.filter(user=user, email__iexact=email, verified=True).exists()
+        ):
             raise exceptions.PermissionDenied(_("Verify your e-mail address first: follow the link we sent you."))
         totp = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).first()
         if totp is not None:

@@ -91,9 +91,7 @@ class RiskProfile(models.Model):
         "position_size_pct", _("position size (%)"), _("Share of the account each position uses, 5 to 20 %.")
     )
     stop_loss_pct = _risk_field("stop_loss_pct", _("stop loss (%)"), _("Distance of the stop loss, 1 to 5 %."))
-    take_profit_pct = _risk_field(
-        "take_profit_pct", _("take profit (%)"), _("Distance of the take profit, 2 to 10 %.")
-    )
+    take_profit_pct = _risk_field("take_profit_pct", _("take profit (%)"), _("Distance of the take profit, 2 to 10 %."))
     max_drawdown_pct = _risk_field(
         "max_drawdown_pct",
         _("maximum drawdown (%)"),

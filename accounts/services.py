@@ -21,7 +21,7 @@ from accounts.crypto import is_sealed
 from accounts.models import ApiToken, RiskProfile, User
 
 RISK_FIELDS = ("leverage", "position_size_pct", "stop_loss_pct", "take_profit_pct", "max_drawdown_pct")
-TOKEN_PREFIX = "tdy"
+TOKEN_PREFIX = "tdy"  # noqa: S105 - a public marker, not a secret
 
 
 @transaction.atomic

@@ -23,4 +23,3 @@ urlpatterns = [
     path("markets/", include("market_data.urls")),
     path("api/v1/", include(api_v1)),
 ]
-

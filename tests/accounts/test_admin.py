@@ -52,8 +52,13 @@ def test_admin_user_change_page(staff_client, alice):
 
 def test_admin_edits_risk_through_the_service(staff_client, alice):
     url = f"/admin/accounts/riskprofile/{alice.risk_profile.id}/change/"
-    data = {"leverage": "4", "position_size_pct": "10", "stop_loss_pct": "2", "take_profit_pct": "4",
-            "max_drawdown_pct": "20"}
+    data = {
+        "leverage": "4",
+        "position_size_pct": "10",
+        "stop_loss_pct": "2",
+        "take_profit_pct": "4",
+        "max_drawdown_pct": "20",
+    }
     assert staff_client.post(url, data).status_code == 302
     alice.risk_profile.refresh_from_db()
     assert alice.risk_profile.leverage == Decimal("4.00")
@@ -65,8 +70,6 @@ def test_admin_edits_risk_through_the_service(staff_client, alice):
 
 def test_admin_revoke_action(staff_client, alice):
     token = services.api_token_issue(user=alice, name="t").token
-    response = staff_client.post(
-        "/admin/accounts/apitoken/", {"action": "revoke", "_selected_action": [token.id]}
-    )
+    response = staff_client.post("/admin/accounts/apitoken/", {"action": "revoke", "_selected_action": [token.id]})
     assert response.status_code == 302
     assert not ApiToken.objects.exists()

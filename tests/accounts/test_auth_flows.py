@@ -70,7 +70,9 @@ def test_signup_with_taken_email_is_refused(client, alice):
     [("short1", "too short"), ("password1234", "too common"), ("12345678901234", "entirely numeric")],
 )
 def test_signup_with_weak_password_is_refused(client, password, message):
-    response = client.post("/accounts/signup/", {"email": "x@example.com", "password1": password, "password2": password})
+    response = client.post(
+        "/accounts/signup/", {"email": "x@example.com", "password1": password, "password2": password}
+    )
     assert response.status_code == 200
     assert message in response.content.decode()
     assert not User.objects.filter(email="x@example.com").exists()
@@ -128,7 +130,9 @@ def test_login_with_totp(client, alice, password):
     assert "2fa/authenticate" in response["Location"]
     assert "_auth_user_id" not in client.session
 
-    response = client.post("/accounts/2fa/authenticate/", {"code": "000000" if totp_now(secret) != "000000" else "111111"})
+    response = client.post(
+        "/accounts/2fa/authenticate/", {"code": "000000" if totp_now(secret) != "000000" else "111111"}
+    )
     assert response.status_code == 200
     assert "Incorrect code" in response.content.decode()
     assert "_auth_user_id" not in client.session

@@ -79,9 +79,27 @@ def test_round_trip_through_redis_to_a_real_worker(alice, settings):
     }
     queue = f"test-{os.getpid()}-{time.time_ns()}"
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "trading_site", "worker", "--pool", "solo", "-Q", queue,
-         "--without-heartbeat", "--without-mingle", "--without-gossip", "-l", "warning"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "trading_site",
+            "worker",
+            "--pool",
+            "solo",
+            "-Q",
+            queue,
+            "--without-heartbeat",
+            "--without-mingle",
+            "--without-gossip",
+            "-l",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         result = purge_expired_api_tokens.apply_async(queue=queue)

@@ -37,9 +37,20 @@ def test_every_source_string_is_in_the_catalogue(tmp_path):
     copy = tmp_path / "src"
     shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".venv", ".git", "var", "staticfiles", "node_modules"))
     result = subprocess.run(
-        [sys.executable, "manage.py", "makemessages", "-l", "ko", "--ignore=benchmarks", "--ignore=tests",
-         "--ignore=static/vendor"],
-        cwd=copy, capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "manage.py",
+            "makemessages",
+            "-l",
+            "ko",
+            "--ignore=benchmarks",
+            "--ignore=tests",
+            "--ignore=static/vendor",
+        ],
+        cwd=copy,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     missing = _untranslated(polib.pofile(str(copy / "locale" / "ko" / "LC_MESSAGES" / "django.po")))
