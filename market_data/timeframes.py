@@ -82,3 +82,10 @@ def floor_ms(time_ms: int, timeframe: str) -> int:
     """The open time of the candle that contains ``time_ms``."""
     step = timeframe_ms(timeframe)
     return int(time_ms) // step * step
+
+
+def format_ms(time_ms: int) -> str:
+    """ISO-8601 UTC with a Z, e.g. ``2024-03-01T00:00:00Z`` (milliseconds shown only when not zero)."""
+    value = np.datetime64(int(time_ms), "ms")
+    text = np.datetime_as_string(value, unit="ms" if int(time_ms) % 1000 else "s")
+    return f"{text}Z"

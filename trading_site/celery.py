@@ -1,16 +1,33 @@
 """The Celery app. Tasks live in each app's ``tasks.py`` and are auto-discovered.
 
-Tasks subclass Celery's ``DjangoTask``: call ``task.delay_on_commit(...)`` from services so a
-worker never reads a row that is not committed yet.
+Every task enqueues on commit: sent from inside a transaction, it goes to the broker only once
+that transaction commits (and never if it rolls back), so a worker never reads a row that is not
+committed yet (pretix's ``TransactionAwareTask``).
 """
 
+from __future__ import annotations
+
 import os
+from typing import Any
 
 from celery import Celery
+from celery.contrib.django.task import DjangoTask
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trading_site.settings")
 
-app = Celery("trading_site", task_cls="celery.contrib.django.task:DjangoTask")
+
+class TransactionAwareTask(DjangoTask):
+    def apply_async(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
+        from django.db import connection, transaction
+
+        if connection.in_atomic_block:
+            # Inside a transaction there is no result to hand back yet: the task is sent on commit.
+            transaction.on_commit(lambda: super(TransactionAwareTask, self).apply_async(args, kwargs, **options))
+            return None
+        return super().apply_async(args, kwargs, **options)
+
+
+app = Celery("trading_site", task_cls=TransactionAwareTask)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 

@@ -1,16 +1,19 @@
-"""``/healthz``: is the database, the cache and the Celery broker reachable? 200 if all are, else 503."""
+"""Operations endpoints: ``/healthz`` (database, cache, broker: 200 if all are up, else 503) and ``/metrics``."""
 
 from __future__ import annotations
 
+import hmac
 import time
 import uuid
 from collections.abc import Callable
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from django_prometheus.exports import ExportToDjangoView
 
 from trading_site.celery import app as celery_app
 
@@ -52,3 +55,17 @@ def healthz(request: HttpRequest) -> JsonResponse:
         results[name]["ms"] = round((time.perf_counter() - started) * 1000, 1)
     healthy = all(item["status"] == "up" for item in results.values())
     return JsonResponse({"status": "ok" if healthy else "degraded", "checks": results}, status=200 if healthy else 503)
+
+
+@never_cache
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus metrics; with TRENDY_METRICS_TOKEN set, only for ``Authorization: Bearer <token>``."""
+    expected = settings.TRENDY_METRICS_TOKEN
+    if expected:
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            return HttpResponse(
+                "Unauthorized\n", status=401, content_type="text/plain", headers={"WWW-Authenticate": "Bearer"}
+            )
+    return ExportToDjangoView(request)

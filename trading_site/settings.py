@@ -380,6 +380,8 @@ if not DEBUG:
 # --- Prometheus -------------------------------------------------------------------------
 
 PROMETHEUS_EXPORT_MIGRATIONS = False
+# When set, /metrics answers only to "Authorization: Bearer <token>" (Prometheus: authorization.credentials).
+TRENDY_METRICS_TOKEN = env_str("TRENDY_METRICS_TOKEN")
 PROMETHEUS_METRIC_NAMESPACE = "trendy"
 
 # --- Logging ----------------------------------------------------------------------------

@@ -58,9 +58,24 @@ def test_every_scheduled_task_exists():
 def test_enqueue_waits_for_commit(alice, settings):
     token = _expired_token(alice)
     with transaction.atomic():
-        purge_expired_api_tokens.delay_on_commit()
+        assert purge_expired_api_tokens.delay() is None  # deferred: there is no result yet
         assert ApiToken.objects.filter(id=token.id).exists()  # not run inside the transaction
     assert not ApiToken.objects.filter(id=token.id).exists()  # ran (eagerly here) after commit
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rolled_back_transaction_sends_nothing(alice, settings):
+    token = _expired_token(alice)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        purge_expired_api_tokens.delay()
+        raise RuntimeError("the service failed")
+    assert ApiToken.objects.filter(id=token.id).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_result_is_returned(alice):
+    _expired_token(alice)
+    assert purge_expired_api_tokens.delay().get() == 1
 
 
 @needs_redis

@@ -48,3 +48,10 @@ def test_metrics(client):
     assert "trendy_django_db_execute_total" in text or "django_db_execute_total" in text
     if ON_REDIS:
         assert "django_cache_get_total" in text
+
+
+def test_metrics_token(client, settings):
+    settings.TRENDY_METRICS_TOKEN = "scrape-me"
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-me").status_code == 200
