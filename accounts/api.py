@@ -75,7 +75,12 @@ class MeApi(APIView):
         timezone = serializers.CharField(required=False, max_length=64)
         risk_profile = inline_serializer(
             "RiskProfileUpdate",
-            {name: serializers.DecimalField(max_digits=5, decimal_places=2) for name in services.RISK_FIELDS},
+            {
+                name: serializers.IntegerField()
+                if name == "leverage"
+                else serializers.DecimalField(max_digits=5, decimal_places=2)
+                for name in services.RISK_FIELDS
+            },
             required=False,
             partial=True,
         )

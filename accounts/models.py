@@ -86,7 +86,15 @@ class RiskProfile(models.Model):
     """A trader's default risk settings; bots and webhook alerts are capped by them."""
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="risk_profile")
-    leverage = _risk_field("leverage", _("leverage"), _("Default leverage, 1 to 10x."))
+    leverage = models.PositiveSmallIntegerField(
+        _("leverage"),
+        default=int(RISK_RANGES["leverage"].default),
+        validators=[
+            MinValueValidator(int(RISK_RANGES["leverage"].low)),
+            MaxValueValidator(int(RISK_RANGES["leverage"].high)),
+        ],
+        help_text=_("Default leverage, 1 to 10x (whole numbers, as exchanges set it)."),
+    )
     position_size_pct = _risk_field(
         "position_size_pct", _("position size (%)"), _("Share of the account each position uses, 5 to 20 %.")
     )

@@ -50,9 +50,14 @@ def risk_profile_update(*, user: User, **values: Any) -> RiskProfile:
         if value is None or value == "":
             raise ValidationError({name: [_("This field is required.")]})
         try:
-            setattr(profile, name, Decimal(str(value)))
+            number = Decimal(str(value))
         except ArithmeticError:
             raise ValidationError({name: [_("Enter a number.")]}) from None
+        if name == "leverage":
+            if number != number.to_integral_value():
+                raise ValidationError({name: [_("Leverage is a whole number, from 1 to 10.")]})
+            number = int(number)
+        setattr(profile, name, number)
     profile.full_clean(exclude=["user"])
     profile.save()
     return profile

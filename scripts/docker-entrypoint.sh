@@ -17,7 +17,8 @@ esac
 if [ "$is_web" = 1 ]; then
   if [ "${RUN_MIGRATIONS:-1}" = 1 ]; then
     echo "docker-entrypoint: applying migrations" >&2
-    python manage.py migrate --noinput
+    # Outside the multiprocess registry: the migration run's own metrics are not the server's.
+    env -u PROMETHEUS_MULTIPROC_DIR python manage.py migrate --noinput
   fi
 
   PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-/tmp/prometheus-multiproc}"

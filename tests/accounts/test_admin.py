@@ -1,4 +1,3 @@
-from decimal import Decimal
 
 import pytest
 from allauth.mfa.totp.internal.auth import TOTP
@@ -61,11 +60,11 @@ def test_admin_edits_risk_through_the_service(staff_client, alice):
     }
     assert staff_client.post(url, data).status_code == 302
     alice.risk_profile.refresh_from_db()
-    assert alice.risk_profile.leverage == Decimal("4.00")
+    assert alice.risk_profile.leverage == 4
     response = staff_client.post(url, {**data, "leverage": "40"})
     assert response.status_code == 200
     alice.risk_profile.refresh_from_db()
-    assert alice.risk_profile.leverage == Decimal("4.00")
+    assert alice.risk_profile.leverage == 4
 
 
 def test_admin_revoke_action(staff_client, alice):

@@ -113,7 +113,7 @@ def test_me_shows_only_own_profile(alice_api, charlie_api, alice):
     assert alice_api.get("/api/v1/me/").json()["email"] == "alice@example.com"
     data = charlie_api.get("/api/v1/me/").json()
     assert data["email"] == "charlie@example.com"
-    assert data["risk_profile"]["leverage"] == "1.00"
+    assert data["risk_profile"]["leverage"] == 1
     assert data["two_factor_enabled"] is False
 
 
@@ -126,7 +126,7 @@ def test_me_update(alice_api, alice):
     assert response.status_code == 200, response.json()
     alice.refresh_from_db()
     assert alice.timezone == "Asia/Seoul"
-    assert alice.risk_profile.leverage == Decimal("5.00")
+    assert alice.risk_profile.leverage == 5
     assert alice.risk_profile.stop_loss_pct == Decimal("1.50")
     assert alice.risk_profile.take_profit_pct == Decimal("4.00")
 
@@ -142,6 +142,7 @@ def test_me_update(alice_api, alice):
         ({"take_profit_pct": "1"}, "take_profit_pct"),
         ({"max_drawdown_pct": "80"}, "max_drawdown_pct"),
         ({"leverage": "abc"}, "leverage"),
+        ({"leverage": "2.5"}, "leverage"),
     ],
 )
 def test_me_update_out_of_range_saves_nothing(alice_api, alice, risk, field):
@@ -151,7 +152,7 @@ def test_me_update_out_of_range_saves_nothing(alice_api, alice, risk, field):
     assert field in str(error["fields"])
     alice.refresh_from_db()
     assert alice.timezone == "UTC"  # the valid part was not saved either
-    assert alice.risk_profile.leverage == Decimal("1.00")
+    assert alice.risk_profile.leverage == 1
 
 
 def test_me_update_bad_timezone(alice_api, alice):

@@ -43,7 +43,7 @@ def test_risk_update(alice_client, alice):
     response = alice_client.post("/settings/risk/", VALID_RISK)
     assert response.status_code == 302
     profile = RiskProfile.objects.get(user=alice)
-    assert profile.leverage == Decimal("3.00")
+    assert profile.leverage == 3
     assert profile.max_drawdown_pct == Decimal("25.00")
 
 
@@ -51,6 +51,7 @@ def test_risk_update(alice_client, alice):
     ("field", "value", "message"),
     [
         ("leverage", "12", "less than or equal to 10"),
+        ("leverage", "2.5", "Enter a whole number"),
         ("position_size_pct", "2", "greater than or equal to 5"),
         ("stop_loss_pct", "9", "less than or equal to 5"),
         ("take_profit_pct", "abc", "Enter a number"),
@@ -62,7 +63,7 @@ def test_risk_update_out_of_range(alice_client, alice, field, value, message):
     assert response.status_code == 400
     assert message in response.content.decode()
     profile = RiskProfile.objects.get(user=alice)
-    assert profile.leverage == Decimal("1.00")  # nothing of the form was saved
+    assert profile.leverage == 1  # nothing of the form was saved
     assert profile.take_profit_pct == Decimal("4.00")
 
 
@@ -119,6 +120,6 @@ def test_token_revoke_only_own(alice_client, alice, bob, client):
 def test_database_refuses_out_of_range_risk(alice):
     """The check constraints hold even when a writer skips validation."""
     with pytest.raises(IntegrityError), transaction.atomic():
-        RiskProfile.objects.filter(user=alice).update(leverage=Decimal("25"))
+        RiskProfile.objects.filter(user=alice).update(leverage=25)
     with pytest.raises(IntegrityError), transaction.atomic():
         RiskProfile.objects.filter(user=alice).update(stop_loss_pct=Decimal("0.5"))

@@ -87,7 +87,7 @@ def test_api_token_with_htmx_and_risk_settings(page, live_server):
     page.get_by_role("button", name="Save risk settings").click()
     assert page.get_by_text("Your risk settings are saved.").is_visible()
     user.risk_profile.refresh_from_db()
-    assert str(user.risk_profile.leverage) == "3.00"
+    assert user.risk_profile.leverage == 3
 
     # htmx: the token list is swapped in place, with the new key shown once.
     page.fill("#id_name", "phone")
