@@ -51,7 +51,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # psycopg-binary, numpy, pandas and cryptography bring their own shared libraries in their
 # wheels, so the runtime needs no extra Debian packages.
 RUN groupadd --system --gid 10001 trendy \
- && useradd --system --uid 10001 --gid trendy --home-dir /app --no-create-home --shell /usr/sbin/nologin trendy
+ && useradd --system --uid 10001 --gid trendy --create-home --home-dir /home/trendy --shell /usr/sbin/nologin trendy
 COPY --from=builder /opt/venv /opt/venv
 WORKDIR /app
 COPY . .

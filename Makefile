@@ -7,10 +7,10 @@ PORT ?= 8000
 
 .PHONY: install run test lint format check worker beat migrate seed bench messages clean
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
 install: $(VENV)/.installed
@@ -60,7 +60,6 @@ bench: install
 # Refresh the translation catalogues after changing user-facing strings (needs GNU gettext).
 messages: install
 	$(PY) manage.py makemessages -l ko --ignore=.venv --ignore=staticfiles --ignore=benchmarks --ignore=tests
-	$(PY) manage.py makemessages -d djangojs -l ko --ignore=.venv --ignore=staticfiles --ignore=static/vendor
 	$(PY) manage.py compilemessages --ignore=.venv
 
 clean:
