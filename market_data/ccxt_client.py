@@ -86,7 +86,8 @@ def exchange_errors(exchange_id: str, *, symbol: str | None = None) -> Iterator[
         ) from exc
     except ccxt.NetworkError as exc:
         raise MarketDataUnavailable(
-            _("Cannot reach %(exchange)s: %(reason)s") % {"exchange": exchange_id, "reason": _short_reason(exc, exchange_id)}
+            _("Cannot reach %(exchange)s: %(reason)s")
+            % {"exchange": exchange_id, "reason": _short_reason(exc, exchange_id)}
         ) from exc
     except ccxt.BaseError as exc:
         raise ExchangeDataError(

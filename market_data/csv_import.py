@@ -70,9 +70,7 @@ def _check_header(text: str) -> None:
 
 def _frame(text: str) -> pd.DataFrame:
     try:
-        frame = pd.read_csv(
-            io.StringIO(text), dtype=str, na_filter=False, skip_blank_lines=False, header=0, engine="c"
-        )
+        frame = pd.read_csv(io.StringIO(text), dtype=str, na_filter=False, skip_blank_lines=False, header=0, engine="c")
     except pd.errors.ParserError as exc:
         match = _PARSER_LINE_RE.search(str(exc))
         if match:
@@ -131,20 +129,24 @@ def _parse_times(raw: pd.Series, row_empty: np.ndarray) -> tuple[np.ndarray, lis
         (empty, lambda i: _("timestamp is empty")),
         (
             bad,
-            lambda i: _(
-                "timestamp %(value)s is neither ISO-8601 UTC (e.g. 2024-03-01T00:00:00Z) nor epoch milliseconds"
-            )
-            % {"value": value(i)},
+            lambda i: (
+                _("timestamp %(value)s is neither ISO-8601 UTC (e.g. 2024-03-01T00:00:00Z) nor epoch milliseconds")
+                % {"value": value(i)}
+            ),
         ),
         (
             naive,
-            lambda i: _("timestamp %(value)s has no time zone: write UTC times with a Z, e.g. 2024-03-01T00:00:00Z")
-            % {"value": value(i)},
+            lambda i: (
+                _("timestamp %(value)s has no time zone: write UTC times with a Z, e.g. 2024-03-01T00:00:00Z")
+                % {"value": value(i)}
+            ),
         ),
         (
             out_of_range,
-            lambda i: _("timestamp %(value)s is before 2000 or after 2100 (epoch timestamps must be in milliseconds)")
-            % {"value": value(i)},
+            lambda i: (
+                _("timestamp %(value)s is before 2000 or after 2100 (epoch timestamps must be in milliseconds)")
+                % {"value": value(i)}
+            ),
         ),
         (sub_ms, lambda i: _("timestamp %(value)s has a fraction of a millisecond") % {"value": value(i)}),
     ]
@@ -179,13 +181,16 @@ def _parse_values(frame: pd.DataFrame, row_empty: np.ndarray) -> tuple[list[np.n
             (empty, lambda i, name=name: _("%(field)s is empty") % {"field": name}),
             (
                 not_number,
-                lambda i, name=name, raw=raw: _("%(field)s %(value)s is not a number")
-                % {"field": name, "value": repr(raw.iloc[i])},
+                lambda i, name=name, raw=raw: (
+                    _("%(field)s %(value)s is not a number") % {"field": name, "value": repr(raw.iloc[i])}
+                ),
             ),
             (
                 not_finite,
-                lambda i, name=name, raw=raw: _("%(field)s is %(value)s; only finite numbers are allowed")
-                % {"field": name, "value": repr(raw.iloc[i].strip())},
+                lambda i, name=name, raw=raw: (
+                    _("%(field)s is %(value)s; only finite numbers are allowed")
+                    % {"field": name, "value": repr(raw.iloc[i].strip())}
+                ),
             ),
         ]
     return arrays, checks

@@ -72,9 +72,11 @@ def series_rows(
     start_ms: int | None = None,
     end_ms: int | None = None,
     limit: int | None = None,
+    newest: bool = True,
     with_ids: bool = False,
 ) -> SeriesRows:
-    """Rows with ``start_ms <= open_time < end_ms``, ascending; with ``limit``, the newest ``limit`` of them.
+    """Rows with ``start_ms <= open_time < end_ms``, ascending; with ``limit``, the newest ``limit`` of them
+    (or the oldest, with ``newest=False``).
 
     Arguments must already be normalised. One raw query, no model instances.
     """
@@ -89,15 +91,15 @@ def series_rows(
         where.append("open_time < %s")
         params.append(_time_param(end_ms))
     sql = f"SELECT {', '.join(columns)} FROM {TABLE} WHERE {' AND '.join(where)}"  # noqa: S608 (no user input)
+    descending = limit is not None and newest
+    sql += " ORDER BY open_time DESC" if descending else " ORDER BY open_time"
     if limit is not None:
-        sql += " ORDER BY open_time DESC LIMIT %s"
+        sql += " LIMIT %s"
         params.append(int(limit))
-    else:
-        sql += " ORDER BY open_time"
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    if limit is not None:
+    if descending:
         rows.reverse()
     offset = 1 if with_ids else 0
     if not rows:

@@ -78,10 +78,13 @@ def grid_checks(time_ms: np.ndarray, timeframe: str, *, time_ok: np.ndarray | No
     return [
         (
             mask,
-            lambda i: _("timestamp %(time)s is not on the %(timeframe)s grid") % {
-                "time": format_ms(time_ms[i]),
-                "timeframe": timeframe,
-            },
+            lambda i: (
+                _("timestamp %(time)s is not on the %(timeframe)s grid")
+                % {
+                    "time": format_ms(time_ms[i]),
+                    "timeframe": timeframe,
+                }
+            ),
         )
     ]
 
@@ -93,20 +96,21 @@ def value_checks(o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray, v:
         checks.append(
             (
                 values <= 0,
-                lambda i, name=name, values=values: _("%(field)s %(value)s must be above 0")
-                % {"field": name, "value": num(values[i])},
+                lambda i, name=name, values=values: (
+                    _("%(field)s %(value)s must be above 0") % {"field": name, "value": num(values[i])}
+                ),
             )
         )
     checks.append((v < 0, lambda i: _("volume %(value)s is negative") % {"value": num(v[i])}))
-    checks.append(
-        (h < lo, lambda i: _("high %(high)s is below low %(low)s") % {"high": num(h[i]), "low": num(lo[i])})
-    )
+    checks.append((h < lo, lambda i: _("high %(high)s is below low %(low)s") % {"high": num(h[i]), "low": num(lo[i])}))
     for name, values in (("open", o), ("close", c)):
         checks.append(
             (
                 (values < lo) | (values > h),
-                lambda i, name=name, values=values: _("%(field)s %(value)s is outside [low %(low)s, high %(high)s]")
-                % {"field": name, "value": num(values[i]), "low": num(lo[i]), "high": num(h[i])},
+                lambda i, name=name, values=values: (
+                    _("%(field)s %(value)s is outside [low %(low)s, high %(high)s]")
+                    % {"field": name, "value": num(values[i]), "low": num(lo[i]), "high": num(h[i])}
+                ),
             )
         )
     return checks
@@ -138,8 +142,9 @@ def batch_from_rows(rows: Sequence[Sequence[object]], timeframe: str) -> tuple[C
         checks.append(
             (
                 ~np.isfinite(values),
-                lambda i, name=name, values=values: _("%(field)s is %(value)s, not a number")
-                % {"field": name, "value": values[i]},
+                lambda i, name=name, values=values: (
+                    _("%(field)s is %(value)s, not a number") % {"field": name, "value": values[i]}
+                ),
             )
         )
     checks += grid_checks(time_ms, timeframe, time_ok=~bad_time)

@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PURE = ["accounts.crypto", "accounts.risk", "market_data.timeframes", "trading_site.schedule"]
+PURE = ["accounts.crypto", "accounts.risk", "market_data.timeframes", "market_data.exceptions"]
 
 
 def test_pure_modules_import_without_django():
