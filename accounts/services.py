@@ -63,6 +63,27 @@ def risk_profile_update(*, user: User, **values: Any) -> RiskProfile:
     return profile
 
 
+@transaction.atomic
+def demo_user_ensure(*, email: str, password: str) -> tuple[User, bool]:
+    """Create the demo user (verified e-mail, default risk profile) or reset its password.
+
+    Returns the user and whether it was created.
+    """
+    from allauth.account.models import EmailAddress
+
+    user = User.objects.filter(email=email).first()
+    created = user is None
+    if user is None:
+        user = User.objects.create_user(email, password)
+    else:
+        user.set_password(password)
+        user.is_active = True
+        user.save(update_fields=["password", "is_active"])
+    EmailAddress.objects.filter(user=user).exclude(email__iexact=email).update(primary=False)
+    EmailAddress.objects.update_or_create(user=user, email=email, defaults={"verified": True, "primary": True})
+    return user, created
+
+
 @dataclass(frozen=True)
 class IssuedToken:
     token: ApiToken

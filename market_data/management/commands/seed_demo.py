@@ -6,13 +6,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
-from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.services import demo_user_ensure
 from market_data import selectors, services
 from market_data.csv_import import peek_candle_file
 from market_data.exceptions import MarketDataError, MarketDataUnavailable
@@ -39,7 +37,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         password = options["password"] or secrets.token_urlsafe(12)
-        created = self._demo_user(password)
+        _user, created = demo_user_ensure(email=DEMO_EMAIL, password=password)
         verb = "Created" if created else "Reset the password of"
         self.stdout.write(f"{verb} the demo user. E-mail: {DEMO_EMAIL}  Password: {password}")
         if options["no_candles"]:
@@ -55,21 +53,6 @@ class Command(BaseCommand):
             )
             self.stdout.write(f"Market data: {missing}; fetching {FETCH_DAYS} days of {FETCH_TIMEFRAME} candles.")
             self._fetch(missing, api_url=options["api_url"])
-
-    @transaction.atomic
-    def _demo_user(self, password: str) -> bool:
-        # The demo account is an operator convenience; accounts has no service for it, so it is written here.
-        user = User.objects.filter(email=DEMO_EMAIL).first()
-        created = user is None
-        if user is None:
-            user = User.objects.create_user(DEMO_EMAIL, password)
-        else:
-            user.set_password(password)
-            user.is_active = True
-            user.save(update_fields=["password", "is_active"])
-        EmailAddress.objects.filter(user=user).exclude(email__iexact=DEMO_EMAIL).update(primary=False)
-        EmailAddress.objects.update_or_create(user=user, email=DEMO_EMAIL, defaults={"verified": True, "primary": True})
-        return created
 
     def _import_files(self, files: list[Path]) -> None:
         stored = {(s.exchange, s.symbol, s.timeframe): s for s in selectors.series_list()}

@@ -16,7 +16,7 @@
     return;
   }
   var data = JSON.parse(dataElement.textContent);
-  var dark = window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches;
+  var dark = false; // the site has one light theme
   var chart = LightweightCharts.createChart(container, {
     autoSize: true,
     layout: {
