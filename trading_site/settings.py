@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import warnings
+import sys
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -210,10 +210,9 @@ def _read_encryption_keys() -> list[bytes]:
             "TRENDY_ENCRYPTION_KEYS must be set when DJANGO_DEBUG is off "
             '(generate one with: python -c "import os,base64;print(base64.b64encode(os.urandom(32)).decode())").'
         )
-    warnings.warn(
-        "TRENDY_ENCRYPTION_KEYS is not set: using a development key derived from DJANGO_SECRET_KEY. "
-        "Never run real money on it.",
-        stacklevel=1,
+    sys.stderr.write(
+        "WARNING: TRENDY_ENCRYPTION_KEYS is not set: secrets are encrypted with a development key derived "
+        "from DJANGO_SECRET_KEY. Never run real money on it.\n"
     )
     return [hashlib.sha256(b"trendy-dev-encryption-key:" + SECRET_KEY.encode()).digest()]
 
