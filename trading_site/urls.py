@@ -8,6 +8,7 @@ from trading_site import health, views
 api_v1 = [
     path("", include("accounts.api_urls")),
     path("", include("market_data.api_urls")),
+    path("", include("strategies.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
@@ -21,5 +22,6 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("settings/", include("accounts.urls")),
     path("markets/", include("market_data.urls")),
+    path("strategies/", include("strategies.urls")),
     path("api/v1/", include(api_v1)),
 ]

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from django.contrib import admin
+
+from strategies.models import BacktestRun
+
+
+@admin.register(BacktestRun)
+class BacktestRunAdmin(admin.ModelAdmin):
+    list_display = ["id", "user", "kind", "strategy", "symbol", "timeframe", "status", "progress", "created_at"]
+    list_filter = ["kind", "status", "strategy", "timeframe"]
+    search_fields = ["user__email", "symbol"]
+    readonly_fields = [field.name for field in BacktestRun._meta.fields]
+    exclude = ["result"]
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+    def has_change_permission(self, request: object, obj: object = None) -> bool:
+        return False

@@ -1,0 +1,127 @@
+"""Strategies and backtests API: list strategies, export Pine, start and read backtest runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpResponse
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.generics import ListAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from strategies import selectors, services
+from strategies.builtin import REGISTRY, get_strategy
+from strategies.interface import StrategyError
+from strategies.messages import as_validation_error
+from strategies.models import BacktestRun
+from strategies.optimise import SearchSpec
+from strategies.pine_export import pine_filename, pine_script
+from strategies.serializers import (
+    SETTINGS_FIELDS,
+    BacktestCreateSerializer,
+    BacktestRunListSerializer,
+    BacktestRunSerializer,
+    OptimisationCreateSerializer,
+    StrategySerializer,
+    strategy_payload,
+)
+
+
+class StrategyListApi(APIView):
+    @extend_schema(responses=StrategySerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return Response([strategy_payload(strategy) for strategy in REGISTRY.values()])
+
+
+class StrategyPineApi(APIView):
+    """The strategy as a Pine Script v6 strategy; query parameters override its parameters."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("<param>", OpenApiTypes.NUMBER, description="any strategy parameter")],
+        responses={(200, "text/plain"): OpenApiTypes.STR},
+    )
+    def get(self, request: Request, slug: str) -> HttpResponse:
+        try:
+            strategy = get_strategy(slug)
+        except StrategyError as exc:
+            from rest_framework.exceptions import NotFound
+
+            raise NotFound(str(exc)) from None
+        params = {key: value for key, value in request.query_params.items() if key != "format"}
+        try:
+            script = pine_script(strategy, params)
+        except StrategyError as exc:
+            raise as_validation_error(exc) from None
+        response = HttpResponse(script, content_type="text/plain; charset=utf-8")
+        response["Content-Disposition"] = f'inline; filename="{pine_filename(strategy, strategy.validate(params))}"'
+        return response
+
+
+def _risk(data: dict[str, Any]) -> services.RiskSettings:
+    return services.RiskSettings(**{name: data[name] for name in SETTINGS_FIELDS})
+
+
+def _accepted(request: Request, run: BacktestRun) -> Response:
+    url = request.build_absolute_uri(reverse("api-backtest-detail", args=[run.id]))
+    return Response(
+        {"id": run.id, "status": run.status, "url": url}, status=status.HTTP_202_ACCEPTED, headers={"Location": url}
+    )
+
+
+class BacktestListCreateApi(ListAPIView):
+    serializer_class = BacktestRunListSerializer
+
+    def get_queryset(self) -> Any:
+        return selectors.backtest_run_list(user=self.request.user)
+
+    @extend_schema(request=BacktestCreateSerializer, responses={202: OpenApiTypes.OBJECT})
+    def post(self, request: Request) -> Response:
+        data = BacktestCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        run = services.backtest_run_create(
+            user=request.user,
+            strategy=values["strategy"],
+            params=values["params"],
+            exchange=values["exchange"],
+            symbol=values["symbol"],
+            timeframe=values["timeframe"],
+            start=values["start"],
+            end=values["end"],
+            risk=_risk(values),
+        )
+        return _accepted(request, run)
+
+
+class OptimisationCreateApi(APIView):
+    @extend_schema(request=OptimisationCreateSerializer, responses={202: OpenApiTypes.OBJECT})
+    def post(self, request: Request) -> Response:
+        data = OptimisationCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        run = services.backtest_run_create(
+            user=request.user,
+            strategy=values["strategy"],
+            params=values["params"],
+            exchange=values["exchange"],
+            symbol=values["symbol"],
+            timeframe=values["timeframe"],
+            start=values["start"],
+            end=values["end"],
+            risk=_risk(values),
+            kind=BacktestRun.Kind.OPTIMISATION,
+            search=SearchSpec(**values.get("search", {})),
+        )
+        return _accepted(request, run)
+
+
+class BacktestDetailApi(APIView):
+    @extend_schema(responses=BacktestRunSerializer)
+    def get(self, request: Request, run_id: int) -> Response:
+        run = selectors.backtest_run_get_for_user(user=request.user, run_id=run_id)
+        return Response(BacktestRunSerializer(run).data)

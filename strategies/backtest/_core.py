@@ -1,0 +1,324 @@
+"""The backtest loop: one numba kernel on plain arrays (no pandas, no datetimes, no Django).
+
+``simulate`` walks the bars once. Times are int64 epoch milliseconds, prices float64, signals bool.
+The rules it implements are listed in ``strategies.backtest`` (the package docstring).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numba
+import numpy as np
+
+# Exit reason codes (index into EXIT_REASONS).
+SIGNAL, STOP_LOSS, TAKE_PROFIT, LIQUIDATION, REVERSAL, END = 0, 1, 2, 3, 4, 5
+EXIT_REASONS = ("signal", "stop_loss", "take_profit", "liquidation", "reversal", "end")
+
+# Indexes into the ``stats`` array returned by ``simulate``.
+STAT_TRADES, STAT_AMBIGUOUS, STAT_RESOLVED, STAT_EXPOSED_BARS = 0, 1, 2, 3
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _close(
+    k, i, side, exit_px, reason, cash, size, entry_px, margin, entry_fee, fee_rate,
+    tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason,
+):  # fmt: skip
+    """Close trade ``k`` at ``exit_px`` on bar ``i``; returns the new cash."""
+    gross = side * size * (exit_px - entry_px)
+    if reason == LIQUIDATION and gross < -margin:
+        gross = -margin  # no maintenance margin: the loss stops at the margin (plus fees)
+    exit_fee = fee_rate * size * exit_px
+    pnl = gross - entry_fee - exit_fee
+    cash = cash + gross - exit_fee  # the entry fee left the cash at entry
+    if cash < 0.0:  # equity never goes negative
+        pnl -= cash
+        cash = 0.0
+    tr_xi[k] = i
+    tr_xp[k] = exit_px
+    tr_fees[k] = entry_fee + exit_fee
+    tr_pnl[k] = pnl
+    tr_reason[k] = reason
+    return cash
+
+
+@numba.njit(cache=True, nogil=True)
+def simulate(
+    t, o, h, lo, c, long_entry, long_exit, short_entry, short_exit,
+    ib_t, ib_h, ib_l, step_ms,
+    capital, fee_rate, slip, leverage, size_frac, sl, tp, allow_long, allow_short,
+):  # fmt: skip
+    """Run the backtest.
+
+    ``sl``/``tp`` are fractions (0.02 = 2 %), NaN for none; ``slip`` is a fraction (5 bps = 0.0005).
+    ``ib_*`` is the lower timeframe (may be empty). ``step_ms`` is the bar length, used for the last
+    bar's end when scanning intrabar candles.
+
+    Returns ``(stats, equity, side, entry_idx, exit_idx, entry_price, exit_price, size, notional,
+    margin, fees, pnl, reason)``; trade arrays are valid up to ``stats[STAT_TRADES]``.
+    """
+    n = o.shape[0]
+    m = ib_t.shape[0]
+    cap = n + 1
+    tr_side = np.empty(cap, np.int8)
+    tr_ei = np.empty(cap, np.int64)
+    tr_xi = np.empty(cap, np.int64)
+    tr_ep = np.empty(cap, np.float64)
+    tr_xp = np.empty(cap, np.float64)
+    tr_size = np.empty(cap, np.float64)
+    tr_notional = np.empty(cap, np.float64)
+    tr_margin = np.empty(cap, np.float64)
+    tr_fees = np.empty(cap, np.float64)
+    tr_pnl = np.empty(cap, np.float64)
+    tr_reason = np.empty(cap, np.int8)
+    equity = np.empty(n, np.float64)
+    stats = np.zeros(4, np.int64)
+
+    has_sl = not np.isnan(sl)
+    has_tp = not np.isnan(tp)
+    inv_lev = 1.0 / leverage
+
+    cash = capital
+    halted = cash <= 0.0
+    pos = 0  # +1 long, -1 short, 0 flat
+    k = 0  # number of trades opened so far; the open one (if any) is k - 1
+    entry_px = 0.0
+    size = 0.0
+    margin = 0.0
+    entry_fee = 0.0
+    stop_px = 0.0  # the nearer of stop loss and liquidation
+    stop_reason = STOP_LOSS
+    tp_px = 0.0
+    exposed = 0
+    ambiguous = 0
+    resolved = 0
+    ib_k = 0
+
+    for i in range(n):
+        oi = o[i]
+        pos_before = pos
+        # --- what the signals of bar i-1 ask for, judged against the position held at that close
+        exit_sig = False
+        new_side = 0
+        if i > 0 and not halted:
+            j = i - 1
+            if pos_before == 1:
+                exit_sig = long_exit[j] or (allow_short and short_entry[j])
+                if allow_short and short_entry[j] and not short_exit[j]:
+                    new_side = -1
+            elif pos_before == -1:
+                exit_sig = short_exit[j] or (allow_long and long_entry[j])
+                if allow_long and long_entry[j] and not long_exit[j]:
+                    new_side = 1
+            else:
+                want_long = allow_long and long_entry[j] and not long_exit[j]
+                want_short = allow_short and short_entry[j] and not short_exit[j]
+                if want_long and not want_short:
+                    new_side = 1
+                elif want_short and not want_long:
+                    new_side = -1
+
+        # --- at the open: a resting stop / target the bar opened beyond, then the signal exit
+        if pos != 0:
+            if pos == 1:
+                if oi <= stop_px:
+                    cash = _close(k - 1, i, pos, oi * (1.0 - slip), stop_reason, cash, size, entry_px, margin,
+                                  entry_fee, fee_rate, tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason)  # fmt: skip
+                    pos = 0
+                elif has_tp and oi >= tp_px:
+                    cash = _close(k - 1, i, pos, oi, TAKE_PROFIT, cash, size, entry_px, margin,
+                                  entry_fee, fee_rate, tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason)  # fmt: skip
+                    pos = 0
+                elif exit_sig:
+                    reason = REVERSAL if new_side == -1 else SIGNAL
+                    cash = _close(k - 1, i, pos, oi * (1.0 - slip), reason, cash, size, entry_px, margin,
+                                  entry_fee, fee_rate, tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason)  # fmt: skip
+                    pos = 0
+            else:
+                if oi >= stop_px:
+                    cash = _close(k - 1, i, pos, oi * (1.0 + slip), stop_reason, cash, size, entry_px, margin,
+                                  entry_fee, fee_rate, tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason)  # fmt: skip
+                    pos = 0
+                elif has_tp and oi <= tp_px:
+                    cash = _close(k - 1, i, pos, oi, TAKE_PROFIT, cash, size, entry_px, margin,
+                                  entry_fee, fee_rate, tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason)  # fmt: skip
+                    pos = 0
+                elif exit_sig:
+                    reason = REVERSAL if new_side == 1 else SIGNAL
+                    cash = _close(k - 1, i, pos, oi * (1.0 + slip), reason, cash, size, entry_px, margin,
+                                  entry_fee, fee_rate, tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason)  # fmt: skip
+                    pos = 0
+            if cash <= 0.0:
+                halted = True
+
+        # --- entry at the open
+        if pos == 0 and new_side != 0 and not halted:
+            fill = oi * (1.0 + slip) if new_side == 1 else oi * (1.0 - slip)
+            margin = cash * size_frac
+            notional = margin * leverage
+            size = notional / fill
+            entry_fee = fee_rate * notional
+            cash -= entry_fee
+            entry_px = fill
+            pos = new_side
+            tr_side[k] = new_side
+            tr_ei[k] = i
+            tr_ep[k] = fill
+            tr_size[k] = size
+            tr_notional[k] = notional
+            tr_margin[k] = margin
+            k += 1
+            if pos == 1:
+                liq = fill * (1.0 - inv_lev)
+                sl_level = fill * (1.0 - sl) if has_sl else -np.inf
+                if sl_level >= liq:
+                    stop_px = sl_level
+                    stop_reason = STOP_LOSS
+                else:
+                    stop_px = liq
+                    stop_reason = LIQUIDATION
+                tp_px = fill * (1.0 + tp) if has_tp else np.inf
+            else:
+                liq = fill * (1.0 + inv_lev)
+                sl_level = fill * (1.0 + sl) if has_sl else np.inf
+                if sl_level <= liq:
+                    stop_px = sl_level
+                    stop_reason = STOP_LOSS
+                else:
+                    stop_px = liq
+                    stop_reason = LIQUIDATION
+                tp_px = fill * (1.0 - tp) if has_tp else -np.inf
+
+        if pos_before != 0 or pos != 0:
+            exposed += 1
+
+        # --- inside the bar: stop / liquidation / take profit against high and low
+        if pos != 0:
+            if pos == 1:
+                hit_stop = lo[i] <= stop_px
+                hit_tp = h[i] >= tp_px
+            else:
+                hit_stop = h[i] >= stop_px
+                hit_tp = lo[i] <= tp_px
+            if hit_stop and hit_tp:
+                ambiguous += 1
+                take_tp = False
+                if m > 0:
+                    bar_end = t[i + 1] if i + 1 < n else t[i] + step_ms
+                    while ib_k < m and ib_t[ib_k] < t[i]:
+                        ib_k += 1
+                    q = ib_k
+                    while q < m and ib_t[q] < bar_end:
+                        if pos == 1:
+                            s_hit = ib_l[q] <= stop_px
+                            t_hit = ib_h[q] >= tp_px
+                        else:
+                            s_hit = ib_h[q] >= stop_px
+                            t_hit = ib_l[q] <= tp_px
+                        if s_hit and t_hit:
+                            break  # both inside one lower candle: stop first
+                        if s_hit:
+                            resolved += 1
+                            break
+                        if t_hit:
+                            resolved += 1
+                            take_tp = True
+                            break
+                        q += 1
+                hit_stop = not take_tp
+                hit_tp = take_tp
+            if hit_stop:
+                px = min(stop_px, oi) * (1.0 - slip) if pos == 1 else max(stop_px, oi) * (1.0 + slip)
+                cash = _close(k - 1, i, pos, px, stop_reason, cash, size, entry_px, margin,
+                              entry_fee, fee_rate, tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason)  # fmt: skip
+                pos = 0
+            elif hit_tp:
+                cash = _close(k - 1, i, pos, tp_px, TAKE_PROFIT, cash, size, entry_px, margin,
+                              entry_fee, fee_rate, tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason)  # fmt: skip
+                pos = 0
+            if cash <= 0.0:
+                halted = True
+
+        # --- mark to market at the close
+        if pos != 0:
+            eq = cash + pos * size * (c[i] - entry_px)
+            equity[i] = eq if eq > 0.0 else 0.0
+        else:
+            equity[i] = cash
+
+    if pos != 0:  # still open after the last bar: close at the last close
+        cash = _close(k - 1, n - 1, pos, c[n - 1], END, cash, size, entry_px, margin,
+                      entry_fee, fee_rate, tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason)  # fmt: skip
+        equity[n - 1] = cash
+
+    stats[STAT_TRADES] = k
+    stats[STAT_AMBIGUOUS] = ambiguous
+    stats[STAT_RESOLVED] = resolved
+    stats[STAT_EXPOSED_BARS] = exposed
+    return (
+        stats, equity, tr_side, tr_ei, tr_xi, tr_ep, tr_xp, tr_size, tr_notional, tr_margin, tr_fees, tr_pnl,
+        tr_reason,
+    )  # fmt: skip
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)  # branch-free loops that vectorise
+def equity_stats(equity):
+    """Per-bar simple returns of ``equity`` (0 after a bar at 0): their mean, sample standard deviation
+    and downside deviation (root mean square of the negative ones), and the maximum drawdown as a
+    fraction of the running peak (equity is never negative and starts above 0). No temporaries."""
+    n = equity.shape[0]
+    count = n - 1
+    total = 0.0
+    squares = 0.0
+    down = 0.0
+    for i in range(1, n):
+        prev = equity[i - 1]
+        r = equity[i] / prev - 1.0 if prev > 0.0 else 0.0
+        total += r
+        squares += r * r
+        negative = min(r, 0.0)
+        down += negative * negative
+    peak = equity[0] if n > 0 else 1.0
+    low_ratio = 1.0  # the lowest equity / running peak
+    for i in range(1, n):
+        peak = max(peak, equity[i])
+        low_ratio = min(low_ratio, equity[i] / peak)
+    max_dd = 1.0 - low_ratio if peak > 0.0 else 0.0
+    if count < 1:
+        return 0.0, np.nan, np.nan, max_dd
+    mean = total / count
+    std = np.nan
+    if count > 1:
+        var = (squares - count * mean * mean) / (count - 1)
+        std = np.sqrt(var) if var > 0.0 else 0.0
+    return mean, std, np.sqrt(down / count), max_dd
+
+
+def readonly(*arrays: np.ndarray) -> list[np.ndarray]:
+    """Read-only C-contiguous views: pandas hands out read-only arrays, and one array type means one
+    compiled specialisation (the one ``warm_up`` loads)."""
+    views = []
+    for array in arrays:
+        view = np.ascontiguousarray(array).view()
+        view.flags.writeable = False
+        views.append(view)
+    return views
+
+
+def warm_up() -> float:
+    """Load (or compile) the kernel by running it on tiny arrays; returns the seconds it took."""
+    started = time.perf_counter()
+    n = 4
+    t = np.arange(n, dtype=np.int64) * 60_000
+    price = np.array([100.0, 101.0, 99.0, 102.0])
+    flags = np.array([True, False, False, False])
+    none = np.zeros(n, dtype=np.bool_)
+    ib_t = np.empty(0, dtype=np.int64)
+    ib_p = np.empty(0, dtype=np.float64)
+    simulate(
+        *readonly(t, price, price + 1.0, price - 1.0, price, flags, none, none, none, ib_t, ib_p, ib_p),
+        np.int64(60_000),
+        10_000.0, 0.001, 0.0005, 1.0, 0.1, 0.02, 0.04, True, True,
+    )  # fmt: skip
+    equity_stats(price.copy())  # writable, like the equity array simulate returns
+    return time.perf_counter() - started

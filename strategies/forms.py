@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from market_data.selectors import series_list
+from strategies.builtin import REGISTRY
+from strategies.interface import Strategy
+from strategies.models import BacktestRun
+from strategies.optimise import METRICS
+
+SETTINGS_FIELDS = [
+    "initial_capital",
+    "fee_rate",
+    "slippage_bps",
+    "leverage",
+    "position_size_pct",
+    "stop_loss_pct",
+    "take_profit_pct",
+    "direction",
+]
+
+
+def market_choices() -> list[tuple[str, str]]:
+    return [
+        (f"{s.exchange}|{s.symbol}|{s.timeframe}", f"{s.symbol} · {s.timeframe} · {s.exchange}") for s in series_list()
+    ]
+
+
+class BacktestForm(forms.ModelForm):
+    """Market, period, settings and the chosen strategy's parameters (``param_<name>`` fields)."""
+
+    strategy = forms.ChoiceField(label=_("Strategy"), choices=[(s.slug, s.name) for s in REGISTRY.values()])
+    market = forms.ChoiceField(label=_("Market"), choices=market_choices)
+    start = forms.DateField(
+        label=_("From"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("Empty: six months before the end."),
+    )
+    end = forms.DateField(
+        label=_("To (exclusive)"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("Empty: the last stored candle."),
+    )
+
+    class Meta:
+        model = BacktestRun
+        fields = SETTINGS_FIELDS
+
+    def __init__(self, *args: Any, strategy: Strategy, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.strategy_obj = strategy
+        self.fields["strategy"].initial = strategy.slug
+        for name in ("stop_loss_pct", "take_profit_pct"):
+            self.fields[name].help_text = _("Leave empty for none.")
+        for spec in strategy.params:
+            field_cls = forms.IntegerField if spec.kind is int else forms.FloatField
+            self.fields[f"param_{spec.name}"] = field_cls(
+                label=_(spec.label),
+                min_value=spec.minimum,
+                max_value=spec.maximum,
+                initial=spec.kind(spec.default),
+                widget=forms.NumberInput(attrs={"step": spec.step}),
+            )
+
+    def param_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.fields if name.startswith("param_")]
+
+    def setting_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in SETTINGS_FIELDS]
+
+    def chosen_params(self) -> dict[str, Any]:
+        return {
+            name.removeprefix("param_"): value for name, value in self.cleaned_data.items() if name.startswith("param_")
+        }
+
+    def chosen_market(self) -> tuple[str, str, str]:
+        exchange, symbol, timeframe = self.cleaned_data["market"].split("|")
+        return exchange, symbol, timeframe
+
+
+class OptimiseForm(BacktestForm):
+    method = forms.ChoiceField(label=_("Search"), choices=[("random", _("Random")), ("grid", _("Grid"))])
+    metric = forms.ChoiceField(label=_("Optimise for"), choices=[(m, m) for m in METRICS])
+    samples = forms.IntegerField(label=_("Parameter sets (random)"), min_value=1, max_value=500, initial=40)
+    points = forms.IntegerField(label=_("Values per parameter (grid)"), min_value=2, max_value=10, initial=4)
+    folds = forms.IntegerField(
+        label=_("Walk-forward folds"),
+        min_value=1,
+        max_value=6,
+        initial=3,
+        help_text=_("The period is cut into folds + 1 windows: optimise on one, report on the next."),
+    )
+
+    def search_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in ("method", "metric", "samples", "points", "folds")]

@@ -1,0 +1,163 @@
+"""The strategy interface shared by the backtest and the live engine (pure: no Django import).
+
+A strategy turns closed candles into signals::
+
+    signals(candles: DataFrame, params: dict) -> DataFrame
+
+``candles`` has float64 columns ``open, high, low, close, volume`` on a sorted index of candle open
+times. The result has the same index and four bool columns (``SIGNAL_COLUMNS``): ``long_entry``,
+``long_exit``, ``short_entry``, ``short_exit``. The value at bar *t* may use candles up to and
+including bar *t* only (it is known at bar *t*'s close); the backtest fills it at bar *t+1*'s open,
+and the live engine acts on it right after bar *t* closes. During an indicator's warm-up every
+signal is False.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+SIGNAL_COLUMNS = ("long_entry", "long_exit", "short_entry", "short_exit")
+
+
+def _(text: str) -> str:
+    """Marks a message for translation (extracted by makemessages); the Django edge translates it."""
+    return text
+
+
+Message = tuple[str, dict[str, Any]]  # a translatable template and its %-parameters
+
+
+class StrategyError(ValueError):
+    """Bad input for a strategy: unknown slug, a parameter out of range, too few candles.
+
+    ``template % params`` is the English message; ``fields`` maps a parameter name to its own
+    ``(template, params)``, for forms and the API. ``strategies.messages`` translates both.
+    """
+
+    def __init__(
+        self, template: str, params: Mapping[str, Any] | None = None, fields: Mapping[str, Message] | None = None
+    ) -> None:
+        self.template = template
+        self.params = dict(params or {})
+        self.fields = dict(fields or {})
+        super().__init__(template % self.params)
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One typed parameter: the forms, the API schema and the optimiser read these."""
+
+    name: str
+    label: str
+    kind: type  # int or float
+    default: float
+    minimum: float
+    maximum: float
+    step: float = 1
+
+    def coerce(self, value: Any) -> float | int:
+        """The value as this parameter's type, or StrategyError naming the parameter."""
+        number = _to_number(value)
+        if number is None or not math.isfinite(number):
+            self._fail(_("Enter a number."), {})
+        if self.kind is int:
+            if number != int(number):
+                self._fail(_("Enter a whole number."), {})
+            number = int(number)
+        if not self.minimum <= number <= self.maximum:
+            self._fail(
+                _("Must be between %(minimum)s and %(maximum)s (got %(value)s)."),
+                {"minimum": _fmt(self.minimum), "maximum": _fmt(self.maximum), "value": _fmt(number)},
+            )
+        return number
+
+    def _fail(self, template: str, params: dict[str, Any]) -> None:
+        raise StrategyError(template, params, {self.name: (template, params)})
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "label": self.label,
+            "type": "integer" if self.kind is int else "number",
+            "default": self.default,
+            "minimum": self.minimum,
+            "maximum": self.maximum,
+            "step": self.step,
+        }
+
+
+def _to_number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _fmt(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else f"{number:g}"
+
+
+@dataclass(frozen=True)
+class Strategy:
+    slug: str
+    name: str
+    description: str
+    params: tuple[ParamSpec, ...]
+    compute: Callable[[pd.DataFrame, dict[str, Any]], pd.DataFrame] = field(repr=False)
+    # Bars before the first possible signal (the first ``warmup`` bars never signal), for a parameter set.
+    warmup: Callable[[dict[str, Any]], int] = field(repr=False)
+    # Extra rule across parameters (e.g. fast < slow): {name: (template, params)} for each violation.
+    check: Callable[[dict[str, Any]], dict[str, Message]] = field(default=lambda params: {}, repr=False)
+    # Indicator lines for charts: {"EMA 12": Series, ...}, overlaid on the price.
+    overlays: Callable[[pd.DataFrame, dict[str, Any]], dict[str, pd.Series]] = field(
+        default=lambda candles, params: {}, repr=False
+    )
+
+    def defaults(self) -> dict[str, Any]:
+        return {spec.name: spec.kind(spec.default) for spec in self.params}
+
+    def validate(self, params: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Defaults filled in, every value coerced and range-checked; unknown names refused."""
+        params = dict(params or {})
+        known = {spec.name for spec in self.params}
+        errors: dict[str, Message] = {}
+        for name in sorted(set(params) - known):
+            errors[name] = (
+                _("Not a parameter of this strategy (it has: %(names)s)."),
+                {"names": ", ".join(sorted(known))},
+            )
+        clean = self.defaults()
+        for spec in self.params:
+            if spec.name in params and params[spec.name] not in (None, ""):
+                try:
+                    clean[spec.name] = spec.coerce(params[spec.name])
+                except StrategyError as exc:
+                    errors.update(exc.fields)
+        if not errors:
+            errors.update(self.check(clean))
+        if errors:
+            detail = "; ".join(f"{name}: {template % args}" for name, (template, args) in errors.items())
+            raise StrategyError(
+                _("Invalid parameters for %(strategy)s: %(detail)s"), {"strategy": self.name, "detail": detail}, errors
+            )
+        return clean
+
+    def signals(self, candles: pd.DataFrame, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        clean = self.validate(params)
+        needed = self.warmup(clean) + 1
+        if len(candles) < needed:
+            raise StrategyError(
+                _("%(strategy)s needs at least %(needed)d candles for these parameters (warm-up); got %(count)d."),
+                {"strategy": self.name, "needed": needed, "count": len(candles)},
+            )
+        frame = self.compute(candles, clean).loc[:, list(SIGNAL_COLUMNS)].fillna(False).astype(bool)
+        # No signal before the warm-up is over (an exit rule may be computable earlier than the entry).
+        frame.iloc[: needed - 1] = False
+        return frame

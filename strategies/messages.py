@@ -1,0 +1,24 @@
+"""Translate the pure cores' errors at the Django edge."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
+
+from strategies.interface import StrategyError
+
+
+def strategy_error_message(exc: StrategyError) -> str:
+    if exc.fields:
+        return "; ".join(f"{name}: {gettext(template) % params}" for name, (template, params) in exc.fields.items())
+    return gettext(exc.template) % exc.params
+
+
+def as_validation_error(exc: StrategyError, *, field: str | None = None) -> ValidationError:
+    """A ValidationError keyed by parameter (``params.<name>``), or by ``field`` for whole-strategy errors."""
+    if exc.fields:
+        return ValidationError(
+            {f"params.{name}": [gettext(template) % params] for name, (template, params) in exc.fields.items()}
+        )
+    message = gettext(exc.template) % exc.params
+    return ValidationError({field: [message]} if field else [message])

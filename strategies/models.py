@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class BacktestRun(models.Model):
+    """One backtest (or parameter optimisation) of a strategy on stored candles, run by a Celery task.
+
+    The settings are the trader's money inputs and are Decimal; the results (trades, equity, metrics)
+    are simulation output stored as JSON, like candles are analysis data.
+    """
+
+    class Kind(models.TextChoices):
+        BACKTEST = "backtest", _("Backtest")
+        OPTIMISATION = "optimisation", _("Optimisation")
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    class Direction(models.TextChoices):
+        LONG = "long", _("Long only")
+        SHORT = "short", _("Short only")
+        BOTH = "both", _("Long and short")
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="backtest_runs")
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.BACKTEST)
+    strategy = models.CharField(_("strategy"), max_length=64)
+    params = models.JSONField(_("parameters"), default=dict)
+    exchange = models.CharField(_("exchange"), max_length=32)
+    symbol = models.CharField(_("symbol"), max_length=32)
+    timeframe = models.CharField(_("timeframe"), max_length=8)
+    start = models.DateTimeField(_("start"))
+    end = models.DateTimeField(_("end"))
+    initial_capital = models.DecimalField(
+        _("initial capital"), max_digits=20, decimal_places=2, validators=[MinValueValidator(Decimal("10"))]
+    )
+    fee_rate = models.DecimalField(
+        _("fee rate"), max_digits=7, decimal_places=6, validators=[MinValueValidator(0), MaxValueValidator(0.05)]
+    )
+    slippage_bps = models.DecimalField(
+        _("slippage (bps)"), max_digits=7, decimal_places=2, validators=[MinValueValidator(0), MaxValueValidator(500)]
+    )
+    leverage = models.PositiveSmallIntegerField(_("leverage"), validators=[MinValueValidator(1), MaxValueValidator(10)])
+    position_size_pct = models.DecimalField(
+        _("position size (%)"), max_digits=5, decimal_places=2, validators=[MinValueValidator(5), MaxValueValidator(20)]
+    )
+    stop_loss_pct = models.DecimalField(
+        _("stop loss (%)"),
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.1")), MaxValueValidator(50)],
+    )
+    take_profit_pct = models.DecimalField(
+        _("take profit (%)"),
+        max_digits=6,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.1")), MaxValueValidator(500)],
+    )
+    direction = models.CharField(_("direction"), max_length=8, choices=Direction.choices, default=Direction.LONG)
+    # Optimisation only: the search.
+    search = models.JSONField(_("search"), default=dict, blank=True)
+
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.QUEUED)
+    progress = models.PositiveSmallIntegerField(_("progress (%)"), default=0)
+    error = models.TextField(_("error"), blank=True)
+    metrics = models.JSONField(_("metrics"), default=dict, blank=True)
+    result = models.JSONField(_("result"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("backtest run")
+        verbose_name_plural = _("backtest runs")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "-created_at"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(leverage__gte=1, leverage__lte=10), name="backtest_leverage_range"),
+            models.CheckConstraint(
+                condition=Q(position_size_pct__gte=5, position_size_pct__lte=20), name="backtest_size_range"
+            ),
+            models.CheckConstraint(condition=Q(end__gt=models.F("start")), name="backtest_end_after_start"),
+            models.CheckConstraint(condition=Q(progress__lte=100), name="backtest_progress_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.strategy} {self.symbol} {self.timeframe} #{self.pk}"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)

@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+
+from strategies.models import BacktestRun
+
+
+def backtest_run_list(*, user: Any) -> QuerySet[BacktestRun]:
+    """The user's runs, newest first, without the heavy result JSON."""
+    return BacktestRun.objects.filter(user=user).defer("result").order_by("-created_at")
+
+
+def backtest_run_get_for_user(*, user: Any, run_id: int) -> BacktestRun:
+    """The run if it is the user's; 404 otherwise (never another user's row)."""
+    return get_object_or_404(BacktestRun, id=run_id, user=user)

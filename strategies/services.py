@@ -1,0 +1,346 @@
+"""Backtest and optimisation runs: create (validate everything, nothing half-saved), execute (in a task)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from market_data.exceptions import MarketDataError
+from market_data.selectors import load_candles, series_info
+from market_data.symbols import normalize_exchange, normalize_symbol
+from market_data.timeframes import TIMEFRAME_MS
+from strategies.backtest import BacktestError, BacktestResult, BacktestSettings, run_backtest
+from strategies.builtin import get_strategy
+from strategies.interface import Strategy, StrategyError
+from strategies.messages import as_validation_error, strategy_error_message
+from strategies.models import BacktestRun
+from strategies.optimise import SearchSpec, optimise
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PERIOD = timedelta(days=182)  # "the last six months of stored data"
+EQUITY_POINTS = 1500  # equity curve points kept for charts
+
+
+@dataclass(frozen=True)
+class RiskSettings:
+    initial_capital: Decimal = Decimal("10000")
+    fee_rate: Decimal = Decimal("0.001")
+    slippage_bps: Decimal = Decimal("5")
+    leverage: int = 1
+    position_size_pct: Decimal = Decimal("10")
+    stop_loss_pct: Decimal | None = Decimal("2")
+    take_profit_pct: Decimal | None = Decimal("4")
+    direction: str = "long"
+
+    def engine(self) -> BacktestSettings:
+        return BacktestSettings(
+            initial_capital=float(self.initial_capital),
+            fee_rate=float(self.fee_rate),
+            slippage_bps=float(self.slippage_bps),
+            leverage=int(self.leverage),
+            position_size_pct=float(self.position_size_pct),
+            stop_loss_pct=None if self.stop_loss_pct is None else float(self.stop_loss_pct),
+            take_profit_pct=None if self.take_profit_pct is None else float(self.take_profit_pct),
+            direction=self.direction,
+        )
+
+
+def _risk_from_run(run: BacktestRun) -> RiskSettings:
+    return RiskSettings(
+        initial_capital=run.initial_capital,
+        fee_rate=run.fee_rate,
+        slippage_bps=run.slippage_bps,
+        leverage=run.leverage,
+        position_size_pct=run.position_size_pct,
+        stop_loss_pct=run.stop_loss_pct,
+        take_profit_pct=run.take_profit_pct,
+        direction=run.direction,
+    )
+
+
+def _resolve_market(exchange: str, symbol: str, timeframe: str) -> tuple[str, str, str]:
+    try:
+        exchange, symbol = normalize_exchange(exchange), normalize_symbol(symbol)
+    except MarketDataError as exc:
+        raise ValidationError({"symbol": [str(exc)]}) from None
+    if timeframe not in TIMEFRAME_MS:
+        raise ValidationError({"timeframe": [_("Unknown timeframe %(tf)s.") % {"tf": timeframe}]})
+    return exchange, symbol, timeframe
+
+
+def _resolve_period(
+    *, exchange: str, symbol: str, timeframe: str, start: datetime | None, end: datetime | None
+) -> tuple[datetime, datetime]:
+    info = series_info(exchange=exchange, symbol=symbol, timeframe=timeframe)
+    if info is None:
+        raise ValidationError(
+            {
+                "symbol": [
+                    _("No %(tf)s candles are stored for %(symbol)s on %(exchange)s.")
+                    % {"tf": timeframe, "symbol": symbol, "exchange": exchange}
+                ]
+            }
+        )
+    last_close = info.last_open_time + timedelta(milliseconds=TIMEFRAME_MS[timeframe])
+    end = end or last_close
+    start = start or max(info.first_open_time, end - DEFAULT_PERIOD)
+    if end <= start:
+        raise ValidationError({"end": [_("The end must be after the start.")]})
+    return start, end
+
+
+def _validate_settings(risk: RiskSettings) -> None:
+    try:
+        risk.engine().validate()
+    except BacktestError as exc:
+        raise ValidationError({"settings": [str(exc)]}) from None
+
+
+def _validate_strategy(slug: str, params: Mapping[str, Any] | None) -> tuple[Strategy, dict[str, Any]]:
+    try:
+        strategy = get_strategy(slug)
+    except StrategyError as exc:
+        raise as_validation_error(exc, field="strategy") from None
+    try:
+        return strategy, strategy.validate(params)
+    except StrategyError as exc:
+        raise as_validation_error(exc) from None
+
+
+def _check_enough_candles(strategy: Strategy, params: dict[str, Any], candles: pd.DataFrame) -> None:
+    needed = strategy.warmup(params) + 2  # warm-up, one signal bar, one bar to fill it
+    if len(candles) < needed:
+        raise ValidationError(
+            {
+                "start": [
+                    _("This period holds %(count)d candles; %(strategy)s needs at least %(needed)d (warm-up).")
+                    % {"count": len(candles), "strategy": strategy.name, "needed": needed}
+                ]
+            }
+        )
+
+
+@transaction.atomic
+def backtest_run_create(
+    *,
+    user: Any,
+    strategy: str,
+    params: Mapping[str, Any] | None,
+    exchange: str,
+    symbol: str,
+    timeframe: str,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    risk: RiskSettings | None = None,
+    kind: str = BacktestRun.Kind.BACKTEST,
+    search: SearchSpec | None = None,
+) -> BacktestRun:
+    """Validate a backtest (or optimisation) request completely, store it queued, enqueue it on commit."""
+    risk = risk or RiskSettings()
+    strategy_obj, clean = _validate_strategy(strategy, params)
+    _validate_settings(risk)
+    exchange, symbol, timeframe = _resolve_market(exchange, symbol, timeframe)
+    start, end = _resolve_period(exchange=exchange, symbol=symbol, timeframe=timeframe, start=start, end=end)
+    candles = load_candles(exchange, symbol, timeframe, start, end)
+    _check_enough_candles(strategy_obj, clean, candles)
+    if kind == BacktestRun.Kind.OPTIMISATION:
+        if search is None:
+            search = SearchSpec()
+        try:
+            search.check(strategy_obj, bars=len(candles))
+        except StrategyError as exc:
+            raise as_validation_error(exc, field="search") from None
+
+    run = BacktestRun(
+        user=user,
+        kind=kind,
+        strategy=strategy_obj.slug,
+        params=clean,
+        exchange=exchange,
+        symbol=symbol,
+        timeframe=timeframe,
+        start=start,
+        end=end,
+        initial_capital=risk.initial_capital,
+        fee_rate=risk.fee_rate,
+        slippage_bps=risk.slippage_bps,
+        leverage=risk.leverage,
+        position_size_pct=risk.position_size_pct,
+        stop_loss_pct=risk.stop_loss_pct,
+        take_profit_pct=risk.take_profit_pct,
+        direction=risk.direction,
+        search=search.as_dict() if search else {},
+    )
+    run.full_clean()
+    run.save()
+    from strategies.tasks import execute_backtest_run
+
+    execute_backtest_run.delay(run.id)  # sent when this transaction commits
+    return run
+
+
+def _set_progress(run_id: int, progress: int) -> None:
+    BacktestRun.objects.filter(id=run_id, status=BacktestRun.Status.RUNNING).update(progress=progress)
+
+
+def _intrabar(exchange: str, symbol: str, timeframe: str, start: datetime, end: datetime) -> pd.DataFrame | None:
+    """The finest stored lower timeframe of the same market that covers the period, to order SL/TP touches."""
+    bar_ms = TIMEFRAME_MS[timeframe]
+    for lower in sorted((tf for tf, ms in TIMEFRAME_MS.items() if ms < bar_ms), key=TIMEFRAME_MS.get):
+        info = series_info(exchange=exchange, symbol=symbol, timeframe=lower)
+        if info is not None and info.first_open_time < end and info.last_open_time >= start:
+            return load_candles(exchange, symbol, lower, start, end)
+    return None
+
+
+def backtest_compute(
+    *,
+    strategy: Strategy,
+    params: dict[str, Any],
+    candles: pd.DataFrame,
+    risk: RiskSettings,
+    timeframe: str,
+    intrabar: pd.DataFrame | None = None,
+) -> BacktestResult:
+    """Signals and the simulation on given candles: what the task, the command and the optimiser share."""
+    signals = strategy.signals(candles, params)
+    return run_backtest(candles, signals, risk.engine(), intrabar=intrabar, timeframe=timeframe)
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, pd.Timestamp | datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        value = float(value)
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+def _series_points(series: pd.Series, limit: int) -> list[list[Any]]:
+    step = max(1, int(np.ceil(len(series) / limit)))
+    picked = series.iloc[::step]
+    if len(series) and picked.index[-1] != series.index[-1]:
+        picked = pd.concat([picked, series.iloc[-1:]])
+    seconds = (picked.index.as_unit("s").asi8).tolist()
+    return [[t, round(float(v), 2)] for t, v in zip(seconds, picked.to_numpy(), strict=True)]
+
+
+def result_payload(result: BacktestResult) -> dict[str, Any]:
+    """The JSON stored with a run (and printed by ``manage.py backtest --json``)."""
+    trades = [{key: _json_value(value) for key, value in row.items()} for row in result.trades.to_dict("records")]
+    return {
+        "metrics": {key: _json_value(value) for key, value in result.metrics.items()},
+        "trades": trades,
+        "equity": _series_points(result.equity, EQUITY_POINTS),
+        "buy_hold": _series_points(result.buy_hold, EQUITY_POINTS),
+        "gaps": [
+            {"after": _json_value(before), "before": _json_value(after), "missing": int(missing)}
+            for before, after, missing in result.gaps
+        ],
+    }
+
+
+def _claim(run_id: int) -> BacktestRun | None:
+    claimed = BacktestRun.objects.filter(id=run_id, status=BacktestRun.Status.QUEUED).update(
+        status=BacktestRun.Status.RUNNING, started_at=timezone.now(), progress=1
+    )
+    return BacktestRun.objects.get(id=run_id) if claimed else None
+
+
+def backtest_run_execute(*, run_id: int) -> str:
+    """Run a queued backtest or optimisation once (a second call, or a retry after success, does nothing)."""
+    run = _claim(run_id)
+    if run is None:
+        return "skipped"
+    try:
+        strategy = get_strategy(run.strategy)
+        params = strategy.validate(run.params)
+        candles = load_candles(run.exchange, run.symbol, run.timeframe, run.start, run.end)
+        _set_progress(run.id, 10)
+        if run.kind == BacktestRun.Kind.OPTIMISATION:
+            payload = _execute_optimisation(run, strategy, params, candles)
+            metrics = payload["best"]["out_of_sample"] if payload.get("best") else {}
+        else:
+            intrabar = _intrabar(run.exchange, run.symbol, run.timeframe, run.start, run.end)
+            _set_progress(run.id, 30)
+            result = backtest_compute(
+                strategy=strategy,
+                params=params,
+                candles=candles,
+                risk=_risk_from_run(run),
+                timeframe=run.timeframe,
+                intrabar=intrabar,
+            )
+            _set_progress(run.id, 80)
+            payload = result_payload(result)
+            payload["intrabar_timeframe"] = _intrabar_timeframe(intrabar)
+            metrics = payload["metrics"]
+    except (StrategyError, BacktestError, MarketDataError) as exc:
+        message = strategy_error_message(exc) if isinstance(exc, StrategyError) else str(exc)
+        _finish(run.id, status=BacktestRun.Status.FAILED, error=message)
+        return "failed"
+    except Exception:
+        logger.exception("backtest run %s crashed", run.id)
+        _finish(
+            run.id,
+            status=BacktestRun.Status.FAILED,
+            error=_("The backtest failed unexpectedly; staff have the details."),
+        )
+        raise
+    _finish(run.id, status=BacktestRun.Status.DONE, metrics=metrics, result=payload)
+    return "done"
+
+
+def _intrabar_timeframe(intrabar: pd.DataFrame | None) -> str | None:
+    if intrabar is None or len(intrabar) < 2:
+        return None
+    step_ms = int(np.median(np.diff(intrabar.index.as_unit("ms").asi8)))
+    return next((tf for tf, ms in TIMEFRAME_MS.items() if ms == step_ms), None)
+
+
+def _finish(
+    run_id: int, *, status: str, error: str = "", metrics: dict | None = None, result: dict | None = None
+) -> None:
+    BacktestRun.objects.filter(id=run_id).update(
+        status=status,
+        error=error,
+        metrics=metrics or {},
+        result=result or {},
+        progress=100,
+        finished_at=timezone.now(),
+    )
+
+
+def _execute_optimisation(
+    run: BacktestRun, strategy: Strategy, params: dict[str, Any], candles: pd.DataFrame
+) -> dict[str, Any]:
+    spec = SearchSpec.from_dict(run.search)
+    risk = _risk_from_run(run)
+
+    def evaluate(window: pd.DataFrame, candidate: dict[str, Any]) -> dict[str, Any]:
+        result = backtest_compute(
+            strategy=strategy, params=candidate, candles=window, risk=risk, timeframe=run.timeframe
+        )
+        return {key: _json_value(value) for key, value in result.metrics.items()}
+
+    def progress(done: int, total: int) -> None:
+        _set_progress(run.id, 10 + int(85 * done / max(total, 1)))
+
+    return optimise(strategy=strategy, candles=candles, spec=spec, evaluate=evaluate, progress=progress)

@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from celery import shared_task
+from celery.signals import worker_process_init
+
+
+@shared_task(name="strategies.execute_backtest_run", acks_late=True, time_limit=900, soft_time_limit=840)
+def execute_backtest_run(run_id: int) -> str:
+    from strategies.services import backtest_run_execute
+
+    return backtest_run_execute(run_id=run_id)
+
+
+@worker_process_init.connect
+def _warm_up_kernels(**kwargs: object) -> None:
+    """Pay numba's compile (or on-disk cache load) once per worker process, not inside a task."""
+    from strategies.warmup import warm_up
+
+    warm_up()

@@ -1,0 +1,16 @@
+from django.urls import path
+
+from strategies import views
+
+app_name = "strategies"
+
+urlpatterns = [
+    path("", views.strategy_list, name="list"),
+    path("backtests/", views.run_list, name="run-list"),
+    path("backtests/new/", views.backtest_new, name="backtest-new"),
+    path("backtests/compare/", views.run_compare, name="run-compare"),
+    path("backtests/<int:run_id>/", views.run_detail, name="run-detail"),
+    path("backtests/<int:run_id>/progress/", views.run_progress, name="run-progress"),
+    path("optimise/new/", views.optimise_new, name="optimise-new"),
+    path("<slug:slug>/pine/", views.pine_download, name="pine"),
+]

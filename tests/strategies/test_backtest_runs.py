@@ -1,0 +1,350 @@
+"""Backtest runs through the service, the API, the pages and Celery (eager here), with cross-user checks."""
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.management import CommandError, call_command
+
+from strategies import services
+from strategies.models import BacktestRun
+
+pytestmark = pytest.mark.django_db
+
+PERIOD = {"start": "2024-01-01T00:00:00Z", "end": "2024-03-01T00:00:00Z"}
+
+
+def _create(user, **overrides):
+    values = {
+        "user": user,
+        "strategy": "ema_crossover",
+        "params": {"fast": 12, "slow": 26},
+        "exchange": "binance",
+        "symbol": "BTC/USDT",
+        "timeframe": "1h",
+        "start": datetime(2024, 1, 1, tzinfo=UTC),
+        "end": datetime(2024, 3, 1, tzinfo=UTC),
+    }
+    values.update(overrides)
+    return services.backtest_run_create(**values)
+
+
+def test_create_and_execute(alice, stored_btc_1h, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        run = _create(alice)
+    assert len(callbacks) == 1  # the task is sent once the row is committed
+    run.refresh_from_db()
+    assert run.status == BacktestRun.Status.DONE, run.error
+    assert run.progress == 100
+    assert run.metrics["trades"] == len(run.result["trades"]) > 0
+    assert run.result["equity"] and run.result["buy_hold"]
+    # Executing again does nothing: the run was claimed once.
+    assert services.backtest_run_execute(run_id=run.id) == "skipped"
+
+
+def test_default_period_is_the_last_six_months(alice, stored_btc_1h):
+    run = _create(alice, start=None, end=None)
+    assert run.end == datetime(2025, 1, 1, tzinfo=UTC)
+    assert (run.end - run.start).days == 182
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "text"),
+    [
+        ({"strategy": "nope"}, "strategy", "Unknown strategy"),
+        ({"params": {"fast": 40, "slow": 20}}, "params.fast", "below the slow period"),
+        ({"params": {"fast": 500}}, "params.fast", "between 2 and 100"),
+        ({"symbol": "DOGE/USDT"}, "symbol", "No 1h candles are stored"),
+        (
+            {"start": datetime(2030, 1, 1, tzinfo=UTC), "end": datetime(2030, 2, 1, tzinfo=UTC)},
+            "start",
+            "holds 0 candles",
+        ),
+        (
+            {"start": datetime(2024, 1, 1, tzinfo=UTC), "end": datetime(2024, 1, 2, tzinfo=UTC)},
+            "start",
+            "needs at least",
+        ),
+        ({"end": datetime(2023, 1, 1, tzinfo=UTC)}, "end", "after the start"),
+        ({"risk": services.RiskSettings(leverage=0)}, "settings", "everage"),
+        ({"risk": services.RiskSettings(leverage=50)}, "settings", "everage"),
+    ],
+)
+def test_bad_input_saves_nothing(alice, stored_btc_1h, overrides, field, text):
+    with pytest.raises(ValidationError) as caught:
+        _create(alice, **overrides)
+    assert text in " ".join(caught.value.message_dict[field])
+    assert not BacktestRun.objects.exists()
+
+
+# --- API -----------------------------------------------------------------------------------
+
+
+def test_strategies_api(alice_api):
+    data = alice_api.get("/api/v1/strategies/").json()
+    assert [s["slug"] for s in data] == [
+        "supertrend",
+        "rsi_ema",
+        "macd_stoch",
+        "ichimoku_cloud",
+        "bb_rsi",
+        "ema_crossover",
+    ]
+    ema = data[-1]
+    assert {p["name"] for p in ema["params"]} == {"fast", "slow"}
+    assert ema["defaults"] == {"fast": 12, "slow": 26}
+
+
+def test_pine_api(alice_api):
+    response = alice_api.get("/api/v1/strategies/ema_crossover/pine/?fast=9&slow=21")
+    assert response.status_code == 200
+    assert "//@version=6" in response.content.decode()
+    assert alice_api.get("/api/v1/strategies/ema_crossover/pine/?fast=30&slow=21").status_code == 400
+    assert alice_api.get("/api/v1/strategies/nope/pine/").status_code == 404
+
+
+def test_backtest_api_flow(alice_api, charlie_api, stored_btc_1h, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = alice_api.post(
+            "/api/v1/backtests/",
+            {"strategy": "supertrend", "symbol": "BTCUSDT", "timeframe": "1h", **PERIOD, "direction": "both"},
+            format="json",
+        )
+    assert response.status_code == 202, response.json()
+    run_id = response.json()["id"]
+    detail = alice_api.get(f"/api/v1/backtests/{run_id}/").json()
+    assert detail["status"] == "done"
+    assert detail["progress"] == 100
+    assert detail["metrics"]["trades"] == len(detail["trades"])
+    assert {"entry_time", "exit_time", "side", "pnl", "fees", "exit_reason"} <= set(detail["trades"][0])
+    assert alice_api.get("/api/v1/backtests/").json()["results"][0]["id"] == run_id
+    # Charlie sees none of it.
+    assert charlie_api.get(f"/api/v1/backtests/{run_id}/").status_code == 404
+    assert charlie_api.get("/api/v1/backtests/").json()["results"] == []
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"strategy": "nope"}, "strategy"),
+        ({"leverage": 0}, "leverage"),
+        ({"leverage": 50}, "leverage"),
+        ({"position_size_pct": 30}, "position_size_pct"),
+        ({"params": {"fast": 30, "slow": 20}}, "params.fast"),
+        ({"start": "2030-01-01T00:00:00Z", "end": "2030-02-01T00:00:00Z"}, "start"),
+    ],
+)
+def test_backtest_api_bad_input(alice_api, stored_btc_1h, body, field):
+    payload = {"strategy": "ema_crossover", "symbol": "BTC/USDT", "timeframe": "1h", **PERIOD, **body}
+    response = alice_api.post("/api/v1/backtests/", payload, format="json")
+    assert response.status_code == 400
+    assert field in response.json()["error"]["fields"]
+    assert not BacktestRun.objects.exists()
+
+
+def test_optimisation_api(alice_api, stored_btc_1h, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = alice_api.post(
+            "/api/v1/optimisations/",
+            {
+                "strategy": "ema_crossover",
+                "symbol": "BTC/USDT",
+                "timeframe": "1h",
+                "start": "2023-01-01T00:00:00Z",
+                "end": "2024-01-01T00:00:00Z",
+                "search": {"method": "random", "samples": 8, "folds": 2},
+            },
+            format="json",
+        )
+    assert response.status_code == 202, response.json()
+    detail = alice_api.get(response.json()["url"]).json()
+    assert detail["status"] == "done", detail["error"]
+    folds = detail["optimisation"]["folds"]
+    assert len(folds) == 2
+    for fold in folds:
+        assert fold["train"][1] < fold["test"][0]  # out-of-sample comes after in-sample
+        assert "sharpe" in fold["in_sample"] and "sharpe" in fold["out_of_sample"]
+
+
+# --- Pages ---------------------------------------------------------------------------------
+
+
+def test_pages_need_login(client):
+    for url in ("/strategies/", "/strategies/backtests/", "/strategies/backtests/new/", "/strategies/optimise/new/"):
+        assert client.get(url).status_code == 302
+
+
+def test_strategy_list_page(alice_client, stored_btc_1h):
+    html = alice_client.get("/strategies/").content.decode()
+    for name in (
+        "SuperTrend",
+        "RSI + EMA",
+        "MACD + Stochastic",
+        "Ichimoku Cloud",
+        "Bollinger Bands + RSI",
+        "EMA crossover",
+    ):
+        assert name in html
+    assert "Standard backtest" in html
+    assert 'id="strategy-equity"' in html
+
+
+def test_backtest_page_flow(alice_client, alice, stored_btc_1h, django_capture_on_commit_callbacks):
+    form = alice_client.get("/strategies/backtests/new/?strategy=macd_stoch")
+    assert form.status_code == 200
+    assert 'name="param_stoch_k"' in form.content.decode()
+    data = {
+        "strategy": "ema_crossover",
+        "market": "binance|BTC/USDT|1h",
+        "start": "2024-01-01",
+        "end": "2024-03-01",
+        "param_fast": "12",
+        "param_slow": "26",
+        "initial_capital": "10000",
+        "fee_rate": "0.001",
+        "slippage_bps": "5",
+        "leverage": "2",
+        "position_size_pct": "10",
+        "stop_loss_pct": "2",
+        "take_profit_pct": "4",
+        "direction": "long",
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        response = alice_client.post("/strategies/backtests/new/", data)
+    assert response.status_code == 302
+    run = BacktestRun.objects.get(user=alice)
+    assert run.leverage == 2
+    html = alice_client.get(response["Location"]).content.decode()
+    assert 'id="run-charts"' in html and "Entries and exits" in html
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("leverage", "50", "less than or equal to 10"),
+        ("param_slow", "5", "below the slow period"),
+        ("param_fast", "1", "greater than or equal to 2"),
+    ],
+)
+def test_backtest_page_bad_input(alice_client, stored_btc_1h, field, value, message):
+    data = {
+        "strategy": "ema_crossover",
+        "market": "binance|BTC/USDT|1h",
+        "param_fast": "12",
+        "param_slow": "26",
+        "initial_capital": "10000",
+        "fee_rate": "0.001",
+        "slippage_bps": "5",
+        "leverage": "1",
+        "position_size_pct": "10",
+        "direction": "long",
+        field: value,
+    }
+    response = alice_client.post("/strategies/backtests/new/", data)
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert not BacktestRun.objects.exists()
+
+
+def test_progress_partial_and_other_users(alice_client, alice, bob, stored_btc_1h, client):
+    run = _create(alice)  # not executed: no on-commit in this test transaction
+    response = alice_client.get(f"/strategies/backtests/{run.id}/progress/", HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert 'hx-trigger="every 1s"' in response.content.decode()
+    services.backtest_run_execute(run_id=run.id)
+    response = alice_client.get(f"/strategies/backtests/{run.id}/progress/", HTTP_HX_REQUEST="true")
+    assert response["HX-Refresh"] == "true"
+    client.force_login(bob)
+    for url in (
+        f"/strategies/backtests/{run.id}/",
+        f"/strategies/backtests/{run.id}/progress/",
+        f"/strategies/backtests/compare/?a={run.id}&b={run.id}",
+        f"/strategies/ema_crossover/pine/?run={run.id}",
+    ):
+        assert client.get(url).status_code == 404, url
+
+
+def test_compare(alice_client, alice, stored_btc_1h):
+    a, b = _create(alice), _create(alice, params={"fast": 9, "slow": 21})
+    services.backtest_run_execute(run_id=a.id)
+    services.backtest_run_execute(run_id=b.id)
+    response = alice_client.get(f"/strategies/backtests/compare/?a={a.id}&b={b.id}")
+    assert response.status_code == 200
+    assert "fast=9" in response.content.decode()
+    assert alice_client.get("/strategies/backtests/compare/?a=1").status_code == 400
+
+
+def test_pine_download(alice_client, alice, stored_btc_1h):
+    response = alice_client.get("/strategies/supertrend/pine/?factor=2.5")
+    assert response.status_code == 200
+    assert "attachment" in response["Content-Disposition"]
+    assert "2.5" in response.content.decode()
+    assert alice_client.get("/strategies/supertrend/pine/?factor=99").status_code == 400
+
+
+# --- Command -------------------------------------------------------------------------------
+
+
+def test_command_json(stored_btc_1h, capsys):
+    call_command(
+        "backtest",
+        "--strategy",
+        "ema_crossover",
+        "--symbol",
+        "BTC/USDT",
+        "--timeframe",
+        "1h",
+        "--start",
+        "2024-01-01",
+        "--end",
+        "2024-06-30",
+        "--param",
+        "fast=12",
+        "--param",
+        "slow=26",
+        "--json",
+    )
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["version"] == 1
+    assert list(doc) == ["version", "strategy", "params", "market", "period", "settings", "metrics", "gaps", "trades"]
+    assert doc["period"]["bars"] == 4344
+    assert doc["metrics"]["trades"] == len(doc["trades"])
+
+
+def test_command_reads_csv_and_reports_gaps(tmp_path, capsys, db):
+    from tests.strategies.conftest import BTC_1H
+
+    call_command(
+        "backtest",
+        "--strategy",
+        "supertrend",
+        "--csv",
+        str(BTC_1H),
+        "--timeframe",
+        "1h",
+        "--start",
+        "2020-11-01",
+        "--end",
+        "2021-01-01",
+        "--json",
+    )
+    doc = json.loads(capsys.readouterr().out)
+    assert [gap["missing"] for gap in doc["gaps"]] == [1, 4, 1]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--strategy", "nope"], "Unknown strategy"),
+        (["--strategy", "ema_crossover", "--param", "fast=40"], "below the slow period"),
+        (["--strategy", "ema_crossover", "--leverage", "0"], "everage"),
+        (["--strategy", "ema_crossover", "--leverage", "50"], "everage"),
+        (["--strategy", "ema_crossover", "--param", "fast"], "NAME=VALUE"),
+        (["--strategy", "ema_crossover", "--start", "2030-01-01"], "No 1h candles"),
+        (["--strategy", "ema_crossover", "--start", "2024-01-01", "--end", "2024-01-02"], "needs at least"),
+    ],
+)
+def test_command_bad_input(stored_btc_1h, args, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("backtest", *args)
