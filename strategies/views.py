@@ -9,6 +9,7 @@ import pandas as pd
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -30,6 +31,7 @@ from strategies.serializers import strategy_payload
 
 STANDARD_MARKET = ("binance", "BTC/USDT", "1h")
 CHART_BARS = 6000
+TRADES_PER_PAGE = 100
 
 
 def _local_seconds(index: pd.DatetimeIndex) -> list[int]:
@@ -236,24 +238,27 @@ def _names() -> dict[str, str]:
 
 
 def _markers(trades: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Entries as arrows (green long, red short), exits as dots coloured by the trade's result."""
     markers = []
     for trade in trades:
         long = trade["side"] == "long"
-        for when, is_entry in ((trade["entry_time"], True), (trade["exit_time"], False)):
-            if when is None:
-                continue
-            seconds = _local_seconds(pd.DatetimeIndex([pd.Timestamp(when)]))[0]
-            if is_entry:
-                text, up = (_("Long") if long else _("Short")), long
-            else:
-                text, up = trade["exit_reason"], not long
+        entry = _local_seconds(pd.DatetimeIndex([pd.Timestamp(trade["entry_time"])]))[0]
+        markers.append(
+            {
+                "time": entry,
+                "position": "belowBar" if long else "aboveBar",
+                "shape": "arrowUp" if long else "arrowDown",
+                "color": "#16a34a" if long else "#dc2626",
+            }
+        )
+        if trade.get("exit_time"):
+            exit_ = _local_seconds(pd.DatetimeIndex([pd.Timestamp(trade["exit_time"])]))[0]
             markers.append(
                 {
-                    "time": seconds,
-                    "position": "belowBar" if up else "aboveBar",
-                    "shape": "arrowUp" if up else "arrowDown",
-                    "color": "#16a34a" if up else "#dc2626",
-                    "text": text,
+                    "time": exit_,
+                    "position": "aboveBar" if long else "belowBar",
+                    "shape": "circle",
+                    "color": "#16a34a" if (trade.get("pnl") or 0) >= 0 else "#dc2626",
                 }
             )
     return sorted(markers, key=lambda marker: marker["time"])
@@ -282,10 +287,14 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     context: dict[str, Any] = {"run": run, "strategy": strategy, "names": _names()}
     if run.status == BacktestRun.Status.DONE and run.kind == BacktestRun.Kind.BACKTEST:
         context["charts"] = _run_charts(run)
+        trades = run.result.get("trades", [])
+        page = Paginator(trades, TRADES_PER_PAGE).get_page(request.GET.get("page"))
         context["trades"] = [
-            {**t, "entry_at": _parse_time(t.get("entry_time")), "exit_at": _parse_time(t.get("exit_time"))}
-            for t in run.result.get("trades", [])
+            {**t, "number": page.start_index() + i, "entry_at": _parse_time(t.get("entry_time")),
+             "exit_at": _parse_time(t.get("exit_time"))}
+            for i, t in enumerate(page.object_list)
         ]
+        context["trades_page"] = page
         context["gaps"] = [
             {**g, "after_at": _parse_time(g["after"]), "before_at": _parse_time(g["before"])}
             for g in run.result.get("gaps", [])
