@@ -348,3 +348,16 @@ def test_command_reads_csv_and_reports_gaps(tmp_path, capsys, db):
 def test_command_bad_input(stored_btc_1h, args, message):
     with pytest.raises(CommandError, match=message):
         call_command("backtest", *args)
+
+
+def test_trades_are_paginated(alice_client, alice, stored_btc_1h):
+    run = _create(alice, strategy="macd_stoch", params={}, start=datetime(2023, 1, 1, tzinfo=UTC))
+    services.backtest_run_execute(run_id=run.id)
+    run.refresh_from_db()
+    total = len(run.result["trades"])
+    assert total > 100
+    first = alice_client.get(f"/strategies/backtests/{run.id}/").content.decode()
+    assert f"({total} trades)" in first and "?page=2" in first
+    last_page = (total + 99) // 100
+    last = alice_client.get(f"/strategies/backtests/{run.id}/?page={last_page}").content.decode()
+    assert f"<td>{total}</td>" in last
