@@ -1,7 +1,19 @@
-"""Recursive indicator kernels compiled with numba (pure; float64 arrays in and out).
+"""Indicator kernels compiled with numba (pure: float64 arrays in, float64 arrays out; no pandas, no Django).
 
-``cache=True`` keeps the machine code on disk, so a new process loads it in a fraction of a second;
-``warm_up()`` pays that once at worker start instead of inside a request or task.
+Conventions shared by every kernel (``strategies.indicators`` documents them per indicator):
+
+- Leading NaN shifts the seed: an average is seeded with the SMA of the first ``length`` non-NaN values,
+  a window needs ``length`` bars after the last NaN.
+- Recursive averages (EMA, RMA, RSI, MACD, ATR) skip an interior NaN bar: the state is not updated and
+  the bar repeats the previous value. Windows (SMA, stdev, highest/lowest, Stoch) are NaN while they hold
+  a NaN.
+- Multi-column results come back as one C-contiguous ``(columns, n)`` array, so that the wrapper can hand
+  ``out.T`` to ``pandas.DataFrame`` without a copy.
+
+Flags: ``cache=True`` keeps the machine code on disk, so a new process loads it instead of compiling;
+``error_model="numpy"`` drops Python's zero-division checks; ``fastmath={"contract"}`` only allows fused
+multiply-add (shorter dependency chains in the recursions) and keeps IEEE NaN semantics, on which the
+NaN checks rely. ``warm_up()`` loads everything once at worker start.
 """
 
 from __future__ import annotations
@@ -11,325 +23,464 @@ import time
 import numba
 import numpy as np
 
+_JIT = {"cache": True, "error_model": "numpy", "fastmath": {"contract"}}
+NAN = np.nan
 
-@numba.njit(cache=True)
+
+@numba.njit(**_JIT)
 def seeded_average(values: np.ndarray, length: int, alpha: float) -> np.ndarray:
-    """EMA-style average seeded with the SMA of the first ``length`` values after leading NaN.
-
-    out[start + length - 1] = mean(values[start : start + length]); then
-    out[i] = alpha * values[i] + (1 - alpha) * out[i - 1] (a NaN value holds the previous average).
-    """
+    """EMA-style average: seeded with the SMA of the first ``length`` non-NaN values (at the bar of the
+    ``length``-th one), then ``avg = alpha * value + (1 - alpha) * avg``; a NaN bar repeats ``avg``."""
     n = values.shape[0]
-    out = np.full(n, np.nan)
-    start = 0
-    while start < n and np.isnan(values[start]):
-        start += 1
-    end = start + length - 1
-    if end >= n:
-        return out
+    out = np.empty(n)
+    beta = 1.0 - alpha
     total = 0.0
-    for i in range(start, end + 1):
-        total += values[i]
-    previous = total / length
-    out[end] = previous
-    for i in range(end + 1, n):
+    count = 0
+    i = 0
+    while i < n and count < length:
         value = values[i]
-        if not np.isnan(value):
-            previous = alpha * value + (1.0 - alpha) * previous
-        out[i] = previous
+        if value == value:
+            total += value
+            count += 1
+        out[i] = NAN
+        i += 1
+    if count < length:
+        return out
+    average = total / length
+    out[i - 1] = average
+    for j in range(i, n):
+        value = values[j]
+        if value == value:
+            average = alpha * value + beta * average
+        out[j] = average
     return out
 
 
-@numba.njit(cache=True)
-def supertrend(
-    hl2: np.ndarray, close: np.ndarray, atr: np.ndarray, factor: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Pine's ``pine_supertrend`` reference, bar by bar (direction -1 = up-trend, +1 = down-trend)."""
-    n = close.shape[0]
-    line = np.full(n, np.nan)
-    direction = np.full(n, np.nan)
-    prev_upper = np.nan
-    prev_lower = np.nan
-    prev_line = np.nan
+@numba.njit(**_JIT)
+def _rsi_value(up: float, down: float) -> float:
+    if down == 0.0:
+        return 100.0
+    if up == 0.0:
+        return 0.0
+    return 100.0 - 100.0 / (1.0 + up / down)
+
+
+@numba.njit(**_JIT)
+def rsi(values: np.ndarray, length: int) -> np.ndarray:
+    """Pine's ``ta.rsi``: RMA (alpha 1/length, seeded with the SMA of the first ``length`` non-NaN changes)
+    of the gains and of the losses of ``values[i] - values[i - 1]``; a NaN change repeats the last RSI."""
+    n = values.shape[0]
+    out = np.empty(n)
+    if n == 0:
+        return out
+    out[0] = NAN
+    alpha = 1.0 / length
+    beta = 1.0 - alpha
+    up = 0.0
+    down = 0.0
+    count = 0
+    i = 1
+    while i < n and count < length:
+        change = values[i] - values[i - 1]
+        if change == change:
+            if change > 0.0:
+                up += change
+            else:
+                down -= change
+            count += 1
+        out[i] = NAN
+        i += 1
+    if count < length:
+        return out
+    up /= length
+    down /= length
+    out[i - 1] = _rsi_value(up, down)
+    for j in range(i, n):
+        change = values[j] - values[j - 1]
+        if change == change:
+            gain = change if change > 0.0 else 0.0
+            loss = -change if change < 0.0 else 0.0
+            up = alpha * gain + beta * up
+            down = alpha * loss + beta * down
+        out[j] = _rsi_value(up, down)
+    return out
+
+
+@numba.njit(**_JIT)
+def macd(values: np.ndarray, fast: int, slow: int, signal: int) -> np.ndarray:
+    """Rows: EMA(fast) − EMA(slow), its EMA(signal), and their difference; each EMA seeded with the SMA of
+    its first ``length`` non-NaN inputs, in one pass. A NaN input bar repeats the previous values."""
+    n = values.shape[0]
+    out = np.empty((3, n))
+    af = 2.0 / (fast + 1)
+    a_s = 2.0 / (slow + 1)
+    ag = 2.0 / (signal + 1)
+    bf = 1.0 - af
+    b_s = 1.0 - a_s
+    bg = 1.0 - ag
+    longest = max(fast, slow)
+    ema_fast = 0.0
+    ema_slow = 0.0
+    ema_signal = 0.0
+    line = NAN
+    count = 0
+    line_count = 0
+    i = 0
+    # Warm-up: until the signal line is seeded.
+    while i < n and line_count < signal:
+        value = values[i]
+        if value == value:
+            count += 1
+            if count <= fast:
+                ema_fast += value
+                if count == fast:
+                    ema_fast /= fast
+            else:
+                ema_fast = af * value + bf * ema_fast
+            if count <= slow:
+                ema_slow += value
+                if count == slow:
+                    ema_slow /= slow
+            else:
+                ema_slow = a_s * value + b_s * ema_slow
+            if count >= longest:
+                line = ema_fast - ema_slow
+                line_count += 1
+                ema_signal += line
+                if line_count == signal:
+                    ema_signal /= signal
+        out[0, i] = line
+        if line_count == signal:
+            out[1, i] = ema_signal
+            out[2, i] = line - ema_signal
+        else:
+            out[1, i] = NAN
+            out[2, i] = NAN
+        i += 1
+    for j in range(i, n):
+        value = values[j]
+        if value == value:
+            ema_fast = af * value + bf * ema_fast
+            ema_slow = a_s * value + b_s * ema_slow
+            line = ema_fast - ema_slow
+            ema_signal = ag * line + bg * ema_signal
+        out[0, j] = line
+        out[1, j] = ema_signal
+        out[2, j] = line - ema_signal
+    return out
+
+
+@numba.njit(**_JIT)
+def rolling_mean(values: np.ndarray, length: int) -> np.ndarray:
+    """Mean of the last ``length`` values (running sum, as TA-Lib); NaN while the window holds a NaN."""
+    n = values.shape[0]
+    out = np.empty(n)
+    total = 0.0
+    run = 0
+    inverse = 1.0 / length
     for i in range(n):
-        if np.isnan(atr[i]):
+        value = values[i]
+        if value != value:
+            run = 0
+            total = 0.0
+            out[i] = NAN
             continue
-        upper = hl2[i] + factor * atr[i]
-        lower = hl2[i] - factor * atr[i]
-        # nz(band[1]) is 0 on the first bar with an ATR, which keeps the fresh bands.
-        pl = 0.0 if np.isnan(prev_lower) else prev_lower
-        pu = 0.0 if np.isnan(prev_upper) else prev_upper
-        prev_close = close[i - 1] if i > 0 else np.nan
+        total += value
+        run += 1
+        if run > length:
+            total -= values[i - length]
+            run = length
+        out[i] = total * inverse if run == length else NAN
+    return out
+
+
+@numba.njit(**_JIT)
+def bollinger(values: np.ndarray, length: int, mult: float) -> np.ndarray:
+    """Rows: mean, mean + mult·σ, mean − mult·σ of the last ``length`` values, σ the population standard
+    deviation (ddof 0). Rolling Welford updates (numerically stable, no sum-of-squares cancellation);
+    NaN while the window holds a NaN."""
+    n = values.shape[0]
+    out = np.empty((3, n))
+    mean = 0.0
+    m2 = 0.0
+    run = 0
+    inverse = 1.0 / length
+    for i in range(n):
+        value = values[i]
+        if value != value:
+            run = 0
+            mean = 0.0
+            m2 = 0.0
+            out[0, i] = NAN
+            out[1, i] = NAN
+            out[2, i] = NAN
+            continue
+        if run < length:
+            run += 1
+            delta = value - mean
+            mean += delta / run
+            m2 += delta * (value - mean)
+        else:
+            old = values[i - length]
+            delta = value - old
+            new_mean = mean + delta * inverse
+            m2 += delta * (value - new_mean + old - mean)
+            mean = new_mean
+        if run == length:
+            variance = m2 * inverse
+            width = mult * np.sqrt(variance) if variance > 0.0 else 0.0
+            out[0, i] = mean
+            out[1, i] = mean + width
+            out[2, i] = mean - width
+        else:
+            out[0, i] = NAN
+            out[1, i] = NAN
+            out[2, i] = NAN
+    return out
+
+
+@numba.njit(**_JIT)
+def rolling_extreme(values: np.ndarray, length: int, highest: bool) -> np.ndarray:
+    """Highest (or lowest) of the last ``length`` values; NaN while the window holds a NaN.
+
+    The extreme is tracked by index and the window rescanned only when it drops out (TA-Lib's MAX/MIN);
+    ties keep the newest index so that it stays in the window longest."""
+    n = values.shape[0]
+    out = np.empty(n)
+    best_idx = -1
+    best = 0.0
+    last_nan = -1
+    for i in range(n):
+        value = values[i]
+        if value != value:
+            last_nan = i
+            best_idx = -1
+            out[i] = NAN
+            continue
+        first = max(i - length + 1, last_nan + 1)
+        if best_idx < first:
+            best_idx = first
+            best = values[first]
+            for j in range(first + 1, i + 1):
+                candidate = values[j]
+                if (candidate >= best) if highest else (candidate <= best):
+                    best_idx = j
+                    best = candidate
+        elif (value >= best) if highest else (value <= best):
+            best_idx = i
+            best = value
+        out[i] = best if i - last_nan >= length else NAN
+    return out
+
+
+@numba.njit(**_JIT)
+def donchian(high: np.ndarray, low: np.ndarray, length: int) -> np.ndarray:
+    """(highest high + lowest low) / 2 over the last ``length`` bars."""
+    return (rolling_extreme(high, length, True) + rolling_extreme(low, length, False)) / 2.0
+
+
+@numba.njit(**_JIT)
+def _true_range(high: float, low: float, previous_close: float) -> float:
+    value = high - low
+    if previous_close == previous_close:
+        a = abs(high - previous_close)
+        b = abs(low - previous_close)
+        if a > value:
+            value = a
+        if b > value:
+            value = b
+    return value
+
+
+@numba.njit(**_JIT)
+def true_range(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> np.ndarray:
+    """max(high − low, |high − close[1]|, |low − close[1]|); high − low where close[1] is missing."""
+    n = high.shape[0]
+    out = np.empty(n)
+    previous_close = NAN
+    for i in range(n):
+        out[i] = _true_range(high[i], low[i], previous_close)
+        previous_close = close[i]
+    return out
+
+
+@numba.njit(**_JIT)
+def atr(high: np.ndarray, low: np.ndarray, close: np.ndarray, length: int) -> np.ndarray:
+    """RMA (alpha 1/length, seeded with the SMA of the first ``length`` non-NaN true ranges) of the true
+    range, the first bar's high − low included; a NaN true range repeats the previous ATR."""
+    n = high.shape[0]
+    out = np.empty(n)
+    alpha = 1.0 / length
+    beta = 1.0 - alpha
+    total = 0.0
+    count = 0
+    previous_close = NAN
+    i = 0
+    while i < n and count < length:
+        value = _true_range(high[i], low[i], previous_close)
+        if value == value:
+            total += value
+            count += 1
+        out[i] = NAN
+        previous_close = close[i]
+        i += 1
+    if count < length:
+        return out
+    average = total / length
+    out[i - 1] = average
+    for j in range(i, n):
+        value = _true_range(high[j], low[j], close[j - 1])
+        if value == value:
+            average = alpha * value + beta * average
+        out[j] = average
+    return out
+
+
+@numba.njit(**_JIT)
+def stoch(high: np.ndarray, low: np.ndarray, close: np.ndarray, k: int, smooth_k: int, d: int) -> np.ndarray:
+    """Rows: %K = SMA(raw, smooth_k) and %D = SMA(%K, d), raw = 100·(close − LL(k)) / (HH(k) − LL(k)).
+
+    One pass. A bar with a NaN high, low or close, or a zero range (HH == LL), makes raw NaN, and each SMA
+    is NaN while its window holds a NaN (ring buffers of ``smooth_k`` and ``d`` values). HH/LL are tracked
+    by index and rescanned only when they leave the window (TA-Lib's approach)."""
+    n = close.shape[0]
+    out = np.empty((2, n))
+    raw_ring = np.empty(smooth_k)
+    k_ring = np.empty(d)
+    raw_pos = 0
+    k_pos = 0
+    raw_sum = 0.0
+    raw_run = 0
+    k_sum = 0.0
+    k_run = 0
+    inv_smooth = 1.0 / smooth_k
+    inv_d = 1.0 / d
+    hi_idx = -1
+    lo_idx = -1
+    hh = 0.0
+    ll = 0.0
+    last_bad = -1
+    for i in range(n):
+        h = high[i]
+        lo = low[i]
+        c = close[i]
+        raw = NAN
+        if h != h or lo != lo or c != c:
+            last_bad = i
+            hi_idx = -1
+            lo_idx = -1
+        else:
+            first = max(i - k + 1, last_bad + 1)
+            if hi_idx < first:
+                hi_idx = first
+                hh = high[first]
+                for j in range(first + 1, i + 1):
+                    if high[j] >= hh:
+                        hi_idx = j
+                        hh = high[j]
+            elif h >= hh:
+                hi_idx = i
+                hh = h
+            if lo_idx < first:
+                lo_idx = first
+                ll = low[first]
+                for j in range(first + 1, i + 1):
+                    if low[j] <= ll:
+                        lo_idx = j
+                        ll = low[j]
+            elif lo <= ll:
+                lo_idx = i
+                ll = lo
+            span = hh - ll
+            if i - last_bad >= k and span > 0.0:
+                raw = 100.0 * (c - ll) / span
+        # %K = SMA(raw, smooth_k)
+        if raw != raw:
+            raw_run = 0
+            raw_sum = 0.0
+            k_value = NAN
+        else:
+            raw_sum += raw
+            raw_run += 1
+            if raw_run > smooth_k:
+                raw_sum -= raw_ring[raw_pos]
+                raw_run = smooth_k
+            k_value = raw_sum * inv_smooth if raw_run == smooth_k else NAN
+        raw_ring[raw_pos] = raw
+        raw_pos += 1
+        if raw_pos == smooth_k:
+            raw_pos = 0
+        # %D = SMA(%K, d)
+        if k_value != k_value:
+            k_run = 0
+            k_sum = 0.0
+            d_value = NAN
+        else:
+            k_sum += k_value
+            k_run += 1
+            if k_run > d:
+                k_sum -= k_ring[k_pos]
+                k_run = d
+            d_value = k_sum * inv_d if k_run == d else NAN
+        k_ring[k_pos] = k_value
+        k_pos += 1
+        if k_pos == d:
+            k_pos = 0
+        out[0, i] = k_value
+        out[1, i] = d_value
+    return out
+
+
+@numba.njit(**_JIT)
+def supertrend(high: np.ndarray, low: np.ndarray, close: np.ndarray, atr: np.ndarray, factor: float) -> np.ndarray:
+    """Rows: line and direction of Pine's ``pine_supertrend`` reference, bar by bar.
+
+    upper/lower = hl2 ± factor·atr; ``lower := lower > nz(lower[1]) or close[1] < nz(lower[1]) ? lower :
+    nz(lower[1])`` (upper mirrored); direction = 1 on the first bar with an ATR, else if the previous line
+    was the upper band: close > upper ? -1 : 1, else close < lower ? 1 : -1; line = direction == -1 ?
+    lower : upper. A bar with a NaN input is NaN and the next valid bar starts over like the first one."""
+    n = close.shape[0]
+    out = np.empty((2, n))
+    prev_upper = NAN
+    prev_lower = NAN
+    prev_line = NAN
+    prev_atr = NAN
+    for i in range(n):
+        a = atr[i]
+        h = high[i]
+        lo = low[i]
+        c = close[i]
+        if a != a or h != h or lo != lo or c != c:
+            out[0, i] = NAN
+            out[1, i] = NAN
+            prev_upper = NAN
+            prev_lower = NAN
+            prev_line = NAN
+            prev_atr = NAN
+            continue
+        hl2 = (h + lo) / 2.0
+        upper = hl2 + factor * a
+        lower = hl2 - factor * a
+        pl = 0.0 if prev_lower != prev_lower else prev_lower
+        pu = 0.0 if prev_upper != prev_upper else prev_upper
+        prev_close = close[i - 1] if i > 0 else NAN
         if not (lower > pl or prev_close < pl):
             lower = pl
         if not (upper < pu or prev_close > pu):
             upper = pu
-        if i == 0 or np.isnan(atr[i - 1]):
-            d = 1.0
+        if prev_atr != prev_atr:
+            direction = 1.0
         elif prev_line == pu:
-            d = -1.0 if close[i] > upper else 1.0
+            direction = -1.0 if c > upper else 1.0
         else:
-            d = 1.0 if close[i] < lower else -1.0
-        value = lower if d == -1.0 else upper
-        line[i] = value
-        direction[i] = d
+            direction = 1.0 if c < lower else -1.0
+        line = lower if direction == -1.0 else upper
+        out[0, i] = line
+        out[1, i] = direction
         prev_upper = upper
         prev_lower = lower
-        prev_line = value
-    return line, direction
-
-
-@numba.njit(cache=True)
-def rolling_mean(values: np.ndarray, length: int) -> np.ndarray:
-    """Mean of the last ``length`` values (running sum, as TA-Lib); NaN while a NaN is in the window."""
-    n = values.shape[0]
-    out = np.full(n, np.nan)
-    total = 0.0
-    nans = 0
-    for i in range(n):
-        value = values[i]
-        if np.isnan(value):
-            nans += 1
-        else:
-            total += value
-        if i >= length:
-            old = values[i - length]
-            if np.isnan(old):
-                nans -= 1
-            else:
-                total -= old
-        if i >= length - 1 and nans == 0:
-            out[i] = total / length
-    return out
-
-
-@numba.njit(cache=True)
-def rolling_mean_std(values: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and population standard deviation of the last ``length`` values (running sums, as TA-Lib)."""
-    n = values.shape[0]
-    mean = np.full(n, np.nan)
-    std = np.full(n, np.nan)
-    total = 0.0
-    squares = 0.0
-    for i in range(n):
-        value = values[i]
-        total += value
-        squares += value * value
-        if i >= length:
-            old = values[i - length]
-            total -= old
-            squares -= old * old
-        if i >= length - 1:
-            m = total / length
-            variance = squares / length - m * m
-            mean[i] = m
-            std[i] = np.sqrt(variance) if variance > 0.0 else 0.0
-    return mean, std
-
-
-@numba.njit(cache=True)
-def rolling_extreme(values: np.ndarray, length: int, highest: bool) -> np.ndarray:
-    """Highest (or lowest) of the last ``length`` values in O(n) with a monotonic queue."""
-    n = values.shape[0]
-    out = np.full(n, np.nan)
-    queue = np.empty(n, dtype=np.int64)
-    head = 0
-    tail = 0
-    for i in range(n):
-        value = values[i]
-        while tail > head and (values[queue[tail - 1]] <= value if highest else values[queue[tail - 1]] >= value):
-            tail -= 1
-        queue[tail] = i
-        tail += 1
-        if queue[head] <= i - length:
-            head += 1
-        if i >= length - 1:
-            out[i] = values[queue[head]]
-    return out
-
-
-@numba.njit(cache=True)
-def rsi(values: np.ndarray, length: int) -> np.ndarray:
-    """Pine's ta.rsi in one pass: RMA (seeded with the SMA) of gains and losses of the changes."""
-    n = values.shape[0]
-    out = np.full(n, np.nan)
-    if n <= length:
-        return out
-    up = 0.0
-    down = 0.0
-    for i in range(1, length + 1):
-        change = values[i] - values[i - 1]
-        if change > 0:
-            up += change
-        else:
-            down -= change
-    up /= length
-    down /= length
-    alpha = 1.0 / length
-    for i in range(length, n):
-        if i > length:
-            change = values[i] - values[i - 1]
-            gain = change if change > 0 else 0.0
-            loss = -change if change < 0 else 0.0
-            up = alpha * gain + (1.0 - alpha) * up
-            down = alpha * loss + (1.0 - alpha) * down
-        if down == 0.0:
-            out[i] = 100.0
-        elif up == 0.0:
-            out[i] = 0.0
-        else:
-            out[i] = 100.0 - 100.0 / (1.0 + up / down)
-    return out
-
-
-@numba.njit(cache=True)
-def true_range(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> np.ndarray:
-    n = high.shape[0]
-    out = np.empty(n)
-    for i in range(n):
-        value = high[i] - low[i]
-        if i > 0:
-            value = max(value, abs(high[i] - close[i - 1]), abs(low[i] - close[i - 1]))
-        out[i] = value
-    return out
-
-
-@numba.njit(cache=True)
-def macd(values: np.ndarray, fast: int, slow: int, signal: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """EMA(fast) − EMA(slow) and its EMA(signal), each seeded with its SMA, in one pass (no leading NaN)."""
-    n = values.shape[0]
-    line = np.full(n, np.nan)
-    signal_line = np.full(n, np.nan)
-    hist = np.full(n, np.nan)
-    a_fast = 2.0 / (fast + 1)
-    a_slow = 2.0 / (slow + 1)
-    a_signal = 2.0 / (signal + 1)
-    ema_fast = 0.0
-    ema_slow = 0.0
-    seed = 0.0
-    ema_signal = 0.0
-    for i in range(n):
-        value = values[i]
-        if i < fast:
-            ema_fast += value / fast
-        else:
-            ema_fast = a_fast * value + (1.0 - a_fast) * ema_fast
-        if i < slow:
-            ema_slow += value / slow
-        else:
-            ema_slow = a_slow * value + (1.0 - a_slow) * ema_slow
-        if i >= slow - 1:
-            current = ema_fast - ema_slow
-            line[i] = current
-            j = i - (slow - 1)
-            if j < signal:
-                seed += current
-                if j == signal - 1:
-                    ema_signal = seed / signal
-                    signal_line[i] = ema_signal
-                    hist[i] = current - ema_signal
-            else:
-                ema_signal = a_signal * current + (1.0 - a_signal) * ema_signal
-                signal_line[i] = ema_signal
-                hist[i] = current - ema_signal
-    return line, signal_line, hist
-
-
-@numba.njit(cache=True)
-def stoch(
-    high: np.ndarray, low: np.ndarray, close: np.ndarray, k: int, smooth_k: int, d: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Raw %K over ``k`` bars (NaN on a zero range), smoothed by SMA(smooth_k), %D = SMA(d), one pass.
-
-    The window's highest and lowest are tracked by index and rescanned only when they leave the
-    window (TA-Lib's approach)."""
-    n = close.shape[0]
-    k_out = np.full(n, np.nan)
-    d_out = np.full(n, np.nan)
-    raw = np.full(n, np.nan)
-    k_line = np.full(n, np.nan)
-    hi_idx = -1
-    lo_idx = -1
-    k_sum = 0.0
-    k_nans = 0
-    d_sum = 0.0
-    d_nans = 0
-    for i in range(n):
-        start = i - k + 1
-        if hi_idx < start or hi_idx < 0:
-            hi_idx = max(start, 0)
-            for j in range(hi_idx + 1, i + 1):
-                if high[j] >= high[hi_idx]:
-                    hi_idx = j
-        elif high[i] >= high[hi_idx]:
-            hi_idx = i
-        if lo_idx < start or lo_idx < 0:
-            lo_idx = max(start, 0)
-            for j in range(lo_idx + 1, i + 1):
-                if low[j] <= low[lo_idx]:
-                    lo_idx = j
-        elif low[i] <= low[lo_idx]:
-            lo_idx = i
-        if start >= 0:
-            span = high[hi_idx] - low[lo_idx]
-            if span > 0.0:
-                raw[i] = 100.0 * (close[i] - low[lo_idx]) / span
-        # %K: SMA of raw over smooth_k (NaN while a NaN is in the window).
-        value = raw[i]
-        if np.isnan(value):
-            k_nans += 1
-        else:
-            k_sum += value
-        if i >= smooth_k:
-            old = raw[i - smooth_k]
-            if np.isnan(old):
-                k_nans -= 1
-            else:
-                k_sum -= old
-        if i >= smooth_k - 1 and k_nans == 0:
-            k_line[i] = k_sum / smooth_k
-            k_out[i] = k_line[i]
-        # %D: SMA of %K over d.
-        value = k_line[i]
-        if np.isnan(value):
-            d_nans += 1
-        else:
-            d_sum += value
-        if i >= d:
-            old = k_line[i - d]
-            if np.isnan(old):
-                d_nans -= 1
-            else:
-                d_sum -= old
-        if i >= d - 1 and d_nans == 0:
-            d_out[i] = d_sum / d
-    return k_out, d_out
-
-
-@numba.njit(cache=True)
-def bollinger(values: np.ndarray, length: int, mult: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    mean, std = rolling_mean_std(values, length)
-    return mean, mean + mult * std, mean - mult * std
-
-
-@numba.njit(cache=True)
-def atr(high: np.ndarray, low: np.ndarray, close: np.ndarray, length: int) -> np.ndarray:
-    """RMA (seeded with the SMA) of the true range, the first bar's high − low included, one pass."""
-    n = high.shape[0]
-    out = np.full(n, np.nan)
-    alpha = 1.0 / length
-    average = 0.0
-    for i in range(n):
-        value = high[i] - low[i]
-        if i > 0:
-            value = max(value, abs(high[i] - close[i - 1]), abs(low[i] - close[i - 1]))
-        if i < length:
-            average += value / length
-            if i == length - 1:
-                out[i] = average
-        else:
-            average = alpha * value + (1.0 - alpha) * average
-            out[i] = average
+        prev_line = line
+        prev_atr = a
     return out
 
 
@@ -338,14 +489,14 @@ def warm_up() -> float:
     started = time.perf_counter()
     values = np.linspace(1.0, 2.0, 32)
     seeded_average(values, 5, 0.5)
-    supertrend(values, values, values * 0.01, 3.0)
-    rolling_mean(values, 5)
-    rolling_mean_std(values, 5)
-    rolling_extreme(values, 5, True)
     rsi(values, 5)
-    true_range(values, values, values)
     macd(values, 3, 6, 2)
-    stoch(values, values, values, 5, 2, 2)
+    rolling_mean(values, 5)
     bollinger(values, 5, 2.0)
-    atr(values, values, values, 5)
+    rolling_extreme(values, 5, True)
+    donchian(values, values, 5)
+    true_range(values, values, values)
+    average = atr(values, values, values, 5)
+    stoch(values, values, values, 5, 2, 2)
+    supertrend(values, values, values, average, 3.0)
     return time.perf_counter() - started

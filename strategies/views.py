@@ -290,8 +290,12 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
         trades = run.result.get("trades", [])
         page = Paginator(trades, TRADES_PER_PAGE).get_page(request.GET.get("page"))
         context["trades"] = [
-            {**t, "number": page.start_index() + i, "entry_at": _parse_time(t.get("entry_time")),
-             "exit_at": _parse_time(t.get("exit_time"))}
+            {
+                **t,
+                "number": page.start_index() + i,
+                "entry_at": _parse_time(t.get("entry_time")),
+                "exit_at": _parse_time(t.get("exit_time")),
+            }
             for i, t in enumerate(page.object_list)
         ]
         context["trades_page"] = page

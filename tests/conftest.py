@@ -16,6 +16,9 @@ def _fast_and_quiet(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.CELERY_TASK_ALWAYS_EAGER = True
+    from trading_site.celery import app
+
+    app.conf.task_always_eager = True  # the Celery app reads settings once; set its own config too
 
 
 @pytest.fixture(autouse=True)

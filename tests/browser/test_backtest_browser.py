@@ -1,0 +1,76 @@
+"""A backtest in a real browser: the form (htmx parameter swap), the live progress bar, the charts."""
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+
+from market_data.services import candles_import_csv
+from strategies import services
+from strategies.models import BacktestRun
+from tests.factories import PASSWORD, UserFactory
+from tests.strategies.conftest import BTC_1H
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def trader(page, live_server):
+    candles_import_csv(path=BTC_1H, exchange="binance", symbol="BTC/USDT", timeframe="1h")
+    user = UserFactory(email="trader@example.com")
+    page.goto("/accounts/login/")
+    page.fill("input[name=login]", user.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.locator("form button[type=submit]").last.click()
+    page.wait_for_url(lambda url: "/accounts/login/" not in url)
+    return user
+
+
+def test_progress_bar_then_results(page, trader, monkeypatch):
+    from strategies import tasks
+
+    monkeypatch.setattr(tasks.execute_backtest_run, "delay", lambda run_id: None)  # no worker has it yet
+    run = services.backtest_run_create(
+        user=trader,
+        strategy="supertrend",
+        params={},
+        exchange="binance",
+        symbol="BTC/USDT",
+        timeframe="1h",
+        start=datetime(2024, 1, 1, tzinfo=UTC),
+        end=datetime(2024, 4, 1, tzinfo=UTC),
+    )
+    page.goto(f"/strategies/backtests/{run.id}/")
+    progress = page.locator("#run-progress progress")
+    assert progress.get_attribute("value") == "0"
+    page.wait_for_timeout(1500)  # htmx polls once a second
+    assert page.locator("#run-progress").is_visible()
+
+    services.backtest_run_execute(run_id=run.id)  # the worker's job
+    page.wait_for_selector("#equity-chart canvas", timeout=15_000)  # the poll saw it finish and reloaded
+    page.wait_for_selector("#trades-chart canvas")
+    assert page.locator(".metric-cards .metric").count() >= 8
+    assert page.locator("#trades table tbody tr").count() == min(
+        100, len(BacktestRun.objects.get(id=run.id).result["trades"])
+    )
+
+
+def test_form_swaps_parameters_and_runs(page, trader):
+    page.goto("/strategies/backtests/new/")
+    assert page.locator("input[name=param_fast]").is_visible()
+    page.select_option("select[name=strategy]", "ichimoku_cloud")
+    page.locator("input[name=param_span_b]").wait_for()  # htmx swapped the parameter fields
+    assert page.locator("input[name=param_fast]").count() == 0
+    page.fill("input[name=param_base]", "5")  # not above the conversion period
+    page.get_by_role("button", name="Run backtest").click()
+    page.get_by_text("conversion < base < span B").wait_for()
+    page.fill("input[name=param_base]", "26")
+    page.fill("input[name=start]", "2024-01-01")
+    page.fill("input[name=end]", "2024-06-01")
+    page.select_option("select[name=direction]", "both")
+    page.get_by_role("button", name="Run backtest").click()
+    page.wait_for_url(re.compile(r"/strategies/backtests/\d+/$"))
+    page.wait_for_selector("#trades-chart canvas", timeout=15_000)
+    run = BacktestRun.objects.get(user=trader)
+    assert run.strategy == "ichimoku_cloud" and run.direction == "both" and run.status == "done"
+    page.get_by_role("link", name="Download Pine Script").wait_for()
