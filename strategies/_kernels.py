@@ -48,11 +48,19 @@ def seeded_average(values: np.ndarray, length: int, alpha: float) -> np.ndarray:
         return out
     average = total / length
     out[i - 1] = average
-    for j in range(i, n):
-        value = values[j]
-        if value == value:
+    j = i
+    while j < n:
+        # Hot loop without a NaN test on the dependency chain; a NaN bar breaks out and repeats the value.
+        while j < n:
+            value = values[j]
+            if value != value:
+                break
             average = alpha * value + beta * average
-        out[j] = average
+            out[j] = average
+            j += 1
+        if j < n:
+            out[j] = average
+            j += 1
     return out
 
 
@@ -95,14 +103,19 @@ def rsi(values: np.ndarray, length: int) -> np.ndarray:
     up /= length
     down /= length
     out[i - 1] = _rsi_value(up, down)
-    for j in range(i, n):
-        change = values[j] - values[j - 1]
-        if change == change:
-            gain = change if change > 0.0 else 0.0
-            loss = -change if change < 0.0 else 0.0
-            up = alpha * gain + beta * up
-            down = alpha * loss + beta * down
-        out[j] = _rsi_value(up, down)
+    j = i
+    while j < n:
+        while j < n:
+            change = values[j] - values[j - 1]
+            if change != change:
+                break
+            up = alpha * max(change, 0.0) + beta * up
+            down = alpha * max(-change, 0.0) + beta * down
+            out[j] = _rsi_value(up, down)
+            j += 1
+        if j < n:
+            out[j] = _rsi_value(up, down)
+            j += 1
     return out
 
 
@@ -243,33 +256,35 @@ def bollinger(values: np.ndarray, length: int, mult: float) -> np.ndarray:
 def rolling_extreme(values: np.ndarray, length: int, highest: bool) -> np.ndarray:
     """Highest (or lowest) of the last ``length`` values; NaN while the window holds a NaN.
 
-    The extreme is tracked by index and the window rescanned only when it drops out (TA-Lib's MAX/MIN);
-    ties keep the newest index so that it stays in the window longest."""
+    Van Herk / Gil-Werman: the series is cut into blocks of ``length``; the window ending at offset r of a
+    block is the running extreme of this block up to r combined with the extreme of the previous block
+    from r + 1 to its end (computed once per block, from past values only). Branch-free, O(1) per bar."""
     n = values.shape[0]
     out = np.empty(n)
-    best_idx = -1
-    best = 0.0
+    sign = 1.0 if highest else -1.0
+    suffix = np.empty(length + 1)
     last_nan = -1
-    for i in range(n):
-        value = values[i]
-        if value != value:
-            last_nan = i
-            best_idx = -1
-            out[i] = NAN
-            continue
-        first = max(i - length + 1, last_nan + 1)
-        if best_idx < first:
-            best_idx = first
-            best = values[first]
-            for j in range(first + 1, i + 1):
-                candidate = values[j]
-                if (candidate >= best) if highest else (candidate <= best):
-                    best_idx = j
-                    best = candidate
-        elif (value >= best) if highest else (value <= best):
-            best_idx = i
-            best = value
-        out[i] = best if i - last_nan >= length else NAN
+    for start in range(0, n, length):
+        if start > 0:
+            best = sign * values[start - 1]
+            suffix[length - 1] = best
+            for r in range(length - 2, -1, -1):
+                value = sign * values[start - length + r]
+                best = value if value > best else best
+                suffix[r] = best
+        prefix = -np.inf
+        for i in range(start, min(start + length, n)):
+            r = i - start
+            value = sign * values[i]
+            if value != value:
+                last_nan = i
+            prefix = value if value > prefix else prefix
+            if r == length - 1:
+                best = prefix
+            else:
+                earlier = suffix[r + 1]
+                best = earlier if earlier > prefix else prefix
+            out[i] = sign * best if i - last_nan >= length else NAN
     return out
 
 
@@ -328,11 +343,26 @@ def atr(high: np.ndarray, low: np.ndarray, close: np.ndarray, length: int) -> np
         return out
     average = total / length
     out[i - 1] = average
-    for j in range(i, n):
-        value = _true_range(high[j], low[j], close[j - 1])
-        if value == value:
+    j = i
+    while j < n:
+        # Hot loop: branch-free true range (equal to the three-way max whenever high >= low); anything
+        # unusual (a NaN, high < low) leaves it for the careful path below.
+        while j < n:
+            h = high[j]
+            lo = low[j]
+            previous_close = close[j - 1]
+            if not (h >= lo and previous_close == previous_close):
+                break
+            value = max(h, previous_close) - min(lo, previous_close)
             average = alpha * value + beta * average
-        out[j] = average
+            out[j] = average
+            j += 1
+        if j < n:
+            value = _true_range(high[j], low[j], close[j - 1])
+            if value == value:
+                average = alpha * value + beta * average
+            out[j] = average
+            j += 1
     return out
 
 
@@ -340,11 +370,13 @@ def atr(high: np.ndarray, low: np.ndarray, close: np.ndarray, length: int) -> np
 def stoch(high: np.ndarray, low: np.ndarray, close: np.ndarray, k: int, smooth_k: int, d: int) -> np.ndarray:
     """Rows: %K = SMA(raw, smooth_k) and %D = SMA(%K, d), raw = 100·(close − LL(k)) / (HH(k) − LL(k)).
 
-    One pass. A bar with a NaN high, low or close, or a zero range (HH == LL), makes raw NaN, and each SMA
-    is NaN while its window holds a NaN (ring buffers of ``smooth_k`` and ``d`` values). HH/LL are tracked
-    by index and rescanned only when they leave the window (TA-Lib's approach)."""
+    One pass. HH/LL by blocks of ``k`` as in ``rolling_extreme``. A bar with a NaN high, low or close in
+    the ``k`` window, or a zero range (HH == LL), makes raw NaN; each SMA is NaN while its window holds a
+    NaN (ring buffers of ``smooth_k`` and ``d`` values)."""
     n = close.shape[0]
     out = np.empty((2, n))
+    suffix_high = np.empty(k + 1)
+    suffix_low = np.empty(k + 1)
     raw_ring = np.empty(smooth_k)
     k_ring = np.empty(d)
     raw_pos = 0
@@ -355,79 +387,77 @@ def stoch(high: np.ndarray, low: np.ndarray, close: np.ndarray, k: int, smooth_k
     k_run = 0
     inv_smooth = 1.0 / smooth_k
     inv_d = 1.0 / d
-    hi_idx = -1
-    lo_idx = -1
-    hh = 0.0
-    ll = 0.0
     last_bad = -1
-    for i in range(n):
-        h = high[i]
-        lo = low[i]
-        c = close[i]
-        raw = NAN
-        if h != h or lo != lo or c != c:
-            last_bad = i
-            hi_idx = -1
-            lo_idx = -1
-        else:
-            first = max(i - k + 1, last_bad + 1)
-            if hi_idx < first:
-                hi_idx = first
-                hh = high[first]
-                for j in range(first + 1, i + 1):
-                    if high[j] >= hh:
-                        hi_idx = j
-                        hh = high[j]
-            elif h >= hh:
-                hi_idx = i
-                hh = h
-            if lo_idx < first:
-                lo_idx = first
-                ll = low[first]
-                for j in range(first + 1, i + 1):
-                    if low[j] <= ll:
-                        lo_idx = j
-                        ll = low[j]
-            elif lo <= ll:
-                lo_idx = i
-                ll = lo
+    for start in range(0, n, k):
+        if start > 0:
+            top = high[start - 1]
+            bottom = low[start - 1]
+            suffix_high[k - 1] = top
+            suffix_low[k - 1] = bottom
+            for r in range(k - 2, -1, -1):
+                value = high[start - k + r]
+                top = value if value > top else top
+                suffix_high[r] = top
+                value = low[start - k + r]
+                bottom = value if value < bottom else bottom
+                suffix_low[r] = bottom
+        prefix_high = -np.inf
+        prefix_low = np.inf
+        for i in range(start, min(start + k, n)):
+            r = i - start
+            h = high[i]
+            lo = low[i]
+            c = close[i]
+            if h != h or lo != lo or c != c:
+                last_bad = i
+            prefix_high = h if h > prefix_high else prefix_high
+            prefix_low = lo if lo < prefix_low else prefix_low
+            if r == k - 1:
+                hh = prefix_high
+                ll = prefix_low
+            else:
+                top = suffix_high[r + 1]
+                hh = top if top > prefix_high else prefix_high
+                bottom = suffix_low[r + 1]
+                ll = bottom if bottom < prefix_low else prefix_low
             span = hh - ll
+            raw = NAN
             if i - last_bad >= k and span > 0.0:
                 raw = 100.0 * (c - ll) / span
-        # %K = SMA(raw, smooth_k)
-        if raw != raw:
-            raw_run = 0
-            raw_sum = 0.0
-            k_value = NAN
-        else:
-            raw_sum += raw
-            raw_run += 1
-            if raw_run > smooth_k:
-                raw_sum -= raw_ring[raw_pos]
-                raw_run = smooth_k
-            k_value = raw_sum * inv_smooth if raw_run == smooth_k else NAN
-        raw_ring[raw_pos] = raw
-        raw_pos += 1
-        if raw_pos == smooth_k:
-            raw_pos = 0
-        # %D = SMA(%K, d)
-        if k_value != k_value:
-            k_run = 0
-            k_sum = 0.0
-            d_value = NAN
-        else:
-            k_sum += k_value
-            k_run += 1
-            if k_run > d:
-                k_sum -= k_ring[k_pos]
-                k_run = d
-            d_value = k_sum * inv_d if k_run == d else NAN
-        k_ring[k_pos] = k_value
-        k_pos += 1
-        if k_pos == d:
-            k_pos = 0
-        out[0, i] = k_value
-        out[1, i] = d_value
+            # %K = SMA(raw, smooth_k)
+            if raw != raw:
+                raw_run = 0
+                raw_sum = 0.0
+                k_value = NAN
+            else:
+                raw_sum += raw
+                raw_run += 1
+                if raw_run > smooth_k:
+                    raw_sum -= raw_ring[raw_pos]
+                    raw_run = smooth_k
+                k_value = raw_sum * inv_smooth if raw_run == smooth_k else NAN
+            raw_ring[raw_pos] = raw
+            raw_pos += 1
+            if raw_pos == smooth_k:
+                raw_pos = 0
+            # %D = SMA(%K, d)
+            if k_value != k_value:
+                k_run = 0
+                k_sum = 0.0
+                d_value = NAN
+            else:
+                k_sum += k_value
+                k_run += 1
+                if k_run > d:
+                    k_sum -= k_ring[k_pos]
+                    k_run = d
+                d_value = k_sum * inv_d if k_run == d else NAN
+            k_ring[k_pos] = k_value
+            k_pos += 1
+            if k_pos == d:
+                k_pos = 0
+            out[0, i] = k_value
+            out[1, i] = d_value
     return out
 
 

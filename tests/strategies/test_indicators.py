@@ -19,7 +19,9 @@ FILES = [
     "binance_BTCUSDT_1d.csv.gz",
 ]
 RTOL = 1e-6
-# Recursive averages seeded differently (TA-Lib's MACD and ATR) converge geometrically; compare after this.
+# TA-Lib seeds two recursions differently: its MACD starts the fast EMA later, and its ATR skips the first
+# bar's true range. The gap shrinks geometrically — by (25/27)^t for the slow EMA, (13/14)^t for the ATR —
+# to below 1e-12 relative after 400 bars; values are compared from there on (and must differ before).
 CONVERGED = 400
 
 
@@ -218,9 +220,19 @@ def all_indicators(frame: pd.DataFrame) -> pd.DataFrame:
         "atr": ta.atr(h, lo, c),
         "tr": ta.true_range(h, lo, c),
         "donchian": ta.donchian(h, lo, 20),
+        "highest": ta.highest(h, 20),
+        "lowest": ta.lowest(lo, 20),
+    }
+    fast, slow = ta.ema(c, 12), ta.ema(c, 26)
+    events = {
+        "cross_up": ta.crossover(fast, slow),
+        "cross_down": ta.crossunder(fast, slow),
+        "rsi_up": ta.crossover(parts["rsi"], 30),
+        "rsi_down": ta.crossunder(parts["rsi"], 70),
     }
     frames = [
         pd.DataFrame(parts),
+        pd.DataFrame(events).astype("float64"),
         ta.macd(c),
         ta.stoch(h, lo, c),
         ta.bollinger(c),
@@ -252,6 +264,120 @@ def test_crossover_with_a_level():
     assert ta.crossunder(rsi, 30).tolist() == [False, False, False, False, True, False, False]
     a, b = pd.Series([1.0, 2.0, 3.0]), pd.Series([2.0, 2.0, 2.0])
     assert ta.crossover(a, b).tolist() == [False, False, True]
+
+
+def test_warm_up_positions_and_types(candles):
+    """The first non-NaN index of every output, on the real candles (no NaN in them)."""
+    h, lo, c = candles["high"], candles["low"], candles["close"]
+    expected = {
+        "sma": (ta.sma(c, 20), 19),
+        "ema": (ta.ema(c, 12), 11),
+        "rma": (ta.rma(c, 14), 13),
+        "rsi": (ta.rsi(c, 14), 14),
+        "atr": (ta.atr(h, lo, c, 14), 13),
+        "tr": (ta.true_range(h, lo, c), 0),
+        "highest": (ta.highest(h, 20), 19),
+        "lowest": (ta.lowest(lo, 20), 19),
+        "donchian": (ta.donchian(h, lo, 26), 25),
+    }
+    frames = {
+        "macd": (ta.macd(c), {"macd": 25, "signal": 33, "hist": 33}),
+        "stoch": (ta.stoch(h, lo, c), {"k": 15, "d": 17}),
+        "bollinger": (ta.bollinger(c), {"basis": 19, "upper": 19, "lower": 19}),
+        "supertrend": (ta.supertrend(h, lo, c, 3.0, 10), {"supertrend": 9, "direction": 9}),
+        "ichimoku": (
+            ta.ichimoku(h, lo, c),
+            {"conversion": 8, "base": 25, "span_a": 25, "span_b": 51, "cloud_a": 50, "cloud_b": 76, "lagging": 0},
+        ),
+    }
+    for name, (series, first) in expected.items():
+        assert series.dtype == np.float64, name
+        assert series.index.equals(candles.index), name
+        assert first_valid(series) == first, name
+    for name, (frame, firsts) in frames.items():
+        assert list(frame.columns) == list(firsts), name
+        assert frame.index.equals(candles.index), name
+        assert (frame.dtypes == np.float64).all(), name
+        for column, first in firsts.items():
+            assert first_valid(frame[column]) == first, (name, column)
+    # With the stated windows the seeds are known to differ before CONVERGED: the comparison is not vacuous.
+    assert not np.allclose(ta.atr(h, lo, c, 14).iloc[13:20], talib.ATR(h, lo, c, 14)[13:20], rtol=1e-9)
+
+
+def test_bollinger_is_population_stdev(candles):
+    close = candles["close"].iloc[:2000]
+    bands = ta.bollinger(close, 20, 2.0)
+    std = close.rolling(20).std(ddof=0)
+    same(bands["basis"], close.rolling(20).mean())
+    same(bands["upper"], close.rolling(20).mean() + 2 * std)
+
+
+def test_leading_nan_shifts_every_indicator(candles):
+    """NaN before the data shifts every output (and its warm-up) by the number of NaN, and nothing else."""
+    frame = candles.iloc[:1500]
+    pad = 7
+    blank = pd.DataFrame(np.nan, index=range(pad), columns=frame.columns)
+    padded = pd.concat([blank, frame.reset_index(drop=True)], ignore_index=True)
+    plain = all_indicators(frame.reset_index(drop=True))
+    shifted = all_indicators(padded)
+    assert shifted.iloc[:pad].drop(columns=1, level=0).isna().all().all()
+    assert not shifted.iloc[:pad][1].any().any()  # crossings are False, not NaN
+    expected = plain.copy()
+    expected.index = expected.index + pad
+    pd.testing.assert_frame_equal(shifted.iloc[pad:], expected, check_dtype=False)
+
+
+def test_interior_nan():
+    values = pd.Series([1.0, 2.0, 3.0, np.nan, 5.0, 6.0, 7.0, 8.0])
+    ema = ta.ema(values, 3)
+    assert ema.iloc[3] == ema.iloc[2]  # a NaN bar repeats the average, the next bar continues from it
+    assert ema.iloc[4] == pytest.approx(0.5 * 5 + 0.5 * ema.iloc[2])
+    sma = ta.sma(values, 3)
+    assert sma.iloc[3:6].isna().all() and sma.iloc[6] == pytest.approx(6.0)  # NaN while in the window
+    assert ta.highest(values, 2).iloc[3:5].isna().all() and ta.highest(values, 2).iloc[5] == 6.0
+
+
+def test_rsi_extremes():
+    assert (ta.rsi(pd.Series(np.arange(30.0)), 14).iloc[14:] == 100).all()  # no losses
+    assert (ta.rsi(pd.Series(np.arange(30.0, 0, -1)), 14).iloc[14:] == 0).all()  # no gains
+    assert (ta.rsi(pd.Series(np.full(30, 5.0)), 14).iloc[14:] == 100).all()  # Pine: down == 0 -> 100
+
+
+def test_stoch_zero_range_is_nan():
+    """A flat market (highest high == lowest low over k bars) has no %K: NaN, and NaN in every SMA window
+    that contains it (Pine's division by zero; TA-Lib gives 0 instead)."""
+    price = np.r_[np.arange(1.0, 11.0), np.full(6, 10.0), np.arange(11.0, 21.0)]  # flat at 9..15
+    s = pd.Series(price)
+    result = ta.stoch(s, s, s, k=4, smooth_k=2, d=2)
+    flat = [i for i in range(3, len(s)) if s.iloc[i - 3 : i + 1].nunique() == 1]
+    assert flat == [12, 13, 14, 15]
+    assert result["k"].iloc[4:12].notna().all() and result["k"].iloc[11] == pytest.approx(100.0)
+    assert result["k"].iloc[12:17].isna().all()  # raw NaN at 12..15 -> %K (2 bars) NaN at 12..16
+    assert result["d"].iloc[12:18].isna().all()  # %D (2 bars of %K) NaN at 12..17
+    assert result["k"].iloc[17:].notna().all() and result["d"].iloc[18:].notna().all()
+
+
+def test_supertrend_sign_convention(candles):
+    result = ta.supertrend(candles["high"], candles["low"], candles["close"])
+    valid = result["direction"].notna()
+    assert set(result["direction"][valid].unique()) == {-1.0, 1.0}
+    up = result["direction"] == -1
+    assert (result["supertrend"][up] <= candles["close"][up]).all()
+    assert (result["supertrend"][result["direction"] == 1] >= candles["close"][result["direction"] == 1]).all()
+
+
+def test_invalid_lengths_raise():
+    s = pd.Series([1.0, 2.0, 3.0])
+    for call in (lambda: ta.sma(s, 0), lambda: ta.ema(s, -1), lambda: ta.rsi(s, 2.5), lambda: ta.macd(s, 0)):
+        with pytest.raises(ValueError):
+            call()
+
+
+def test_short_input_is_all_nan():
+    s = pd.Series([1.0, 2.0, 3.0])
+    assert ta.ema(s, 5).isna().all() and ta.rsi(s, 14).isna().all() and ta.macd(s).isna().all().all()
+    assert ta.stoch(s, s, s).isna().all().all() and ta.supertrend(s, s, s).isna().all().all()
+    assert len(ta.ichimoku(s.iloc[:0], s.iloc[:0], s.iloc[:0])) == 0
 
 
 def test_kernels_warm_up():
