@@ -195,7 +195,7 @@ def _set_progress(run_id: int, progress: int) -> None:
     BacktestRun.objects.filter(id=run_id, status=BacktestRun.Status.RUNNING).update(progress=progress)
 
 
-def _intrabar(exchange: str, symbol: str, timeframe: str, start: datetime, end: datetime) -> pd.DataFrame | None:
+def intrabar_candles(exchange: str, symbol: str, timeframe: str, start: datetime, end: datetime) -> pd.DataFrame | None:
     """The finest stored lower timeframe of the same market that covers the period, to order SL/TP touches."""
     bar_ms = TIMEFRAME_MS[timeframe]
     for lower in sorted((tf for tf, ms in TIMEFRAME_MS.items() if ms < bar_ms), key=TIMEFRAME_MS.get):
@@ -278,7 +278,7 @@ def backtest_run_execute(*, run_id: int) -> str:
             payload = _execute_optimisation(run, strategy, params, candles)
             metrics = payload["best"]["out_of_sample"] if payload.get("best") else {}
         else:
-            intrabar = _intrabar(run.exchange, run.symbol, run.timeframe, run.start, run.end)
+            intrabar = intrabar_candles(run.exchange, run.symbol, run.timeframe, run.start, run.end)
             _set_progress(run.id, 30)
             result = backtest_compute(
                 strategy=strategy,

@@ -8,6 +8,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -64,9 +65,19 @@ class Command(BaseCommand):
             candles = self._candles(options, exchange, symbol, timeframe)
             if candles.empty:
                 raise CommandError(f"No {timeframe} candles for {symbol} on {exchange} in that period.")
+            intrabar = None
+            if not options["csv"]:
+                # A stored lower timeframe of the same market tells which of SL and TP a bar hit first.
+                intrabar = services.intrabar_candles(
+                    exchange,
+                    symbol,
+                    timeframe,
+                    candles.index[0],
+                    candles.index[-1] + pd.Timedelta(TIMEFRAME_MS[timeframe], "ms"),
+                )
             started = time.perf_counter()
             result = services.backtest_compute(
-                strategy=strategy, params=params, candles=candles, risk=risk, timeframe=timeframe
+                strategy=strategy, params=params, candles=candles, risk=risk, timeframe=timeframe, intrabar=intrabar
             )
             seconds = time.perf_counter() - started
         except StrategyError as exc:
