@@ -1,19 +1,29 @@
-"""Indicator kernels compiled with numba (pure: float64 arrays in, float64 arrays out; no pandas, no Django).
+"""numba kernels behind ``strategies.indicators`` (pure: plain float64 arrays in and out; no pandas, no Django).
 
-Conventions shared by every kernel (``strategies.indicators`` documents them per indicator):
+Every kernel is causal (the value at position i reads positions <= i only), so computing on a prefix of
+the data gives exactly, bit for bit, the first values of computing on all of it.
 
-- Leading NaN shifts the seed: an average is seeded with the SMA of the first ``length`` non-NaN values,
-  a window needs ``length`` bars after the last NaN.
-- Recursive averages (EMA, RMA, RSI, MACD, ATR) skip an interior NaN bar: the state is not updated and
-  the bar repeats the previous value. Windows (SMA, stdev, highest/lowest, Stoch) are NaN while they hold
-  a NaN.
-- Multi-column results come back as one C-contiguous ``(columns, n)`` array, so that the wrapper can hand
-  ``out.T`` to ``pandas.DataFrame`` without a copy.
+NaN conventions, shared by all kernels:
 
-Flags: ``cache=True`` keeps the machine code on disk, so a new process loads it instead of compiling;
-``error_model="numpy"`` drops Python's zero-division checks; ``fastmath={"contract"}`` only allows fused
-multiply-add (shorter dependency chains in the recursions) and keeps IEEE NaN semantics, on which the
-NaN checks rely. ``warm_up()`` loads everything once at worker start.
+- Windowed kernels (``sma``, ``rolling_max``/``rolling_min``, ``bollinger``, ``stoch``, ``donchian``) give
+  NaN while a NaN lies inside the window, and the first value ``length - 1`` positions after the first
+  non-NaN input.
+- They allocate nothing of the input's size but their outputs: multi-step kernels work inside their
+  output rows, with ring buffers of ``length`` values. (On this virtualised host a first touch of fresh
+  memory costs ~3 µs per 4 KiB page, i.e. ~6 ms per million float64 values: temporaries are not free.)
+- Recursive averages (``seeded_average`` and the kernels built on it) are seeded with the mean of the
+  first ``length`` non-NaN inputs, so their first value is at the position of the ``length``-th non-NaN
+  input; after the seed a NaN input is skipped (the average holds its previous value), as Pine's
+  ``ta.ema``/``ta.rma`` ignore ``na``.
+
+Multi-output kernels return one 2-D array of shape ``(columns, n)``: pandas stores a frame the same way,
+so ``DataFrame(out.T, copy=False)`` wraps it without a copy.
+
+``cache=True`` keeps the machine code on disk (next to this file, or in ``NUMBA_CACHE_DIR``), so a new
+process loads it instead of compiling. ``warm_up()`` pays that load (or the compile) once, at worker
+start, instead of inside a request or task. The indicator functions always hand the kernels read-only,
+C-contiguous float64 arrays (what pandas' ``to_numpy`` returns), so exactly one specialisation per
+kernel exists, the one ``warm_up`` loads.
 """
 
 from __future__ import annotations
@@ -23,510 +33,499 @@ import time
 import numba
 import numpy as np
 
-_JIT = {"cache": True, "error_model": "numpy", "fastmath": {"contract"}}
-NAN = np.nan
+# Pine's ``ta.stdev`` reference treats a deviation this small as 0 (its ``isZero(val, 1e-10)``).
+STDEV_EPS = 1e-10
+# SMA windows up to this length are summed afresh at every bar; longer ones keep a running sum.
+EXACT_SMA_MAX = 8
+
+# error_model="numpy": no Python zero-division checks; fastmath "contract" only: fused multiply-add (a
+# shorter dependency chain in the recursions), IEEE NaN semantics kept (the NaN tests rely on them).
+_jit = numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
 
 
-@numba.njit(**_JIT)
-def seeded_average(values: np.ndarray, length: int, alpha: float) -> np.ndarray:
-    """EMA-style average: seeded with the SMA of the first ``length`` non-NaN values (at the bar of the
-    ``length``-th one), then ``avg = alpha * value + (1 - alpha) * avg``; a NaN bar repeats ``avg``."""
-    n = values.shape[0]
-    out = np.empty(n)
-    beta = 1.0 - alpha
+@_jit
+def _sma_into(src, length, dst):
+    """``dst[i] = mean(src[i - length + 1 : i + 1])``, NaN while a NaN is in the window; ``dst`` may be
+    ``src`` (the window lives in a ring buffer).
+
+    Windows of up to ``EXACT_SMA_MAX`` values are summed afresh at every bar (Pine's reference sums the
+    window; an average of values in [0, 100] stays in [0, 100]). Longer windows keep a running sum (as
+    TA-Lib) that is summed afresh every ``length`` bars, so rounding never accumulates beyond one window.
+    """
+    n = src.shape[0]
+    ring = np.empty(length)
+    at = 0  # where the next value goes; after the write, the oldest value of the window
     total = 0.0
-    count = 0
-    i = 0
-    while i < n and count < length:
-        value = values[i]
-        if value == value:
-            total += value
-            count += 1
-        out[i] = NAN
-        i += 1
-    if count < length:
-        return out
-    average = total / length
-    out[i - 1] = average
-    j = i
-    while j < n:
-        # Hot loop without a NaN test on the dependency chain; a NaN bar breaks out and repeats the value.
-        while j < n:
-            value = values[j]
-            if value != value:
-                break
-            average = alpha * value + beta * average
-            out[j] = average
-            j += 1
-        if j < n:
-            out[j] = average
-            j += 1
-    return out
-
-
-@numba.njit(**_JIT)
-def _rsi_value(up: float, down: float) -> float:
-    if down == 0.0:
-        return 100.0
-    if up == 0.0:
-        return 0.0
-    return 100.0 - 100.0 / (1.0 + up / down)
-
-
-@numba.njit(**_JIT)
-def rsi(values: np.ndarray, length: int) -> np.ndarray:
-    """Pine's ``ta.rsi``: RMA (alpha 1/length, seeded with the SMA of the first ``length`` non-NaN changes)
-    of the gains and of the losses of ``values[i] - values[i - 1]``; a NaN change repeats the last RSI."""
-    n = values.shape[0]
-    out = np.empty(n)
-    if n == 0:
-        return out
-    out[0] = NAN
-    alpha = 1.0 / length
-    beta = 1.0 - alpha
-    up = 0.0
-    down = 0.0
-    count = 0
-    i = 1
-    while i < n and count < length:
-        change = values[i] - values[i - 1]
-        if change == change:
-            if change > 0.0:
-                up += change
-            else:
-                down -= change
-            count += 1
-        out[i] = NAN
-        i += 1
-    if count < length:
-        return out
-    up /= length
-    down /= length
-    out[i - 1] = _rsi_value(up, down)
-    j = i
-    while j < n:
-        while j < n:
-            change = values[j] - values[j - 1]
-            if change != change:
-                break
-            up = alpha * max(change, 0.0) + beta * up
-            down = alpha * max(-change, 0.0) + beta * down
-            out[j] = _rsi_value(up, down)
-            j += 1
-        if j < n:
-            out[j] = _rsi_value(up, down)
-            j += 1
-    return out
-
-
-@numba.njit(**_JIT)
-def macd(values: np.ndarray, fast: int, slow: int, signal: int) -> np.ndarray:
-    """Rows: EMA(fast) − EMA(slow), its EMA(signal), and their difference; each EMA seeded with the SMA of
-    its first ``length`` non-NaN inputs, in one pass. A NaN input bar repeats the previous values."""
-    n = values.shape[0]
-    out = np.empty((3, n))
-    af = 2.0 / (fast + 1)
-    a_s = 2.0 / (slow + 1)
-    ag = 2.0 / (signal + 1)
-    bf = 1.0 - af
-    b_s = 1.0 - a_s
-    bg = 1.0 - ag
-    longest = max(fast, slow)
-    ema_fast = 0.0
-    ema_slow = 0.0
-    ema_signal = 0.0
-    line = NAN
-    count = 0
-    line_count = 0
-    i = 0
-    # Warm-up: until the signal line is seeded.
-    while i < n and line_count < signal:
-        value = values[i]
-        if value == value:
-            count += 1
-            if count <= fast:
-                ema_fast += value
-                if count == fast:
-                    ema_fast /= fast
-            else:
-                ema_fast = af * value + bf * ema_fast
-            if count <= slow:
-                ema_slow += value
-                if count == slow:
-                    ema_slow /= slow
-            else:
-                ema_slow = a_s * value + b_s * ema_slow
-            if count >= longest:
-                line = ema_fast - ema_slow
-                line_count += 1
-                ema_signal += line
-                if line_count == signal:
-                    ema_signal /= signal
-        out[0, i] = line
-        if line_count == signal:
-            out[1, i] = ema_signal
-            out[2, i] = line - ema_signal
-        else:
-            out[1, i] = NAN
-            out[2, i] = NAN
-        i += 1
-    for j in range(i, n):
-        value = values[j]
-        if value == value:
-            ema_fast = af * value + bf * ema_fast
-            ema_slow = a_s * value + b_s * ema_slow
-            line = ema_fast - ema_slow
-            ema_signal = ag * line + bg * ema_signal
-        out[0, j] = line
-        out[1, j] = ema_signal
-        out[2, j] = line - ema_signal
-    return out
-
-
-@numba.njit(**_JIT)
-def rolling_mean(values: np.ndarray, length: int) -> np.ndarray:
-    """Mean of the last ``length`` values (running sum, as TA-Lib); NaN while the window holds a NaN."""
-    n = values.shape[0]
-    out = np.empty(n)
-    total = 0.0
-    run = 0
-    inverse = 1.0 / length
+    nans = 0
+    since = length  # bars since the total was last summed afresh; >= length forces a fresh sum
+    exact = length <= EXACT_SMA_MAX
     for i in range(n):
-        value = values[i]
+        value = src[i]
+        old = ring[at]
+        ring[at] = value
+        at = at + 1 if at + 1 < length else 0
         if value != value:
-            run = 0
-            total = 0.0
-            out[i] = NAN
-            continue
-        total += value
-        run += 1
-        if run > length:
-            total -= values[i - length]
-            run = length
-        out[i] = total * inverse if run == length else NAN
-    return out
-
-
-@numba.njit(**_JIT)
-def bollinger(values: np.ndarray, length: int, mult: float) -> np.ndarray:
-    """Rows: mean, mean + mult·σ, mean − mult·σ of the last ``length`` values, σ the population standard
-    deviation (ddof 0). Rolling Welford updates (numerically stable, no sum-of-squares cancellation);
-    NaN while the window holds a NaN."""
-    n = values.shape[0]
-    out = np.empty((3, n))
-    mean = 0.0
-    m2 = 0.0
-    run = 0
-    inverse = 1.0 / length
-    for i in range(n):
-        value = values[i]
-        if value != value:
-            run = 0
-            mean = 0.0
-            m2 = 0.0
-            out[0, i] = NAN
-            out[1, i] = NAN
-            out[2, i] = NAN
-            continue
-        if run < length:
-            run += 1
-            delta = value - mean
-            mean += delta / run
-            m2 += delta * (value - mean)
-        else:
-            old = values[i - length]
-            delta = value - old
-            new_mean = mean + delta * inverse
-            m2 += delta * (value - new_mean + old - mean)
-            mean = new_mean
-        if run == length:
-            variance = m2 * inverse
-            width = mult * np.sqrt(variance) if variance > 0.0 else 0.0
-            out[0, i] = mean
-            out[1, i] = mean + width
-            out[2, i] = mean - width
-        else:
-            out[0, i] = NAN
-            out[1, i] = NAN
-            out[2, i] = NAN
-    return out
-
-
-@numba.njit(**_JIT)
-def rolling_extreme(values: np.ndarray, length: int, highest: bool) -> np.ndarray:
-    """Highest (or lowest) of the last ``length`` values; NaN while the window holds a NaN.
-
-    Van Herk / Gil-Werman: the series is cut into blocks of ``length``; the window ending at offset r of a
-    block is the running extreme of this block up to r combined with the extreme of the previous block
-    from r + 1 to its end (computed once per block, from past values only). Branch-free, O(1) per bar."""
-    n = values.shape[0]
-    out = np.empty(n)
-    sign = 1.0 if highest else -1.0
-    suffix = np.empty(length + 1)
-    last_nan = -1
-    for start in range(0, n, length):
-        if start > 0:
-            best = sign * values[start - 1]
-            suffix[length - 1] = best
-            for r in range(length - 2, -1, -1):
-                value = sign * values[start - length + r]
-                best = value if value > best else best
-                suffix[r] = best
-        prefix = -np.inf
-        for i in range(start, min(start + length, n)):
-            r = i - start
-            value = sign * values[i]
-            if value != value:
-                last_nan = i
-            prefix = value if value > prefix else prefix
-            if r == length - 1:
-                best = prefix
+            nans += 1
+        if i >= length and old != old:
+            nans -= 1
+        if i >= length - 1 and nans == 0:
+            if exact or since >= length:
+                total = 0.0
+                j = at
+                for _ in range(length):
+                    total += ring[j]
+                    j = j + 1 if j + 1 < length else 0
+                since = 1
             else:
-                earlier = suffix[r + 1]
-                best = earlier if earlier > prefix else prefix
-            out[i] = sign * best if i - last_nan >= length else NAN
+                total += value
+                total -= old
+                since += 1
+            dst[i] = total / length
+        else:
+            since = length
+            dst[i] = np.nan
+
+
+@_jit
+def sma(values, length):
+    """Mean of the last ``length`` values (Pine ``ta.sma``); NaN while a NaN is in the window."""
+    out = np.empty(values.shape[0])
+    _sma_into(values, length, out)
     return out
 
 
-@numba.njit(**_JIT)
-def donchian(high: np.ndarray, low: np.ndarray, length: int) -> np.ndarray:
-    """(highest high + lowest low) / 2 over the last ``length`` bars."""
-    return (rolling_extreme(high, length, True) + rolling_extreme(low, length, False)) / 2.0
+@_jit
+def seeded_average(values, length, alpha):
+    """EMA-style recursion ``avg = alpha * value + (1 - alpha) * avg[1]``.
 
-
-@numba.njit(**_JIT)
-def _true_range(high: float, low: float, previous_close: float) -> float:
-    value = high - low
-    if previous_close == previous_close:
-        a = abs(high - previous_close)
-        b = abs(low - previous_close)
-        if a > value:
-            value = a
-        if b > value:
-            value = b
-    return value
-
-
-@numba.njit(**_JIT)
-def true_range(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> np.ndarray:
-    """max(high − low, |high − close[1]|, |low − close[1]|); high − low where close[1] is missing."""
-    n = high.shape[0]
+    Seed: the mean of the first ``length`` non-NaN values, placed at the position of the ``length``-th
+    one (NaN before it). After the seed a NaN value holds the previous average.
+    """
+    n = values.shape[0]
     out = np.empty(n)
-    previous_close = NAN
-    for i in range(n):
-        out[i] = _true_range(high[i], low[i], previous_close)
-        previous_close = close[i]
-    return out
-
-
-@numba.njit(**_JIT)
-def atr(high: np.ndarray, low: np.ndarray, close: np.ndarray, length: int) -> np.ndarray:
-    """RMA (alpha 1/length, seeded with the SMA of the first ``length`` non-NaN true ranges) of the true
-    range, the first bar's high − low included; a NaN true range repeats the previous ATR."""
-    n = high.shape[0]
-    out = np.empty(n)
-    alpha = 1.0 / length
     beta = 1.0 - alpha
     total = 0.0
     count = 0
-    previous_close = NAN
-    i = 0
-    while i < n and count < length:
-        value = _true_range(high[i], low[i], previous_close)
-        if value == value:
-            total += value
-            count += 1
-        out[i] = NAN
-        previous_close = close[i]
-        i += 1
-    if count < length:
-        return out
-    average = total / length
-    out[i - 1] = average
-    j = i
-    while j < n:
-        # Hot loop: branch-free true range (equal to the three-way max whenever high >= low); anything
-        # unusual (a NaN, high < low) leaves it for the careful path below.
-        while j < n:
-            h = high[j]
-            lo = low[j]
-            previous_close = close[j - 1]
-            if not (h >= lo and previous_close == previous_close):
-                break
-            value = max(h, previous_close) - min(lo, previous_close)
-            average = alpha * value + beta * average
-            out[j] = average
-            j += 1
-        if j < n:
-            value = _true_range(high[j], low[j], close[j - 1])
+    avg = np.nan
+    for i in range(n):
+        value = values[i]
+        if count < length:
             if value == value:
-                average = alpha * value + beta * average
-            out[j] = average
-            j += 1
+                total += value
+                count += 1
+                if count == length:
+                    avg = total / length
+        elif value == value:
+            avg = alpha * value + beta * avg
+        out[i] = avg
     return out
 
 
-@numba.njit(**_JIT)
-def stoch(high: np.ndarray, low: np.ndarray, close: np.ndarray, k: int, smooth_k: int, d: int) -> np.ndarray:
-    """Rows: %K = SMA(raw, smooth_k) and %D = SMA(%K, d), raw = 100·(close − LL(k)) / (HH(k) − LL(k)).
+@_jit
+def rsi(values, length):
+    """Pine ``ta.rsi``: RMA (Wilder, alpha 1/length) of gains and of losses of the bar-to-bar change.
 
-    One pass. HH/LL by blocks of ``k`` as in ``rolling_extreme``. A bar with a NaN high, low or close in
-    the ``k`` window, or a zero range (HH == LL), makes raw NaN; each SMA is NaN while its window holds a
-    NaN (ring buffers of ``smooth_k`` and ``d`` values)."""
-    n = close.shape[0]
-    out = np.empty((2, n))
-    suffix_high = np.empty(k + 1)
-    suffix_low = np.empty(k + 1)
-    raw_ring = np.empty(smooth_k)
-    k_ring = np.empty(d)
-    raw_pos = 0
-    k_pos = 0
-    raw_sum = 0.0
-    raw_run = 0
-    k_sum = 0.0
-    k_run = 0
-    inv_smooth = 1.0 / smooth_k
-    inv_d = 1.0 / d
-    last_bad = -1
-    for start in range(0, n, k):
-        if start > 0:
-            top = high[start - 1]
-            bottom = low[start - 1]
-            suffix_high[k - 1] = top
-            suffix_low[k - 1] = bottom
-            for r in range(k - 2, -1, -1):
-                value = high[start - k + r]
-                top = value if value > top else top
-                suffix_high[r] = top
-                value = low[start - k + r]
-                bottom = value if value < bottom else bottom
-                suffix_low[r] = bottom
-        prefix_high = -np.inf
-        prefix_low = np.inf
-        for i in range(start, min(start + k, n)):
-            r = i - start
-            h = high[i]
-            lo = low[i]
-            c = close[i]
-            if h != h or lo != lo or c != c:
-                last_bad = i
-            prefix_high = h if h > prefix_high else prefix_high
-            prefix_low = lo if lo < prefix_low else prefix_low
-            if r == k - 1:
-                hh = prefix_high
-                ll = prefix_low
-            else:
-                top = suffix_high[r + 1]
-                hh = top if top > prefix_high else prefix_high
-                bottom = suffix_low[r + 1]
-                ll = bottom if bottom < prefix_low else prefix_low
-            span = hh - ll
-            raw = NAN
-            if i - last_bad >= k and span > 0.0:
-                raw = 100.0 * (c - ll) / span
-            # %K = SMA(raw, smooth_k)
-            if raw != raw:
-                raw_run = 0
-                raw_sum = 0.0
-                k_value = NAN
-            else:
-                raw_sum += raw
-                raw_run += 1
-                if raw_run > smooth_k:
-                    raw_sum -= raw_ring[raw_pos]
-                    raw_run = smooth_k
-                k_value = raw_sum * inv_smooth if raw_run == smooth_k else NAN
-            raw_ring[raw_pos] = raw
-            raw_pos += 1
-            if raw_pos == smooth_k:
-                raw_pos = 0
-            # %D = SMA(%K, d)
-            if k_value != k_value:
-                k_run = 0
-                k_sum = 0.0
-                d_value = NAN
-            else:
-                k_sum += k_value
-                k_run += 1
-                if k_run > d:
-                    k_sum -= k_ring[k_pos]
-                    k_run = d
-                d_value = k_sum * inv_d if k_run == d else NAN
-            k_ring[k_pos] = k_value
-            k_pos += 1
-            if k_pos == d:
-                k_pos = 0
-            out[0, i] = k_value
-            out[1, i] = d_value
-    return out
-
-
-@numba.njit(**_JIT)
-def supertrend(high: np.ndarray, low: np.ndarray, close: np.ndarray, atr: np.ndarray, factor: float) -> np.ndarray:
-    """Rows: line and direction of Pine's ``pine_supertrend`` reference, bar by bar.
-
-    upper/lower = hl2 ± factor·atr; ``lower := lower > nz(lower[1]) or close[1] < nz(lower[1]) ? lower :
-    nz(lower[1])`` (upper mirrored); direction = 1 on the first bar with an ATR, else if the previous line
-    was the upper band: close > upper ? -1 : 1, else close < lower ? 1 : -1; line = direction == -1 ?
-    lower : upper. A bar with a NaN input is NaN and the next valid bar starts over like the first one."""
-    n = close.shape[0]
-    out = np.empty((2, n))
-    prev_upper = NAN
-    prev_lower = NAN
-    prev_line = NAN
-    prev_atr = NAN
+    change[i] = values[i] - values[i-1] (NaN at 0 or next to a NaN); up = max(change, 0), down =
+    max(-change, 0), each averaged like ``seeded_average(·, length, 1/length)``. Output: 100 when the
+    average loss is 0, 0 when the average gain is 0, else 100 - 100 / (1 + up / down).
+    """
+    n = values.shape[0]
+    out = np.empty(n)
+    alpha = 1.0 / length
+    beta = 1.0 - alpha
+    up_total = 0.0
+    down_total = 0.0
+    count = 0
+    up = np.nan
+    down = np.nan
+    previous = np.nan
     for i in range(n):
-        a = atr[i]
+        value = values[i]
+        change = value - previous
+        previous = value
+        if change == change:
+            gain = max(change, 0.0)
+            loss = max(-change, 0.0)
+            if count < length:
+                up_total += gain
+                down_total += loss
+                count += 1
+                if count == length:
+                    up = up_total / length
+                    down = down_total / length
+            else:
+                up = alpha * gain + beta * up
+                down = alpha * loss + beta * down
+        if count < length:
+            out[i] = np.nan
+        elif down == 0.0:
+            out[i] = 100.0
+        elif up == 0.0:
+            out[i] = 0.0
+        else:
+            out[i] = 100.0 - 100.0 / (1.0 + up / down)
+    return out
+
+
+@_jit
+def macd(values, fast, slow, signal):
+    """Rows: line = EMA(fast) - EMA(slow), signal = EMA(signal) of the line, hist = line - signal.
+
+    Identical, bit for bit, to composing ``seeded_average`` three times (one pass instead of three).
+    """
+    n = values.shape[0]
+    out = np.empty((3, n))
+    a_fast = 2.0 / (fast + 1)
+    a_slow = 2.0 / (slow + 1)
+    a_sig = 2.0 / (signal + 1)
+    b_fast = 1.0 - a_fast
+    b_slow = 1.0 - a_slow
+    b_sig = 1.0 - a_sig
+    t_fast = 0.0
+    t_slow = 0.0
+    t_sig = 0.0
+    c_fast = 0
+    c_slow = 0
+    c_sig = 0
+    e_fast = np.nan
+    e_slow = np.nan
+    e_sig = np.nan
+    for i in range(n):
+        value = values[i]
+        if value == value:
+            if c_fast < fast:
+                t_fast += value
+                c_fast += 1
+                if c_fast == fast:
+                    e_fast = t_fast / fast
+            else:
+                e_fast = a_fast * value + b_fast * e_fast
+            if c_slow < slow:
+                t_slow += value
+                c_slow += 1
+                if c_slow == slow:
+                    e_slow = t_slow / slow
+            else:
+                e_slow = a_slow * value + b_slow * e_slow
+        line = e_fast - e_slow
+        if line == line:
+            if c_sig < signal:
+                t_sig += line
+                c_sig += 1
+                if c_sig == signal:
+                    e_sig = t_sig / signal
+            else:
+                e_sig = a_sig * line + b_sig * e_sig
+        out[0, i] = line
+        out[1, i] = e_sig
+        out[2, i] = line - e_sig
+    return out
+
+
+@_jit
+def _extreme_into(values, length, is_max, dst):
+    """Write into ``dst`` the highest (``is_max``) or lowest of the last ``length`` values; NaN while a NaN
+    is in the window and for the first ``length - 1`` positions.
+
+    van Herk / Gil-Werman in blocks of ``length``: the window ending at i is the suffix of the previous
+    block plus the prefix of the current one, so each value costs three max/min and no branch on the
+    data (the data-dependent branches of the usual "rescan when the maximum leaves" method mispredict on
+    prices). Memory: one buffer of ``length`` suffix extremes; exact (max/min do not round).
+    """
+    n = values.shape[0]
+    suffix = np.empty(length)
+    nans = 0
+    for b in range(0, n, length):
+        if b > 0:  # the previous block [b - length, b) is complete: its suffix extremes, right to left
+            acc = values[b - 1]
+            for j in range(b - 1, b - length - 1, -1):
+                acc = max(acc, values[j]) if is_max else min(acc, values[j])
+                suffix[j - b + length] = acc
+        acc = values[b]
+        for i in range(b, min(b + length, n)):
+            value = values[i]
+            acc = max(acc, value) if is_max else min(acc, value)
+            if value != value:
+                nans += 1
+            if i >= length:
+                old = values[i - length]
+                if old != old:
+                    nans -= 1
+            k = i - length + 1  # the window is [k, i]
+            if k < 0 or nans > 0:
+                dst[i] = np.nan
+            elif k < b:
+                tail = suffix[k - b + length]
+                dst[i] = max(tail, acc) if is_max else min(tail, acc)
+            else:
+                dst[i] = acc
+
+
+@_jit
+def rolling_max(values, length):
+    """Highest of the last ``length`` values (Pine ``ta.highest``, TA-Lib ``MAX``)."""
+    out = np.empty(values.shape[0])
+    _extreme_into(values, length, True, out)
+    return out
+
+
+@_jit
+def rolling_min(values, length):
+    """Lowest of the last ``length`` values (Pine ``ta.lowest``, TA-Lib ``MIN``)."""
+    out = np.empty(values.shape[0])
+    _extreme_into(values, length, False, out)
+    return out
+
+
+@_jit
+def _donchian_into(high, low, length, dst, scratch):
+    _extreme_into(high, length, True, dst)
+    _extreme_into(low, length, False, scratch)
+    for i in range(dst.shape[0]):
+        dst[i] = (dst[i] + scratch[i]) * 0.5
+
+
+@_jit
+def donchian(high, low, length):
+    """Midpoint of the channel: (highest high + lowest low) / 2 over ``length`` bars (TA-Lib ``MIDPRICE``)."""
+    n = high.shape[0]
+    out = np.empty(n)
+    _donchian_into(high, low, length, out, np.empty(n))
+    return out
+
+
+@_jit
+def ichimoku(high, low, close, conversion, base, span_b, offset):
+    """Rows: conversion, base, span_a, span_b (unshifted), cloud_a, cloud_b (spans ``offset`` bars later,
+    NaN before), lagging (= close)."""
+    n = close.shape[0]
+    out = np.empty((7, n))
+    _donchian_into(high, low, conversion, out[0], out[4])
+    _donchian_into(high, low, base, out[1], out[4])
+    _donchian_into(high, low, span_b, out[3], out[4])
+    for i in range(n):
+        out[2, i] = (out[0, i] + out[1, i]) * 0.5
+        out[6, i] = close[i]
+    for i in range(n):
+        if i >= offset:
+            out[4, i] = out[2, i - offset]
+            out[5, i] = out[3, i - offset]
+        else:
+            out[4, i] = np.nan
+            out[5, i] = np.nan
+    return out
+
+
+@_jit
+def stoch(high, low, close, length, smooth_k, smooth_d):
+    """Rows: k = SMA(raw, smooth_k), d = SMA(k, smooth_d), raw = 100 * (close - LL) / (HH - LL) over
+    ``length`` bars; raw is NaN when HH == LL (Pine divides by zero: ``na``). Computed in the output rows
+    (no temporaries): HH -> row 0, LL -> row 1, raw -> row 0, k in place in row 0, d -> row 1."""
+    n = close.shape[0]
+    out = np.empty((2, n))
+    _extreme_into(high, length, True, out[0])
+    _extreme_into(low, length, False, out[1])
+    for i in range(n):
+        span = out[0, i] - out[1, i]
+        out[0, i] = 100.0 * (close[i] - out[1, i]) / span if span != 0.0 else np.nan
+    _sma_into(out[0], smooth_k, out[0])
+    _sma_into(out[0], smooth_d, out[1])
+    return out
+
+
+@_jit
+def _two_pass(values, start, stop, mean, eps):
+    """Pine's ``pine_stdev`` inner loop: sum of (value - mean)^2, deviations within ``eps`` of 0 taken as 0."""
+    total = 0.0
+    for j in range(start, stop):
+        d = values[j] - mean
+        if abs(d) <= eps:
+            d = 0.0
+        total += d * d
+    return total
+
+
+@_jit
+def bollinger(values, length, mult):
+    """Rows: basis, upper, lower. basis = SMA(length) (``sma``, bit for bit); dev = mult * stdev with Pine's
+    ``ta.stdev``: the population standard deviation around the basis, sqrt(sum((x - basis)^2) / length).
+
+    The variance is kept in O(1) a bar with sums of deviations from an anchor K taken from the window and
+    renewed (sums recomputed exactly) every ``length`` bars, so the deviations stay small and no rounding
+    accumulates: var = S2/L - (S1/L)^2 with S1 = sum(x - K), S2 = sum((x - K)^2), which equals Pine's
+    two-pass sum((x - basis)^2) / L to ~1e-13 relative. Where that difference would cancel (var below
+    1e-6 of S2/L: a flat or nearly flat window) the window is summed again in two passes exactly as Pine's
+    reference, deviations within 1e-10 counted as 0, so a flat window has a width of exactly 0.
+    """
+    n = values.shape[0]
+    out = np.empty((3, n))
+    _sma_into(values, length, out[0])
+    anchor = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    since = length  # bars since the anchor was set; >= length forces a new one
+    for i in range(n):
+        m = out[0, i]
+        if m == m:
+            value = values[i]
+            if since >= length:
+                anchor = value
+                s1 = 0.0
+                s2 = 0.0
+                for j in range(i - length + 1, i + 1):
+                    d = values[j] - anchor
+                    s1 += d
+                    s2 += d * d
+                since = 1
+            else:
+                d_new = value - anchor
+                d_old = values[i - length] - anchor
+                s1 += d_new - d_old
+                s2 += d_new * d_new - d_old * d_old
+                since += 1
+            mu = s1 / length
+            mean_square = s2 / length
+            variance = mean_square - mu * mu
+            if variance <= 1e-6 * mean_square:
+                variance = _two_pass(values, i - length + 1, i + 1, m, STDEV_EPS) / length
+            dev = mult * np.sqrt(variance)
+            out[1, i] = m + dev
+            out[2, i] = m - dev
+        else:
+            since = length
+            out[1, i] = np.nan
+            out[2, i] = np.nan
+    return out
+
+
+@_jit
+def true_range(high, low, close):
+    """max(high - low, |high - close[1]|, |low - close[1]|); high - low where there is no previous close
+    (the first bar, or after a NaN close), as Pine's ``ta.atr`` reference."""
+    n = close.shape[0]
+    out = np.empty(n)
+    previous = np.nan
+    for i in range(n):
         h = high[i]
         lo = low[i]
-        c = close[i]
-        if a != a or h != h or lo != lo or c != c:
-            out[0, i] = NAN
-            out[1, i] = NAN
-            prev_upper = NAN
-            prev_lower = NAN
-            prev_line = NAN
-            prev_atr = NAN
-            continue
-        hl2 = (h + lo) / 2.0
-        upper = hl2 + factor * a
-        lower = hl2 - factor * a
-        pl = 0.0 if prev_lower != prev_lower else prev_lower
-        pu = 0.0 if prev_upper != prev_upper else prev_upper
-        prev_close = close[i - 1] if i > 0 else NAN
-        if not (lower > pl or prev_close < pl):
-            lower = pl
-        if not (upper < pu or prev_close > pu):
-            upper = pu
-        if prev_atr != prev_atr:
-            direction = 1.0
-        elif prev_line == pu:
-            direction = -1.0 if c > upper else 1.0
-        else:
-            direction = 1.0 if c < lower else -1.0
-        line = lower if direction == -1.0 else upper
-        out[0, i] = line
-        out[1, i] = direction
-        prev_upper = upper
-        prev_lower = lower
-        prev_line = line
-        prev_atr = a
+        tr = h - lo
+        if previous == previous:
+            tr = max(tr, max(abs(h - previous), abs(lo - previous)))
+        out[i] = tr
+        previous = close[i]
     return out
+
+
+@_jit
+def atr(high, low, close, length):
+    """RMA(length) of the true range (Pine ``ta.atr``), seeded with the mean of the first ``length`` true
+    ranges: ``seeded_average(true_range(...), length, 1 / length)`` bit for bit, in one pass."""
+    n = close.shape[0]
+    out = np.empty(n)
+    alpha = 1.0 / length
+    beta = 1.0 - alpha
+    total = 0.0
+    count = 0
+    avg = np.nan
+    previous = np.nan
+    for i in range(n):
+        h = high[i]
+        lo = low[i]
+        tr = h - lo
+        if previous == previous:
+            tr = max(tr, max(abs(h - previous), abs(lo - previous)))
+        previous = close[i]
+        if count < length:
+            if tr == tr:
+                total += tr
+                count += 1
+                if count == length:
+                    avg = total / length
+        elif tr == tr:
+            avg = alpha * tr + beta * avg
+        out[i] = avg
+    return out
+
+
+@_jit
+def supertrend(high, low, close, factor, atr_period):
+    """Rows: supertrend, direction. A port of the Pine v5 manual's ``pine_supertrend(factor, atrPeriod)``
+    reference, bar by bar (nz() of a missing previous band is 0; comparisons with na are false)::
+
+        src = hl2, atr = ta.atr(atrPeriod)
+        upperBand = src + factor * atr, lowerBand = src - factor * atr
+        prevLowerBand = nz(lowerBand[1]), prevUpperBand = nz(upperBand[1])
+        lowerBand := lowerBand > prevLowerBand or close[1] < prevLowerBand ? lowerBand : prevLowerBand
+        upperBand := upperBand < prevUpperBand or close[1] > prevUpperBand ? upperBand : prevUpperBand
+        direction = na(atr[1]) ? 1 : superTrend[1] == prevUpperBand ? (close > upperBand ? -1 : 1)
+                                                                   : (close < lowerBand ? 1 : -1)
+        superTrend := direction == -1 ? lowerBand : upperBand
+
+    Both outputs are NaN where the ATR is NaN (the warm-up), where Pine's state is still carried along.
+    """
+    n = close.shape[0]
+    atr_values = atr(high, low, close, atr_period)
+    out = np.empty((2, n))
+    lower_prev = np.nan  # lowerBand[1], upperBand[1] and superTrend[1] as Pine stored them
+    upper_prev = np.nan
+    line_prev = np.nan
+    atr_prev = np.nan
+    close_prev = np.nan
+    for i in range(n):
+        a = atr_values[i]
+        src = (high[i] + low[i]) * 0.5
+        upper = src + factor * a
+        lower = src - factor * a
+        pl = lower_prev if lower_prev == lower_prev else 0.0
+        pu = upper_prev if upper_prev == upper_prev else 0.0
+        if not (lower > pl or close_prev < pl):
+            lower = pl
+        if not (upper < pu or close_prev > pu):
+            upper = pu
+        if atr_prev != atr_prev:
+            direction = 1.0
+        elif line_prev == pu:
+            direction = -1.0 if close[i] > upper else 1.0
+        else:
+            direction = 1.0 if close[i] < lower else -1.0
+        line = lower if direction == -1.0 else upper
+        if a == a:
+            out[0, i] = line
+            out[1, i] = direction
+        else:
+            out[0, i] = np.nan
+            out[1, i] = np.nan
+        lower_prev = lower
+        upper_prev = upper
+        line_prev = line
+        atr_prev = a
+        close_prev = close[i]
+    return out
+
+
+def _readonly(array: np.ndarray) -> np.ndarray:
+    view = np.ascontiguousarray(array, dtype=np.float64).view()
+    view.flags.writeable = False
+    return view
 
 
 def warm_up() -> float:
-    """Compile (or load from the on-disk cache) every kernel; returns the seconds it took."""
+    """Load (or compile) every kernel by running it on tiny read-only arrays; returns the seconds it took."""
     started = time.perf_counter()
-    values = np.linspace(1.0, 2.0, 32)
-    seeded_average(values, 5, 0.5)
-    rsi(values, 5)
-    macd(values, 3, 6, 2)
-    rolling_mean(values, 5)
-    bollinger(values, 5, 2.0)
-    rolling_extreme(values, 5, True)
-    donchian(values, values, 5)
-    true_range(values, values, values)
-    average = atr(values, values, values, 5)
-    stoch(values, values, values, 5, 2, 2)
-    supertrend(values, values, values, average, 3.0)
+    close = _readonly(np.array([10.0, 11.0, 10.5, 12.0, 11.5, 12.5, 13.0, 12.0]))
+    high = _readonly(np.asarray(close) + 0.5)
+    low = _readonly(np.asarray(close) - 0.5)
+    sma(close, 3)
+    seeded_average(close, 3, 0.5)
+    rsi(close, 3)
+    macd(close, 2, 3, 2)
+    rolling_max(close, 3)
+    rolling_min(close, 3)
+    donchian(high, low, 3)
+    stoch(high, low, close, 3, 2, 2)
+    ichimoku(high, low, close, 2, 3, 4, 2)
+    bollinger(close, 3, 2.0)
+    true_range(high, low, close)
+    atr(high, low, close, 3)
+    supertrend(high, low, close, 3.0, 3)
     return time.perf_counter() - started

@@ -1,22 +1,26 @@
 """Technical indicators as TradingView's Pine built-ins define them (pure: numpy, pandas, numba; no Django).
 
-Every function takes pandas Series and returns a float64 Series or DataFrame on the same index, NaN
-during the warm-up. The loops run in numba (``strategies._kernels``) on plain float64 arrays.
+Every function takes pandas Series (``high``/``low``/``close`` of the same frame) and returns a float64
+Series or DataFrame on the same index, NaN during the warm-up; ``crossover``/``crossunder`` return bool.
+The definitions follow the Pine v5 reference implementations (``pine_ema``, ``pine_rma``, ``pine_rsi``,
+``pine_stdev``, ``pine_atr``, ``pine_supertrend``…), so the numbers match a TradingView chart once the
+recursive averages have the same history behind them.
 
-Conventions (each docstring states formula, seed, warm-up = index of the first non-NaN value, result):
+Conventions (each function's docstring gives its own formula, seed and warm-up):
 
-- Seeds: recursive averages (EMA, RMA and what is built on them: RSI, MACD, ATR, SuperTrend) are seeded
-  with the SMA of their first ``length`` values, as Pine's documented ``pine_ema``/``pine_rma`` and TA-Lib
-  do (not with the first value). Leading NaN in the input shifts the seed: "first ``length`` values" means
-  the first ``length`` non-NaN values, so every warm-up index below moves right by the number of leading
-  NaN. An interior NaN bar leaves a recursive average unchanged (the bar repeats the previous value); a
-  window (SMA, stdev, highest/lowest, Stoch) is NaN while it holds a NaN.
-- No look-ahead: the value at bar t depends on bars up to and including t only, so computing on
-  ``candles[:n]`` gives exactly the first n values of computing on all candles. The Ichimoku cloud is
-  shifted *forward* (to where TradingView draws it), never backwards.
-- Where TA-Lib differs (checked in ``tests/strategies/test_indicators.py``): its MACD seeds the fast EMA
-  later and its ATR skips the first bar's true range (both converge; compared after 400 bars); its Stoch
-  gives 0 on a zero high–low range where we give NaN (Pine's division by zero).
+- Warm-up is stated as the index of the first non-NaN value for input without NaN. Leading NaN in the
+  input shift everything by their count.
+- Windowed values (SMA, highest/lowest, stdev, stoch, donchian) are NaN while a NaN lies in the window.
+- Recursive averages (EMA, RMA and RSI/MACD/ATR built on them) are seeded with the SMA of their first
+  ``length`` non-NaN inputs — Pine's documented ``pine_ema``/``pine_rma`` and TA-Lib do the same — so
+  the first value sits at index ``length - 1`` of the valid input. After the seed a NaN input is skipped
+  (the average holds), as Pine's ``ta.ema``/``ta.rma`` ignore ``na``.
+- No function looks ahead: the value at bar t depends on bars up to and including t only, so computing on
+  ``candles[:n]`` gives exactly (bit for bit) the first n values of computing on all candles. The Ichimoku
+  cloud is shifted *forward* to where TradingView draws it, never backward.
+
+The loops run in numba (``strategies._kernels``) on plain read-only float64 arrays, never on the index;
+call ``strategies._kernels.warm_up()`` once at process start to load the compiled code.
 """
 
 from __future__ import annotations
@@ -46,13 +50,35 @@ __all__ = [
 ]
 
 
-def _f64(src: pd.Series) -> np.ndarray:
-    return src.to_numpy(dtype="float64")
+# --- plumbing ------------------------------------------------------------------------------------------
+
+
+def _values(src: pd.Series | np.ndarray) -> np.ndarray:
+    """The values as a read-only C-contiguous float64 array (no copy when they already are): one array
+    type for every kernel call, the one ``_kernels.warm_up`` compiles."""
+    values = np.ascontiguousarray(src.to_numpy(dtype="float64") if isinstance(src, pd.Series) else src, "float64")
+    if values.ndim != 1:
+        raise ValueError("indicators take one-dimensional series")
+    if values.flags.writeable:
+        values = values.view()
+        values.flags.writeable = False
+    return values
+
+
+def _index(src: pd.Series | np.ndarray) -> pd.Index:
+    return src.index if isinstance(src, pd.Series) else pd.RangeIndex(len(src))
+
+
+def _ohlc(*series: pd.Series) -> list[np.ndarray]:
+    arrays = [_values(s) for s in series]
+    if len({a.shape[0] for a in arrays}) != 1:
+        raise ValueError("high, low and close must have the same length")
+    return arrays
 
 
 def _length(value: int, name: str = "length") -> int:
     if isinstance(value, bool) or int(value) != value or value < 1:
-        raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}")
+        raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
     return int(value)
 
 
@@ -61,146 +87,186 @@ def _series(values: np.ndarray, index: pd.Index) -> pd.Series:
 
 
 def _frame(rows: np.ndarray, index: pd.Index, columns: list[str]) -> pd.DataFrame:
-    # rows is C-contiguous (columns, n): its transpose is exactly pandas' block layout, so no copy.
+    # rows has shape (columns, n), C order: its transpose is exactly the block pandas keeps, no copy.
     return pd.DataFrame(rows.T, index=index, columns=columns, copy=False)
 
 
-# --- Moving averages -----------------------------------------------------------------------------
+# --- moving averages -----------------------------------------------------------------------------------
 
 
 def sma(src: pd.Series, length: int) -> pd.Series:
-    """Simple moving average (Pine ``ta.sma``): sum(src[t − length + 1 .. t]) / length.
+    """Simple moving average (Pine ``ta.sma``).
 
-    Warm-up: first value at index ``length − 1``; NaN while the window holds a NaN.
-    Returns a Series."""
-    return _series(_kernels.rolling_mean(_f64(src), _length(length)), src.index)
+    Formula: ``sma[t] = (src[t] + … + src[t-length+1]) / length``. Windows of up to 8 values are summed
+    afresh at every bar (so e.g. a smoothed %K of values in [0, 100] stays in [0, 100]); longer ones keep
+    a running sum (as TA-Lib) that is summed afresh every ``length`` bars, so rounding never accumulates.
+    Warm-up: first value at index ``length - 1``; NaN while a NaN is in the window.
+    Returns a float64 Series.
+    """
+    return _series(_kernels.sma(_values(src), _length(length)), _index(src))
 
 
 def ema(src: pd.Series, length: int) -> pd.Series:
-    """Exponential moving average (Pine ``ta.ema``): ema = α·src + (1 − α)·ema[1], α = 2 / (length + 1).
+    """Exponential moving average (Pine ``ta.ema``), ``alpha = 2 / (length + 1)``.
 
-    Seed: the SMA of the first ``length`` non-NaN values (Pine's ``pine_ema``, TA-Lib's EMA).
-    Warm-up: first value at index ``length − 1``. Returns a Series."""
+    Formula: ``ema[t] = alpha * src[t] + (1 - alpha) * ema[t-1]``.
+    Seed: the SMA of the first ``length`` non-NaN values (Pine's documented ``pine_ema``, and TA-Lib).
+    Warm-up: first value at index ``length - 1`` (of the valid data); after that a NaN input holds the
+    previous value. Returns a float64 Series.
+    """
     length = _length(length)
-    return _series(_kernels.seeded_average(_f64(src), length, 2.0 / (length + 1)), src.index)
+    return _series(_kernels.seeded_average(_values(src), length, 2.0 / (length + 1)), _index(src))
 
 
 def rma(src: pd.Series, length: int) -> pd.Series:
-    """Wilder's moving average (Pine ``ta.rma``): rma = α·src + (1 − α)·rma[1], α = 1 / length.
+    """Wilder's moving average (Pine ``ta.rma``), ``alpha = 1 / length``.
 
-    Seed: the SMA of the first ``length`` non-NaN values. Warm-up: first value at index ``length − 1``.
-    Returns a Series."""
+    Formula: ``rma[t] = alpha * src[t] + (1 - alpha) * rma[t-1]``.
+    Seed: the SMA of the first ``length`` non-NaN values (``pine_rma``: ``na(sum[1]) ? ta.sma(src, length)``).
+    Warm-up: first value at index ``length - 1``; after that a NaN input holds the previous value.
+    Returns a float64 Series.
+    """
     length = _length(length)
-    return _series(_kernels.seeded_average(_f64(src), length, 1.0 / length), src.index)
+    return _series(_kernels.seeded_average(_values(src), length, 1.0 / length), _index(src))
 
 
-# --- Oscillators ---------------------------------------------------------------------------------
+# --- oscillators ---------------------------------------------------------------------------------------
 
 
 def rsi(src: pd.Series, length: int = 14) -> pd.Series:
     """Relative strength index (Pine ``ta.rsi``).
 
-    change = src − src[1]; up = RMA(max(change, 0), length), down = RMA(max(−change, 0), length), each
-    seeded with the SMA of the first ``length`` changes; rsi = 100 if down == 0, else 0 if up == 0, else
-    100 − 100 / (1 + up / down). Warm-up: first value at index ``length`` (the first change is at index 1).
-    Returns a Series in [0, 100]."""
-    return _series(_kernels.rsi(_f64(src), _length(length)), src.index)
+    Formula: ``change = src - src[1]``, ``up = rma(max(change, 0), length)``,
+    ``down = rma(max(-change, 0), length)``; ``rsi = 100`` when ``down == 0`` (also when both are 0, as
+    TradingView's RSI indicator: ``down == 0 ? 100 : up == 0 ? 0 : 100 - 100 / (1 + up / down)``),
+    ``0`` when ``up == 0``, else ``100 - 100 / (1 + up / down)``.
+    Seed: both RMAs start from the mean of the first ``length`` changes (TA-Lib does the same).
+    Warm-up: first value at index ``length`` (the first change is at index 1). Returns a float64 Series in
+    [0, 100].
+    """
+    return _series(_kernels.rsi(_values(src), _length(length)), _index(src))
 
 
 def macd(src: pd.Series, fast: int = 12, slow: int = 26, signal: int = 9) -> pd.DataFrame:
-    """MACD (Pine ``ta.macd``): macd = EMA(src, fast) − EMA(src, slow); signal = EMA(macd, signal);
-    hist = macd − signal. Every EMA seeded with its SMA (the signal with the SMA of the first ``signal``
-    MACD values). Warm-up: ``macd`` from index ``max(fast, slow) − 1`` (25 for 12/26/9), ``signal`` and
-    ``hist`` from ``max(fast, slow) + signal − 2`` (33). Returns a DataFrame with columns
-    ``macd``, ``signal``, ``hist``."""
-    rows = _kernels.macd(_f64(src), _length(fast, "fast"), _length(slow, "slow"), _length(signal, "signal"))
-    return _frame(rows, src.index, ["macd", "signal", "hist"])
+    """Moving average convergence/divergence (Pine ``ta.macd``).
+
+    Formula: ``macd = ema(src, fast) - ema(src, slow)``, ``signal = ema(macd, signal)``,
+    ``hist = macd - signal``; every EMA seeded with the SMA of its first ``length`` valid inputs (see
+    ``ema``), so the signal line's seed is the mean of the first ``signal`` MACD values.
+    Warm-up: ``macd`` from index ``max(fast, slow) - 1`` (25 for 12/26); ``signal`` and ``hist`` from
+    ``max(fast, slow) + signal - 2`` (33 for 12/26/9).
+    Returns a DataFrame with columns ``macd``, ``signal``, ``hist``.
+    """
+    rows = _kernels.macd(_values(src), _length(fast, "fast"), _length(slow, "slow"), _length(signal, "signal"))
+    return _frame(rows, _index(src), ["macd", "signal", "hist"])
 
 
 def stoch(
     high: pd.Series, low: pd.Series, close: pd.Series, k: int = 14, smooth_k: int = 3, d: int = 3
 ) -> pd.DataFrame:
-    """Stochastic as TradingView's built-in "Stochastic" indicator.
+    """Stochastic oscillator (TradingView's "Stoch": ``ta.stoch`` smoothed twice).
 
-    raw = 100·(close − lowest(low, k)) / (highest(high, k) − lowest(low, k)) (Pine ``ta.stoch``);
-    ``k`` = SMA(raw, smooth_k); ``d`` = SMA(k, d). A zero range (highest high == lowest low, a flat market)
-    gives NaN for raw on that bar — Pine's division by zero gives na — and so NaN in every %K / %D window
-    that contains it (TA-Lib gives 0 instead). Warm-up: ``k`` from index ``k + smooth_k − 2`` (15 for
-    14/3/3), ``d`` from ``k + smooth_k + d − 3`` (17). Returns a DataFrame with columns ``k`` and ``d``."""
-    rows = _kernels.stoch(
-        _f64(high), _f64(low), _f64(close), _length(k, "k"), _length(smooth_k, "smooth_k"), _length(d, "d")
-    )
-    return _frame(rows, close.index, ["k", "d"])
+    Formula: ``raw = 100 * (close - lowest(low, k)) / (highest(high, k) - lowest(low, k))`` (Pine
+    ``ta.stoch``), ``k = sma(raw, smooth_k)``, ``d = sma(k, d)``. When the k-bar range is 0 (highest ==
+    lowest) Pine divides by zero and gets ``na``: ``raw`` is NaN there, so ``k`` is NaN for the next
+    ``smooth_k`` bars and ``d`` for ``smooth_k + d - 1`` (TA-Lib writes 0 instead).
+    Warm-up: ``k`` from index ``k + smooth_k - 2`` (15 for 14/3/3), ``d`` from ``k + smooth_k + d - 3``
+    (17). Returns a DataFrame with columns ``k`` and ``d``, in [0, 100].
+    """
+    h, lo, c = _ohlc(high, low, close)
+    rows = _kernels.stoch(h, lo, c, _length(k, "k"), _length(smooth_k, "smooth_k"), _length(d, "d"))
+    return _frame(rows, _index(close), ["k", "d"])
 
 
-# --- Bands and ranges ----------------------------------------------------------------------------
+# --- bands and ranges ----------------------------------------------------------------------------------
 
 
 def bollinger(src: pd.Series, length: int = 20, mult: float = 2.0) -> pd.DataFrame:
-    """Bollinger Bands (TradingView's "BB"): basis = SMA(src, length); upper / lower = basis ± mult·σ, σ the
-    *population* standard deviation of the last ``length`` values (Pine ``ta.stdev``, ddof = 0).
-    Warm-up: first value at index ``length − 1``. Returns a DataFrame with columns ``basis``, ``upper``,
-    ``lower``."""
-    rows = _kernels.bollinger(_f64(src), _length(length), float(mult))
-    return _frame(rows, src.index, ["basis", "upper", "lower"])
+    """Bollinger Bands (Pine ``ta.bb``).
+
+    Formula: ``basis = sma(src, length)``, ``dev = mult * stdev``, ``upper = basis + dev``,
+    ``lower = basis - dev``, where stdev is Pine's ``ta.stdev``: the *population* standard deviation
+    (ddof=0) ``sqrt(sum((src[i] - basis)^2, i over the window) / length)``, computed in two passes over
+    each window (deviations within 1e-10 of zero count as zero, as in Pine's reference).
+    Warm-up: first value at index ``length - 1``. Returns a DataFrame with columns ``basis``, ``upper``,
+    ``lower``.
+    """
+    rows = _kernels.bollinger(_values(src), _length(length), float(mult))
+    return _frame(rows, _index(src), ["basis", "upper", "lower"])
+
+
+def true_range(high: pd.Series, low: pd.Series, close: pd.Series) -> pd.Series:
+    """True range (Pine ``ta.tr(true)``, as used by ``ta.atr``).
+
+    Formula: ``max(high - low, |high - close[1]|, |low - close[1]|)``; ``high - low`` on the first bar
+    (no previous close) and wherever the previous close is NaN.
+    Warm-up: none, first value at index 0. Returns a float64 Series.
+    """
+    h, lo, c = _ohlc(high, low, close)
+    return _series(_kernels.true_range(h, lo, c), _index(close))
+
+
+def atr(high: pd.Series, low: pd.Series, close: pd.Series, length: int = 14) -> pd.Series:
+    """Average true range (Pine ``ta.atr``): ``rma(true_range, length)``.
+
+    Seed: the mean of the first ``length`` true ranges, the first one being ``high - low`` of bar 0
+    (TA-Lib instead starts at bar 1 and puts its first value at index ``length``; the two converge
+    geometrically, by a factor ``(length - 1) / length`` a bar).
+    Warm-up: first value at index ``length - 1``. Returns a float64 Series.
+    """
+    h, lo, c = _ohlc(high, low, close)
+    return _series(_kernels.atr(h, lo, c, _length(length)), _index(close))
 
 
 def highest(src: pd.Series, length: int) -> pd.Series:
     """Highest value of the last ``length`` bars, the current one included (Pine ``ta.highest``).
-    Warm-up: first value at index ``length − 1``. Returns a Series."""
-    return _series(_kernels.rolling_extreme(_f64(src), _length(length), True), src.index)
+
+    Warm-up: first value at index ``length - 1``; NaN while a NaN is in the window. Returns a Series.
+    """
+    return _series(_kernels.rolling_max(_values(src), _length(length)), _index(src))
 
 
 def lowest(src: pd.Series, length: int) -> pd.Series:
     """Lowest value of the last ``length`` bars, the current one included (Pine ``ta.lowest``).
-    Warm-up: first value at index ``length − 1``. Returns a Series."""
-    return _series(_kernels.rolling_extreme(_f64(src), _length(length), False), src.index)
+
+    Warm-up: first value at index ``length - 1``; NaN while a NaN is in the window. Returns a Series.
+    """
+    return _series(_kernels.rolling_min(_values(src), _length(length)), _index(src))
 
 
 def donchian(high: pd.Series, low: pd.Series, length: int) -> pd.Series:
-    """Donchian channel midpoint: (highest(high, length) + lowest(low, length)) / 2 (TA-Lib's MIDPRICE,
-    the Ichimoku lines). Warm-up: first value at index ``length − 1``. Returns a Series."""
-    return _series(_kernels.donchian(_f64(high), _f64(low), _length(length)), high.index)
+    """Donchian channel midpoint (Ichimoku's ``donchian(len) => math.avg(ta.lowest(len), ta.highest(len))``).
+
+    Formula: ``(highest(high, length) + lowest(low, length)) / 2`` (TA-Lib ``MIDPRICE``).
+    Warm-up: first value at index ``length - 1``. Returns a float64 Series.
+    """
+    h, lo = _ohlc(high, low)
+    return _series(_kernels.donchian(h, lo, _length(length)), _index(high))
 
 
-def true_range(high: pd.Series, low: pd.Series, close: pd.Series) -> pd.Series:
-    """True range (Pine ``ta.tr(true)``): max(high − low, |high − close[1]|, |low − close[1]|); on the first
-    bar (no previous close) high − low. Warm-up: none, first value at index 0. Returns a Series."""
-    return _series(_kernels.true_range(_f64(high), _f64(low), _f64(close)), high.index)
-
-
-def atr(high: pd.Series, low: pd.Series, close: pd.Series, length: int = 14) -> pd.Series:
-    """Average true range (Pine ``ta.atr``): RMA(true_range, length), α = 1 / length.
-
-    Seed: the SMA of the first ``length`` true ranges, the first bar's high − low included (TA-Lib's ATR
-    skips that bar and starts one bar later; the two converge). Warm-up: first value at index
-    ``length − 1``. Returns a Series."""
-    return _series(_kernels.atr(_f64(high), _f64(low), _f64(close), _length(length)), high.index)
-
-
-# --- Trend ---------------------------------------------------------------------------------------
+# --- trend ---------------------------------------------------------------------------------------------
 
 
 def supertrend(
     high: pd.Series, low: pd.Series, close: pd.Series, factor: float = 3.0, atr_period: int = 10
 ) -> pd.DataFrame:
-    """TradingView's ``ta.supertrend(factor, atrPeriod)``, a port of ``pine_supertrend`` (Pine v5 manual).
+    """SuperTrend, exactly Pine's ``[supertrend, direction] = ta.supertrend(factor, atrPeriod)`` (a port of
+    the ``pine_supertrend`` reference code in the Pine v5 manual).
 
-    upper = hl2 + factor·ATR, lower = hl2 − factor·ATR (ATR as ``atr`` above). The lower band only rises
-    (``lower := lower > lower[1] or close[1] < lower[1] ? lower : lower[1]``) and the upper band only falls
-    (mirrored), each reset when the previous close crossed it. direction = +1 on the first bar with an ATR;
-    then, if the previous line was the upper band, −1 when close > upper else +1; otherwise +1 when
-    close < lower else −1. supertrend = lower when direction == −1, else upper.
-
-    Sign convention (Pine's): direction −1 = up-trend, the line is the lower band *below* the price
-    (TradingView paints it green); +1 = down-trend, the line is the upper band above the price.
-    Warm-up: first value at index ``atr_period − 1``. A bar with a NaN input is NaN and the next valid
-    bar starts over like the first one. Returns a DataFrame with columns ``supertrend`` and ``direction``
-    (float: −1.0 / +1.0, NaN in the warm-up)."""
-    h, lo, c = _f64(high), _f64(low), _f64(close)
-    average_range = _kernels.atr(h, lo, c, _length(atr_period, "atr_period"))
-    rows = _kernels.supertrend(h, lo, c, average_range, float(factor))
-    return _frame(rows, close.index, ["supertrend", "direction"])
+    Formula: ``upper = hl2 + factor * atr(atr_period)``, ``lower = hl2 - factor * atr``; the lower band
+    only rises (it resets when it rises or the previous close fell below it), the upper band only falls
+    (it resets when it falls or the previous close rose above it); ``nz()`` of a missing previous band is
+    0. Direction: 1 on the first bar with an ATR; afterwards, if the previous line was the upper band,
+    ``-1`` when ``close > upper`` else ``1``; if it was the lower band, ``1`` when ``close < lower`` else
+    ``-1``. The line is the lower band when direction is -1, the upper band when +1.
+    Sign convention (Pine's): ``direction == -1`` is an up-trend (bullish, line below price),
+    ``direction == +1`` a down-trend (line above price).
+    Warm-up: both columns from index ``atr_period - 1`` (the ATR's first value).
+    Returns a DataFrame with columns ``supertrend`` (float64) and ``direction`` (float64: -1.0 / 1.0).
+    """
+    h, lo, c = _ohlc(high, low, close)
+    rows = _kernels.supertrend(h, lo, c, float(factor), _length(atr_period, "atr_period"))
+    return _frame(rows, _index(close), ["supertrend", "direction"])
 
 
 def ichimoku(
@@ -212,65 +278,72 @@ def ichimoku(
     span_b: int = 52,
     displacement: int = 26,
 ) -> pd.DataFrame:
-    """Ichimoku Kinko Hyo as TradingView's built-in "Ichimoku Cloud".
+    """Ichimoku Kinko Hyo as TradingView's built-in "Ichimoku Cloud" computes and draws it.
 
-    - ``conversion`` (Tenkan-sen) = donchian(conversion), ``base`` (Kijun-sen) = donchian(base).
-    - ``span_a`` = (conversion + base) / 2 and ``span_b`` = donchian(span_b): the leading spans as
-      computed AT each bar, unshifted.
-    - ``cloud_a`` / ``cloud_b``: what TradingView draws at bar t. It plots the leading spans with
-      ``offset = displacement − 1`` (25 bars for 26, not 26), so cloud_a[t] = span_a[t − 25]: a FORWARD
-      shift that uses past data only, safe for signals ("price above the cloud" = close > both clouds).
-    - ``lagging`` (Chikou) = close, NOT shifted. TradingView draws it ``displacement − 1`` bars back;
-      shifting it backwards here would put a future close on a past bar (look-ahead). A strategy that
-      wants the Chikou confirmation compares close[t] with values ``displacement − 1`` bars ago
-      (e.g. ``close > close.shift(25)``) instead.
+    Columns, each at bar t:
 
-    Warm-up: conversion from index ``conversion − 1`` (8), base ``base − 1`` (25), span_a
-    ``max(conversion, base) − 1`` (25), span_b ``span_b − 1`` (51); cloud_a / cloud_b ``displacement − 1``
-    bars later (50 and 76); lagging none. Returns a DataFrame with columns ``conversion``, ``base``,
-    ``span_a``, ``span_b``, ``cloud_a``, ``cloud_b``, ``lagging``."""
-    h, lo = _f64(high), _f64(low)
-    shift = _length(displacement, "displacement") - 1
-    n = h.shape[0]
-    rows = np.empty((7, n))
-    rows[0] = _kernels.donchian(h, lo, _length(conversion, "conversion"))
-    rows[1] = _kernels.donchian(h, lo, _length(base, "base"))
-    rows[2] = (rows[0] + rows[1]) / 2.0
-    rows[3] = _kernels.donchian(h, lo, _length(span_b, "span_b"))
-    # cloud[t] = span[t - shift]: a forward shift, past values only.
-    rows[4:6, : min(shift, n)] = np.nan
-    if shift < n:
-        rows[4:6, shift:] = rows[2:4, : n - shift]
-    rows[6] = _f64(close)
-    columns = ["conversion", "base", "span_a", "span_b", "cloud_a", "cloud_b", "lagging"]
-    return _frame(rows, close.index, columns)
+    - ``conversion`` (Tenkan) = ``donchian(conversion)``; first value at index ``conversion - 1`` (8).
+    - ``base`` (Kijun) = ``donchian(base)``; from index ``base - 1`` (25).
+    - ``span_a`` = ``(conversion + base) / 2`` and ``span_b`` = ``donchian(span_b)``, both as computed AT
+      bar t (unshifted); from index ``max(conversion, base) - 1`` (25) and ``span_b - 1`` (51).
+    - ``cloud_a`` / ``cloud_b`` = the leading spans TradingView draws at bar t. TradingView plots the
+      spans with ``offset = displacement - 1`` (25 bars ahead for 26, not 26), so
+      ``cloud_a[t] = span_a[t - (displacement - 1)]``: past data only, safe for a signal. From index
+      ``max(conversion, base) + displacement - 2`` (50) and ``span_b + displacement - 2`` (76).
+    - ``lagging`` (Chikou) = ``close``, unshifted. TradingView draws it ``displacement - 1`` bars back;
+      shifting it back here would put future closes on past bars. A strategy tests the lagging span by
+      comparing ``close[t]`` with values ``displacement - 1`` bars earlier (e.g.
+      ``close.shift(displacement - 1)``) instead.
+
+    Returns a float64 DataFrame with those seven columns.
+    """
+    h, lo, c = _ohlc(high, low, close)
+    rows = _kernels.ichimoku(
+        h,
+        lo,
+        c,
+        _length(conversion, "conversion"),
+        _length(base, "base"),
+        _length(span_b, "span_b"),
+        _length(displacement, "displacement") - 1,
+    )
+    return _frame(rows, _index(close), ["conversion", "base", "span_a", "span_b", "cloud_a", "cloud_b", "lagging"])
 
 
-# --- Events --------------------------------------------------------------------------------------
+# --- events --------------------------------------------------------------------------------------------
 
 
-def _operand(value: pd.Series | float, like: pd.Series) -> np.ndarray:
-    if isinstance(value, pd.Series):
-        if len(value) != len(like):
-            raise ValueError("crossover/crossunder: both series must have the same length")
-        return _f64(value)
-    return np.full(len(like), float(value))
+def _pair(a: pd.Series | float, b: pd.Series | float) -> tuple[np.ndarray, np.ndarray, pd.Index]:
+    if not isinstance(a, pd.Series) and not isinstance(b, pd.Series):
+        raise TypeError("crossover/crossunder need at least one Series")
+    like = a if isinstance(a, pd.Series) else b
+    av = _values(a) if isinstance(a, pd.Series) else np.full(len(like), float(a))
+    bv = _values(b) if isinstance(b, pd.Series) else np.full(len(like), float(b))
+    if av.shape != bv.shape:
+        raise ValueError("crossover/crossunder need series of the same length (same index)")
+    return av, bv, like.index
 
 
 def crossover(a: pd.Series, b: pd.Series | float) -> pd.Series:
-    """Pine ``ta.crossover``: a[t] > b[t] and a[t − 1] <= b[t − 1]. False on the first bar and wherever one
-    of the four values is NaN. ``b`` may be a Series on the same index or a number (a level, e.g.
-    ``crossover(rsi, 30)``). Returns a bool Series."""
-    x, y = _f64(a), _operand(b, a)
-    out = np.zeros(x.shape[0], dtype=bool)
-    out[1:] = (x[1:] > y[1:]) & (x[:-1] <= y[:-1])
-    return pd.Series(out, index=a.index, copy=False)
+    """Pine ``ta.crossover(a, b)``: ``a[t] > b[t] and a[t-1] <= b[t-1]``.
+
+    ``b`` (or ``a``) may be a number (a level such as 30). False on the first bar and wherever a value
+    involved is NaN. Series are compared by position (they share the candles' index).
+    Returns a bool Series.
+    """
+    av, bv, index = _pair(a, b)
+    out = np.zeros(av.shape[0], dtype=bool)
+    np.logical_and(av[1:] > bv[1:], av[:-1] <= bv[:-1], out=out[1:])
+    return pd.Series(out, index=index, copy=False)
 
 
 def crossunder(a: pd.Series, b: pd.Series | float) -> pd.Series:
-    """Pine ``ta.crossunder``: a[t] < b[t] and a[t − 1] >= b[t − 1]. False on the first bar and wherever one
-    of the four values is NaN. ``b`` may be a Series on the same index or a number. Returns a bool Series."""
-    x, y = _f64(a), _operand(b, a)
-    out = np.zeros(x.shape[0], dtype=bool)
-    out[1:] = (x[1:] < y[1:]) & (x[:-1] >= y[:-1])
-    return pd.Series(out, index=a.index, copy=False)
+    """Pine ``ta.crossunder(a, b)``: ``a[t] < b[t] and a[t-1] >= b[t-1]``.
+
+    ``b`` (or ``a``) may be a number. False on the first bar and wherever a value involved is NaN.
+    Returns a bool Series.
+    """
+    av, bv, index = _pair(a, b)
+    out = np.zeros(av.shape[0], dtype=bool)
+    np.logical_and(av[1:] < bv[1:], av[:-1] >= bv[:-1], out=out[1:])
+    return pd.Series(out, index=index, copy=False)
