@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import pandas as pd
 from django.contrib.auth.decorators import login_required
@@ -12,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
@@ -201,6 +203,10 @@ def _run_form(request: HttpRequest, *, optimise: bool) -> HttpResponse:
         status = 400
     else:
         initial = {**_initial_settings(request.user), "market": _initial_market()}
+        # Parameters and market may come in the query string (e.g. an optimisation's best set).
+        initial.update({key: value for key, value in request.GET.items() if key.startswith("param_")})
+        if request.GET.get("market"):
+            initial["market"] = request.GET["market"]
         form = form_cls(initial=initial, strategy=strategy)
         status = 200
     if request.htmx and request.GET.get("partial") == "params":
@@ -285,6 +291,10 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     run = selectors.backtest_run_get_for_user(user=request.user, run_id=run_id)
     strategy = REGISTRY.get(run.strategy)
     context: dict[str, Any] = {"run": run, "strategy": strategy, "names": _names()}
+    if run.status == BacktestRun.Status.DONE and run.kind == BacktestRun.Kind.OPTIMISATION and run.result.get("best"):
+        query = {f"param_{k}": v for k, v in run.result["best"]["params"].items()}
+        query.update(strategy=run.strategy, market=f"{run.exchange}|{run.symbol}|{run.timeframe}")
+        context["best_url"] = f"{reverse('strategies:backtest-new')}?{urlencode(query)}"
     if run.status == BacktestRun.Status.DONE and run.kind == BacktestRun.Kind.BACKTEST:
         context["charts"] = _run_charts(run)
         trades = run.result.get("trades", [])

@@ -165,6 +165,26 @@ def test_optimisation_api(alice_api, stored_btc_1h, django_capture_on_commit_cal
     for fold in folds:
         assert fold["train"][1] < fold["test"][0]  # out-of-sample comes after in-sample
         assert "sharpe" in fold["in_sample"] and "sharpe" in fold["out_of_sample"]
+    assert folds[1]["train"][0] == folds[0]["test"][0]  # walk forward: the next fold trains on that window
+
+
+def test_optimisation_page_links_the_best_parameters(alice_client, alice, stored_btc_1h):
+    from strategies.optimise import SearchSpec
+
+    run = _create(
+        alice,
+        kind=BacktestRun.Kind.OPTIMISATION,
+        search=SearchSpec(samples=5, folds=2),
+        start=datetime(2023, 1, 1, tzinfo=UTC),
+        end=datetime(2024, 1, 1, tzinfo=UTC),
+    )
+    services.backtest_run_execute(run_id=run.id)
+    run.refresh_from_db()
+    best = run.result["best"]["params"]
+    html = alice_client.get(f"/strategies/backtests/{run.id}/").content.decode()
+    assert f"param_fast={best['fast']}" in html
+    form = alice_client.get(f"/strategies/backtests/new/?strategy=ema_crossover&param_fast={best['fast']}")
+    assert f'value="{best["fast"]}"' in form.content.decode()
 
 
 # --- Pages ---------------------------------------------------------------------------------
