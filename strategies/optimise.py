@@ -2,9 +2,9 @@
 
 The period is cut into ``folds + 1`` consecutive windows of equal length. Fold *i* searches the
 parameters on window *i* (in-sample) and reports the best set on window *i+1* (out-of-sample), which
-it has never seen; each out-of-sample window is preceded by the strategy's warm-up bars so its
-indicators are ready, but no trade can come from them. The user sees both scores side by side:
-a large gap between them is over-fitting.
+it has never seen. Each out-of-sample window is preceded by the strategy's warm-up bars so its
+indicators are ready, but the backtest starts at the window: no trade and no metric comes from them.
+The user sees both scores side by side: a large gap between them is over-fitting.
 """
 
 from __future__ import annotations
@@ -149,7 +149,9 @@ def score(metrics: dict[str, Any], metric: str) -> float:
     return float(value) if METRICS[metric] else -float(value)
 
 
-Evaluate = Callable[[pd.DataFrame, dict[str, Any]], dict[str, Any]]
+# evaluate(window, params, trade_from): backtest one set on the window and return its metrics; with
+# ``trade_from``, the bars before it only warm the indicators up: no trade and no metric comes from them.
+Evaluate = Callable[[pd.DataFrame, dict[str, Any], pd.Timestamp | None], dict[str, Any]]
 
 
 def optimise(
@@ -175,14 +177,14 @@ def optimise(
         test = candles.iloc[max(0, test_start - warm) : test_start + window]
         ranked = []
         for params in sets:
-            metrics = evaluate(train, params)
+            metrics = evaluate(train, params, None)
             ranked.append((score(metrics, spec.metric), params, metrics))
             done += 1
             if progress and done % 5 == 0:
                 progress(done, total)
         ranked.sort(key=lambda item: item[0], reverse=True)
         _best_score, best_params, best_metrics = ranked[0]
-        out = evaluate(test, best_params)
+        out = evaluate(test, best_params, candles.index[test_start])
         done += 1
         folds.append(
             {

@@ -219,6 +219,22 @@ def backtest_compute(
     return run_backtest(candles, signals, risk.engine(), intrabar=intrabar, timeframe=timeframe)
 
 
+def backtest_window(
+    *,
+    strategy: Strategy,
+    params: dict[str, Any],
+    candles: pd.DataFrame,
+    risk: RiskSettings,
+    timeframe: str,
+    trade_from: pd.Timestamp | None = None,
+) -> BacktestResult:
+    """A backtest whose candles before ``trade_from`` only warm the indicators up (walk-forward windows)."""
+    signals = strategy.signals(candles, params)
+    if trade_from is not None:
+        candles, signals = candles.loc[trade_from:], signals.loc[trade_from:]
+    return run_backtest(candles, signals, risk.engine(), timeframe=timeframe)
+
+
 def _json_value(value: Any) -> Any:
     if isinstance(value, pd.Timestamp | datetime):
         return value.isoformat().replace("+00:00", "Z")
@@ -334,9 +350,14 @@ def _execute_optimisation(
     spec = SearchSpec.from_dict(run.search)
     risk = _risk_from_run(run)
 
-    def evaluate(window: pd.DataFrame, candidate: dict[str, Any]) -> dict[str, Any]:
-        result = backtest_compute(
-            strategy=strategy, params=candidate, candles=window, risk=risk, timeframe=run.timeframe
+    def evaluate(window: pd.DataFrame, candidate: dict[str, Any], trade_from: pd.Timestamp | None) -> dict[str, Any]:
+        result = backtest_window(
+            strategy=strategy,
+            params=candidate,
+            candles=window,
+            risk=risk,
+            timeframe=run.timeframe,
+            trade_from=trade_from,
         )
         return {key: _json_value(value) for key, value in result.metrics.items()}
 

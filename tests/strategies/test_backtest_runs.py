@@ -168,6 +168,30 @@ def test_optimisation_api(alice_api, stored_btc_1h, django_capture_on_commit_cal
     assert folds[1]["train"][0] == folds[0]["test"][0]  # walk forward: the next fold trains on that window
 
 
+def test_out_of_sample_trades_start_inside_the_window(stored_btc_1h):
+    """The warm-up prefix of an out-of-sample window feeds the indicators only, never a trade."""
+    import pandas as pd
+
+    from market_data.selectors import load_candles
+    from strategies.builtin import get_strategy
+
+    candles = load_candles("binance", "BTC/USDT", "1h", "2023-01-01", "2023-03-01")
+    start = pd.Timestamp("2023-02-01", tz="UTC")
+    params = {"fast": 5, "slow": 20}
+    kwargs = {
+        "strategy": get_strategy("ema_crossover"),
+        "params": params,
+        "candles": candles,
+        "risk": services.RiskSettings(),
+        "timeframe": "1h",
+    }
+    whole = services.backtest_window(**kwargs)
+    assert (whole.trades["entry_time"] < start).any()
+    window = services.backtest_window(**kwargs, trade_from=start)
+    assert len(window.trades) and (window.trades["entry_time"] >= start).all()
+    assert window.equity.index[0] == start
+
+
 def test_optimisation_page_links_the_best_parameters(alice_client, alice, stored_btc_1h):
     from strategies.optimise import SearchSpec
 
