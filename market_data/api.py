@@ -19,6 +19,7 @@ from market_data.models import Candle
 from market_data.symbols import normalize_exchange, normalize_symbol
 from market_data.timeframes import TIMEFRAMES
 from market_data.validation import FIELDS
+from trading_site.api import MarketDateTimeField
 
 MAX_LIMIT = 5000
 DEFAULT_LIMIT = 500
@@ -61,12 +62,8 @@ class CandlesQuerySerializer(serializers.Serializer):
     exchange = serializers.CharField(max_length=32, help_text="ccxt exchange id, e.g. binance.")
     symbol = serializers.CharField(max_length=32, help_text="BTC/USDT (or BTCUSDT).")
     timeframe = serializers.ChoiceField(choices=TIMEFRAMES)
-    start = serializers.DateTimeField(
-        required=False, default_timezone=UTC, help_text="First open time, inclusive (ISO-8601; UTC when no zone)."
-    )
-    end = serializers.DateTimeField(
-        required=False, default_timezone=UTC, help_text="Last open time, exclusive (ISO-8601; UTC when no zone)."
-    )
+    start = MarketDateTimeField(required=False, help_text="First open time, inclusive (ISO-8601; UTC when no zone).")
+    end = MarketDateTimeField(required=False, help_text="Last open time, exclusive (ISO-8601; UTC when no zone).")
     limit = serializers.IntegerField(
         required=False,
         min_value=1,

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from market_data.selectors import series_list
@@ -27,6 +28,11 @@ def market_choices() -> list[tuple[str, str]]:
     return [
         (f"{s.exchange}|{s.symbol}|{s.timeframe}", f"{s.symbol} · {s.timeframe} · {s.exchange}") for s in series_list()
     ]
+
+
+def _market_year(value: Any) -> None:
+    if value is not None and not 2000 <= value.year < 2100:
+        raise ValidationError(_("Choose a date between 2000 and 2100."))
 
 
 class BacktestForm(forms.ModelForm):

@@ -14,11 +14,11 @@ def strategy_error_message(exc: StrategyError) -> str:
     return gettext(exc.template) % exc.params
 
 
-def as_validation_error(exc: StrategyError, *, field: str | None = None) -> ValidationError:
+def as_validation_error(exc: StrategyError, *, field: str | None = None, prefix: str = "params.") -> ValidationError:
     """A ValidationError keyed by parameter (``params.<name>``), or by ``field`` for whole-strategy errors."""
     if exc.fields:
         return ValidationError(
-            {f"params.{name}": [gettext(template) % params] for name, (template, params) in exc.fields.items()}
+            {f"{prefix}{name}": [gettext(template) % params] for name, (template, params) in exc.fields.items()}
         )
     message = gettext(exc.template) % exc.params
     return ValidationError({field: [message]} if field else [message])

@@ -9,6 +9,7 @@ from rest_framework import serializers
 from strategies.builtin import REGISTRY
 from strategies.models import BacktestRun
 from strategies.optimise import METRICS
+from trading_site.api import MarketDateTimeField
 
 SETTINGS_FIELDS = [
     "initial_capital",
@@ -44,8 +45,8 @@ class BacktestCreateSerializer(serializers.ModelSerializer):
     strategy = serializers.ChoiceField(choices=sorted(REGISTRY))
     params = serializers.DictField(required=False, default=dict)
     exchange = serializers.CharField(max_length=32, default="binance")
-    start = serializers.DateTimeField(required=False, allow_null=True, default=None)
-    end = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    start = MarketDateTimeField(required=False, allow_null=True, default=None)
+    end = MarketDateTimeField(required=False, allow_null=True, default=None)
     initial_capital = serializers.DecimalField(max_digits=20, decimal_places=2, min_value=10, default="10000")
     fee_rate = serializers.DecimalField(
         max_digits=7, decimal_places=6, min_value=0, max_value=Decimal("0.05"), default="0.001"

@@ -83,6 +83,9 @@ def _resolve_market(exchange: str, symbol: str, timeframe: str) -> tuple[str, st
 def _resolve_period(
     *, exchange: str, symbol: str, timeframe: str, start: datetime | None, end: datetime | None
 ) -> tuple[datetime, datetime]:
+    for name, value in (("start", start), ("end", end)):
+        if value is not None and not 2000 <= value.year < 2100:
+            raise ValidationError({name: [_("Choose a time between 2000 and 2100.")]})
     info = series_info(exchange=exchange, symbol=symbol, timeframe=timeframe)
     if info is None:
         raise ValidationError(
@@ -161,7 +164,7 @@ def backtest_run_create(
         try:
             search.check(strategy_obj, bars=len(candles))
         except StrategyError as exc:
-            raise as_validation_error(exc, field="search") from None
+            raise as_validation_error(exc, field="search", prefix="search.") from None
 
     run = BacktestRun(
         user=user,

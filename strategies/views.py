@@ -162,7 +162,9 @@ def _period(form: BacktestForm) -> tuple[datetime | None, datetime | None]:
 def _apply_errors(form: BacktestForm, exc: ValidationError) -> None:
     errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
     for field, messages in errors.items():
-        name = f"param_{field.removeprefix('params.')}" if field.startswith("params.") else field
+        name = (
+            f"param_{field.removeprefix('params.')}" if field.startswith("params.") else field.removeprefix("search.")
+        )
         if name == "symbol":
             name = "market"
         form.add_error(name if name in form.fields else None, messages)
@@ -367,6 +369,7 @@ def pine_download(request: HttpRequest, slug: str) -> HttpResponse:
     settings = None
     if request.GET.get("run", "").isdigit():
         run = selectors.backtest_run_get_for_user(user=request.user, run_id=int(request.GET["run"]))
+        strategy = _strategy_or_404(run.strategy)
         params = run.params
         settings = {name: getattr(run, name) for name in SETTINGS_FIELDS}
         settings = {k: (float(v) if v is not None and k != "direction" else v) for k, v in settings.items()}

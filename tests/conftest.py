@@ -22,6 +22,16 @@ def _fast_and_quiet(settings):
 
 
 @pytest.fixture(autouse=True)
+def _english():
+    """Tests compare English text; a test that switches to Korean must not leak it into the next."""
+    from django.utils import translation
+
+    translation.activate("en")
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _clean_cache():
     """Throttle and rate-limit counters live in the cache (Redis in CI): start every test at zero."""
     from django.core.cache import cache

@@ -7,16 +7,35 @@ messages (present only for validation errors).
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django.utils.translation import gettext as _
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2100
+
+
+class MarketDateTimeField(serializers.DateTimeField):
+    """A date-time for market data: UTC when no zone is given, between 2000 and 2100 (no overflow)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("default_timezone", UTC)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, value: Any) -> Any:
+        parsed = super().to_internal_value(value)
+        if not EARLIEST_YEAR <= parsed.year < LATEST_YEAR:
+            raise serializers.ValidationError(
+                _("Choose a time between %(first)d and %(last)d.") % {"first": EARLIEST_YEAR, "last": LATEST_YEAR}
+            )
+        return parsed
 
 
 class Pagination(PageNumberPagination):

@@ -405,3 +405,47 @@ def test_trades_are_paginated(alice_client, alice, stored_btc_1h):
     last_page = (total + 99) // 100
     last = alice_client.get(f"/strategies/backtests/{run.id}/?page={last_page}").content.decode()
     assert f"<td>{total}</td>" in last
+
+
+@pytest.mark.parametrize("when", ["0001-01-01T00:00:00Z", "9999-12-31T00:00:00Z"])
+def test_far_dates_are_refused_not_crashed(alice_api, alice_client, stored_btc_1h, when):
+    body = {"strategy": "ema_crossover", "symbol": "BTC/USDT", "timeframe": "1h", "start": when}
+    response = alice_api.post("/api/v1/backtests/", body, format="json")
+    assert response.status_code == 400
+    assert "between 2000 and 2100" in response.json()["error"]["fields"]["start"][0]
+    response = alice_api.get(f"/api/v1/market-data/candles/?exchange=binance&symbol=BTC/USDT&timeframe=1h&end={when}")
+    assert response.status_code == 400
+    data = {
+        "strategy": "ema_crossover",
+        "market": "binance|BTC/USDT|1h",
+        "start": when[:10],
+        "param_fast": "12",
+        "param_slow": "26",
+        "initial_capital": "10000",
+        "fee_rate": "0.001",
+        "slippage_bps": "5",
+        "leverage": "1",
+        "position_size_pct": "10",
+        "direction": "long",
+    }
+    assert alice_client.post("/strategies/backtests/new/", data).status_code == 400
+
+
+def test_search_errors_are_keyed_by_search_field(alice_api, stored_btc_1h):
+    body = {
+        "strategy": "macd_stoch",
+        "symbol": "BTC/USDT",
+        "timeframe": "1h",
+        "start": "2023-01-01T00:00:00Z",
+        "search": {"method": "grid", "points": 10},
+    }
+    response = alice_api.post("/api/v1/optimisations/", body, format="json")
+    assert response.status_code == 400
+    assert "search.points" in response.json()["error"]["fields"]
+
+
+def test_pine_download_for_a_run_uses_its_strategy(alice_client, alice, stored_btc_1h):
+    run = _create(alice, strategy="supertrend", params={"factor": 2.5})
+    response = alice_client.get(f"/strategies/ema_crossover/pine/?run={run.id}")
+    assert response.status_code == 200
+    assert "SuperTrend" in response.content.decode()
