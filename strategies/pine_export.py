@@ -50,22 +50,30 @@ plot(stLine, "SuperTrend", color=stDirection < 0 ? color.green : color.red)
     "rsi_ema": """
 rsiValue = ta.rsi(close, rsi_length)
 trend = ta.ema(close, ema_length)
-longEntry = close > trend and ta.crossover(rsiValue, oversold)
-longExit = ta.crossunder(rsiValue, overbought) or ta.crossunder(close, trend)
-shortEntry = close < trend and ta.crossunder(rsiValue, overbought)
-shortExit = ta.crossover(rsiValue, oversold) or ta.crossover(close, trend)
+// Every ta.* call on its own line: Pine's and/or stop early, which would skip a call on some bars.
+rsiUp = ta.crossover(rsiValue, oversold)
+rsiDown = ta.crossunder(rsiValue, overbought)
+closeBelowTrend = ta.crossunder(close, trend)
+closeAboveTrend = ta.crossover(close, trend)
+longEntry = close > trend and rsiUp
+longExit = rsiDown or closeBelowTrend
+shortEntry = close < trend and rsiDown
+shortExit = rsiUp or closeAboveTrend
 plot(trend, "Trend EMA", color=color.blue)
 """,
     "macd_stoch": """
 [macdLine, signalLine, histLine] = ta.macd(close, fast, slow, signal)
 k = ta.sma(ta.stoch(close, high, low, stoch_k), stoch_smooth)
 d = ta.sma(k, stoch_d)
+// Every ta.* call on its own line: Pine's and/or stop early, which would skip a call on some bars.
 macdUp = ta.crossover(macdLine, signalLine)
 macdDown = ta.crossunder(macdLine, signalLine)
+kUnderD = ta.crossunder(k, d)
+kOverD = ta.crossover(k, d)
 longEntry = macdUp and k > d and k < overbought
-longExit = macdDown or (ta.crossunder(k, d) and k > overbought)
+longExit = macdDown or (kUnderD and k > overbought)
 shortEntry = macdDown and k < d and k > oversold
-shortExit = macdUp or (ta.crossover(k, d) and k < oversold)
+shortExit = macdUp or (kOverD and k < oversold)
 """,
     "ichimoku_cloud": """
 donchian(len) => math.avg(ta.lowest(low, len), ta.highest(high, len))
@@ -79,10 +87,13 @@ cloudB = spanB[displacement - 1]
 cloudTop = math.max(cloudA, cloudB)
 cloudBottom = math.min(cloudA, cloudB)
 pastClose = close[displacement - 1]
-longEntry = ta.crossover(tenkan, kijun) and close > cloudTop and close > pastClose
-longExit = ta.crossunder(tenkan, kijun) or close < cloudBottom
-shortEntry = ta.crossunder(tenkan, kijun) and close < cloudBottom and close < pastClose
-shortExit = ta.crossover(tenkan, kijun) or close > cloudTop
+// Every ta.* call on its own line: Pine's and/or stop early, which would skip a call on some bars.
+tkUp = ta.crossover(tenkan, kijun)
+tkDown = ta.crossunder(tenkan, kijun)
+longEntry = tkUp and close > cloudTop and close > pastClose
+longExit = tkDown or close < cloudBottom
+shortEntry = tkDown and close < cloudBottom and close < pastClose
+shortExit = tkUp or close > cloudTop
 plot(tenkan, "Tenkan", color=color.blue)
 plot(kijun, "Kijun", color=color.maroon)
 plot(cloudA, "Senkou A", color=color.green)
@@ -97,9 +108,14 @@ rsiValue = ta.rsi(close, rsi_length)
 stretchedDown = close < lower and rsiValue < oversold
 stretchedUp = close > upper and rsiValue > overbought
 longEntry = stretchedDown and not stretchedDown[1]
-longExit = ta.crossover(close, basis) or ta.crossover(rsiValue, overbought)
+// Every ta.* call on its own line: Pine's and/or stop early, which would skip a call on some bars.
+closeOverBasis = ta.crossover(close, basis)
+rsiOverBought = ta.crossover(rsiValue, overbought)
+closeUnderBasis = ta.crossunder(close, basis)
+rsiUnderSold = ta.crossunder(rsiValue, oversold)
+longExit = closeOverBasis or rsiOverBought
 shortEntry = stretchedUp and not stretchedUp[1]
-shortExit = ta.crossunder(close, basis) or ta.crossunder(rsiValue, oversold)
+shortExit = closeUnderBasis or rsiUnderSold
 plot(basis, "Basis", color=color.orange)
 plot(upper, "Upper", color=color.blue)
 plot(lower, "Lower", color=color.blue)
@@ -119,11 +135,17 @@ if allowLong and longEntry and strategy.position_size <= 0
     strategy.entry("Long", strategy.long, alert_message=alertMessage)
 if allowShort and shortEntry and strategy.position_size >= 0
     strategy.entry("Short", strategy.short, alert_message=alertMessage)
-// Stop loss and take profit from the average entry price, as in Trendy's backtest.
-if strategy.position_size > 0
-    strategy.exit("Long SL/TP", from_entry="Long", stop=stopLossPct > 0 ? strategy.position_avg_price * (1 - stopLossPct / 100) : na, limit=takeProfitPct > 0 ? strategy.position_avg_price * (1 + takeProfitPct / 100) : na, alert_message=alertMessage)
-if strategy.position_size < 0
-    strategy.exit("Short SL/TP", from_entry="Short", stop=stopLossPct > 0 ? strategy.position_avg_price * (1 + stopLossPct / 100) : na, limit=takeProfitPct > 0 ? strategy.position_avg_price * (1 - takeProfitPct / 100) : na, alert_message=alertMessage)
+// Stop loss and take profit, attached to the entry so they guard the entry bar too (as in Trendy's
+// backtest). loss/profit are ticks from the entry fill; they are sized from the price they are placed at
+// (the last close, or the average entry price once in a position), so they match Trendy's percentages
+// up to the gap between that price and the fill.
+basePrice = strategy.position_size != 0 ? strategy.position_avg_price : close
+lossTicks = stopLossPct > 0 ? basePrice * stopLossPct / 100 / syminfo.mintick : na
+profitTicks = takeProfitPct > 0 ? basePrice * takeProfitPct / 100 / syminfo.mintick : na
+if allowLong
+    strategy.exit("Long SL/TP", from_entry="Long", loss=lossTicks, profit=profitTicks, alert_message=alertMessage)
+if allowShort
+    strategy.exit("Short SL/TP", from_entry="Short", loss=lossTicks, profit=profitTicks, alert_message=alertMessage)
 """
 
 

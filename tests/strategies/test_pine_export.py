@@ -98,3 +98,18 @@ def test_bad_parameters_are_refused():
 def test_filename():
     strategy = REGISTRY["supertrend"]
     assert pine_filename(strategy, strategy.validate({"factor": 2.5})) == "trendy-supertrend-2.5-10.pine"
+
+
+@pytest.mark.parametrize("slug", sorted(REGISTRY))
+def test_no_ta_call_behind_and_or(slug):
+    """Pine's and/or stop early: a ta.* call there would not run on every bar and its state would go stale."""
+    script = pine_script(REGISTRY[slug], {})
+    for line in script.splitlines():
+        if " and " in line or " or " in line:
+            assert "ta." not in line, line
+
+
+def test_stops_are_attached_to_the_entries():
+    script = pine_script(REGISTRY["ema_crossover"], {})
+    assert 'strategy.exit("Long SL/TP", from_entry="Long", loss=lossTicks, profit=profitTicks' in script
+    assert "if strategy.position_size > 0\n    strategy.exit" not in script
