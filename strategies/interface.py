@@ -120,6 +120,15 @@ class Strategy:
         default=lambda candles, params: {}, repr=False
     )
 
+    def lookback(self, params: dict[str, Any]) -> int:
+        """Closed candles the live engine feeds ``signals()`` so its last signal equals the backtest's.
+
+        Recursive indicators (EMA, RMA, SuperTrend's ratcheting bands) depend on how much history they
+        start from; after ten warm-ups (at least 300 bars) the difference is far below any price tick.
+        ``tests/strategies/test_strategies.py`` checks the last signal against full-history signals.
+        """
+        return max(10 * self.warmup(params), 300)
+
     def defaults(self) -> dict[str, Any]:
         return {spec.name: spec.kind(spec.default) for spec in self.params}
 

@@ -29,6 +29,9 @@ def test_signal_frame(slug, btc_1h):
     assert signals["long_entry"].sum() > 0 and signals["short_entry"].sum() > 0
     warm = strategy.warmup(strategy.defaults())
     assert not signals.iloc[:warm].to_numpy().any()
+    # The warm-up is not too short: before it no entry could be computed anyway (the mask hides nothing real).
+    raw = strategy.compute(candles, strategy.defaults())
+    assert not raw[["long_entry", "short_entry"]].iloc[:warm].fillna(False).to_numpy().any()
     # An entry and the exit of the same side never fire on the same bar.
     assert not (signals["long_entry"] & signals["long_exit"]).any()
 
@@ -92,3 +95,16 @@ def test_too_few_candles(btc_1h):
 
 def test_string_parameters_are_coerced():
     assert get_strategy("supertrend").validate({"factor": "2.5", "atr_period": "7"}) == {"factor": 2.5, "atr_period": 7}
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_live_window_gives_the_backtest_signal(slug, btc_1h):
+    """Signals on the last ``lookback`` candles (what the live engine loads) end with the full-history signal."""
+    strategy = get_strategy(slug)
+    params = strategy.defaults()
+    candles = btc_1h.iloc[-7000:]
+    full = strategy.signals(candles, params)
+    length = strategy.lookback(params)
+    for t in range(len(candles) - 1, length + 1000, -37):
+        window = strategy.signals(candles.iloc[t - length + 1 : t + 1], params)
+        assert window.iloc[-1].equals(full.iloc[t]), candles.index[t]
