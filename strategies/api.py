@@ -75,6 +75,7 @@ def _accepted(request: Request, run: BacktestRun) -> Response:
 
 class BacktestListCreateApi(ListAPIView):
     serializer_class = BacktestRunListSerializer
+    throttle_scope = "backtests"
 
     def get_queryset(self) -> Any:
         return selectors.backtest_run_list(user=self.request.user)
@@ -99,6 +100,8 @@ class BacktestListCreateApi(ListAPIView):
 
 
 class OptimisationCreateApi(APIView):
+    throttle_scope = "backtests"
+
     @extend_schema(request=OptimisationCreateSerializer, responses={202: OpenApiTypes.OBJECT})
     def post(self, request: Request) -> Response:
         data = OptimisationCreateSerializer(data=request.data)

@@ -13,10 +13,12 @@ import numpy as np
 import pandas as pd
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from market_data.exceptions import MarketDataError
+from market_data.models import Candle
 from market_data.selectors import load_candles, series_info
 from market_data.symbols import normalize_exchange, normalize_symbol
 from market_data.timeframes import TIMEFRAME_MS
@@ -30,6 +32,10 @@ from strategies.optimise import SearchSpec, optimise
 logger = logging.getLogger(__name__)
 
 DEFAULT_PERIOD = timedelta(days=182)  # "the last six months of stored data"
+MAX_ACTIVE_RUNS = 5  # queued or running per user
+# A run still "running" this long after it started lost its worker (the task's hard limit is 900 s).
+STALE_RUNNING = timedelta(minutes=20)
+STALE_QUEUED = timedelta(hours=2)
 EQUITY_POINTS = 1500  # equity curve points kept for charts
 
 
@@ -122,17 +128,20 @@ def _validate_strategy(slug: str, params: Mapping[str, Any] | None) -> tuple[Str
         raise as_validation_error(exc) from None
 
 
-def _check_enough_candles(strategy: Strategy, params: dict[str, Any], candles: pd.DataFrame) -> None:
+def _check_enough_candles(strategy: Strategy, params: dict[str, Any], count: int) -> None:
     needed = strategy.warmup(params) + 2  # warm-up, one signal bar, one bar to fill it
-    if len(candles) < needed:
-        raise ValidationError(
-            {
-                "start": [
-                    _("This period holds %(count)d candles; %(strategy)s needs at least %(needed)d (warm-up).")
-                    % {"count": len(candles), "strategy": strategy.name, "needed": needed}
-                ]
-            }
-        )
+    if count < needed:
+        message = _("This period holds %(count)d candles; %(strategy)s needs at least %(needed)d (warm-up).")
+        raise ValidationError({"start": [message % {"count": count, "strategy": strategy.name, "needed": needed}]})
+
+
+def _check_active_runs(user: Any) -> None:
+    active = BacktestRun.objects.filter(
+        user=user, status__in=[BacktestRun.Status.QUEUED, BacktestRun.Status.RUNNING]
+    ).count()
+    if active >= MAX_ACTIVE_RUNS:
+        message = _("You have %(count)d runs waiting or running; start another when one has finished.")
+        raise ValidationError(message % {"count": active})
 
 
 @transaction.atomic
@@ -156,13 +165,16 @@ def backtest_run_create(
     _validate_settings(risk)
     exchange, symbol, timeframe = _resolve_market(exchange, symbol, timeframe)
     start, end = _resolve_period(exchange=exchange, symbol=symbol, timeframe=timeframe, start=start, end=end)
-    candles = load_candles(exchange, symbol, timeframe, start, end)
-    _check_enough_candles(strategy_obj, clean, candles)
+    count = Candle.objects.filter(
+        exchange=exchange, symbol=symbol, timeframe=timeframe, open_time__gte=start, open_time__lt=end
+    ).count()
+    _check_enough_candles(strategy_obj, clean, count)
+    _check_active_runs(user)
     if kind == BacktestRun.Kind.OPTIMISATION:
         if search is None:
             search = SearchSpec()
         try:
-            search.check(strategy_obj, bars=len(candles))
+            search.check(strategy_obj, bars=count)
         except StrategyError as exc:
             raise as_validation_error(exc, field="search", prefix="search.") from None
 
@@ -277,7 +289,9 @@ def result_payload(result: BacktestResult) -> dict[str, Any]:
 
 
 def _claim(run_id: int) -> BacktestRun | None:
-    claimed = BacktestRun.objects.filter(id=run_id, status=BacktestRun.Status.QUEUED).update(
+    """Take a queued run, or one whose worker died mid-run (Celery redelivers it: acks_late)."""
+    abandoned = Q(status=BacktestRun.Status.RUNNING, started_at__lt=timezone.now() - STALE_RUNNING)
+    claimed = BacktestRun.objects.filter(Q(status=BacktestRun.Status.QUEUED) | abandoned, id=run_id).update(
         status=BacktestRun.Status.RUNNING, started_at=timezone.now(), progress=1
     )
     return BacktestRun.objects.get(id=run_id) if claimed else None
@@ -325,6 +339,21 @@ def backtest_run_execute(*, run_id: int) -> str:
         raise
     _finish(run.id, status=BacktestRun.Status.DONE, metrics=metrics, result=payload)
     return "done"
+
+
+def backtest_runs_fail_stale() -> int:
+    """Mark runs that no worker will finish as failed, so their pages stop waiting (periodic task)."""
+    now = timezone.now()
+    stale = BacktestRun.objects.filter(
+        Q(status=BacktestRun.Status.RUNNING, started_at__lt=now - STALE_RUNNING)
+        | Q(status=BacktestRun.Status.QUEUED, created_at__lt=now - STALE_QUEUED)
+    )
+    return stale.update(
+        status=BacktestRun.Status.FAILED,
+        error=_("The run did not finish (its worker stopped or the queue was lost); please start it again."),
+        progress=100,
+        finished_at=now,
+    )
 
 
 def _intrabar_timeframe(intrabar: pd.DataFrame | None) -> str | None:

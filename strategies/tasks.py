@@ -11,6 +11,13 @@ def execute_backtest_run(run_id: int) -> str:
     return backtest_run_execute(run_id=run_id)
 
 
+@shared_task(name="strategies.fail_stale_runs")
+def fail_stale_runs() -> int:
+    from strategies.services import backtest_runs_fail_stale
+
+    return backtest_runs_fail_stale()
+
+
 @worker_process_init.connect
 def _warm_up_kernels(**kwargs: object) -> None:
     """Pay numba's compile (or on-disk cache load) once per worker process, not inside a task."""

@@ -28,6 +28,8 @@ class Entry:
 SCHEDULE: list[Entry] = [
     # Fetch the closed candles of the markets in TRENDY_MARKET_FEEDS, a minute after each 5-minute close.
     Entry("fetch closed candles", "market_data.fetch_market_feeds", "1-59/5 * * * *", expires_seconds=240),
+    # Fail backtest runs whose worker died, so their pages stop waiting; every 10 minutes.
+    Entry("fail stale backtest runs", "strategies.fail_stale_runs", "*/10 * * * *", expires_seconds=540),
     # Delete expired API tokens once a day.
     Entry("purge expired API tokens", "accounts.purge_expired_api_tokens", "17 3 * * *", expires_seconds=3600),
 ]

@@ -239,6 +239,7 @@ REST_FRAMEWORK = {
         "anon": env_str("API_THROTTLE_ANON", "60/min"),
         "user": env_str("API_THROTTLE_USER", "600/min"),
         "auth": env_str("API_THROTTLE_AUTH", "10/min"),
+        "backtests": env_str("API_THROTTLE_BACKTESTS", "60/min"),
     },
     "EXCEPTION_HANDLER": "trading_site.api.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

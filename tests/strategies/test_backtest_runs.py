@@ -449,3 +449,32 @@ def test_pine_download_for_a_run_uses_its_strategy(alice_client, alice, stored_b
     response = alice_client.get(f"/strategies/ema_crossover/pine/?run={run.id}")
     assert response.status_code == 200
     assert "SuperTrend" in response.content.decode()
+
+
+def test_active_runs_are_limited(alice, bob, stored_btc_1h):
+    for _ in range(services.MAX_ACTIVE_RUNS):
+        _create(alice)  # queued: no worker in this test transaction
+    with pytest.raises(ValidationError, match="runs waiting or running"):
+        _create(alice)
+    _create(bob)  # another user's queue is their own
+
+
+def test_abandoned_runs(alice, stored_btc_1h):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    stuck = _create(alice)
+    BacktestRun.objects.filter(id=stuck.id).update(
+        status=BacktestRun.Status.RUNNING, started_at=timezone.now() - timedelta(hours=1)
+    )
+    # Celery redelivers the task of a dead worker: the run is claimed again and finishes.
+    assert services.backtest_run_execute(run_id=stuck.id) == "done"
+    old = _create(alice)
+    BacktestRun.objects.filter(id=old.id).update(created_at=timezone.now() - timedelta(hours=3))
+    fresh = _create(alice)
+    assert services.backtest_runs_fail_stale() == 1
+    old.refresh_from_db()
+    fresh.refresh_from_db()
+    assert old.status == BacktestRun.Status.FAILED and "start it again" in old.error
+    assert fresh.status == BacktestRun.Status.QUEUED
