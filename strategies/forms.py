@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from market_data.selectors import series_list
 from strategies.builtin import REGISTRY
 from strategies.interface import Strategy
+from strategies.labels import METRIC_LABELS
 from strategies.models import BacktestRun
 from strategies.optimise import METRICS
 
@@ -91,7 +92,7 @@ class BacktestForm(forms.ModelForm):
 
 class OptimiseForm(BacktestForm):
     method = forms.ChoiceField(label=_("Search"), choices=[("random", _("Random")), ("grid", _("Grid"))])
-    metric = forms.ChoiceField(label=_("Optimise for"), choices=[(m, m) for m in METRICS])
+    metric = forms.ChoiceField(label=_("Optimise for"), choices=[(m, METRIC_LABELS[m]) for m in METRICS])
     samples = forms.IntegerField(label=_("Parameter sets (random)"), min_value=1, max_value=500, initial=40)
     points = forms.IntegerField(label=_("Values per parameter (grid)"), min_value=2, max_value=10, initial=4)
     folds = forms.IntegerField(

@@ -47,20 +47,22 @@ class BacktestCreateSerializer(serializers.ModelSerializer):
     exchange = serializers.CharField(max_length=32, default="binance")
     start = MarketDateTimeField(required=False, allow_null=True, default=None)
     end = MarketDateTimeField(required=False, allow_null=True, default=None)
-    initial_capital = serializers.DecimalField(max_digits=20, decimal_places=2, min_value=10, default="10000")
+    initial_capital = serializers.DecimalField(max_digits=20, decimal_places=2, min_value=10, default=Decimal("10000"))
     fee_rate = serializers.DecimalField(
-        max_digits=7, decimal_places=6, min_value=0, max_value=Decimal("0.05"), default="0.001"
+        max_digits=7, decimal_places=6, min_value=0, max_value=Decimal("0.05"), default=Decimal("0.001")
     )
-    slippage_bps = serializers.DecimalField(max_digits=7, decimal_places=2, min_value=0, max_value=500, default="5")
+    slippage_bps = serializers.DecimalField(
+        max_digits=7, decimal_places=2, min_value=0, max_value=500, default=Decimal("5")
+    )
     leverage = serializers.IntegerField(min_value=1, max_value=10, default=1)
     position_size_pct = serializers.DecimalField(
-        max_digits=5, decimal_places=2, min_value=5, max_value=20, default="10"
+        max_digits=5, decimal_places=2, min_value=5, max_value=20, default=Decimal("10")
     )
     stop_loss_pct = serializers.DecimalField(
-        max_digits=5, decimal_places=2, min_value=Decimal("0.1"), max_value=50, allow_null=True, default="2"
+        max_digits=5, decimal_places=2, min_value=Decimal("0.1"), max_value=50, allow_null=True, default=Decimal("2")
     )
     take_profit_pct = serializers.DecimalField(
-        max_digits=6, decimal_places=2, min_value=Decimal("0.1"), max_value=500, allow_null=True, default="4"
+        max_digits=6, decimal_places=2, min_value=Decimal("0.1"), max_value=500, allow_null=True, default=Decimal("4")
     )
     direction = serializers.ChoiceField(choices=BacktestRun.Direction.choices, default="long")
 

@@ -110,7 +110,32 @@ def _resolve_period(
     return start, end
 
 
-def _validate_settings(risk: RiskSettings) -> None:
+# The same limits as the API and the forms (strategies/serializers.py, BacktestRun's validators).
+SETTING_LIMITS = {
+    "initial_capital": (Decimal("10"), None),
+    "fee_rate": (Decimal("0"), Decimal("0.05")),
+    "slippage_bps": (Decimal("0"), Decimal("500")),
+    "leverage": (1, 10),
+    "position_size_pct": (Decimal("5"), Decimal("20")),
+    "stop_loss_pct": (Decimal("0.1"), Decimal("50")),
+    "take_profit_pct": (Decimal("0.1"), Decimal("500")),
+}
+
+
+def validate_settings(risk: RiskSettings) -> None:
+    """Every setting within the limits the API and the forms apply; then the engine's own check."""
+    errors = {}
+    for name, (low, high) in SETTING_LIMITS.items():
+        value = getattr(risk, name)
+        if value is None and name in ("stop_loss_pct", "take_profit_pct"):
+            continue
+        if value is None or value < low or (high is not None and value > high):
+            bounds = {"low": low, "high": high if high is not None else "∞"}
+            errors[name] = [_("Must be between %(low)s and %(high)s.") % bounds]
+    if risk.direction not in ("long", "short", "both"):
+        errors["direction"] = [_("Choose long, short or both.")]
+    if errors:
+        raise ValidationError(errors)
     try:
         risk.engine().validate()
     except BacktestError as exc:
@@ -162,7 +187,7 @@ def backtest_run_create(
     """Validate a backtest (or optimisation) request completely, store it queued, enqueue it on commit."""
     risk = risk or RiskSettings()
     strategy_obj, clean = _validate_strategy(strategy, params)
-    _validate_settings(risk)
+    validate_settings(risk)
     exchange, symbol, timeframe = _resolve_market(exchange, symbol, timeframe)
     start, end = _resolve_period(exchange=exchange, symbol=symbol, timeframe=timeframe, start=start, end=end)
     count = Candle.objects.filter(

@@ -25,6 +25,7 @@ from strategies import selectors, services
 from strategies.builtin import REGISTRY, get_strategy
 from strategies.forms import SETTINGS_FIELDS, BacktestForm, OptimiseForm
 from strategies.interface import Strategy, StrategyError
+from strategies.labels import EXIT_REASON_LABELS, METRIC_LABELS, SIDE_LABELS
 from strategies.messages import strategy_error_message
 from strategies.models import BacktestRun
 from strategies.optimise import SearchSpec
@@ -293,6 +294,8 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     run = selectors.backtest_run_get_for_user(user=request.user, run_id=run_id)
     strategy = REGISTRY.get(run.strategy)
     context: dict[str, Any] = {"run": run, "strategy": strategy, "names": _names()}
+    if run.kind == BacktestRun.Kind.OPTIMISATION:
+        context["metric_label"] = METRIC_LABELS.get(run.search.get("metric", ""), run.search.get("metric", ""))
     if run.status == BacktestRun.Status.DONE and run.kind == BacktestRun.Kind.OPTIMISATION and run.result.get("best"):
         query = {f"param_{k}": v for k, v in run.result["best"]["params"].items()}
         query.update(strategy=run.strategy, market=f"{run.exchange}|{run.symbol}|{run.timeframe}")
@@ -304,6 +307,8 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
         context["trades"] = [
             {
                 **t,
+                "side_label": SIDE_LABELS.get(t["side"], t["side"]),
+                "reason_label": EXIT_REASON_LABELS.get(t["exit_reason"], t["exit_reason"]),
                 "number": page.start_index() + i,
                 "entry_at": _parse_time(t.get("entry_time")),
                 "exit_at": _parse_time(t.get("exit_time")),
@@ -356,7 +361,7 @@ def run_compare(request: HttpRequest) -> HttpResponse:
         "fees_paid",
         "buy_hold_return_pct",
     ]
-    rows = [(key, [run.metrics.get(key) for run in runs]) for key in keys]
+    rows = [(METRIC_LABELS[key], [run.metrics.get(key) for run in runs]) for key in keys]
     charts = {f"run{i}": _shift_points(run.result.get("equity", [])) for i, run in enumerate(runs)}
     return render(request, "strategies/compare.html", {"runs": runs, "rows": rows, "charts": charts, "names": _names()})
 

@@ -2,6 +2,7 @@
 
 import json
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -67,8 +68,9 @@ def test_default_period_is_the_last_six_months(alice, stored_btc_1h):
             "needs at least",
         ),
         ({"end": datetime(2023, 1, 1, tzinfo=UTC)}, "end", "after the start"),
-        ({"risk": services.RiskSettings(leverage=0)}, "settings", "everage"),
-        ({"risk": services.RiskSettings(leverage=50)}, "settings", "everage"),
+        ({"risk": services.RiskSettings(leverage=0)}, "leverage", "between 1 and 10"),
+        ({"risk": services.RiskSettings(leverage=50)}, "leverage", "between 1 and 10"),
+        ({"risk": services.RiskSettings(fee_rate=Decimal("0.2"))}, "fee_rate", "between 0 and 0.05"),
     ],
 )
 def test_bad_input_saves_nothing(alice, stored_btc_1h, overrides, field, text):
@@ -356,6 +358,13 @@ def test_command_json(stored_btc_1h, capsys):
     assert doc["metrics"]["trades"] == len(doc["trades"])
 
 
+def test_command_refuses_a_csv_of_another_timeframe(db):
+    from tests.strategies.conftest import OHLCV
+
+    with pytest.raises(CommandError, match="86400 s apart, not 1h"):
+        call_command("backtest", "--strategy", "ema_crossover", "--csv", str(OHLCV / "binance_BTCUSDT_1d.csv.gz"))
+
+
 def test_command_reads_csv_and_reports_gaps(tmp_path, capsys, db):
     from tests.strategies.conftest import BTC_1H
 
@@ -385,6 +394,8 @@ def test_command_reads_csv_and_reports_gaps(tmp_path, capsys, db):
         (["--strategy", "ema_crossover", "--leverage", "0"], "everage"),
         (["--strategy", "ema_crossover", "--leverage", "50"], "everage"),
         (["--strategy", "ema_crossover", "--param", "fast"], "NAME=VALUE"),
+        (["--strategy", "ema_crossover", "--fee", "0.9"], "fee_rate"),
+        (["--strategy", "ema_crossover", "--stop-loss", "0"], "stop_loss_pct"),
         (["--strategy", "ema_crossover", "--start", "2030-01-01"], "No 1h candles"),
         (["--strategy", "ema_crossover", "--start", "2024-01-01", "--end", "2024-01-02"], "needs at least"),
     ],

@@ -60,7 +60,7 @@ class Command(BaseCommand):
             strategy = get_strategy(options["strategy"])
             params = strategy.validate(self._params(options["param"]))
             risk = self._risk(options)
-            risk.engine().validate()
+            services.validate_settings(risk)
             exchange, symbol, timeframe = self._market(options)
             candles = self._candles(options, exchange, symbol, timeframe)
             if candles.empty:
@@ -82,7 +82,14 @@ class Command(BaseCommand):
             seconds = time.perf_counter() - started
         except StrategyError as exc:
             raise CommandError(strategy_error_message(exc)) from None
-        except (BacktestError, MarketDataError, ValidationError) as exc:
+        except ValidationError as exc:
+            detail = (
+                "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
+                if hasattr(exc, "error_dict")
+                else " ".join(exc.messages)
+            )
+            raise CommandError(detail) from None
+        except (BacktestError, MarketDataError) as exc:
             raise CommandError(str(exc)) from None
         payload = services.result_payload(result)
         document = {
@@ -116,7 +123,7 @@ class Command(BaseCommand):
 
     def _risk(self, options: dict[str, Any]) -> services.RiskSettings:
         def optional(value: str) -> Decimal | None:
-            return None if value.lower() in ("none", "off", "0") else _decimal(value)
+            return None if value.lower() in ("none", "off") else _decimal(value)
 
         try:
             leverage = int(options["leverage"])
@@ -149,6 +156,13 @@ class Command(BaseCommand):
             raise CommandError("--end must be after --start.")
         if options["csv"]:
             batch = read_candle_csv(options["csv"], timeframe=timeframe)
+            if len(batch) > 2:
+                spacing = int(np.median(np.diff(batch.time_ms)))
+                if spacing != TIMEFRAME_MS[timeframe]:
+                    raise CommandError(
+                        f"The file's candles are {spacing // 1000} s apart, not {timeframe}: "
+                        "pass the file's --timeframe."
+                    )
             keep = (batch.time_ms >= (start_ms if start_ms is not None else -(2**62))) & (
                 batch.time_ms < (end_ms if end_ms is not None else 2**62)
             )
