@@ -62,11 +62,23 @@ class StrategyPineApi(APIView):
         return response
 
 
-def _risk(data: dict[str, Any]) -> services.RiskSettings:
-    return services.RiskSettings(**{name: data[name] for name in SETTINGS_FIELDS})
-
-
-def _accepted(request: Request, run: BacktestRun) -> Response:
+def _start_run(request: Request, serializer_class: type, **extra: Any) -> Response:
+    """Validate the body, create the run through the service, answer 202 with where to poll."""
+    data = serializer_class(data=request.data)
+    data.is_valid(raise_exception=True)
+    values = data.validated_data
+    run = services.backtest_run_create(
+        user=request.user,
+        strategy=values["strategy"],
+        params=values["params"],
+        exchange=values["exchange"],
+        symbol=values["symbol"],
+        timeframe=values["timeframe"],
+        start=values["start"],
+        end=values["end"],
+        risk=services.RiskSettings(**{name: values[name] for name in SETTINGS_FIELDS}),
+        **{key: value(values) if callable(value) else value for key, value in extra.items()},
+    )
     url = request.build_absolute_uri(reverse("api-backtest-detail", args=[run.id]))
     return Response(
         {"id": run.id, "status": run.status, "url": url}, status=status.HTTP_202_ACCEPTED, headers={"Location": url}
@@ -82,21 +94,7 @@ class BacktestListCreateApi(ListAPIView):
 
     @extend_schema(request=BacktestCreateSerializer, responses={202: OpenApiTypes.OBJECT})
     def post(self, request: Request) -> Response:
-        data = BacktestCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = data.validated_data
-        run = services.backtest_run_create(
-            user=request.user,
-            strategy=values["strategy"],
-            params=values["params"],
-            exchange=values["exchange"],
-            symbol=values["symbol"],
-            timeframe=values["timeframe"],
-            start=values["start"],
-            end=values["end"],
-            risk=_risk(values),
-        )
-        return _accepted(request, run)
+        return _start_run(request, BacktestCreateSerializer)
 
 
 class OptimisationCreateApi(APIView):
@@ -104,23 +102,12 @@ class OptimisationCreateApi(APIView):
 
     @extend_schema(request=OptimisationCreateSerializer, responses={202: OpenApiTypes.OBJECT})
     def post(self, request: Request) -> Response:
-        data = OptimisationCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = data.validated_data
-        run = services.backtest_run_create(
-            user=request.user,
-            strategy=values["strategy"],
-            params=values["params"],
-            exchange=values["exchange"],
-            symbol=values["symbol"],
-            timeframe=values["timeframe"],
-            start=values["start"],
-            end=values["end"],
-            risk=_risk(values),
+        return _start_run(
+            request,
+            OptimisationCreateSerializer,
             kind=BacktestRun.Kind.OPTIMISATION,
-            search=SearchSpec(**values.get("search", {})),
+            search=lambda values: SearchSpec(**values.get("search", {})),
         )
-        return _accepted(request, run)
 
 
 class BacktestDetailApi(APIView):

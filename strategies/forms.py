@@ -10,19 +10,8 @@ from market_data.selectors import series_list
 from strategies.builtin import REGISTRY
 from strategies.interface import Strategy
 from strategies.labels import METRIC_LABELS
-from strategies.models import BacktestRun
+from strategies.models import SETTINGS_FIELDS, BacktestRun
 from strategies.optimise import METRICS
-
-SETTINGS_FIELDS = [
-    "initial_capital",
-    "fee_rate",
-    "slippage_bps",
-    "leverage",
-    "position_size_pct",
-    "stop_loss_pct",
-    "take_profit_pct",
-    "direction",
-]
 
 
 def market_choices() -> list[tuple[str, str]]:

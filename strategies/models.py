@@ -8,6 +8,18 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+# The trader's money and risk inputs of a run, as named on the model, the forms and the API.
+SETTINGS_FIELDS = (
+    "initial_capital",
+    "fee_rate",
+    "slippage_bps",
+    "leverage",
+    "position_size_pct",
+    "stop_loss_pct",
+    "take_profit_pct",
+    "direction",
+)
+
 
 class BacktestRun(models.Model):
     """One backtest (or parameter optimisation) of a strategy on stored candles, run by a Celery task.

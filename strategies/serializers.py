@@ -7,20 +7,9 @@ from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from strategies.builtin import REGISTRY
-from strategies.models import BacktestRun
+from strategies.models import SETTINGS_FIELDS, BacktestRun
 from strategies.optimise import METRICS
 from trading_site.api import MarketDateTimeField
-
-SETTINGS_FIELDS = [
-    "initial_capital",
-    "fee_rate",
-    "slippage_bps",
-    "leverage",
-    "position_size_pct",
-    "stop_loss_pct",
-    "take_profit_pct",
-    "direction",
-]
 
 
 def strategy_payload(strategy: Any) -> dict[str, Any]:

@@ -345,22 +345,7 @@ def run_compare(request: HttpRequest) -> HttpResponse:
             status=400,
         )
     runs = [selectors.backtest_run_get_for_user(user=request.user, run_id=int(value)) for value in ids]
-    keys = [
-        "total_return_pct",
-        "cagr_pct",
-        "sharpe",
-        "sortino",
-        "max_drawdown_pct",
-        "calmar",
-        "win_rate_pct",
-        "profit_factor",
-        "trades",
-        "avg_win",
-        "avg_loss",
-        "exposure_pct",
-        "fees_paid",
-        "buy_hold_return_pct",
-    ]
+    keys = list(METRIC_LABELS)
     rows = [(METRIC_LABELS[key], [run.metrics.get(key) for run in runs]) for key in keys]
     charts = {f"run{i}": _shift_points(run.result.get("equity", [])) for i, run in enumerate(runs)}
     return render(request, "strategies/compare.html", {"runs": runs, "rows": rows, "charts": charts, "names": _names()})

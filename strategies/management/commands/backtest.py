@@ -21,6 +21,7 @@ from strategies import services
 from strategies.backtest import BacktestError
 from strategies.builtin import REGISTRY, get_strategy
 from strategies.interface import StrategyError
+from strategies.labels import METRIC_LABELS
 from strategies.messages import strategy_error_message
 
 JSON_VERSION = 1
@@ -178,19 +179,7 @@ class Command(BaseCommand):
             f"{doc['market']['timeframe']}: {period['bars']} bars, {period['first']} … {period['last']} "
             f"({seconds * 1000:.1f} ms)"
         )
-        for key in (
-            "total_return_pct",
-            "cagr_pct",
-            "sharpe",
-            "sortino",
-            "max_drawdown_pct",
-            "calmar",
-            "win_rate_pct",
-            "profit_factor",
-            "trades",
-            "fees_paid",
-            "buy_hold_return_pct",
-        ):
+        for key in METRIC_LABELS:
             self.stdout.write(f"  {key:<20} {m.get(key)}")
         if doc["gaps"]:
             missing = sum(gap["missing"] for gap in doc["gaps"])
