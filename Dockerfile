@@ -35,6 +35,7 @@ ARG DJANGO_DEBUG=0
 ARG DJANGO_SECRET_KEY=collectstatic-only-build-time-dummy-not-a-secret
 ARG DJANGO_ALLOWED_HOSTS=localhost
 ARG TRENDY_ENCRYPTION_KEYS=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=
+ARG REDIS_URL=redis://localhost:6379/0
 RUN mkdir -p locale \
  && python manage.py collectstatic --noinput \
  && if find . -name '*.po' -not -path './static/*' | grep -q .; then \

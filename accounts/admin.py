@@ -31,6 +31,10 @@ class UserAdmin(DjangoUserAdmin):
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
     inlines = [RiskProfileInline]
 
+    def get_inlines(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        # A new user gets the default profile on creation (accounts.signals); it is edited afterwards.
+        return self.inlines if obj is not None else []
+
 
 @admin.register(RiskProfile)
 class RiskProfileAdmin(admin.ModelAdmin):
@@ -40,6 +44,9 @@ class RiskProfileAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # every user has exactly one; it goes with the user
 
     def save_model(self, request: HttpRequest, obj: RiskProfile, form: Any, change: bool) -> None:
         services.risk_profile_update(user=obj.user, **{name: getattr(obj, name) for name in services.RISK_FIELDS})

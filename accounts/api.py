@@ -9,7 +9,9 @@ from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import TOTP
 from django.conf import settings
 from django.contrib.auth import authenticate
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny
@@ -22,6 +24,7 @@ from accounts.selectors import user_with_profile
 from accounts.serializers import MeSerializer, RiskProfileSerializer
 
 
+@method_decorator(never_cache, name="dispatch")
 class TokenObtainApi(APIView):
     """Exchange e-mail, password and (when two-factor is on) a TOTP code for an API token."""
 
@@ -48,8 +51,13 @@ class TokenObtainApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         email = data.validated_data["email"].lower()
+        if services.sign_in_failures(key=email) >= services.MAX_SIGN_IN_FAILURES:
+            raise exceptions.Throttled(
+                detail=_("Too many failed attempts for this account; wait a few minutes and try again.")
+            )
         user = authenticate(request._request, email=email, password=data.validated_data["password"])
         if user is None:
+            services.sign_in_failed(key=email)
             raise exceptions.AuthenticationFailed(_("The e-mail address or password is not correct."))
         if (
             settings.ACCOUNT_EMAIL_VERIFICATION == "mandatory"
@@ -62,6 +70,7 @@ class TokenObtainApi(APIView):
             if not code:
                 raise exceptions.ValidationError({"totp_code": [_("Two-factor authentication is on: enter the code.")]})
             if not TOTP(totp).validate_code(code):
+                services.sign_in_failed(key=email)
                 raise exceptions.AuthenticationFailed(_("The two-factor code is not correct."))
         issued = services.api_token_issue(user=user, name=data.validated_data["name"])
         out = self.OutputSerializer({"token": issued.key, "expires_at": issued.token.expires_at})

@@ -11,6 +11,7 @@ from typing import Any
 
 from allauth.mfa.models import Authenticator
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -82,6 +83,35 @@ def demo_user_ensure(*, email: str, password: str) -> tuple[User, bool]:
     EmailAddress.objects.filter(user=user).exclude(email__iexact=email).update(primary=False)
     EmailAddress.objects.update_or_create(user=user, email=email, defaults={"verified": True, "primary": True})
     return user, created
+
+
+MAX_SIGN_IN_FAILURES = 5
+SIGN_IN_FAILURE_WINDOW = 300  # seconds
+
+
+def _failure_key(key: str) -> str:
+    return "sign-in-failures:" + hashlib.sha256(key.lower().encode()).hexdigest()
+
+
+def sign_in_failures(*, key: str) -> int:
+    """Failed API sign-ins (password or TOTP) for one account in the current window, from any address."""
+    return int(cache.get(_failure_key(key), 0))
+
+
+def sign_in_failed(*, key: str) -> None:
+    cache_key = _failure_key(key)
+    if not cache.add(cache_key, 1, timeout=SIGN_IN_FAILURE_WINDOW):
+        try:
+            cache.incr(cache_key)
+        except ValueError:
+            cache.set(cache_key, 1, timeout=SIGN_IN_FAILURE_WINDOW)
+
+
+@transaction.atomic
+def api_tokens_revoke_all(*, user: User) -> int:
+    """Sign every API client of the user out (after a password change or reset, or new two-factor)."""
+    deleted, _details = ApiToken.objects.filter(user=user).delete()
+    return deleted
 
 
 @dataclass(frozen=True)

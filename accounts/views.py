@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import selectors, services
@@ -80,6 +81,7 @@ def _tokens_partial(request: HttpRequest, *, form: ApiTokenForm, new_key: str = 
     return render(request, "accounts/partials/api_tokens.html", context, status=status)
 
 
+@never_cache
 @login_required
 @require_POST
 def api_token_create(request: HttpRequest) -> HttpResponse:

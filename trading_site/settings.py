@@ -136,6 +136,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # https://docs.djangoproject.com/en/5.2/topics/cache/#redis
 
 REDIS_URL = env_str("REDIS_URL")
+if not DEBUG and not REDIS_URL:
+    # Rate limits, used-TOTP-code records and throttles must be shared by every worker process.
+    raise ImproperlyConfigured("REDIS_URL must be set when DJANGO_DEBUG is off (the cache is shared state).")
 if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
     raise ImproperlyConfigured(f"REDIS_URL={REDIS_URL!r} must start with redis://, rediss:// or unix://.")
 if REDIS_URL:
@@ -183,6 +186,7 @@ ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Trendy] "
 ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_RATE_LIMITS = {"login_failed": "5/5m/ip,5/5m/key"}
 ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
+ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TRENDY_NUM_PROXIES", 0)
 MFA_ADAPTER = "accounts.adapters.MFAAdapter"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Trendy"
@@ -242,6 +246,9 @@ REST_FRAMEWORK = {
         "backtests": env_str("API_THROTTLE_BACKTESTS", "60/min"),
     },
     "EXCEPTION_HANDLER": "trading_site.api.exception_handler",
+    # Proxies in front of Trendy whose X-Forwarded-For is trusted; 0 = the client's own address only,
+    # so a forged header cannot dodge the rate limits.
+    "NUM_PROXIES": env_int("TRENDY_NUM_PROXIES", 0),
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }

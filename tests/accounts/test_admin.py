@@ -71,3 +71,29 @@ def test_admin_revoke_action(staff_client, alice):
     response = staff_client.post("/admin/accounts/apitoken/", {"action": "revoke", "_selected_action": [token.id]})
     assert response.status_code == 302
     assert not ApiToken.objects.exists()
+
+
+def test_user_added_in_admin_gets_a_risk_profile(staff_client):
+    from accounts.models import RiskProfile, User
+
+    response = staff_client.post(
+        "/admin/accounts/user/add/",
+        {
+            "email": "new@example.com",
+            "password1": "a-long-Passphrase-77",
+            "password2": "a-long-Passphrase-77",
+            "risk_profile-TOTAL_FORMS": "1",
+            "risk_profile-INITIAL_FORMS": "0",
+            "risk_profile-MIN_NUM_FORMS": "0",
+            "risk_profile-MAX_NUM_FORMS": "1",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    user = User.objects.get(email="new@example.com")
+    assert RiskProfile.objects.filter(user=user).exists()
+    staff_client.force_login(user)
+    assert staff_client.get("/settings/").status_code in (200, 302)
+
+
+def test_risk_profiles_cannot_be_deleted_in_admin(staff_client, alice):
+    assert staff_client.get(f"/admin/accounts/riskprofile/{alice.risk_profile.id}/delete/").status_code == 403

@@ -175,3 +175,42 @@ def test_unverified_email_check_matches_login_email(api_client, alice, password)
     response = api_client.post(TOKEN_URL, {"email": "alice-alt@example.com", "password": password})
     assert response.status_code == 403
     assert "Verify your e-mail" in response.json()["error"]["message"]
+
+
+def test_forged_forwarded_for_does_not_dodge_the_throttle(api_client, alice):
+    statuses = [
+        api_client.post(
+            TOKEN_URL, {"email": f"x{i}@example.com", "password": "x" * 10}, HTTP_X_FORWARDED_FOR=f"10.0.0.{i}"
+        ).status_code
+        for i in range(12)
+    ]
+    assert statuses[-1] == 429
+
+
+def test_failures_are_limited_per_account_from_any_address(settings, alice, password):
+    from rest_framework.test import APIClient
+
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_CLASSES": []}
+    for i in range(services.MAX_SIGN_IN_FAILURES):
+        client = APIClient(REMOTE_ADDR=f"127.0.0.{i + 2}")
+        assert client.post(TOKEN_URL, {"email": alice.email, "password": "wrong-guess"}).status_code == 401
+    response = APIClient(REMOTE_ADDR="127.0.0.99").post(TOKEN_URL, {"email": alice.email, "password": password})
+    assert response.status_code == 429
+    assert "Too many failed attempts" in response.json()["error"]["message"]
+    assert not ApiToken.objects.exists()
+
+
+def test_token_answers_are_not_cached(api_client, alice, password):
+    response = api_client.post(TOKEN_URL, {"email": alice.email, "password": password})
+    assert "no-store" in response["Cache-Control"]
+
+
+def test_password_change_revokes_api_tokens(client, alice, password):
+    issued = services.api_token_issue(user=alice, name="phone")
+    client.post("/accounts/login/", {"login": alice.email, "password": password})
+    response = client.post(
+        "/accounts/password/change/",
+        {"oldpassword": password, "password1": "another-Passphrase-88", "password2": "another-Passphrase-88"},
+    )
+    assert response.status_code == 302
+    assert not ApiToken.objects.filter(id=issued.token.id).exists()

@@ -55,3 +55,13 @@ def test_metrics_token(client, settings):
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-me").status_code == 200
+
+
+def test_healthz_does_not_leak_error_details(client):
+    original = celery_app.conf.broker_url
+    celery_app.conf.broker_url = "redis://127.0.0.1:9/0"
+    try:
+        body = client.get("/healthz").json()
+    finally:
+        celery_app.conf.broker_url = original
+    assert body["checks"]["broker"] == {"status": "down", "ms": body["checks"]["broker"]["ms"]}

@@ -20,6 +20,7 @@ PRODUCTION = {
     "CSRF_TRUSTED_ORIGINS": "https://trendy.example.com",
     "TRENDY_ENCRYPTION_KEYS": KEY,
     "EMAIL_URL": "smtp://user:pass@127.0.0.1:587",
+    "REDIS_URL": "redis://127.0.0.1:6379/5",
 }
 
 
@@ -62,6 +63,7 @@ def test_check_deploy_is_clean_with_production_values():
         ("TRENDY_ENCRYPTION_KEYS", "TRENDY_ENCRYPTION_KEYS must be set when DJANGO_DEBUG is off"),
         ("DJANGO_SECRET_KEY", "DJANGO_SECRET_KEY must be set"),
         ("DJANGO_ALLOWED_HOSTS", "DJANGO_ALLOWED_HOSTS must list"),
+        ("REDIS_URL", "REDIS_URL must be set when DJANGO_DEBUG is off"),
     ],
 )
 def test_production_refuses_to_start_without(missing, message):
