@@ -25,7 +25,11 @@ PRODUCTION = {
 
 
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "TRENDY_", "EMAIL_URL", "CSRF_", "REDIS_URL"))}
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "TRENDY_", "EMAIL_URL", "CSRF_", "REDIS_URL"))
+    }
     return subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env={**base, **env}, capture_output=True, text=True, check=False
     )
