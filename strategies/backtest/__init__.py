@@ -40,7 +40,10 @@ Rules:
    (a stop loss at or inside the liquidation price always fires first); liquidation is handled
    exactly like a stop in rule 4, so on a bar reaching both the liquidation price and the take
    profit, liquidation comes first unless intrabar data shows otherwise. The loss of a liquidated
-   trade is capped at its margin plus fees; exit_reason "liquidation".
+   trade is capped at its margin plus fees; exit_reason "liquidation". Any exit whose price move
+   would lose more than the margin (a bar opening beyond the liquidation price, or a stop loss set
+   just inside it whose slippage carries the fill past it) is a liquidation too: exit_price is the
+   market fill, the loss is the margin plus fees.
 6. Equity never goes negative (a loss larger than the remaining cash is cut to it); once equity is
    ≤ 0, trading stops.
 7. Defaults are never frictionless: 0.1 % fee per side and 5 bps slippage.

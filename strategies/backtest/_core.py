@@ -26,8 +26,12 @@ def _close(
 ):  # fmt: skip
     """Close trade ``k`` at ``exit_px`` on bar ``i``; returns the new cash."""
     gross = side * size * (exit_px - entry_px)
-    if reason == LIQUIDATION and gross < -margin:
-        gross = -margin  # no maintenance margin: the loss stops at the margin (plus fees)
+    if gross < -margin:
+        # The adverse move reached the margin: whatever the order was (a liquidation, or a stop that
+        # gapped or slipped past the liquidation price), the position was liquidated and loses exactly
+        # its margin (plus fees). No maintenance margin.
+        gross = -margin
+        reason = LIQUIDATION
     exit_fee = fee_rate * size * exit_px
     pnl = gross - entry_fee - exit_fee
     cash = cash + gross - exit_fee  # the entry fee left the cash at entry

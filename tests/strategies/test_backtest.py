@@ -267,6 +267,17 @@ def test_nearer_stop_fires_before_liquidation():
     assert trade["exit_price"] == 95
 
 
+def test_stop_gapped_past_the_liquidation_price_is_a_liquidation():
+    # stop at 98, liquidation at 90, and the bar opens at 80: the position is gone, it loses its margin only
+    c = candles([(100, 100, 100, 100), (100, 101, 99, 100), (80, 81, 79, 80), (80, 80, 80, 80)])
+    result = run_backtest(c, signals(c, long_entry=[0]), replace(LEV10, stop_loss_pct=2.0))
+    trade = only_trade(result)
+    assert trade["exit_reason"] == "liquidation"
+    assert trade["exit_price"] == 80
+    assert trade["pnl"] == pytest.approx(-1000 - 10 - 8)
+    check_books(result)
+
+
 def test_short_liquidation_and_long_never_liquidated_at_1x():
     c = candles([(100, 100, 100, 100), (100, 101, 99, 100), (105, 111, 104, 110), (110, 110, 110, 110)])
     trade = only_trade(run_backtest(c, signals(c, short_entry=[0]), replace(LEV10, direction="short")))
