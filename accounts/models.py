@@ -55,6 +55,11 @@ class User(AbstractUser):
         validators=[validate_timezone],
         help_text=_("Times on every page are shown in this time zone."),
     )
+    auto_trading = models.BooleanField(
+        _("auto-trading"),
+        default=True,
+        help_text=_("Off stops every bot of this user at once: no new orders until it is turned on again."),
+    )
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
@@ -146,3 +151,112 @@ class ApiToken(models.Model):
 
     def is_expired(self, now: datetime | None = None) -> bool:
         return self.expires_at <= (now or timezone.now())
+
+
+class SealedTextField(models.TextField):
+    """A secret sealed with ``accounts.crypto`` (AES-256-GCM). The stored text is the sealed token; the
+    additional data binds it to ``context`` and to the row's owner (``bind``), so a sealed value copied
+    to another user's row does not open. ``accounts.secrets.sealed_columns`` finds these fields for
+    ``rotate_keys``."""
+
+    encrypted_secret = True
+
+    def __init__(self, *args: object, context: str = "", bind: str = "user_id", **kwargs: object) -> None:
+        self.context = context
+        self.bind = bind
+        kwargs.setdefault("blank", True)
+        kwargs.setdefault("default", "")
+        kwargs.setdefault("editable", False)
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self) -> tuple:
+        name, path, args, kwargs = super().deconstruct()
+        kwargs["context"] = self.context
+        kwargs["bind"] = self.bind
+        for key, value in (("blank", True), ("default", ""), ("editable", False)):
+            if kwargs.get(key) == value:
+                kwargs.pop(key)
+        return name, path, args, kwargs
+
+    def context_for(self, owner_id: object) -> str:
+        return f"{self.context}:{owner_id}"
+
+
+class ExchangeAccount(models.Model):
+    """An exchange connection: the built-in paper exchange, or Binance / OKX / another ccxt exchange.
+
+    Keys are sealed (``SealedTextField``) and never shown again after creation: pages and the API show
+    ``key_hint`` (the last four characters)."""
+
+    PAPER = "paper"
+
+    class MarketType(models.TextChoices):
+        SPOT = "spot", _("Spot")
+        SWAP = "swap", _("USDT-margined perpetual")
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="exchange_accounts")
+    exchange = models.CharField(_("exchange"), max_length=32, help_text=_("paper, binance, okx or a ccxt exchange id."))
+    label = models.CharField(_("label"), max_length=100)
+    testnet = models.BooleanField(_("testnet"), default=False)
+    market_type = models.CharField(_("market type"), max_length=8, choices=MarketType.choices, default=MarketType.SPOT)
+    api_key = SealedTextField(context="accounts.ExchangeAccount.api_key")
+    secret = SealedTextField(context="accounts.ExchangeAccount.secret")
+    passphrase = SealedTextField(context="accounts.ExchangeAccount.passphrase")
+    key_hint = models.CharField(max_length=16, blank=True, editable=False)
+    paper_balance = models.DecimalField(
+        _("starting balance (USDT)"),
+        max_digits=20,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("Paper accounts only: the USDT the account starts with."),
+    )
+    enabled = models.BooleanField(_("enabled"), default=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_test_at = models.DateTimeField(_("last connection test"), null=True, blank=True)
+    last_test_ok = models.BooleanField(null=True, blank=True)
+    last_test_message = models.TextField(blank=True)
+    withdrawals_enabled = models.BooleanField(
+        _("withdrawals enabled on the key"), null=True, blank=True, help_text=_("Unknown when the exchange does not say.")
+    )
+
+    class Meta:
+        verbose_name = _("exchange account")
+        verbose_name_plural = _("exchange accounts")
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "label"], name="exchangeaccount_unique_label"),
+            models.CheckConstraint(
+                condition=Q(exchange="paper", paper_balance__gt=0) | ~Q(exchange="paper"),
+                name="exchangeaccount_paper_balance",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.exchange})"
+
+    @property
+    def is_paper(self) -> bool:
+        return self.exchange == self.PAPER
+
+    def _sealed(self, name: str) -> SealedTextField:
+        return self._meta.get_field(name)  # type: ignore[return-value]
+
+    def set_credentials(self, *, api_key: str = "", secret: str = "", passphrase: str = "") -> None:
+        """Seal the keys into this row (the owner must be set)."""
+        from accounts import secrets
+
+        for name, value in (("api_key", api_key), ("secret", secret), ("passphrase", passphrase)):
+            field = self._sealed(name)
+            setattr(self, name, secrets.encrypt(value, context=field.context_for(self.user_id)) if value else "")
+        self.key_hint = api_key[-4:] if len(api_key) >= 8 else ""
+
+    def credentials(self) -> dict[str, str]:
+        """The opened keys, for the adapter only: never log, render or return them."""
+        from accounts import secrets
+
+        opened = {}
+        for name in ("api_key", "secret", "passphrase"):
+            value = getattr(self, name)
+            opened[name] = secrets.decrypt(value, context=self._sealed(name).context_for(self.user_id)) if value else ""
+        return opened

@@ -46,10 +46,14 @@ class SealedColumn:
     model: Any
     field: str
     context: str
+    bind: str | None = None  # a column whose value completes the context (the row's owner)
+
+    def context_for(self, bound: Any) -> str:
+        return self.context if self.bind is None else f"{self.context}:{bound}"
 
 
 def sealed_columns() -> Iterator[SealedColumn]:
     for model in apps.get_models():
         for field in model._meta.get_fields():
             if getattr(field, "encrypted_secret", False):
-                yield SealedColumn(model, field.name, field.context)
+                yield SealedColumn(model, field.name, field.context, getattr(field, "bind", None))

@@ -205,11 +205,11 @@ def secrets_rotate() -> RotationReport:
     report = RotationReport()
     for column in secrets.sealed_columns():
         rows = column.model._default_manager.select_for_update().exclude(**{column.field: ""})
-        for pk, value in rows.values_list("pk", column.field):
+        for pk, value, bound in rows.values_list("pk", column.field, column.bind or "pk"):
             report.checked += 1
             if ring.needs_rotation(value):
                 column.model._default_manager.filter(pk=pk).update(
-                    **{column.field: ring.rotate(value, context=column.context)}
+                    **{column.field: ring.rotate(value, context=column.context_for(bound))}
                 )
                 report.rotated += 1
     _rotate_mfa(report)

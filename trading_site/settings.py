@@ -306,6 +306,20 @@ TRENDY_MARKET_FEEDS = env_list("TRENDY_MARKET_FEEDS")
 
 TRENDY_OHLCV_DIR = Path(env_str("TRENDY_OHLCV_DIR", str(BASE_DIR.parent / "shared" / "data" / "ohlcv")))
 
+# --- Trading ----------------------------------------------------------------------------
+
+# Where paper accounts take their prices: the stored (and fetched) candles of this exchange.
+TRENDY_PAPER_DATA_EXCHANGE = env_str("TRENDY_PAPER_DATA_EXCHANGE", "binance")
+# Paper fills: fee per side and slippage, the backtest's defaults.
+TRENDY_PAPER_FEE_RATE = env_str("TRENDY_PAPER_FEE_RATE", "0.001")
+TRENDY_PAPER_SLIPPAGE_BPS = env_str("TRENDY_PAPER_SLIPPAGE_BPS", "5")
+# Slippage the router assumes when it sizes an order on a real exchange.
+TRENDY_LIVE_SLIPPAGE_BPS = env_str("TRENDY_LIVE_SLIPPAGE_BPS", "5")
+# API base URL overrides per exchange id ("binance=http://127.0.0.1:9000,okx=…"): a proxy, or a fake exchange.
+TRENDY_EXCHANGE_API_URLS = dict(
+    item.split("=", 1) for item in env_list("TRENDY_EXCHANGE_API_URLS") if "=" in item
+)
+
 # --- E-mail -----------------------------------------------------------------------------
 # EMAIL_URL: smtp://user:password@host:587 (STARTTLS), smtps://…:465 (TLS), console://, locmem://
 

@@ -9,6 +9,7 @@ api_v1 = [
     path("", include("accounts.api_urls")),
     path("", include("market_data.api_urls")),
     path("", include("strategies.api_urls")),
+    path("", include("trading.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
@@ -23,5 +24,6 @@ urlpatterns = [
     path("settings/", include("accounts.urls")),
     path("markets/", include("market_data.urls")),
     path("strategies/", include("strategies.urls")),
+    path("trading/", include("trading.urls")),
     path("api/v1/", include(api_v1)),
 ]

@@ -1,0 +1,170 @@
+"""The market clock: the wall clock (live), or a replay over stored candles (bar replay).
+
+Every part of the live path asks ``now()`` instead of ``timezone.now()`` for market time, and
+``current_price()`` for the price the paper exchange fills at: online, the exchange's public ticker;
+on the replay clock, the opening price of the stored candle that starts at the clock's time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from market_data.exceptions import MarketDataError
+from market_data.selectors import load_candles, ms_to_datetime, to_ms
+from market_data.timeframes import TIMEFRAME_MS
+from trading.exchanges.errors import TemporaryError
+from trading.models import MarketClock
+
+_CACHE_KEY = "trading:clock"
+
+
+@dataclass(frozen=True)
+class Pin:
+    """An in-process clock for one replay (``paper_replay``): its time and its prices, seen only by
+    this thread, so a replay never moves the shared clock."""
+
+    time: datetime
+    price: Callable[[str, str], Decimal]  # (exchange, symbol) → the current price
+
+
+_pin: ContextVar[Pin | None] = ContextVar("trading_clock_pin", default=None)
+
+
+@contextmanager
+def pinned(pin: Pin) -> Iterator[None]:
+    token = _pin.set(pin)
+    try:
+        yield
+    finally:
+        _pin.reset(token)
+
+
+def clock() -> MarketClock:
+    state = cache.get(_CACHE_KEY)
+    if state is None:
+        state = MarketClock.objects.order_by("id").first() or MarketClock(mode=MarketClock.Mode.LIVE)
+        cache.set(_CACHE_KEY, state, 5)
+    return state
+
+
+def _forget() -> None:
+    cache.delete(_CACHE_KEY)
+
+
+def is_replay() -> bool:
+    return clock().mode == MarketClock.Mode.REPLAY
+
+
+def now() -> datetime:
+    pin = _pin.get()
+    if pin is not None:
+        return pin.time
+    state = clock()
+    if state.mode == MarketClock.Mode.REPLAY and state.cursor is not None:
+        return state.cursor
+    return timezone.now()
+
+
+def now_ms() -> int:
+    return to_ms(now())
+
+
+@transaction.atomic
+def replay_start(*, start: datetime, timeframe: str = "1h", seconds_per_candle: Decimal = Decimal(2)) -> MarketClock:
+    """Put the clock on replay from ``start`` (rounded down to the timeframe), one candle per
+    ``seconds_per_candle`` of wall time."""
+    step = TIMEFRAME_MS[timeframe]
+    cursor = ms_to_datetime(to_ms(start) // step * step)
+    state, _ = MarketClock.objects.select_for_update().get_or_create(id=1)
+    state.mode = MarketClock.Mode.REPLAY
+    state.timeframe = timeframe
+    state.start = cursor
+    state.cursor = cursor
+    state.seconds_per_candle = seconds_per_candle
+    state.save()
+    transaction.on_commit(_forget)
+    return state
+
+
+@transaction.atomic
+def replay_stop() -> MarketClock:
+    state, _ = MarketClock.objects.select_for_update().get_or_create(id=1)
+    state.mode = MarketClock.Mode.LIVE
+    state.save()
+    transaction.on_commit(_forget)
+    return state
+
+
+def replay_advance(*, expected: datetime | None = None) -> datetime | None:
+    """Move the replay clock one candle forward, at most once per ``seconds_per_candle`` (a conditional
+    update, so two beat ticks never move it twice). Returns the new time, or None."""
+    state = MarketClock.objects.order_by("id").first()
+    if state is None or state.mode != MarketClock.Mode.REPLAY or state.cursor is None:
+        return None
+    current = expected or state.cursor
+    wall = timezone.now()
+    if expected is None and (wall - state.updated_at).total_seconds() < float(state.seconds_per_candle) * 0.9:
+        return None
+    step = timedelta(milliseconds=TIMEFRAME_MS[state.timeframe])
+    moved = MarketClock.objects.filter(id=state.id, cursor=current).update(cursor=current + step, updated_at=wall)
+    _forget()
+    return current + step if moved else None
+
+
+def data_symbol(symbol: str) -> str:
+    """Candles of ``BTC/USDT:USDT`` (a perpetual) are read from ``BTC/USDT``."""
+    return symbol.split(":", 1)[0]
+
+
+def data_exchange(account_exchange: str) -> str:
+    return settings.TRENDY_PAPER_DATA_EXCHANGE if account_exchange == "paper" else account_exchange
+
+
+def current_price(exchange: str, symbol: str) -> Decimal:
+    """The price a market order fills at now (before slippage)."""
+    pin = _pin.get()
+    if pin is not None:
+        return pin.price(exchange, symbol)
+    state = clock()
+    if state.mode == MarketClock.Mode.REPLAY and state.cursor is not None:
+        return replay_price(exchange, symbol, state.cursor, state.timeframe)
+    key = f"trading:ticker:{exchange}:{symbol}"
+    price = cache.get(key)
+    if price is None:
+        price = _ticker(exchange, symbol)
+        cache.set(key, price, 5)
+    return price
+
+
+def replay_price(exchange: str, symbol: str, at: datetime, timeframe: str) -> Decimal:
+    """On the replay clock the current price is the open of the candle starting at ``at`` (or the last
+    close before it, when there is none)."""
+    frame = load_candles(exchange, data_symbol(symbol), timeframe, at, at + timedelta(milliseconds=TIMEFRAME_MS[timeframe]))
+    if len(frame) and frame.index[0] == at:
+        return Decimal(repr(float(frame["open"].iloc[0])))
+    before = load_candles(exchange, data_symbol(symbol), timeframe, None, at, limit=1)
+    if not len(before):
+        raise TemporaryError(f"No stored {symbol} price on {exchange} at {at:%Y-%m-%d %H:%M} UTC.")
+    return Decimal(repr(float(before["close"].iloc[-1])))
+
+
+def _ticker(exchange: str, symbol: str) -> Decimal:
+    from market_data.ccxt_client import exchange_errors, make_client
+
+    try:
+        with exchange_errors(exchange, symbol=symbol):
+            client = make_client(exchange, settings.TRENDY_EXCHANGE_API_URLS.get(exchange))
+            ticker = client.fetch_ticker(data_symbol(symbol))
+    except MarketDataError as exc:
+        raise TemporaryError(str(exc)) from None
+    return Decimal(str(ticker["last"]))

@@ -1,0 +1,405 @@
+"""Bots, orders (with an append-only event history), positions, fills, equity snapshots, the paper
+exchange's own books, and the market clock. Money and amounts are ``Decimal``."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import ExchangeAccount
+from accounts.risk import RISK_RANGES
+
+
+def money(verbose: str = "", **kwargs: object) -> models.DecimalField:
+    """Prices, amounts and balances: 40 digits, 18 after the point (satoshis and beyond)."""
+    return models.DecimalField(verbose, max_digits=40, decimal_places=18, **kwargs)  # type: ignore[arg-type]
+
+
+class Direction(models.TextChoices):
+    LONG = "long", _("Long only")
+    SHORT = "short", _("Short only")
+    BOTH = "both", _("Long and short")
+
+
+class Bot(models.Model):
+    """A strategy trading one market on one exchange account, on every closed candle."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", _("Running")
+        PAUSED = "paused", _("Paused")
+        STOPPED = "stopped", _("Stopped")
+        HALTED = "halted", _("Halted by a risk limit")
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="bots")
+    exchange_account = models.ForeignKey(ExchangeAccount, on_delete=models.PROTECT, related_name="bots")
+    name = models.CharField(_("name"), max_length=100)
+    strategy = models.CharField(_("strategy"), max_length=64)
+    params = models.JSONField(_("parameters"), default=dict, blank=True)
+    symbol = models.CharField(_("symbol"), max_length=32, help_text=_("e.g. BTC/USDT"))
+    timeframe = models.CharField(_("timeframe"), max_length=8)
+    leverage = models.PositiveSmallIntegerField(
+        _("leverage"), default=1, validators=[MinValueValidator(1), MaxValueValidator(10)]
+    )
+    position_size_pct = models.DecimalField(
+        _("position size (%)"),
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal(10),
+        validators=[MinValueValidator(Decimal(5)), MaxValueValidator(Decimal(20))],
+    )
+    stop_loss_pct = models.DecimalField(
+        _("stop loss (%)"),
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        default=Decimal(2),
+        validators=[MinValueValidator(Decimal(1)), MaxValueValidator(Decimal(5))],
+    )
+    take_profit_pct = models.DecimalField(
+        _("take profit (%)"),
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        default=Decimal(4),
+        validators=[MinValueValidator(Decimal(2)), MaxValueValidator(Decimal(10))],
+    )
+    max_drawdown_pct = models.DecimalField(
+        _("maximum drawdown (%)"),
+        max_digits=5,
+        decimal_places=2,
+        default=RISK_RANGES["max_drawdown_pct"].default,
+        validators=[MinValueValidator(Decimal(5)), MaxValueValidator(Decimal(50))],
+    )
+    daily_loss_limit_pct = models.DecimalField(
+        _("daily loss limit (%)"),
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(1)), MaxValueValidator(Decimal(50))],
+        help_text=_("Halt when the account loses this much since the start of the day (UTC)."),
+    )
+    direction = models.CharField(_("direction"), max_length=8, choices=Direction.choices, default=Direction.LONG)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PAUSED)
+    status_reason = models.CharField(_("reason"), max_length=300, blank=True)
+    # The last closed candle this bot acted on: the claim (a conditional update) moves it forward.
+    last_candle_open = models.DateTimeField(null=True, blank=True)
+    last_tick_at = models.DateTimeField(null=True, blank=True)
+    peak_equity = money(null=True, blank=True)
+    day_start_equity = money(null=True, blank=True)
+    day_start = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("bot")
+        verbose_name_plural = _("bots")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "timeframe"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(leverage__gte=1, leverage__lte=10), name="bot_leverage_range"),
+            models.CheckConstraint(
+                condition=Q(position_size_pct__gte=5, position_size_pct__lte=20), name="bot_position_size_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(stop_loss_pct__isnull=True) | Q(stop_loss_pct__gte=1, stop_loss_pct__lte=5),
+                name="bot_stop_loss_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(take_profit_pct__isnull=True) | Q(take_profit_pct__gte=2, take_profit_pct__lte=10),
+                name="bot_take_profit_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_drawdown_pct__gte=5, max_drawdown_pct__lte=50), name="bot_max_drawdown_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.symbol} {self.timeframe})"
+
+
+class Position(models.Model):
+    """A position on an exchange account, opened by an entry fill and closed by an exit fill."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        CLOSED = "closed", _("Closed")
+
+    class Side(models.TextChoices):
+        LONG = "long", _("Long")
+        SHORT = "short", _("Short")
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="positions")
+    exchange_account = models.ForeignKey(ExchangeAccount, on_delete=models.CASCADE, related_name="positions")
+    bot = models.ForeignKey(Bot, on_delete=models.SET_NULL, null=True, blank=True, related_name="positions")
+    symbol = models.CharField(_("symbol"), max_length=32)
+    side = models.CharField(_("side"), max_length=8, choices=Side.choices)
+    status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.OPEN)
+    amount = money(_("amount"))
+    entry_price = money(_("entry price"))
+    leverage = models.PositiveSmallIntegerField(_("leverage"), default=1)
+    margin = money(_("margin"), default=Decimal(0))
+    stop_loss = money(_("stop loss"), null=True, blank=True)
+    take_profit = money(_("take profit"), null=True, blank=True)
+    liquidation_price = money(_("liquidation price"), null=True, blank=True)
+    mark_price = money(_("mark price"), null=True, blank=True)
+    fees = money(_("fees"), default=Decimal(0))
+    exit_price = money(_("exit price"), null=True, blank=True)
+    realized_pnl = money(_("realised PnL"), null=True, blank=True)
+    exit_reason = models.CharField(_("exit reason"), max_length=16, blank=True)
+    opened_at = models.DateTimeField(_("opened at"))
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("position")
+        verbose_name_plural = _("positions")
+        ordering = ["-opened_at", "-id"]
+        indexes = [
+            models.Index(fields=["user", "status"]),
+            models.Index(fields=["exchange_account", "symbol", "status"]),
+            models.Index(fields=["bot", "opened_at"]),
+        ]
+        constraints = [
+            # One open position per account and market (net mode, as Trendy trades).
+            models.UniqueConstraint(
+                fields=["exchange_account", "symbol"], condition=Q(status="open"), name="position_one_open_per_market"
+            ),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="position_amount_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.side} {self.amount} {self.symbol}"
+
+    @property
+    def unrealized_pnl(self) -> Decimal | None:
+        if self.status != self.Status.OPEN or self.mark_price is None:
+            return None
+        sign = 1 if self.side == self.Side.LONG else -1
+        return sign * self.amount * (self.mark_price - self.entry_price)
+
+
+class Order(models.Model):
+    """An order we sent (or are about to send). The row commits before the exchange is called, so a
+    crash in between leaves a ``pending`` order that reconciliation looks up by its client order id."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")  # stored, not yet acknowledged by the exchange
+        OPEN = "open", _("Open")
+        FILLED = "filled", _("Filled")
+        CANCELED = "canceled", _("Canceled")
+        REJECTED = "rejected", _("Rejected")
+        EXPIRED = "expired", _("Expired")
+
+    class Purpose(models.TextChoices):
+        ENTRY = "entry", _("Entry")
+        EXIT = "exit", _("Exit")
+        STOP_LOSS = "stop_loss", _("Stop loss")
+        TAKE_PROFIT = "take_profit", _("Take profit")
+
+    class Source(models.TextChoices):
+        BOT = "bot", _("Bot")
+        WEBHOOK = "webhook", _("TradingView alert")
+        MANUAL = "manual", _("Manual")
+        SYSTEM = "system", _("Risk / reconciliation")
+
+    OPEN_STATUSES = (Status.PENDING, Status.OPEN)
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="orders")
+    exchange_account = models.ForeignKey(ExchangeAccount, on_delete=models.CASCADE, related_name="orders")
+    bot = models.ForeignKey(Bot, on_delete=models.SET_NULL, null=True, blank=True, related_name="orders")
+    position = models.ForeignKey(Position, on_delete=models.SET_NULL, null=True, blank=True, related_name="orders")
+    symbol = models.CharField(_("symbol"), max_length=32)
+    side = models.CharField(_("side"), max_length=4)
+    type = models.CharField(_("type"), max_length=16)
+    purpose = models.CharField(_("purpose"), max_length=16, choices=Purpose.choices)
+    source = models.CharField(_("source"), max_length=16, choices=Source.choices, default=Source.BOT)
+    amount = money(_("amount"))
+    price = money(_("price"), null=True, blank=True)
+    trigger_price = money(_("trigger price"), null=True, blank=True)
+    reduce_only = models.BooleanField(default=False)
+    client_order_id = models.CharField(_("client order id"), max_length=36)
+    exchange_order_id = models.CharField(_("exchange order id"), max_length=64, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    filled = money(_("filled"), default=Decimal(0))
+    average_price = money(_("average price"), null=True, blank=True)
+    fee = money(_("fee"), default=Decimal(0))
+    candle_open = models.DateTimeField(null=True, blank=True)
+    note = models.CharField(_("note"), max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["user", "-created_at"]),
+            models.Index(fields=["exchange_account", "status"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["exchange_account", "client_order_id"], name="order_unique_client_id"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="order_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.side} {self.amount} {self.symbol} ({self.client_order_id})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
+
+
+class OrderEvent(models.Model):
+    """The append-only history of an order: created, sent, acknowledged, filled, canceled, errors."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    time = models.DateTimeField(default=timezone.now)
+    kind = models.CharField(max_length=32)
+    message = models.CharField(max_length=500, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("order event")
+        verbose_name_plural = _("order events")
+        ordering = ["time", "id"]
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.pk is not None:
+            raise ValueError("Order events are append-only.")
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise ValueError("Order events are append-only.")
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.message}"
+
+
+class Trade(models.Model):
+    """One fill of an order."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="trades")
+    exchange_account = models.ForeignKey(ExchangeAccount, on_delete=models.CASCADE, related_name="trades")
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="trades")
+    position = models.ForeignKey(Position, on_delete=models.SET_NULL, null=True, blank=True, related_name="trades")
+    bot = models.ForeignKey(Bot, on_delete=models.SET_NULL, null=True, blank=True, related_name="trades")
+    symbol = models.CharField(_("symbol"), max_length=32)
+    side = models.CharField(_("side"), max_length=4)
+    amount = money(_("amount"))
+    price = money(_("price"))
+    fee = money(_("fee"), default=Decimal(0))
+    realized_pnl = money(_("realised PnL"), default=Decimal(0))
+    time = models.DateTimeField(_("time"))
+
+    class Meta:
+        verbose_name = _("trade")
+        verbose_name_plural = _("trades")
+        ordering = ["-time", "-id"]
+        indexes = [models.Index(fields=["user", "-time"]), models.Index(fields=["bot", "-time"])]
+        constraints = [models.UniqueConstraint(fields=["order"], name="trade_one_fill_per_order")]
+
+    def __str__(self) -> str:
+        return f"{self.side} {self.amount} {self.symbol} @ {self.price}"
+
+
+class EquitySnapshot(models.Model):
+    """Account equity at a candle close (or a tick): the equity curve and the drawdown come from these."""
+
+    exchange_account = models.ForeignKey(ExchangeAccount, on_delete=models.CASCADE, related_name="equity_snapshots")
+    time = models.DateTimeField()
+    balance = money(_("balance"))
+    equity = money(_("equity"))
+
+    class Meta:
+        verbose_name = _("equity snapshot")
+        verbose_name_plural = _("equity snapshots")
+        ordering = ["time"]
+        constraints = [models.UniqueConstraint(fields=["exchange_account", "time"], name="equity_one_per_time")]
+
+
+class PaperWallet(models.Model):
+    """The paper exchange's side of a paper account: its USDT balance. Orders and positions are in
+    ``PaperOrder`` / ``PaperPosition``: the "exchange" that reconciliation compares our records to."""
+
+    account = models.OneToOneField(ExchangeAccount, on_delete=models.CASCADE, related_name="paper_wallet")
+    balance = money()
+    next_order_seq = models.PositiveBigIntegerField(default=1)
+    leverage = models.JSONField(default=dict, blank=True)  # symbol → leverage set
+    fee_rate = models.DecimalField(max_digits=7, decimal_places=6, default=Decimal("0.001"))
+    slippage_bps = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal(5))
+    # Amounts and prices unrounded (the backtest's arithmetic): for replays compared with a backtest.
+    exact = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"paper wallet of {self.account_id}: {self.balance}"
+
+
+class PaperOrder(models.Model):
+    account = models.ForeignKey(ExchangeAccount, on_delete=models.CASCADE, related_name="paper_orders")
+    exchange_order_id = models.CharField(max_length=32)
+    client_order_id = models.CharField(max_length=36)
+    symbol = models.CharField(max_length=32)
+    side = models.CharField(max_length=4)
+    type = models.CharField(max_length=16)
+    status = models.CharField(max_length=16)
+    amount = money()
+    filled = money(default=Decimal(0))
+    average = money(null=True)
+    fee = money(default=Decimal(0))
+    price = money(null=True)
+    trigger_price = money(null=True)
+    reduce_only = models.BooleanField(default=False)
+    reason = models.CharField(max_length=200, blank=True)
+    created_ms = models.BigIntegerField()
+    updated_ms = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "exchange_order_id"], name="paperorder_unique_id"),
+            models.UniqueConstraint(fields=["account", "client_order_id"], name="paperorder_unique_client_id"),
+        ]
+        indexes = [models.Index(fields=["account", "status"])]
+
+
+class PaperPosition(models.Model):
+    account = models.ForeignKey(ExchangeAccount, on_delete=models.CASCADE, related_name="paper_positions")
+    symbol = models.CharField(max_length=32)
+    side = models.CharField(max_length=8)
+    amount = money()
+    entry_price = money()
+    margin = money()
+    entry_fee = money(default=Decimal(0))
+    leverage = models.PositiveSmallIntegerField(default=1)
+    opened_ms = models.BigIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "symbol"], name="paperposition_one_per_market")]
+
+
+class MarketClock(models.Model):
+    """The one clock the trading loop and the paper exchange read: the wall clock (live), or a replay
+    over stored candles (TradingView's bar replay) that moves one candle every ``seconds_per_candle``."""
+
+    class Mode(models.TextChoices):
+        LIVE = "live", _("Live")
+        REPLAY = "replay", _("Replay")
+
+    mode = models.CharField(max_length=8, choices=Mode.choices, default=Mode.LIVE)
+    timeframe = models.CharField(max_length=8, default="1h")
+    cursor = models.DateTimeField(null=True, blank=True, help_text=_("Replay: the candle close the clock is at."))
+    start = models.DateTimeField(null=True, blank=True)
+    seconds_per_candle = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal(2))
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("market clock")
+        verbose_name_plural = _("market clock")

@@ -1,0 +1,153 @@
+"""The paper exchange's books in the database: load a ``PaperBook`` under a row lock, run one or more
+paper-exchange calls, save what changed, and record the fills in Trendy's own orders and positions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+
+from accounts.models import ExchangeAccount
+from trading import clock
+from trading.exchanges.paper import PaperBook, PaperExchange, PaperOrder as BookOrder, PaperPosition as BookPosition
+from trading.markets import paper_markets
+from trading.models import PaperOrder, PaperPosition, PaperWallet
+
+ORDER_FIELDS = (
+    "client_order_id", "symbol", "side", "type", "status", "amount", "filled", "average", "fee", "price",
+    "trigger_price", "reduce_only", "reason", "created_ms", "updated_ms",
+)  # fmt: skip
+POSITION_FIELDS = ("side", "amount", "entry_price", "margin", "entry_fee", "leverage", "opened_ms")
+
+
+def wallet_for(account: ExchangeAccount, *, lock: bool = False) -> PaperWallet:
+    """The paper wallet, created with the account's starting balance on first use."""
+    manager = PaperWallet.objects.select_for_update() if lock else PaperWallet.objects
+    wallet = manager.filter(account=account).first()
+    if wallet is None:
+        PaperWallet.objects.get_or_create(
+            account=account,
+            defaults={
+                "balance": account.paper_balance or Decimal(10_000),
+                "fee_rate": Decimal(settings.TRENDY_PAPER_FEE_RATE),
+                "slippage_bps": Decimal(settings.TRENDY_PAPER_SLIPPAGE_BPS),
+            },
+        )
+        wallet = manager.get(account=account)
+    return wallet
+
+
+def _book_order(row: PaperOrder) -> BookOrder:
+    return BookOrder(exchange_order_id=row.exchange_order_id, **{name: getattr(row, name) for name in ORDER_FIELDS})
+
+
+def load_book(account: ExchangeAccount, wallet: PaperWallet) -> PaperBook:
+    orders = {row.exchange_order_id: _book_order(row) for row in PaperOrder.objects.filter(account=account, status="open")}
+    positions = {
+        row.symbol: BookPosition(symbol=row.symbol, **{name: getattr(row, name) for name in POSITION_FIELDS})
+        for row in PaperPosition.objects.filter(account=account)
+    }
+    book = PaperBook(
+        balance=wallet.balance,
+        orders=orders,
+        positions=positions,
+        leverage={k: int(v) for k, v in wallet.leverage.items()},
+        next_seq=wallet.next_order_seq,
+    )
+    book.loaded = _fingerprint(book)  # type: ignore[attr-defined]
+    return book
+
+
+def _fingerprint(book: PaperBook) -> tuple:
+    positions = tuple(sorted((s, *(getattr(p, n) for n in POSITION_FIELDS)) for s, p in book.positions.items()))
+    return (book.balance, book.next_seq, tuple(sorted(book.leverage.items())), positions)
+
+
+def save_book(account: ExchangeAccount, wallet: PaperWallet, book: PaperBook) -> None:
+    for exchange_id in sorted(book.changed):
+        order = book.orders[exchange_id]
+        PaperOrder.objects.update_or_create(
+            account=account,
+            exchange_order_id=exchange_id,
+            defaults={name: getattr(order, name) for name in ORDER_FIELDS},
+        )
+    if getattr(book, "loaded", None) == _fingerprint(book):
+        book.changed.clear()
+        return
+    stored = {row.symbol: row for row in PaperPosition.objects.filter(account=account)}
+    for symbol, row in stored.items():
+        if symbol not in book.positions:
+            row.delete()
+    for symbol, position in book.positions.items():
+        values = {name: getattr(position, name) for name in POSITION_FIELDS}
+        row = stored.get(symbol)
+        if row is None:
+            PaperPosition.objects.create(account=account, symbol=symbol, **values)
+        elif any(getattr(row, k) != v for k, v in values.items()):
+            PaperPosition.objects.filter(pk=row.pk).update(**values)
+    wallet.balance = book.balance
+    wallet.next_order_seq = book.next_seq
+    wallet.leverage = dict(book.leverage)
+    wallet.save(update_fields=["balance", "next_order_seq", "leverage"])
+    for exchange_id in list(book.orders):
+        if book.orders[exchange_id].status != "open":
+            del book.orders[exchange_id]
+    book.changed.clear()
+    book.loaded = _fingerprint(book)  # type: ignore[attr-defined]
+
+
+def _finder(account: ExchangeAccount) -> Callable[[str | None, str | None], BookOrder | None]:
+    def find(exchange_id: str | None, client_id: str | None) -> BookOrder | None:
+        rows = PaperOrder.objects.filter(account=account)
+        if exchange_id:
+            rows = rows.filter(exchange_order_id=exchange_id)
+        elif client_id:
+            rows = rows.filter(client_order_id=client_id)
+        else:
+            return None
+        row = rows.first()
+        return None if row is None else _book_order(row)
+
+    return find
+
+
+def build_exchange(
+    account: ExchangeAccount, wallet: PaperWallet, book: PaperBook, *, price: Callable[[str], Decimal] | None = None
+) -> PaperExchange:
+    source = clock.data_exchange(account.exchange)
+    return PaperExchange(
+        book,
+        paper_markets(source, market_type=account.market_type, exact=wallet.exact),
+        price=price or (lambda symbol: clock.current_price(source, symbol)),
+        now_ms=clock.now_ms,
+        fee_rate=wallet.fee_rate,
+        slippage_bps=wallet.slippage_bps,
+        find_order=_finder(account),
+    )
+
+
+@contextmanager
+def paper_session(account: ExchangeAccount, *, price: Callable[[str], Decimal] | None = None) -> Iterator[PaperExchange]:
+    """One transaction with the paper wallet locked: concurrent calls on one account run one at a time.
+    On leaving, the book is saved and its fills are recorded in Trendy's orders and positions."""
+    with transaction.atomic():
+        wallet = wallet_for(account, lock=True)
+        book = load_book(account, wallet)
+        exchange = build_exchange(account, wallet, book, price=price)
+        exchange.flush = lambda: flush(account, exchange)  # type: ignore[attr-defined]
+        yield exchange
+        flush(account, exchange)
+        save_book(account, wallet, book)
+
+
+def flush(account: ExchangeAccount, exchange: PaperExchange) -> None:
+    """Record the fills and order changes so far in Trendy's orders, positions and trades."""
+    from trading import services  # services call this module
+
+    fills = list(exchange.fills)
+    exchange.fills.clear()
+    changed = [exchange.book.orders[k].state() for k in sorted(exchange.book.changed)]
+    services.paper_changes_record(account=account, fills=fills, orders=changed)

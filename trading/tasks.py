@@ -1,0 +1,52 @@
+"""Thin Celery tasks: take ids, call a service."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from celery import shared_task
+
+from trading import clock, loop, services
+from trading.exchanges.errors import TemporaryError
+
+
+@shared_task(name="trading.tick")
+def tick() -> dict[str, Any]:
+    """Every minute (beat): the candles that just closed, the paper exchange, a task per bot."""
+    if clock.is_replay():
+        return {"skipped": "the replay clock drives the loop"}
+    now = clock.now().replace(second=0, microsecond=0)
+    report = loop.loop_step(now=now, refresh=True)
+    return {"markets": report.markets, "bots": report.bots, "errors": report.errors[:10]}
+
+
+@shared_task(name="trading.replay_tick")
+def replay_tick() -> dict[str, Any]:
+    """Every few seconds (beat) when the clock is on replay: one candle forward, then the loop."""
+    moved = clock.replay_advance()
+    if moved is None:
+        return {"moved": False}
+    report = loop.loop_step(now=moved)
+    return {"moved": moved.isoformat(), "bots": report.bots, "errors": report.errors[:10]}
+
+
+@shared_task(
+    name="trading.run_bot_tick",
+    bind=True,
+    autoretry_for=(TemporaryError,),
+    retry_backoff=2,
+    retry_backoff_max=30,
+    max_retries=4,
+)
+def run_bot_tick(self: Any, bot_id: int, candle_open: str, signal: dict[str, bool] | None = None) -> dict[str, Any]:
+    result = services.bot_tick(bot_id=bot_id, candle_open=datetime.fromisoformat(candle_open), signal=signal)
+    return {"bot": bot_id, "outcome": result.outcome, "orders": result.orders, "message": result.message}
+
+
+@shared_task(name="trading.reconcile")
+def reconcile() -> dict[str, Any]:
+    """Every few minutes and at start-up: our orders and positions against the exchanges'."""
+    from trading.reconcile_service import reconcile_all
+
+    return reconcile_all()
