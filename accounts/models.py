@@ -217,7 +217,10 @@ class ExchangeAccount(models.Model):
     last_test_ok = models.BooleanField(null=True, blank=True)
     last_test_message = models.TextField(blank=True)
     withdrawals_enabled = models.BooleanField(
-        _("withdrawals enabled on the key"), null=True, blank=True, help_text=_("Unknown when the exchange does not say.")
+        _("withdrawals enabled on the key"),
+        null=True,
+        blank=True,
+        help_text=_("Unknown when the exchange does not say."),
     )
 
     class Meta:

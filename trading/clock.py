@@ -149,7 +149,9 @@ def current_price(exchange: str, symbol: str) -> Decimal:
 def replay_price(exchange: str, symbol: str, at: datetime, timeframe: str) -> Decimal:
     """On the replay clock the current price is the open of the candle starting at ``at`` (or the last
     close before it, when there is none)."""
-    frame = load_candles(exchange, data_symbol(symbol), timeframe, at, at + timedelta(milliseconds=TIMEFRAME_MS[timeframe]))
+    frame = load_candles(
+        exchange, data_symbol(symbol), timeframe, at, at + timedelta(milliseconds=TIMEFRAME_MS[timeframe])
+    )
     if len(frame) and frame.index[0] == at:
         return Decimal(repr(float(frame["open"].iloc[0])))
     before = load_candles(exchange, data_symbol(symbol), timeframe, None, at, limit=1)

@@ -131,8 +131,10 @@ def loop_step(
             clean = strategy.validate(dict(params))
             key = (exchange, symbol, timeframe, slug, params)
             try:
-                signals[key] = services.signal_from_candles(slug, clean, window.iloc[-strategy.lookback(clean) :], opened)
-            except Exception as exc:  # noqa: BLE001 - one broken strategy must not stop the others
+                signals[key] = services.signal_from_candles(
+                    slug, clean, window.iloc[-strategy.lookback(clean) :], opened
+                )
+            except Exception as exc:
                 log.exception("signal failed", extra={"strategy": slug, "symbol": symbol})
                 report.errors.append(f"{slug} {symbol}: {exc}")
                 signals[key] = None
@@ -193,7 +195,13 @@ def _paper_step(
                 return None
             row = bar.iloc[-1]
             inside = intrabar(source, symbol, now - step, now) if intrabar else []
-            candle = {"time": now - step, "open": row["open"], "high": row["high"], "low": row["low"], "close": row["close"]}
+            candle = {
+                "time": now - step,
+                "open": row["open"],
+                "high": row["high"],
+                "low": row["low"],
+                "close": row["close"],
+            }
             return candle, inside
 
         try:

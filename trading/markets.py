@@ -48,7 +48,9 @@ def paper_markets(data_exchange: str, *, market_type: str = "spot", exact: bool 
     key = f"trading:paper-markets:{data_exchange}:{market_type}:{exact}"
     markets = cache.get(key)
     if markets is None:
-        symbols = sorted({s.symbol for s in series_list() if s.exchange == data_exchange and s.symbol.endswith("/USDT")})
+        symbols = sorted(
+            {s.symbol for s in series_list() if s.exchange == data_exchange and s.symbol.endswith("/USDT")}
+        )
         markets = {}
         for symbol in symbols:
             market = paper_market(symbol, market_type=market_type, exact=exact)

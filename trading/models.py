@@ -272,6 +272,9 @@ class OrderEvent(models.Model):
         verbose_name_plural = _("order events")
         ordering = ["time", "id"]
 
+    def __str__(self) -> str:
+        return f"{self.kind} {self.message}"
+
     def save(self, *args: object, **kwargs: object) -> None:
         if self.pk is not None:
             raise ValueError("Order events are append-only.")
@@ -279,9 +282,6 @@ class OrderEvent(models.Model):
 
     def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
         raise ValueError("Order events are append-only.")
-
-    def __str__(self) -> str:
-        return f"{self.kind} {self.message}"
 
 
 class Trade(models.Model):
@@ -324,6 +324,9 @@ class EquitySnapshot(models.Model):
         verbose_name_plural = _("equity snapshots")
         ordering = ["time"]
         constraints = [models.UniqueConstraint(fields=["exchange_account", "time"], name="equity_one_per_time")]
+
+    def __str__(self) -> str:
+        return f"{self.exchange_account_id} {self.time:%Y-%m-%d %H:%M} {self.equity}"
 
 
 class PaperWallet(models.Model):
@@ -369,6 +372,9 @@ class PaperOrder(models.Model):
         ]
         indexes = [models.Index(fields=["account", "status"])]
 
+    def __str__(self) -> str:
+        return f"paper order {self.exchange_order_id} ({self.status})"
+
 
 class PaperPosition(models.Model):
     account = models.ForeignKey(ExchangeAccount, on_delete=models.CASCADE, related_name="paper_positions")
@@ -383,6 +389,9 @@ class PaperPosition(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["account", "symbol"], name="paperposition_one_per_market")]
+
+    def __str__(self) -> str:
+        return f"paper {self.side} {self.amount} {self.symbol}"
 
 
 class MarketClock(models.Model):
@@ -403,3 +412,6 @@ class MarketClock(models.Model):
     class Meta:
         verbose_name = _("market clock")
         verbose_name_plural = _("market clock")
+
+    def __str__(self) -> str:
+        return f"{self.mode} {self.cursor or ''}".strip()

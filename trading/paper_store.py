@@ -12,7 +12,9 @@ from django.db import transaction
 
 from accounts.models import ExchangeAccount
 from trading import clock
-from trading.exchanges.paper import PaperBook, PaperExchange, PaperOrder as BookOrder, PaperPosition as BookPosition
+from trading.exchanges.paper import PaperBook, PaperExchange
+from trading.exchanges.paper import PaperOrder as BookOrder
+from trading.exchanges.paper import PaperPosition as BookPosition
 from trading.markets import paper_markets
 from trading.models import PaperOrder, PaperPosition, PaperWallet
 
@@ -45,7 +47,9 @@ def _book_order(row: PaperOrder) -> BookOrder:
 
 
 def load_book(account: ExchangeAccount, wallet: PaperWallet) -> PaperBook:
-    orders = {row.exchange_order_id: _book_order(row) for row in PaperOrder.objects.filter(account=account, status="open")}
+    orders = {
+        row.exchange_order_id: _book_order(row) for row in PaperOrder.objects.filter(account=account, status="open")
+    }
     positions = {
         row.symbol: BookPosition(symbol=row.symbol, **{name: getattr(row, name) for name in POSITION_FIELDS})
         for row in PaperPosition.objects.filter(account=account)
@@ -130,7 +134,9 @@ def build_exchange(
 
 
 @contextmanager
-def paper_session(account: ExchangeAccount, *, price: Callable[[str], Decimal] | None = None) -> Iterator[PaperExchange]:
+def paper_session(
+    account: ExchangeAccount, *, price: Callable[[str], Decimal] | None = None
+) -> Iterator[PaperExchange]:
     """One transaction with the paper wallet locked: concurrent calls on one account run one at a time.
     On leaving, the book is saved and its fills are recorded in Trendy's orders and positions."""
     with transaction.atomic():

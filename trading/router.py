@@ -106,7 +106,9 @@ def apply_envelope(request: Request, envelope: Envelope) -> Capped:
         raise RouterError(f"Position size {size} % is refused: it must be above 0.", code="position_size_pct")
     size = _clamp("position_size_pct", size, SIZE_RANGE[0], max_size, notes)
 
-    def stop(name: str, value: Decimal | None, default: Decimal | None, bounds: tuple[Decimal, Decimal]) -> Decimal | None:
+    def stop(
+        name: str, value: Decimal | None, default: Decimal | None, bounds: tuple[Decimal, Decimal]
+    ) -> Decimal | None:
         if value is None:
             if request.use_default_stops and default is not None:
                 notes.append(Adjustment(name, "none", str(default), "defaulted"))

@@ -3,6 +3,7 @@ risk halts and reconciliation. Views, API views, tasks and commands call these, 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -89,7 +90,11 @@ def _validate_bot(*, user: Any, account: ExchangeAccount, bot: BotSettings) -> t
         _fail("timeframe", _("Unknown timeframe %(tf)r.") % {"tf": bot.timeframe})
     if bot.direction not in Direction.values:
         _fail("direction", _("Direction must be long, short or both."))
-    if bot.direction != Direction.LONG and account.market_type == ExchangeAccount.MarketType.SPOT and not account.is_paper:
+    if (
+        bot.direction != Direction.LONG
+        and account.market_type == ExchangeAccount.MarketType.SPOT
+        and not account.is_paper
+    ):
         _fail("direction", _("A spot account can only go long; use a perpetual account to short."))
     profile = RiskProfile.objects.get_or_create(user=user)[0]
     if not 1 <= int(bot.leverage) <= int(profile.leverage):
@@ -162,14 +167,18 @@ def bot_set_status(*, bot: Bot, status: str, reason: str = "") -> Bot:
         bot = Bot.objects.select_for_update().get(pk=bot.pk)
         if status == Bot.Status.RUNNING:
             if not bot.exchange_account.enabled:
-                raise ValidationError(_("The exchange account %(label)s is disabled.") % {"label": bot.exchange_account.label})
+                raise ValidationError(
+                    _("The exchange account %(label)s is disabled.") % {"label": bot.exchange_account.label}
+                )
             bot.peak_equity = None
             bot.day_start = None
             step = TIMEFRAME_MS[bot.timeframe]
             bot.last_candle_open = ms_to_datetime(clock.now_ms() // step * step - step)
         bot.status = status
         bot.status_reason = reason
-        bot.save(update_fields=["status", "status_reason", "peak_equity", "day_start", "last_candle_open", "updated_at"])
+        bot.save(
+            update_fields=["status", "status_reason", "peak_equity", "day_start", "last_candle_open", "updated_at"]
+        )
     _notify(bot.user, "bot_status", bot=bot.pk, status=status, reason=reason)
     return bot
 
@@ -183,7 +192,11 @@ def auto_trading_set(*, user: Any, enabled: bool) -> bool:
 
 
 def _notify(user: Any, kind: str, **data: Any) -> None:
-    log.info("trading event %s", kind, extra={"user_id": getattr(user, "pk", None), **{f"event_{k}": v for k, v in data.items()}})
+    log.info(
+        "trading event %s",
+        kind,
+        extra={"user_id": getattr(user, "pk", None), **{f"event_{k}": v for k, v in data.items()}},
+    )
 
 
 # --- orders -----------------------------------------------------------------------------------------
@@ -422,12 +435,18 @@ def signal_row(*, bot: Bot, candle_open: datetime, history_start: datetime | Non
     if history_start is not None:
         start = max(start, history_start)
     candles = load_candles(
-        clock.data_exchange(bot.exchange_account.exchange), clock.data_symbol(bot.symbol), bot.timeframe, start, candle_open + step
+        clock.data_exchange(bot.exchange_account.exchange),
+        clock.data_symbol(bot.symbol),
+        bot.timeframe,
+        start,
+        candle_open + step,
     )
     return signal_from_candles(bot.strategy, params, candles, candle_open)
 
 
-def signal_from_candles(strategy_slug: str, params: dict[str, Any], candles: Any, candle_open: datetime) -> dict[str, bool] | None:
+def signal_from_candles(
+    strategy_slug: str, params: dict[str, Any], candles: Any, candle_open: datetime
+) -> dict[str, bool] | None:
     if not len(candles) or candles.index[-1] != candle_open:
         return None
     strategy = get_strategy(strategy_slug)
@@ -494,7 +513,11 @@ class TickResult:
 
 
 def bot_tick(
-    *, bot_id: int, candle_open: datetime, signal: Mapping[str, bool] | None = None, history_start: datetime | None = None
+    *,
+    bot_id: int,
+    candle_open: datetime,
+    signal: Mapping[str, bool] | None = None,
+    history_start: datetime | None = None,
 ) -> TickResult:
     """One bot on one closed candle: claim, signals, decide, risk, route, submit, protect."""
     # 1. claim the candle
@@ -505,7 +528,9 @@ def bot_tick(
     if signal is None:
         signal = signal_row(bot=bot, candle_open=candle_open, history_start=history_start)
     if signal is None:
-        return TickResult(bot_id, "no_candle", [], _("The candle of %(time)s is not stored yet.") % {"time": candle_open})
+        return TickResult(
+            bot_id, "no_candle", [], _("The candle of %(time)s is not stored yet.") % {"time": candle_open}
+        )
     # 4. decide against the position held at that candle's close
     close_time = candle_open + timedelta(milliseconds=TIMEFRAME_MS[bot.timeframe])
     held = _held_at(bot, close_time)
@@ -536,10 +561,14 @@ def bot_tick(
                     orders.append(order.pk)
     except TemporaryError as exc:
         # Let the task retry the same candle: release the claim; the client ids stay the same.
-        Bot.objects.filter(pk=bot.pk, last_candle_open=candle_open).update(last_candle_open=candle_open - timedelta(milliseconds=1))
+        Bot.objects.filter(pk=bot.pk, last_candle_open=candle_open).update(
+            last_candle_open=candle_open - timedelta(milliseconds=1)
+        )
         raise exc
     except AuthenticationError as exc:
-        bot_set_status(bot=bot, status=Bot.Status.HALTED, reason=_("The exchange rejected the keys: %(e)s") % {"e": exc.message})
+        bot_set_status(
+            bot=bot, status=Bot.Status.HALTED, reason=_("The exchange rejected the keys: %(e)s") % {"e": exc.message}
+        )
         return TickResult(bot_id, "halted", orders, exc.message)
     except (InvalidOrder, InsufficientFunds) as exc:
         return TickResult(bot_id, "error", orders, exc.message)
@@ -547,11 +576,22 @@ def bot_tick(
 
 
 def _close_position(
-    exchange: Exchange, position: Position, *, client_id: str, note: str, source: str, candle_open: datetime | None = None
+    exchange: Exchange,
+    position: Position,
+    *,
+    client_id: str,
+    note: str,
+    source: str,
+    candle_open: datetime | None = None,
 ) -> Order:
     side = "sell" if position.side == Position.Side.LONG else "buy"
     request = OrderRequest(
-        symbol=position.symbol, side=side, type="market", amount=position.amount, client_order_id=client_id, reduce_only=True
+        symbol=position.symbol,
+        side=side,
+        type="market",
+        amount=position.amount,
+        client_order_id=client_id,
+        reduce_only=True,
     )
     return order_submit(
         exchange=exchange,
@@ -566,7 +606,9 @@ def _close_position(
     )
 
 
-def _open_for_bot(exchange: Exchange, bot: Bot, side: str, candle_open: datetime, scope: str, candle_ms: int) -> Order | None:
+def _open_for_bot(
+    exchange: Exchange, bot: Bot, side: str, candle_open: datetime, scope: str, candle_ms: int
+) -> Order | None:
     account = bot.exchange_account
     capped = router.apply_envelope(
         router.Request(
@@ -619,13 +661,17 @@ def position_open(
     sized = router.size_entry(
         market=market, side=order_side, equity=balance, capped=capped, price=price, slippage_bps=_slippage_bps(account)
     )
-    request = OrderRequest(symbol=symbol, side=order_side, type="market", amount=sized.amount, client_order_id=client_id)
+    request = OrderRequest(
+        symbol=symbol, side=order_side, type="market", amount=sized.amount, client_order_id=client_id
+    )
     order = order_submit(
         exchange=exchange, account=account, request=request, purpose=Order.Purpose.ENTRY, source=source, bot=bot,
         candle_open=candle_open, note=note,
     )  # fmt: skip
     if order.status == Order.Status.FILLED and order.position_id:
-        protect(exchange=exchange, position=Position.objects.get(pk=order.position_id), capped=capped, client_id=client_id)
+        protect(
+            exchange=exchange, position=Position.objects.get(pk=order.position_id), capped=capped, client_id=client_id
+        )
     return order
 
 
@@ -758,14 +804,14 @@ def _cancel_protective(exchange: Exchange, position: Position) -> None:
 
 def order_cancel(*, order: Order, exchange: Exchange | None = None) -> Order:
     if not order.is_open:
-        raise ValidationError(_("Only an open order can be cancelled (this one is %(status)s).") % {"status": order.get_status_display()})
+        raise ValidationError(
+            _("Only an open order can be cancelled (this one is %(status)s).") % {"status": order.get_status_display()}
+        )
     if exchange is None:
         with exchange_session(order.exchange_account) as session:
             return order_cancel(order=order, exchange=session)
-    try:
+    with contextlib.suppress(OrderNotFound):  # already gone on the exchange: cancelled for us too
         exchange.cancel_order(order.symbol, client_order_id=order.client_order_id)
-    except OrderNotFound:
-        pass  # already gone on the exchange: it is cancelled for us too
     Order.objects.filter(pk=order.pk).update(status=Order.Status.CANCELED, updated_at=timezone.now())
     _event(order, "canceled", "cancelled by request")
     flush(exchange)
@@ -783,9 +829,15 @@ def position_update_sl_tp(*, position: Position, stop_loss: Decimal | None, take
         long = position.side == Position.Side.LONG
         errors = {}
         if stop_loss is not None and (stop_loss <= 0 or (stop_loss >= price if long else stop_loss <= price)):
-            errors["stop_loss"] = [_("A stop loss must be %(side)s the current price %(price)s.") % {"side": _("below") if long else _("above"), "price": price}]
+            errors["stop_loss"] = [
+                _("A stop loss must be %(side)s the current price %(price)s.")
+                % {"side": _("below") if long else _("above"), "price": price}
+            ]
         if take_profit is not None and (take_profit <= 0 or (take_profit <= price if long else take_profit >= price)):
-            errors["take_profit"] = [_("A take profit must be %(side)s the current price %(price)s.") % {"side": _("above") if long else _("below"), "price": price}]
+            errors["take_profit"] = [
+                _("A take profit must be %(side)s the current price %(price)s.")
+                % {"side": _("above") if long else _("below"), "price": price}
+            ]
         if errors:
             raise ValidationError(errors)
         _cancel_protective(exchange, position)
@@ -848,9 +900,14 @@ def paper_step(*, account: ExchangeAccount, now: datetime, candle_for: CandleFor
             if found is not None:
                 candle, intrabar = found
                 exchange.on_candle(
-                    symbol, _dec(candle["open"]), _dec(candle["high"]), _dec(candle["low"]), to_ms(candle["time"]), intrabar
+                    symbol,
+                    _dec(candle["open"]),
+                    _dec(candle["high"]),
+                    _dec(candle["low"]),
+                    to_ms(candle["time"]),
+                    intrabar,
                 )
-            price = exchange._price(symbol)  # noqa: SLF001 - the price source the exchange fills at
+            price = exchange._price(symbol)
             exchange.on_price(symbol, price, now_ms)
             if symbol in book.positions or exchange.fills:
                 flush(exchange)
@@ -875,7 +932,9 @@ def paper_candle(
 
 
 def _mark(account: ExchangeAccount, symbol: str, price: Decimal) -> None:
-    Position.objects.filter(exchange_account=account, symbol=symbol, status=Position.Status.OPEN).update(mark_price=price)
+    Position.objects.filter(exchange_account=account, symbol=symbol, status=Position.Status.OPEN).update(
+        mark_price=price
+    )
 
 
 def _dec(value: Any) -> Decimal:

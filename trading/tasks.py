@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from celery import shared_task
+from celery.signals import worker_ready
 
 from trading import clock, loop, services
 from trading.exchanges.errors import TemporaryError
@@ -50,3 +51,9 @@ def reconcile() -> dict[str, Any]:
     from trading.reconcile_service import reconcile_all
 
     return reconcile_all()
+
+
+@worker_ready.connect
+def _reconcile_at_start(**kwargs: object) -> None:
+    """Reconciliation runs at start-up too: a worker killed mid-order left something to look up."""
+    reconcile.delay()

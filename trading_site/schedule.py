@@ -19,6 +19,7 @@ class Entry:
     crontab: str
     expires_seconds: int
     kwargs: dict[str, object] = field(default_factory=dict)
+    every_seconds: int | None = None  # an interval instead of the crontab (for sub-minute ticks)
 
     @property
     def full_name(self) -> str:
@@ -30,6 +31,12 @@ SCHEDULE: list[Entry] = [
     Entry("fetch closed candles", "market_data.fetch_market_feeds", "1-59/5 * * * *", expires_seconds=240),
     # Fail backtest runs whose worker died, so their pages stop waiting; every 10 minutes.
     Entry("fail stale backtest runs", "strategies.fail_stale_runs", "*/10 * * * *", expires_seconds=540),
+    # The trading loop: the candles that just closed, the paper exchange, a task per bot; every minute.
+    Entry("trading tick", "trading.tick", "* * * * *", expires_seconds=50),
+    # The replay clock: one candle forward when it is on (each call checks the clock's speed).
+    Entry("replay tick", "trading.replay_tick", "* * * * *", expires_seconds=5, every_seconds=2),
+    # Reconcile orders and positions with the exchanges every 5 minutes (and at worker start-up).
+    Entry("reconcile", "trading.reconcile", "*/5 * * * *", expires_seconds=240),
     # Delete expired API tokens once a day.
     Entry("purge expired API tokens", "accounts.purge_expired_api_tokens", "17 3 * * *", expires_seconds=3600),
 ]

@@ -176,15 +176,21 @@ class Exchange(Protocol):
 
     def fetch_ticker(self, symbol: str) -> Ticker: ...
 
-    def fetch_ohlcv(self, symbol: str, timeframe: str, since_ms: int | None = None, limit: int | None = None) -> list[list[float]]:
+    def fetch_ohlcv(
+        self, symbol: str, timeframe: str, since_ms: int | None = None, limit: int | None = None
+    ) -> list[list[float]]:
         """Closed and current candles: ``[open_time_ms, open, high, low, close, volume]`` rows."""
         ...
 
     def create_order(self, request: OrderRequest) -> OrderState: ...
 
-    def cancel_order(self, symbol: str, *, exchange_order_id: str | None = None, client_order_id: str | None = None) -> OrderState: ...
+    def cancel_order(
+        self, symbol: str, *, exchange_order_id: str | None = None, client_order_id: str | None = None
+    ) -> OrderState: ...
 
-    def fetch_order(self, symbol: str, *, exchange_order_id: str | None = None, client_order_id: str | None = None) -> OrderState:
+    def fetch_order(
+        self, symbol: str, *, exchange_order_id: str | None = None, client_order_id: str | None = None
+    ) -> OrderState:
         """``OrderNotFound`` when the exchange has no such order."""
         ...
 

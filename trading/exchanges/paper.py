@@ -259,7 +259,9 @@ class PaperExchange:
             raise InvalidOrder(f"Amount {amount} is below the minimum {market.min_amount}.", code="min_amount")
         if request.type == "limit" and (request.price is None or request.price <= 0):
             raise InvalidOrder("A limit order needs a price.", code="price")
-        if request.type in ("stop_market", "take_profit") and (request.trigger_price is None or request.trigger_price <= 0):
+        if request.type in ("stop_market", "take_profit") and (
+            request.trigger_price is None or request.trigger_price <= 0
+        ):
             raise InvalidOrder("A stop or take-profit order needs a trigger price.", code="trigger")
         position = self.book.positions.get(request.symbol)
         if request.reduce_only and (position is None or _closing_side(position) != request.side):
@@ -345,9 +347,7 @@ class PaperExchange:
             target = self._target(position)
             long = position.side == "long"
             hit_stop = stop is not None and (low <= stop if long else high >= stop)
-            hit_target = target is not None and (
-                high >= target.trigger_price if long else low <= target.trigger_price
-            )
+            hit_target = target is not None and (high >= target.trigger_price if long else low <= target.trigger_price)
             if hit_stop and hit_target:
                 hit_stop, hit_target = True, False
                 for bar_high, bar_low in intrabar:
@@ -389,7 +389,9 @@ class PaperExchange:
                 return order
         found = self._find_order(exchange_order_id, client_order_id)
         if found is None:
-            raise OrderNotFound(f"No order {exchange_order_id or client_order_id} on the paper exchange.", code="not_found")
+            raise OrderNotFound(
+                f"No order {exchange_order_id or client_order_id} on the paper exchange.", code="not_found"
+            )
         return found
 
     def _slipped(self, side: str, price: Decimal) -> Decimal:
@@ -490,9 +492,10 @@ class PaperExchange:
 
     def _fill_limits(self, symbol: str, low: Decimal, high: Decimal, time_ms: int) -> None:
         for order in sorted(self.book.orders.values(), key=lambda o: o.created_ms):
-            if order.status == "open" and order.symbol == symbol and order.type == "limit":
-                if (order.side == "buy" and low <= order.price) or (order.side == "sell" and high >= order.price):
-                    self._fill(order, order.price, time_ms, "limit")
+            if order.status != "open" or order.symbol != symbol or order.type != "limit":
+                continue
+            if (order.side == "buy" and low <= order.price) or (order.side == "sell" and high >= order.price):
+                self._fill(order, order.price, time_ms, "limit")
 
     def _fill(self, order: PaperOrder, price: Decimal, time_ms: int, reason: str) -> None:
         market = self.markets[order.symbol]
@@ -567,7 +570,17 @@ class PaperExchange:
         order.fee = fee_total
         order.updated_ms = time_ms
         book.changed.add(order.exchange_order_id)
-        self.fills.append(Fill(order=order.state(), price=price, amount=amount, fee=fee_total, time_ms=time_ms, reason=reason, **fill_kwargs))
+        self.fills.append(
+            Fill(
+                order=order.state(),
+                price=price,
+                amount=amount,
+                fee=fee_total,
+                time_ms=time_ms,
+                reason=reason,
+                **fill_kwargs,
+            )
+        )
         if fill_kwargs.get("position_closed"):
             for other in list(book.orders.values()):
                 if other.status == "open" and other.symbol == order.symbol and other.reduce_only:

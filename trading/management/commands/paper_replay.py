@@ -88,7 +88,7 @@ class Command(BacktestCommand):
             return
         self._summary(document, time.perf_counter() - started)
 
-    def _replay(self, options, strategy, params, risk, exchange, symbol, timeframe, candles, intrabar) -> dict:  # noqa: ANN001, PLR0913
+    def _replay(self, options, strategy, params, risk, exchange, symbol, timeframe, candles, intrabar) -> dict:
         user = User.objects.create_user(email=f"replay-{uuid.uuid4().hex[:12]}@replay.invalid", password=None)
         RiskProfile.objects.update_or_create(
             user=user, defaults={"leverage": 10, "position_size_pct": Decimal(20), "max_drawdown_pct": Decimal(50)}
@@ -127,7 +127,7 @@ class Command(BacktestCommand):
         def price_at(_exchange: str, _symbol: str) -> Decimal:
             return Decimal(repr(float(opens[position_of[current["time"]]])))
 
-        def inside(_exchange: str, _symbol: str, start, end) -> list[tuple[Decimal, Decimal]]:  # noqa: ANN001
+        def inside(_exchange: str, _symbol: str, start, end) -> list[tuple[Decimal, Decimal]]:
             if intrabar is None:
                 return []
             part = intrabar.loc[(intrabar.index >= start) & (intrabar.index < end)]
@@ -136,7 +136,7 @@ class Command(BacktestCommand):
                 for h, lo in zip(part["high"].to_numpy(), part["low"].to_numpy(), strict=True)
             ]
 
-        def dispatch(bot_id: int, opened, signal) -> None:  # noqa: ANN001
+        def dispatch(bot_id: int, opened, signal) -> None:
             services.bot_tick(bot_id=bot_id, candle_open=opened, signal=signal)
 
         current: dict[str, Any] = {}
@@ -159,13 +159,21 @@ class Command(BacktestCommand):
             services.paper_candle(
                 account=account,
                 symbol=symbol,
-                candle={"time": last, "open": row["open"], "high": row["high"], "low": row["low"], "close": row["close"]},
+                candle={
+                    "time": last,
+                    "open": row["open"],
+                    "high": row["high"],
+                    "low": row["low"],
+                    "close": row["close"],
+                },
                 intrabar=inside(exchange, symbol, last, last + step),
             )
             with paper_session(account) as paper:
                 paper.settle(symbol, Decimal(repr(float(row["close"]))), int(last.timestamp() * 1000))
         equity[-1] = float(wallet_for(account).balance)
-        return self._document(strategy, params, risk, exchange, symbol, timeframe, candles, account, equity, position_of)
+        return self._document(
+            strategy, params, risk, exchange, symbol, timeframe, candles, account, equity, position_of
+        )
 
     def _equity_at_close(self, account: ExchangeAccount, symbol: str, close: float) -> float:
         balance = float(wallet_for(account).balance)
@@ -175,7 +183,9 @@ class Command(BacktestCommand):
         sign = 1.0 if position.side == Position.Side.LONG else -1.0
         return max(balance + sign * float(position.amount) * (close - float(position.entry_price)), 0.0)
 
-    def _document(self, strategy, params, risk, exchange, symbol, timeframe, candles, account, equity, position_of) -> dict:  # noqa: ANN001, PLR0913
+    def _document(
+        self, strategy, params, risk, exchange, symbol, timeframe, candles, account, equity, position_of
+    ) -> dict:
         rows = []
         for p in Position.objects.filter(exchange_account=account).order_by("opened_at", "id"):
             entry_price = float(p.entry_price)
@@ -197,16 +207,16 @@ class Command(BacktestCommand):
                     "bars_held": position_of[p.closed_at] - position_of[p.opened_at],
                 }
             )
-        trades = pd.DataFrame(rows, columns=list(backtest_services.TRADE_COLUMNS) if hasattr(backtest_services, "TRADE_COLUMNS") else None)
+        trades = pd.DataFrame(
+            rows, columns=list(backtest_services.TRADE_COLUMNS) if hasattr(backtest_services, "TRADE_COLUMNS") else None
+        )
         step_ms = TIMEFRAME_MS[timeframe]
         capital = float(risk.initial_capital)
         metrics: dict[str, Any] = equity_metrics(equity, capital, len(candles) * step_ms, step_ms)
         pnl = trades["pnl"].to_numpy(dtype=float) if len(trades) else np.empty(0)
         fees = trades["fees"].to_numpy(dtype=float) if len(trades) else np.empty(0)
         metrics.update(trade_metrics(pnl, fees))
-        payload_trades = [
-            {key: backtest_services._json_value(value) for key, value in row.items()} for row in rows
-        ]
+        payload_trades = [{key: backtest_services._json_value(value) for key, value in row.items()} for row in rows]
         return {
             "version": JSON_VERSION,
             "strategy": strategy.slug,

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
-from django_celery_beat.models import CrontabSchedule, PeriodicTask
+from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
 from trading_site.schedule import PREFIX, SCHEDULE
 
@@ -17,6 +17,23 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         names = set()
         for entry in SCHEDULE:
+            if entry.every_seconds:
+                interval, _ = IntervalSchedule.objects.get_or_create(
+                    every=entry.every_seconds, period=IntervalSchedule.SECONDS
+                )
+                PeriodicTask.objects.update_or_create(
+                    name=entry.full_name,
+                    defaults={
+                        "task": entry.task,
+                        "crontab": None,
+                        "interval": interval,
+                        "kwargs": json.dumps(entry.kwargs),
+                        "expire_seconds": entry.expires_seconds,
+                        "enabled": True,
+                    },
+                )
+                names.add(entry.full_name)
+                continue
             minute, hour, day_of_month, month_of_year, day_of_week = entry.crontab.split()
             crontab, _ = CrontabSchedule.objects.get_or_create(
                 minute=minute,
