@@ -37,7 +37,7 @@ class Bot(models.Model):
         HALTED = "halted", _("Halted by a risk limit")
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="bots")
-    exchange_account = models.ForeignKey(ExchangeAccount, on_delete=models.PROTECT, related_name="bots")
+    exchange_account = models.ForeignKey(ExchangeAccount, on_delete=models.RESTRICT, related_name="bots")
     name = models.CharField(_("name"), max_length=100)
     strategy = models.CharField(_("strategy"), max_length=64)
     params = models.JSONField(_("parameters"), default=dict, blank=True)
