@@ -108,7 +108,7 @@ def main() -> None:
                 frame = load_candles(EXCHANGE, symbols[0], "1h", now, now + timedelta(hours=1))
                 opens = {}
 
-                def price(_exchange: str, symbol: str, now=now) -> Decimal:  # noqa: ANN001
+                def price(_exchange: str, symbol: str, now=now, opens=opens) -> Decimal:
                     key = (symbol, now)
                     if key not in opens:
                         opens[key] = clock.replay_price(EXCHANGE, symbol, now, "1h")
@@ -116,7 +116,7 @@ def main() -> None:
 
                 outcomes: dict[str, int] = {}
 
-                def dispatch(bot_id, opened, signal, outcomes=outcomes) -> None:  # noqa: ANN001
+                def dispatch(bot_id, opened, signal, outcomes=outcomes) -> None:
                     result = services.bot_tick(bot_id=bot_id, candle_open=opened, signal=signal)
                     outcomes[result.outcome] = outcomes.get(result.outcome, 0) + 1
 
