@@ -1,0 +1,304 @@
+"""Trading API: bots, positions, orders, trades and the auto-trading switch. One small view per action;
+every write accepts an ``Idempotency-Key`` (``trading.idempotency``) so the phone app may retry it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, serializers, status
+from rest_framework.generics import ListAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from trading import selectors, services
+from trading.exchanges.errors import (
+    AuthenticationError,
+    ExchangeError,
+    InsufficientFunds,
+    InvalidOrder,
+    OrderNotFound,
+    RateLimited,
+    TemporaryError,
+)
+from trading.idempotency import idempotent
+from trading.models import Bot, Order, Position
+from trading.serializers import (
+    AutoTradingSerializer,
+    BotCreateSerializer,
+    BotSerializer,
+    OrderSerializer,
+    PositionCloseSerializer,
+    PositionSerializer,
+    TradeSerializer,
+)
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Send the same key again to retry safely: the first answer is replayed for 24 hours.",
+)
+ERROR = OpenApiResponse(OpenApiTypes.OBJECT, description='{"error": {"code", "message", "fields"}}')
+
+
+class ExchangeRefused(exceptions.APIException):
+    """The exchange will not do it as asked (funds, order rules, keys): a person has to change something."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "exchange_refused"
+
+
+class ExchangeUnavailable(exceptions.APIException):
+    """The exchange did not answer or is rate-limiting us: retry later."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "exchange_unavailable"
+
+
+class ExchangeFailed(exceptions.APIException):
+    status_code = status.HTTP_502_BAD_GATEWAY
+    default_code = "exchange_error"
+
+
+@contextmanager
+def exchange_errors() -> Iterator[None]:
+    """Exchange errors as API errors with the exchange's message (validation errors pass through: 400)."""
+    try:
+        yield
+    except TemporaryError as exc:
+        error = ExchangeUnavailable(exc.message)
+        retry_after = getattr(exc, "retry_after", None) if isinstance(exc, RateLimited) else None
+        error.wait = retry_after or 5  # DRF sends it as Retry-After
+        raise error from None
+    except (InvalidOrder, InsufficientFunds, AuthenticationError, OrderNotFound) as exc:
+        raise ExchangeRefused(exc.message) from None
+    except ExchangeError as exc:
+        raise ExchangeFailed(exc.message) from None
+
+
+# --- bots ---------------------------------------------------------------------------------------------
+
+
+class BotListCreateApi(ListAPIView):
+    serializer_class = BotSerializer
+
+    def get_queryset(self) -> Any:
+        return selectors.bot_list(user=self.request.user)
+
+    @extend_schema(
+        request=BotCreateSerializer,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={201: BotSerializer, 400: ERROR, 404: ERROR, 422: ERROR},
+    )
+    @idempotent
+    def post(self, request: Request) -> Response:
+        data = BotCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        account = selectors.exchange_accounts_enabled(user=request.user).filter(pk=values.pop("exchange_account"))
+        if not account.exists():
+            raise exceptions.ValidationError({"exchange_account": [_("Choose one of your enabled exchange accounts.")]})
+        start = values.pop("start")
+        with exchange_errors():
+            bot = services.bot_create(
+                user=request.user,
+                exchange_account=account.get(),
+                settings_=services.BotSettings(**values),
+                start=start,
+            )
+        bot = selectors.bot_get_for_user(user=request.user, bot_id=bot.pk)
+        return Response(BotSerializer(bot).data, status=status.HTTP_201_CREATED)
+
+
+class BotDetailApi(APIView):
+    @extend_schema(responses={200: BotSerializer, 404: ERROR})
+    def get(self, request: Request, bot_id: int) -> Response:
+        bot = selectors.bot_get_for_user(user=request.user, bot_id=bot_id)
+        return Response(BotSerializer(bot).data)
+
+
+class _BotStatusApi(APIView):
+    target: str = ""
+
+    @extend_schema(
+        request=None, parameters=[IDEMPOTENCY_HEADER], responses={200: BotSerializer, 400: ERROR, 404: ERROR}
+    )
+    @idempotent
+    def post(self, request: Request, bot_id: int) -> Response:
+        bot = selectors.bot_get_for_user(user=request.user, bot_id=bot_id)
+        with exchange_errors():
+            services.bot_set_status(bot=bot, status=self.target)
+        bot = selectors.bot_get_for_user(user=request.user, bot_id=bot_id)
+        return Response(BotSerializer(bot).data)
+
+
+class BotStartApi(_BotStatusApi):
+    """Run the bot from the next closed candle."""
+
+    target = Bot.Status.RUNNING
+
+
+class BotPauseApi(_BotStatusApi):
+    """Stop placing new orders; an open position keeps its stop loss and take profit."""
+
+    target = Bot.Status.PAUSED
+
+
+class BotStopApi(_BotStatusApi):
+    target = Bot.Status.STOPPED
+
+
+# --- positions ------------------------------------------------------------------------------------------
+
+
+class PositionFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=[*Position.Status.values, "all"], default=Position.Status.OPEN)
+
+
+class PositionListApi(ListAPIView):
+    serializer_class = PositionSerializer
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "status", OpenApiTypes.STR, enum=[*Position.Status.values, "all"], description="open (default)"
+            )
+        ]
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> Any:
+        filters = PositionFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        chosen = filters.validated_data["status"]
+        return selectors.positions_for_user(user=self.request.user, status=None if chosen == "all" else chosen)
+
+
+class PositionUpdateSerializer(serializers.Serializer):
+    """Prices, not percentages. Leave a field out to keep it; ``null`` removes it."""
+
+    stop_loss = serializers.DecimalField(max_digits=40, decimal_places=18, min_value=0, allow_null=True, required=False)
+    take_profit = serializers.DecimalField(
+        max_digits=40, decimal_places=18, min_value=0, allow_null=True, required=False
+    )
+
+
+class PositionDetailApi(APIView):
+    @extend_schema(responses={200: PositionSerializer, 404: ERROR})
+    def get(self, request: Request, position_id: int) -> Response:
+        position = selectors.position_get_for_user(user=request.user, position_id=position_id)
+        return Response(PositionSerializer(position).data)
+
+    @extend_schema(
+        request=PositionUpdateSerializer,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={200: PositionSerializer, 400: ERROR, 404: ERROR, 409: ERROR, 503: ERROR},
+    )
+    @idempotent
+    def patch(self, request: Request, position_id: int) -> Response:
+        position = selectors.position_get_for_user(user=request.user, position_id=position_id)
+        data = PositionUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        with exchange_errors():
+            position = services.position_update_sl_tp(
+                position=position,
+                stop_loss=values.get("stop_loss", position.stop_loss),
+                take_profit=values.get("take_profit", position.take_profit),
+            )
+        position = selectors.position_get_for_user(user=request.user, position_id=position_id)
+        return Response(PositionSerializer(position).data)
+
+
+class PositionCloseApi(APIView):
+    """Close now with a market order; the position's stop loss and take profit orders are cancelled."""
+
+    @extend_schema(
+        request=None,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={200: PositionCloseSerializer, 400: ERROR, 404: ERROR, 409: ERROR, 503: ERROR},
+    )
+    @idempotent
+    def post(self, request: Request, position_id: int) -> Response:
+        position = selectors.position_get_for_user(user=request.user, position_id=position_id)
+        with exchange_errors():
+            order = services.position_close(position=position, source=Order.Source.MANUAL)
+        position = selectors.position_get_for_user(user=request.user, position_id=position_id)
+        return Response({"position": PositionSerializer(position).data, "order": OrderSerializer(order).data})
+
+
+# --- orders and trades ------------------------------------------------------------------------------------
+
+
+class OrderFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Order.Status.values, required=False)
+
+
+class OrderListApi(ListAPIView):
+    serializer_class = OrderSerializer
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "status", OpenApiTypes.STR, enum=Order.Status.values, description="open: pending and open orders"
+            )
+        ]
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> Any:
+        filters = OrderFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return selectors.orders_for_user(user=self.request.user, status=filters.validated_data.get("status"))
+
+
+class OrderCancelApi(APIView):
+    @extend_schema(
+        request=None,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={200: OrderSerializer, 400: ERROR, 404: ERROR, 409: ERROR, 503: ERROR},
+    )
+    @idempotent
+    def post(self, request: Request, order_id: int) -> Response:
+        order = selectors.order_get_for_user(user=request.user, order_id=order_id)
+        with exchange_errors():
+            order = services.order_cancel(order=order)
+        return Response(OrderSerializer(order).data)
+
+
+class TradeListApi(ListAPIView):
+    serializer_class = TradeSerializer
+
+    def get_queryset(self) -> Any:
+        return selectors.trades_for_user(user=self.request.user)
+
+
+# --- the auto-trading switch ---------------------------------------------------------------------------------
+
+
+class AutoTradingApi(APIView):
+    """Off: no bot of yours places a new order (stop loss and take profit orders stay in place)."""
+
+    @extend_schema(responses=AutoTradingSerializer)
+    def get(self, request: Request) -> Response:
+        return Response({"enabled": request.user.auto_trading})
+
+    @extend_schema(
+        request=AutoTradingSerializer,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={200: AutoTradingSerializer, 400: ERROR},
+    )
+    @idempotent
+    def post(self, request: Request) -> Response:
+        data = AutoTradingSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        enabled = services.auto_trading_set(user=request.user, enabled=data.validated_data["enabled"])
+        return Response({"enabled": enabled})

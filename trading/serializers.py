@@ -1,0 +1,197 @@
+"""Output shapes of the trading API (shared by several endpoints) and the bot-create input.
+Money, prices and amounts are decimal strings, never floats."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from rest_framework import serializers
+
+from strategies.builtin import REGISTRY
+from trading.models import Bot, Direction, Order, Position, Trade
+
+
+class MoneyField(serializers.DecimalField):
+    """A stored 18-place decimal as a plain string without trailing zeros: ``"0.016"``, ``"62489.21"``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_digits", 40)
+        kwargs.setdefault("decimal_places", 18)
+        super().__init__(**kwargs)
+
+    def to_representation(self, value: Any) -> str | None:
+        if value is None:
+            return None
+        number = Decimal(value)
+        text = format(number.normalize(), "f") if number else "0"
+        return text
+
+
+class BotSerializer(serializers.ModelSerializer):
+    exchange_account_label = serializers.CharField(source="exchange_account.label", read_only=True)
+
+    class Meta:
+        model = Bot
+        fields = [
+            "id",
+            "name",
+            "exchange_account",
+            "exchange_account_label",
+            "strategy",
+            "params",
+            "symbol",
+            "timeframe",
+            "leverage",
+            "position_size_pct",
+            "stop_loss_pct",
+            "take_profit_pct",
+            "max_drawdown_pct",
+            "daily_loss_limit_pct",
+            "direction",
+            "status",
+            "status_reason",
+            "last_tick_at",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class BotCreateSerializer(serializers.Serializer):
+    """The bot's settings; the service checks them against the user's risk profile and the exchange."""
+
+    exchange_account = serializers.IntegerField()
+    strategy = serializers.ChoiceField(choices=sorted(REGISTRY))
+    params = serializers.DictField(required=False, default=dict)
+    symbol = serializers.CharField(max_length=32)
+    timeframe = serializers.CharField(max_length=8)
+    name = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
+    leverage = serializers.IntegerField(min_value=1, max_value=10, default=1)
+    position_size_pct = serializers.DecimalField(
+        max_digits=5, decimal_places=2, min_value=5, max_value=20, default=Decimal(10)
+    )
+    stop_loss_pct = serializers.DecimalField(
+        max_digits=5, decimal_places=2, min_value=1, max_value=5, allow_null=True, default=Decimal(2)
+    )
+    take_profit_pct = serializers.DecimalField(
+        max_digits=5, decimal_places=2, min_value=2, max_value=10, allow_null=True, default=Decimal(4)
+    )
+    max_drawdown_pct = serializers.DecimalField(
+        max_digits=5, decimal_places=2, min_value=5, max_value=50, default=Decimal(20)
+    )
+    daily_loss_limit_pct = serializers.DecimalField(
+        max_digits=5, decimal_places=2, min_value=1, max_value=50, allow_null=True, default=None
+    )
+    direction = serializers.ChoiceField(choices=Direction.choices, default=Direction.LONG)
+    start = serializers.BooleanField(default=False)
+
+
+class PositionSerializer(serializers.ModelSerializer):
+    amount = MoneyField(read_only=True)
+    entry_price = MoneyField(read_only=True)
+    mark_price = MoneyField(read_only=True)
+    unrealized_pnl = MoneyField(read_only=True, allow_null=True)
+    margin = MoneyField(read_only=True)
+    stop_loss = MoneyField(read_only=True)
+    take_profit = MoneyField(read_only=True)
+    liquidation_price = MoneyField(read_only=True)
+    fees = MoneyField(read_only=True)
+    exit_price = MoneyField(read_only=True)
+    realized_pnl = MoneyField(read_only=True)
+
+    class Meta:
+        model = Position
+        fields = [
+            "id",
+            "exchange_account",
+            "bot",
+            "symbol",
+            "side",
+            "status",
+            "amount",
+            "entry_price",
+            "mark_price",
+            "unrealized_pnl",
+            "leverage",
+            "margin",
+            "stop_loss",
+            "take_profit",
+            "liquidation_price",
+            "fees",
+            "exit_price",
+            "realized_pnl",
+            "exit_reason",
+            "opened_at",
+            "closed_at",
+        ]
+        read_only_fields = fields
+
+
+class OrderSerializer(serializers.ModelSerializer):
+    amount = MoneyField(read_only=True)
+    price = MoneyField(read_only=True)
+    trigger_price = MoneyField(read_only=True)
+    filled = MoneyField(read_only=True)
+    average_price = MoneyField(read_only=True)
+    fee = MoneyField(read_only=True)
+
+    class Meta:
+        model = Order
+        fields = [
+            "id",
+            "exchange_account",
+            "bot",
+            "position",
+            "symbol",
+            "side",
+            "type",
+            "purpose",
+            "source",
+            "status",
+            "amount",
+            "price",
+            "trigger_price",
+            "reduce_only",
+            "filled",
+            "average_price",
+            "fee",
+            "client_order_id",
+            "note",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class TradeSerializer(serializers.ModelSerializer):
+    amount = MoneyField(read_only=True)
+    price = MoneyField(read_only=True)
+    fee = MoneyField(read_only=True)
+    realized_pnl = MoneyField(read_only=True)
+
+    class Meta:
+        model = Trade
+        fields = [
+            "id",
+            "exchange_account",
+            "bot",
+            "order",
+            "position",
+            "symbol",
+            "side",
+            "amount",
+            "price",
+            "fee",
+            "realized_pnl",
+            "time",
+        ]
+        read_only_fields = fields
+
+
+class PositionCloseSerializer(serializers.Serializer):
+    position = PositionSerializer()
+    order = OrderSerializer()
+
+
+class AutoTradingSerializer(serializers.Serializer):
+    enabled = serializers.BooleanField()
