@@ -1,0 +1,291 @@
+"""Trading pages: bots (create, start, pause, stop), positions and orders (close, SL/TP, cancel) and the
+auto-trading switch in the header. Each htmx action answers with the fragment it changed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from market_data.timeframes import TIMEFRAMES
+from strategies.builtin import REGISTRY, get_strategy
+from strategies.interface import Strategy, StrategyError
+from trading import selectors, services
+from trading.exchanges.errors import ExchangeError
+from trading.models import Bot, Order
+
+RECENT_TRADES = 50
+BOT_ACTIONS = {"start": Bot.Status.RUNNING, "pause": Bot.Status.PAUSED, "stop": Bot.Status.STOPPED}
+BOT_FIELDS = [
+    "name",
+    "exchange_account",
+    "symbol",
+    "timeframe",
+    "leverage",
+    "position_size_pct",
+    "stop_loss_pct",
+    "take_profit_pct",
+    "max_drawdown_pct",
+    "daily_loss_limit_pct",
+    "direction",
+]
+
+
+class BotForm(forms.ModelForm):
+    """A bot's settings and its strategy's parameters (``param_<name>``, the defaults pre-filled)."""
+
+    strategy = forms.ChoiceField(label=gettext_lazy("Strategy"), choices=[(s.slug, s.name) for s in REGISTRY.values()])
+    timeframe = forms.ChoiceField(label=gettext_lazy("Timeframe"), choices=[(tf, tf) for tf in TIMEFRAMES])
+    start = forms.BooleanField(label=gettext_lazy("Start right away"), required=False)
+
+    class Meta:
+        model = Bot
+        fields = BOT_FIELDS
+
+    def __init__(self, *args: Any, user: Any, strategy: Strategy, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.strategy_obj = strategy
+        self.fields["strategy"].initial = strategy.slug
+        self.fields["name"].required = False
+        self.fields["name"].help_text = _("Empty: strategy, market and timeframe.")
+        self.fields["exchange_account"].queryset = selectors.exchange_accounts_enabled(user=user)
+        self.fields["exchange_account"].empty_label = None
+        for name in ("stop_loss_pct", "take_profit_pct", "daily_loss_limit_pct"):
+            self.fields[name].help_text = _("Leave empty for none.")
+        for spec in strategy.params:
+            field_cls = forms.IntegerField if spec.kind is int else forms.FloatField
+            self.fields[f"param_{spec.name}"] = field_cls(
+                label=_(spec.label),
+                min_value=spec.minimum,
+                max_value=spec.maximum,
+                initial=spec.kind(spec.default),
+                widget=forms.NumberInput(attrs={"step": spec.step}),
+            )
+
+    def param_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.fields if name.startswith("param_")]
+
+    def market_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in ("name", "exchange_account", "symbol", "timeframe", "direction")]
+
+    def risk_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in BOT_FIELDS[4:-1]]
+
+    def settings(self) -> services.BotSettings:
+        data = self.cleaned_data
+        return services.BotSettings(
+            strategy=self.strategy_obj.slug,
+            params={k.removeprefix("param_"): v for k, v in data.items() if k.startswith("param_")},
+            **{name: data[name] for name in BOT_FIELDS if name != "exchange_account"},
+        )
+
+
+def _strategy_or_404(slug: str) -> Strategy:
+    try:
+        return get_strategy(slug)
+    except StrategyError:
+        raise Http404(_("No such strategy.")) from None
+
+
+def _initial(user: Any) -> dict[str, Any]:
+    profile = user.risk_profile
+    return {
+        "symbol": "BTC/USDT",
+        "timeframe": "1h",
+        "leverage": 1,
+        "position_size_pct": profile.position_size_pct,
+        "stop_loss_pct": profile.stop_loss_pct,
+        "take_profit_pct": profile.take_profit_pct,
+        "max_drawdown_pct": profile.max_drawdown_pct,
+    }
+
+
+def _apply_errors(form: forms.Form, exc: ValidationError) -> None:
+    errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
+    for field, found in errors.items():
+        name = f"param_{field.removeprefix('params.')}" if field.startswith("params.") else field
+        form.add_error(name if name in form.fields else None, found)
+
+
+def _attempt(action: Callable[[], Any]) -> str:
+    """Run a service call; the user-facing message of what went wrong, or ""."""
+    try:
+        action()
+    except ValidationError as exc:
+        return " ".join(exc.messages)
+    except ExchangeError as exc:
+        return _("The exchange refused: %(message)s") % {"message": exc.message}
+    return ""
+
+
+# --- bots ----------------------------------------------------------------------------------------------
+
+
+def _bot_form(request: HttpRequest, data: Any = None) -> BotForm:
+    slug = (data or request.GET).get("strategy") or "ema_crossover"
+    strategy = _strategy_or_404(slug)
+    return BotForm(data, user=request.user, strategy=strategy, initial=None if data else _initial(request.user))
+
+
+@login_required
+@require_GET
+def bot_list(request: HttpRequest) -> HttpResponse:
+    context = {"bots": selectors.bot_list(user=request.user), "form": _bot_form(request), "names": _names()}
+    return render(request, "trading/bot_list.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def bot_new(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        form = _bot_form(request, request.POST)
+        if form.is_valid():
+            try:
+                bot = services.bot_create(
+                    user=request.user,
+                    exchange_account=form.cleaned_data["exchange_account"],
+                    settings_=form.settings(),
+                    start=form.cleaned_data["start"],
+                )
+            except ValidationError as exc:
+                _apply_errors(form, exc)
+            except ExchangeError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(request, _("The bot %(name)s is created.") % {"name": bot.name})
+                return redirect("trading:bots")
+        status = 400
+    else:
+        form = _bot_form(request)
+        status = 200
+    if request.htmx and request.GET.get("partial") == "params":
+        return render(request, "trading/partials/bot_param_fields.html", {"form": form})
+    return render(request, "trading/bot_form.html", {"form": form}, status=status)
+
+
+def _names() -> dict[str, str]:
+    return {slug: strategy.name for slug, strategy in REGISTRY.items()}
+
+
+@login_required
+@require_POST
+def bot_action(request: HttpRequest, bot_id: int, action: str) -> HttpResponse:
+    bot = selectors.bot_get_for_user(user=request.user, bot_id=bot_id)
+    if action not in BOT_ACTIONS:
+        raise Http404
+    error = _attempt(lambda: services.bot_set_status(bot=bot, status=BOT_ACTIONS[action]))
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        return redirect("trading:bots")
+    bot = selectors.bot_get_for_user(user=request.user, bot_id=bot_id)
+    context = {"bot": bot, "error": error, "names": _names()}
+    return render(request, "trading/partials/bot_row.html", context, status=400 if error else 200)
+
+
+# --- positions and orders --------------------------------------------------------------------------------
+
+
+def _positions_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
+    return {"positions": list(selectors.positions_for_user(user=request.user)), **extra}
+
+
+def _orders_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
+    return {"orders": list(selectors.orders_for_user(user=request.user, status="open")), **extra}
+
+
+@login_required
+@require_GET
+def positions(request: HttpRequest) -> HttpResponse:
+    context = {
+        **_positions_context(request),
+        **_orders_context(request),
+        "trades": list(selectors.trades_for_user(user=request.user)[:RECENT_TRADES]),
+    }
+    return render(request, "trading/positions.html", context)
+
+
+@login_required
+@require_GET
+def positions_table(request: HttpRequest) -> HttpResponse:
+    """The open positions fragment the page polls every few seconds."""
+    return render(request, "trading/partials/positions_table.html", _positions_context(request))
+
+
+def _after(request: HttpRequest, error: str, template: str, context: dict[str, Any]) -> HttpResponse:
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        return redirect("trading:positions")
+    return render(request, template, {**context, "error": error}, status=400 if error else 200)
+
+
+@login_required
+@require_POST
+def position_close(request: HttpRequest, position_id: int) -> HttpResponse:
+    position = selectors.position_get_for_user(user=request.user, position_id=position_id)
+    error = _attempt(lambda: services.position_close(position=position, source=Order.Source.MANUAL))
+    if not error and not request.htmx:
+        messages.success(request, _("The position is closed."))
+    return _after(request, error, "trading/partials/positions_table.html", _positions_context(request))
+
+
+class StopsForm(forms.Form):
+    stop_loss = forms.DecimalField(label=gettext_lazy("Stop loss"), required=False, min_value=Decimal(0))
+    take_profit = forms.DecimalField(label=gettext_lazy("Take profit"), required=False, min_value=Decimal(0))
+
+
+@login_required
+@require_POST
+def position_stops(request: HttpRequest, position_id: int) -> HttpResponse:
+    """Move the stop loss / take profit (prices); an empty field removes it."""
+    position = selectors.position_get_for_user(user=request.user, position_id=position_id)
+    form = StopsForm(request.POST)
+    if form.is_valid():
+        error = _attempt(
+            lambda: services.position_update_sl_tp(
+                position=position,
+                stop_loss=form.cleaned_data["stop_loss"],
+                take_profit=form.cleaned_data["take_profit"],
+            )
+        )
+    else:
+        error = " ".join(str(m) for found in form.errors.values() for m in found)
+    context = _positions_context(request, error_position=position.pk)
+    return _after(request, error, "trading/partials/positions_table.html", context)
+
+
+@login_required
+@require_POST
+def order_cancel(request: HttpRequest, order_id: int) -> HttpResponse:
+    order = selectors.order_get_for_user(user=request.user, order_id=order_id)
+    error = _attempt(lambda: services.order_cancel(order=order))
+    return _after(request, error, "trading/partials/orders_table.html", _orders_context(request))
+
+
+# --- the auto-trading switch -------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def auto_trading(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        enabled = request.POST.get("enabled") == "on"
+        services.auto_trading_set(user=request.user, enabled=enabled)
+        if not request.htmx:
+            messages.success(request, _("Auto-trading is on.") if enabled else _("Auto-trading is off."))
+            target = request.POST.get("next", "")
+            safe = url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure())
+            return redirect(target if safe else "trading:bots")
+    return render(request, "trading/partials/auto_trading_switch.html")
