@@ -318,9 +318,7 @@ TRENDY_PAPER_SLIPPAGE_BPS = env_str("TRENDY_PAPER_SLIPPAGE_BPS", "5")
 # Slippage the router assumes when it sizes an order on a real exchange.
 TRENDY_LIVE_SLIPPAGE_BPS = env_str("TRENDY_LIVE_SLIPPAGE_BPS", "5")
 # API base URL overrides per exchange id ("binance=http://127.0.0.1:9000,okx=…"): a proxy, or a fake exchange.
-TRENDY_EXCHANGE_API_URLS = dict(
-    item.split("=", 1) for item in env_list("TRENDY_EXCHANGE_API_URLS") if "=" in item
-)
+TRENDY_EXCHANGE_API_URLS = dict(item.split("=", 1) for item in env_list("TRENDY_EXCHANGE_API_URLS") if "=" in item)
 
 # --- E-mail -----------------------------------------------------------------------------
 # EMAIL_URL: smtp://user:password@host:587 (STARTTLS), smtps://…:465 (TLS), console://, locmem://
