@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -284,6 +285,11 @@ class TradeListApi(ListAPIView):
 # --- the auto-trading switch ---------------------------------------------------------------------------------
 
 
+def real_user(user: Any) -> Any:
+    """With session auth ``request.user`` is a lazy object, and the service calls ``type(user)``."""
+    return get_user_model().objects.get(pk=user.pk)
+
+
 class AutoTradingApi(APIView):
     """Off: no bot of yours places a new order (stop loss and take profit orders stay in place)."""
 
@@ -300,5 +306,6 @@ class AutoTradingApi(APIView):
     def post(self, request: Request) -> Response:
         data = AutoTradingSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        enabled = services.auto_trading_set(user=request.user, enabled=data.validated_data["enabled"])
+        enabled = services.auto_trading_set(user=real_user(request.user), enabled=data.validated_data["enabled"])
+        request.user.auto_trading = enabled
         return Response({"enabled": enabled})

@@ -9,6 +9,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
@@ -277,12 +278,18 @@ def order_cancel(request: HttpRequest, order_id: int) -> HttpResponse:
 # --- the auto-trading switch -------------------------------------------------------------------------------
 
 
+def real_user(user: Any) -> Any:
+    """The user model instance behind ``request.user`` (a lazy object): the service calls ``type(user)``."""
+    return get_user_model().objects.get(pk=user.pk)
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def auto_trading(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         enabled = request.POST.get("enabled") == "on"
-        services.auto_trading_set(user=request.user, enabled=enabled)
+        services.auto_trading_set(user=real_user(request.user), enabled=enabled)
+        request.user.auto_trading = enabled
         if not request.htmx:
             messages.success(request, _("Auto-trading is on.") if enabled else _("Auto-trading is off."))
             target = request.POST.get("next", "")

@@ -442,3 +442,11 @@ def test_schema_lists_the_trading_paths(client):
     for path in ("/api/v1/bots/", "/api/v1/bots/{bot_id}/start/", "/api/v1/positions/{position_id}/close/"):
         assert path in paths
     assert any(p["name"] == "Idempotency-Key" for p in paths["/api/v1/bots/"]["post"]["parameters"])
+
+
+def test_auto_trading_switch_with_session_auth(alice, client):
+    client.force_login(alice)
+    response = client.post("/api/v1/auto-trading/", {"enabled": False}, content_type="application/json")
+    assert response.status_code == 200 and response.json() == {"enabled": False}
+    alice.refresh_from_db()
+    assert alice.auto_trading is False
