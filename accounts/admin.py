@@ -8,8 +8,8 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from accounts import services
-from accounts.models import ApiToken, RiskProfile, User
+from accounts import selectors, services
+from accounts.models import ApiToken, ExchangeAccount, RiskProfile, User
 
 
 class RiskProfileInline(admin.StackedInline):
@@ -70,6 +70,60 @@ class ApiTokenAdmin(admin.ModelAdmin):
             services.api_token_revoke(user=token.user, token_id=token.id)
             count += 1
         self.message_user(request, _("%(count)d tokens revoked.") % {"count": count}, messages.SUCCESS)
+
+
+@admin.register(ExchangeAccount)
+class ExchangeAccountAdmin(admin.ModelAdmin):
+    """Read-only: users add, test and delete their accounts themselves. The sealed keys are never shown,
+    only the masked hint; staff may switch accounts off (through the service) when a key leaks."""
+
+    list_display = [
+        "label", "user", "exchange", "testnet", "market_type", "api_key_hint", "enabled",
+        "last_test_at", "last_test_ok", "withdrawals_enabled", "created_at",
+    ]  # fmt: skip
+    list_filter = ["exchange", "testnet", "market_type", "enabled", "last_test_ok", "withdrawals_enabled"]
+    search_fields = ["user__email", "label", "exchange"]
+    list_select_related = ["user"]
+    fields = [
+        "user", "exchange", "label", "testnet", "market_type", "api_key_hint", "paper_balance", "enabled",
+        "created_at", "last_test_at", "last_test_ok", "last_test_message", "withdrawals_enabled",
+    ]  # fmt: skip
+    readonly_fields = fields
+    actions = ["disable", "enable"]
+
+    @admin.display(description=_("API key"))
+    def api_key_hint(self, obj: ExchangeAccount) -> str:
+        return selectors.exchange_account_masked_key(obj) or "—"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_toggle_permission(self, request: HttpRequest) -> bool:
+        # The form is read-only for everybody; switching an account on or off needs the change permission.
+        return request.user.has_perm("accounts.change_exchangeaccount")
+
+    def _set_enabled(self, request: HttpRequest, queryset: Any, enabled: bool) -> int:
+        count = 0
+        for account in queryset:
+            services.exchange_account_set_enabled(account=account, enabled=enabled)
+            count += 1
+        return count
+
+    @admin.action(description=_("Disable the selected exchange accounts"), permissions=["toggle"])
+    def disable(self, request: HttpRequest, queryset: Any) -> None:
+        count = self._set_enabled(request, queryset, False)
+        self.message_user(request, _("%(count)d exchange accounts disabled.") % {"count": count}, messages.SUCCESS)
+
+    @admin.action(description=_("Enable the selected exchange accounts"), permissions=["toggle"])
+    def enable(self, request: HttpRequest, queryset: Any) -> None:
+        count = self._set_enabled(request, queryset, True)
+        self.message_user(request, _("%(count)d exchange accounts enabled.") % {"count": count}, messages.SUCCESS)
 
 
 admin.site.unregister(Authenticator)

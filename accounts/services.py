@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets as pysecrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -13,13 +14,15 @@ from allauth.mfa.models import Authenticator
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError, RestrictedError
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts import secrets
 from accounts.crypto import is_sealed
-from accounts.models import ApiToken, RiskProfile, User
+from accounts.models import ApiToken, ExchangeAccount, RiskProfile, User
 
 RISK_FIELDS = ("leverage", "position_size_pct", "stop_loss_pct", "take_profit_pct", "max_drawdown_pct")
 TOKEN_PREFIX = "tdy"  # noqa: S105 - a public marker, not a secret
@@ -159,6 +162,162 @@ def api_token_touch(*, token: ApiToken) -> None:
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
         ApiToken.objects.filter(id=token.id).update(last_used_at=now)
         token.last_used_at = now
+
+
+# --- exchange accounts -----------------------------------------------------------------------------
+
+# ccxt exchange ids are lower-case letters and digits ("binance", "okx", "kraken", "binanceusdm"). Whether
+# ccxt really knows an id is for the connection test to say: accounts does not import ccxt.
+EXCHANGE_ID_RE = re.compile(r"[a-z0-9]{2,32}")
+PASSPHRASE_EXCHANGES = frozenset({"okx"})  # their API keys come with a passphrase
+PAPER_BALANCE_DEFAULT = Decimal(10_000)
+PAPER_BALANCE_MAX = Decimal(10) ** 12
+KEY_MAX_LENGTH = 512
+SECRET_MAX_LENGTH = 4096  # room for a PEM private key (Binance RSA or Ed25519 keys)
+
+
+def _paper_balance(value: Decimal | int | str | None, errors: dict[str, list[str]]) -> Decimal | None:
+    if value is None or value == "":
+        return PAPER_BALANCE_DEFAULT
+    try:
+        number = Decimal(str(value).strip())
+    except ArithmeticError:
+        errors["paper_balance"] = [_("Enter a number.")]
+        return None
+    if not number.is_finite() or number <= 0 or number > PAPER_BALANCE_MAX:
+        errors["paper_balance"] = [_("Enter a starting balance above 0 and up to 1,000,000,000,000 USDT.")]
+        return None
+    if number != number.quantize(Decimal("0.01")):
+        errors["paper_balance"] = [_("Use at most two decimal places.")]
+        return None
+    return number
+
+
+def _label_taken(*, user: User, label: str) -> bool:
+    return ExchangeAccount.objects.filter(user=user, label__iexact=label).exists()
+
+
+def _label_taken_message(label: str) -> str:
+    return _("You already have an account called “%(label)s”: choose another label.") % {"label": label}
+
+
+@transaction.atomic
+def exchange_account_create(
+    *,
+    user: User,
+    exchange: str,
+    label: str,
+    testnet: bool = False,
+    market_type: str = ExchangeAccount.MarketType.SPOT,
+    api_key: str = "",
+    secret: str = "",
+    passphrase: str = "",
+    paper_balance: Decimal | int | str | None = None,
+) -> ExchangeAccount:
+    """Add an exchange account; its keys are sealed to the owner and never shown again (only ``key_hint``).
+
+    ``exchange`` is ``"paper"`` (simulated money, no keys, starts with ``paper_balance`` USDT, 10,000 by
+    default) or a ccxt id such as ``"binance"`` or ``"okx"`` (API key and secret required; OKX also needs
+    its passphrase). The label is unique per user (case-insensitive). Every problem is reported at once,
+    keyed by field, in one ``ValidationError``; nothing is saved then.
+    """
+    errors: dict[str, list[str]] = {}
+    exchange = (exchange or "").strip().lower()
+    label = (label or "").strip()
+    api_key, secret, passphrase = (api_key or "").strip(), (secret or "").strip(), (passphrase or "").strip()
+
+    if not label:
+        errors["label"] = [_("Give the account a label, so you can tell it apart later.")]
+    elif len(label) > ExchangeAccount._meta.get_field("label").max_length:
+        errors["label"] = [_("A label has at most 100 characters.")]
+    elif _label_taken(user=user, label=label):
+        errors["label"] = [_label_taken_message(label)]
+    if market_type not in ExchangeAccount.MarketType.values:
+        errors["market_type"] = [_("Choose spot or perpetual.")]
+
+    balance: Decimal | None = None
+    if exchange == ExchangeAccount.PAPER:
+        testnet = False
+        balance = _paper_balance(paper_balance, errors)
+        if api_key or secret or passphrase:
+            errors["api_key"] = [_("A paper account trades simulated money: it takes no API keys.")]
+    else:
+        if not EXCHANGE_ID_RE.fullmatch(exchange):
+            errors["exchange"] = [
+                _("Enter the exchange's ccxt id: lower-case letters and digits, such as binance, okx or kraken.")
+            ]
+        if paper_balance not in (None, ""):
+            errors["paper_balance"] = [_("Only paper accounts have a starting balance.")]
+        if not api_key:
+            errors["api_key"] = [_("Enter the API key.")]
+        elif len(api_key) > KEY_MAX_LENGTH:
+            errors["api_key"] = [_("This API key is too long.")]
+        if not secret:
+            errors["secret"] = [_("Enter the API secret.")]
+        elif len(secret) > SECRET_MAX_LENGTH:
+            errors["secret"] = [_("This API secret is too long.")]
+        if not passphrase and exchange in PASSPHRASE_EXCHANGES:
+            errors["passphrase"] = [_("OKX API keys come with a passphrase: enter the one you set for this key.")]
+        elif len(passphrase) > KEY_MAX_LENGTH:
+            errors["passphrase"] = [_("This passphrase is too long.")]
+    if errors:
+        raise ValidationError(errors)
+
+    account = ExchangeAccount(
+        user=user, exchange=exchange, label=label, testnet=testnet, market_type=market_type, paper_balance=balance
+    )
+    account.set_credentials(api_key=api_key, secret=secret, passphrase=passphrase)
+    try:
+        with transaction.atomic():
+            account.save()
+    except IntegrityError:
+        if _label_taken(user=user, label=label):  # created a moment ago by a concurrent request
+            raise ValidationError({"label": [_label_taken_message(label)]}) from None
+        raise
+    return account
+
+
+@transaction.atomic
+def exchange_account_set_enabled(*, account: ExchangeAccount, enabled: bool) -> ExchangeAccount:
+    """Switch an account on or off. Bots do not trade on a disabled account."""
+    ExchangeAccount.objects.filter(pk=account.pk).update(enabled=enabled)
+    account.enabled = enabled
+    return account
+
+
+def exchange_account_delete(*, account: ExchangeAccount) -> None:
+    """Delete an account and its sealed keys; refused (``ValidationError`` naming them) while bots use it
+    (``Bot.exchange_account`` is PROTECT or RESTRICT: nothing is deleted then)."""
+    try:
+        with transaction.atomic():
+            account.delete()
+    except (ProtectedError, RestrictedError) as exc:
+        blocking = exc.protected_objects if isinstance(exc, ProtectedError) else exc.restricted_objects
+        names = sorted(str(obj) for obj in blocking)
+        raise ValidationError(
+            ngettext(
+                "The bot %(bots)s trades on this account: delete the bot first.",
+                "The bots %(bots)s trade on this account: delete them first.",
+                len(names),
+            )
+            % {"bots": ", ".join(names)},
+            code="protected",
+        ) from None
+
+
+@transaction.atomic
+def exchange_account_record_test(
+    *, account: ExchangeAccount, ok: bool, message: str, withdrawals_enabled: bool | None
+) -> ExchangeAccount:
+    """Store the outcome of a connection test. A failed test keeps what the last good one said about
+    withdrawals (a network error tells nothing about the key)."""
+    values: dict[str, Any] = {"last_test_at": timezone.now(), "last_test_ok": ok, "last_test_message": message[:2000]}
+    if ok:
+        values["withdrawals_enabled"] = withdrawals_enabled
+    ExchangeAccount.objects.filter(pk=account.pk).update(**values)
+    for name, value in values.items():
+        setattr(account, name, value)
+    return account
 
 
 @dataclass

@@ -1,0 +1,188 @@
+"""The connection test of an exchange account: can Trendy read the balance with these keys, and may the key
+withdraw (it never should)? The outcome is stored on the account (``accounts.services``)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from accounts import services as account_services
+from accounts.crypto import CryptoError
+from accounts.models import ExchangeAccount
+from trading.adapters import adapter_for
+from trading.exchanges.base import Balance, KeyPermissions
+from trading.exchanges.errors import AuthenticationError, ExchangeError, RateLimited, TemporaryError
+
+logger = logging.getLogger(__name__)
+
+ASSETS_IN_MESSAGE = 5
+STABLECOINS = ("USDT", "USDC", "FDUSD", "BUSD", "USD")
+EXCHANGE_NAMES = {"binance": "Binance", "okx": "OKX"}
+
+
+@dataclass(frozen=True)
+class ConnectionResult:
+    ok: bool
+    message: str  # one translated sentence, without keys or secrets
+    balances: dict[str, Balance] = field(default_factory=dict)
+    withdrawals_enabled: bool | None = None  # None: the exchange does not say
+    warnings: tuple[str, ...] = ()
+
+
+def exchange_account_test(*, account: ExchangeAccount, api_urls: dict[str, str] | None = None) -> ConnectionResult:
+    """Read the balance and the key's permissions through the account's adapter and record the outcome.
+
+    Exchange errors become a failed result with a message saying what to do (keys rejected, exchange
+    unreachable, rate limited, ...); a key that may withdraw gets a loud warning. ``api_urls`` points a
+    ccxt account elsewhere (tests); by default ``adapter_for`` reads ``TRENDY_EXCHANGE_API_URLS``.
+    """
+    failure: Exception | None = None
+    try:
+        exchange = adapter_for(account, api_urls=api_urls)
+        balances = exchange.fetch_balance()
+        permissions = exchange.fetch_key_permissions()
+    except CryptoError as exc:
+        failure = exc
+        result = ConnectionResult(
+            ok=False,
+            message=_("The stored keys cannot be opened. Delete this account and add it again with the keys."),
+        )
+    except ExchangeError as exc:
+        failure = exc
+        result = ConnectionResult(ok=False, message=_scrub(_failure_message(account, exc), account))
+    else:
+        result = ConnectionResult(
+            ok=True,
+            message=_success_message(account, balances),
+            balances=balances,
+            withdrawals_enabled=None if account.is_paper else permissions.withdraw,
+            warnings=_warnings(account, permissions),
+        )
+    account_services.exchange_account_record_test(
+        account=account, ok=result.ok, message=result.message, withdrawals_enabled=result.withdrawals_enabled
+    )
+    logger.info(
+        "exchange account %s (%s) connection test: %s",
+        account.pk,
+        account.exchange,
+        "ok" if failure is None else f"{type(failure).__name__} {getattr(failure, 'code', '')}".strip(),
+    )
+    return result
+
+
+def exchange_name(account: ExchangeAccount) -> str:
+    if account.is_paper:
+        return _("Paper")
+    return EXCHANGE_NAMES.get(account.exchange, account.exchange)
+
+
+def _network(account: ExchangeAccount) -> str:
+    return _("testnet") if account.testnet else _("mainnet")
+
+
+def _reason(account: ExchangeAccount, exc: ExchangeError) -> str:
+    """The adapter's one-line reason, without its ``"<exchange id>: "`` prefix."""
+    return exc.message.removeprefix(f"{account.exchange}: ").strip().rstrip(".") or type(exc).__name__
+
+
+def _failure_message(account: ExchangeAccount, exc: ExchangeError) -> str:
+    values = {"exchange": exchange_name(account), "reason": _reason(account, exc), "network": _network(account)}
+    if exc.code == "unknown_exchange":
+        return _(
+            "ccxt does not know the exchange “%(exchange)s”. Delete this account and add it again with the "
+            "exchange's ccxt id (for example binance, okx or kraken)."
+        ) % {"exchange": account.exchange}
+    if isinstance(exc, AuthenticationError):
+        return (
+            _(
+                "%(exchange)s rejected the keys (%(reason)s). Check the API key and the secret (and the passphrase "
+                "on OKX), that the key was made for the %(network)s, and that its IP allowlist includes this server."
+            )
+            % values
+        )
+    if isinstance(exc, RateLimited):
+        return _("%(exchange)s is limiting requests right now (%(reason)s). Wait a minute, then test again.") % values
+    if isinstance(exc, TemporaryError):
+        return (
+            _("%(exchange)s could not be reached (%(reason)s). Check that the exchange is up, then test again.")
+            % values
+        )
+    return _("%(exchange)s refused the request: %(reason)s.") % values
+
+
+def plain_number(number: Decimal) -> str:
+    """``Decimal("1000.50")`` as ``"1000.5"``: no exponent, no trailing zeros."""
+    return format(number.normalize(), "f") if number else "0"
+
+
+def _balance_summary(balances: dict[str, Balance]) -> str:
+    held = [b for b in balances.values() if b.total > 0]
+    rank = {asset: i for i, asset in enumerate(STABLECOINS)}  # stablecoins first, then by name
+    held.sort(key=lambda b: (rank.get(b.asset, len(rank)), b.asset))
+    shown = ", ".join(f"{plain_number(b.total)} {b.asset}" for b in held[:ASSETS_IN_MESSAGE])
+    more = len(held) - ASSETS_IN_MESSAGE
+    if more > 0:
+        shown += " " + ngettext("and %(count)d more asset", "and %(count)d more assets", more) % {"count": more}
+    return shown
+
+
+def _success_message(account: ExchangeAccount, balances: dict[str, Balance]) -> str:
+    summary = _balance_summary(balances)
+    if account.is_paper:
+        return _("Paper account ready. Balance: %(balances)s.") % {"balances": summary or "0 USDT"}
+    values = {"exchange": exchange_name(account), "network": _network(account), "balances": summary}
+    if not summary:
+        return _("Connected to %(exchange)s (%(network)s). The account holds no funds yet.") % values
+    return _("Connected to %(exchange)s (%(network)s). Balance: %(balances)s.") % values
+
+
+def _warnings(account: ExchangeAccount, permissions: KeyPermissions) -> tuple[str, ...]:
+    if account.is_paper:
+        return ()
+    name = exchange_name(account)
+    warnings = []
+    if permissions.withdraw:
+        warnings.append(withdrawals_warning())
+    elif permissions.withdraw is None and not account.testnet:
+        warnings.append(
+            _(
+                "%(exchange)s does not say whether this key may withdraw. Make sure withdrawals are disabled on it "
+                "and that it only works from your server's IP address."
+            )
+            % {"exchange": name}
+        )
+    if permissions.ip_restricted is False and not account.testnet:
+        warnings.append(
+            _(
+                "This key works from any IP address: set an IP allowlist on %(exchange)s, so that a stolen key "
+                "is useless elsewhere."
+            )
+            % {"exchange": name}
+        )
+    if permissions.trade is False:
+        warnings.append(_("This key may not trade: enable trading on it, or bots on this account cannot place orders."))
+    return tuple(warnings)
+
+
+def withdrawals_warning() -> str:
+    return _(
+        "Withdrawals are enabled on this API key. Trendy never withdraws, but anyone who obtains this key could "
+        "move your funds out. Create a new key with withdrawals disabled and restricted to your server's IP "
+        "address (IP allowlist), add it here, and delete this account."
+    )
+
+
+def _scrub(text: str, account: ExchangeAccount) -> str:
+    """Defence in depth: the adapter already keeps the keys out of its messages."""
+    try:
+        opened = account.credentials()
+    except CryptoError:
+        return text
+    for value in sorted(filter(None, opened.values()), key=len, reverse=True):
+        if len(value) >= 4:
+            text = text.replace(value, "***")
+    return text
