@@ -5,7 +5,15 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PURE = ["accounts.crypto", "accounts.risk", "market_data.timeframes", "market_data.exceptions"]
+PURE = [
+    "accounts.crypto",
+    "accounts.risk",
+    "market_data.timeframes",
+    "market_data.exceptions",
+    "trading.exchanges.ccxt_exchange",
+    "trading.exchanges.registry",
+    "trading.exchanges.submit",
+]
 
 
 def test_pure_modules_import_without_django():
