@@ -11,7 +11,7 @@ from accounts.models import ExchangeAccount
 from trading.exchanges.base import Exchange
 
 
-def adapter_for(account: ExchangeAccount, *, api_urls: dict[str, str] | None = None) -> Exchange:
+def adapter_for(account: ExchangeAccount, *, api_urls: dict[str, str] | None = None, **options: object) -> Exchange:
     """A ready adapter. For a paper account: the paper exchange on its current book (for reads; writes
     go through ``exchange_session`` so that they are saved). Otherwise the ccxt adapter with the
     account's opened keys; ``api_urls`` (or ``TRENDY_EXCHANGE_API_URLS``) points it elsewhere."""
@@ -22,13 +22,16 @@ def adapter_for(account: ExchangeAccount, *, api_urls: dict[str, str] | None = N
         return build_exchange(account, wallet, load_book(account, wallet))
     from trading.exchanges.registry import build_exchange as build_ccxt
 
-    override = api_urls if api_urls is not None else settings.TRENDY_EXCHANGE_API_URLS.get(account.exchange)
+    override = api_urls
+    if override is None and account.exchange in settings.TRENDY_EXCHANGE_API_URLS:
+        override = {"*": settings.TRENDY_EXCHANGE_API_URLS[account.exchange]}  # every API of that exchange
     return build_ccxt(
         account.exchange,
         credentials=account.credentials(),
         testnet=account.testnet,
         market_type=account.market_type,
         api_urls=override,
+        **options,
     )
 
 

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
@@ -185,7 +186,7 @@ def bot_set_status(*, bot: Bot, status: str, reason: str = "") -> Bot:
 
 def auto_trading_set(*, user: Any, enabled: bool) -> bool:
     """The per-user switch: off, no bot of this user places an order (protective orders stay)."""
-    type(user).objects.filter(pk=user.pk).update(auto_trading=enabled)
+    get_user_model().objects.filter(pk=user.pk).update(auto_trading=enabled)
     user.auto_trading = enabled
     _notify(user, "auto_trading", enabled=enabled)
     return enabled

@@ -34,7 +34,7 @@ SCHEDULE: list[Entry] = [
     # The trading loop: the candles that just closed, the paper exchange, a task per bot; every minute.
     Entry("trading tick", "trading.tick", "* * * * *", expires_seconds=50),
     # The replay clock: one candle forward when it is on (each call checks the clock's speed).
-    Entry("replay tick", "trading.replay_tick", "* * * * *", expires_seconds=50),
+    Entry("replay tick", "trading.replay_tick", "* * * * *", expires_seconds=5, every_seconds=2),
     # Reconcile orders and positions with the exchanges every 5 minutes (and at worker start-up).
     Entry("reconcile", "trading.reconcile", "*/5 * * * *", expires_seconds=240),
     # Delete expired API tokens once a day.

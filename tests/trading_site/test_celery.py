@@ -43,9 +43,16 @@ def test_schedule_install_is_idempotent(capsys):
     tasks = PeriodicTask.objects.filter(name__startswith=PREFIX)
     assert tasks.count() == len(SCHEDULE)
     assert PeriodicTask.objects.filter(name="staff-made entry").exists()
+    by_name = {entry.full_name: entry for entry in SCHEDULE}
     for task in tasks:
         assert task.expire_seconds and task.expire_seconds > 0
-        assert task.crontab.timezone.key == "UTC"
+        entry = by_name[task.name]
+        if entry.every_seconds:  # sub-minute ticks are intervals
+            assert task.crontab is None
+            assert (task.interval.every, task.interval.period) == (entry.every_seconds, IntervalSchedule.SECONDS)
+        else:
+            assert task.interval is None
+            assert task.crontab.timezone.key == "UTC"
 
 
 def test_every_scheduled_task_exists():
