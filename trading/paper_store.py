@@ -12,8 +12,11 @@ from django.db import transaction
 
 from accounts.models import ExchangeAccount
 from trading import clock
+from trading.exchanges.errors import ExchangeError, InsufficientFunds, InvalidOrder
 from trading.exchanges.paper import PaperBook, PaperExchange
+from trading.exchanges.errors import ExchangeError, InsufficientFunds, InvalidOrder
 from trading.exchanges.paper import PaperOrder as BookOrder
+from trading.exchanges.errors import ExchangeError, InsufficientFunds, InvalidOrder
 from trading.exchanges.paper import PaperPosition as BookPosition
 from trading.markets import paper_markets
 from trading.models import PaperOrder, PaperPosition, PaperWallet
@@ -138,15 +141,24 @@ def paper_session(
     account: ExchangeAccount, *, price: Callable[[str], Decimal] | None = None
 ) -> Iterator[PaperExchange]:
     """One transaction with the paper wallet locked: concurrent calls on one account run one at a time.
-    On leaving, the book is saved and its fills are recorded in Trendy's orders and positions."""
+    On leaving, the book is saved and its fills are recorded in Trendy's orders and positions.
+
+    An order the exchange refused (invalid, insufficient funds) does not roll the session back: the paper
+    exchange refuses before it changes its book, and the rejected order stays on record for the user."""
+    refused: ExchangeError | None = None
     with transaction.atomic():
         wallet = wallet_for(account, lock=True)
         book = load_book(account, wallet)
         exchange = build_exchange(account, wallet, book, price=price)
         exchange.flush = lambda: flush(account, exchange)  # type: ignore[attr-defined]
-        yield exchange
+        try:
+            yield exchange
+        except (InvalidOrder, InsufficientFunds) as exc:
+            refused = exc
         flush(account, exchange)
         save_book(account, wallet, book)
+    if refused is not None:
+        raise refused
 
 
 def flush(account: ExchangeAccount, exchange: PaperExchange) -> None:

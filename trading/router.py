@@ -81,6 +81,13 @@ def _clamp(name: str, value: Decimal, low: Decimal, high: Decimal, notes: list[A
     return value
 
 
+def _number(name: str, value: object) -> Decimal:
+    try:
+        return Decimal(str(value).strip())
+    except ArithmeticError:
+        raise RouterError(f"{name} {value!r} is not a number.", code=name) from None
+
+
 def apply_envelope(request: Request, envelope: Envelope) -> Capped:
     """Cap a request by the user's limits. ``RouterError`` when a value is not a sensible number."""
     notes: list[Adjustment] = []
@@ -100,8 +107,7 @@ def apply_envelope(request: Request, envelope: Envelope) -> Capped:
         leverage = max_leverage
 
     max_size = min(Decimal(envelope.max_position_size_pct), SIZE_RANGE[1])
-    size = request.position_size_pct if request.position_size_pct is not None else max_size
-    size = Decimal(size)
+    size = _number("position_size_pct", request.position_size_pct if request.position_size_pct is not None else max_size)
     if not size.is_finite() or size <= 0:
         raise RouterError(f"Position size {size} % is refused: it must be above 0.", code="position_size_pct")
     size = _clamp("position_size_pct", size, SIZE_RANGE[0], max_size, notes)
@@ -114,7 +120,7 @@ def apply_envelope(request: Request, envelope: Envelope) -> Capped:
                 notes.append(Adjustment(name, "none", str(default), "defaulted"))
                 return Decimal(default)
             return None
-        value = Decimal(value)
+        value = _number(name, value)
         if not value.is_finite() or value <= 0:
             raise RouterError(f"{name} {value} % is refused: it must be above 0.", code=name)
         return _clamp(name, value, *bounds, notes)

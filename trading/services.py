@@ -420,6 +420,8 @@ def _exit_reason(order: Order, reason: str) -> str:
         return "take_profit"
     if order.note.startswith("reversal"):
         return "reversal"
+    if order.note.startswith("risk halt"):
+        return "risk_halt"
     return "manual" if order.source == Order.Source.MANUAL else "signal"
 
 
@@ -521,10 +523,25 @@ def bot_tick(
     history_start: datetime | None = None,
 ) -> TickResult:
     """One bot on one closed candle: claim, signals, decide, risk, route, submit, protect."""
+    bot = Bot.objects.select_related("exchange_account", "user").filter(pk=bot_id).first()
+    if bot is None:
+        return TickResult(bot_id, "skipped", [], "no such bot")
+    if bot.exchange_account.is_paper:
+        # On paper the claim commits with the trades: a worker killed mid-tick rolls both back, and the
+        # re-delivered task (acks late) acts on the candle. A real exchange's orders commit before they are
+        # sent, and their client order ids make a re-run harmless.
+        with transaction.atomic():
+            return _bot_tick(bot, candle_open, signal, history_start)
+    return _bot_tick(bot, candle_open, signal, history_start)
+
+
+def _bot_tick(
+    bot: Bot, candle_open: datetime, signal: Mapping[str, bool] | None, history_start: datetime | None
+) -> TickResult:
+    bot_id = bot.pk
     # 1. claim the candle
     if not _claim(bot_id, candle_open):
         return TickResult(bot_id, "skipped", [])
-    bot = Bot.objects.select_related("exchange_account", "user").get(pk=bot_id)
     # 2-3. candles and signals (the loop hands in the signal when it computed it once for many bots)
     if signal is None:
         signal = signal_row(bot=bot, candle_open=candle_open, history_start=history_start)

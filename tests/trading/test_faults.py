@@ -208,11 +208,6 @@ def test_insufficient_balance_rejects_the_order_with_a_clear_message_and_no_posi
     assert not PaperOrder.objects.filter(account=account, symbol="BTC/USDT").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: order_submit marks the order rejected and re-raises inside paper_session's transaction, "
-    "so the rejected Order row and its 'rejected' event are rolled back on paper accounts",
-)
 def test_insufficient_balance_keeps_the_rejected_order_for_the_user(account):
     _eth_uses_most_of_the_balance(account)
     bot = make_bot(account, position_size_pct=D(20))
@@ -263,7 +258,7 @@ def test_a_temporary_price_failure_releases_the_candle_so_the_retry_trades(bot):
     with at(C1, source=down), pytest.raises(TemporaryError, match="unreachable"):
         services.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG)
     bot.refresh_from_db()
-    assert bot.last_candle_open < C1  # the claim is released
+    assert bot.last_candle_open is None or bot.last_candle_open < C1  # the claim is released
     assert not Order.objects.filter(bot=bot).exists()
     assert not PaperOrder.objects.filter(account=bot.exchange_account).exists()
     with at(C1, "50000"):
