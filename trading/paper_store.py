@@ -14,9 +14,7 @@ from accounts.models import ExchangeAccount
 from trading import clock
 from trading.exchanges.errors import ExchangeError, InsufficientFunds, InvalidOrder
 from trading.exchanges.paper import PaperBook, PaperExchange
-from trading.exchanges.errors import ExchangeError, InsufficientFunds, InvalidOrder
 from trading.exchanges.paper import PaperOrder as BookOrder
-from trading.exchanges.errors import ExchangeError, InsufficientFunds, InvalidOrder
 from trading.exchanges.paper import PaperPosition as BookPosition
 from trading.markets import paper_markets
 from trading.models import PaperOrder, PaperPosition, PaperWallet

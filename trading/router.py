@@ -107,7 +107,8 @@ def apply_envelope(request: Request, envelope: Envelope) -> Capped:
         leverage = max_leverage
 
     max_size = min(Decimal(envelope.max_position_size_pct), SIZE_RANGE[1])
-    size = _number("position_size_pct", request.position_size_pct if request.position_size_pct is not None else max_size)
+    requested = request.position_size_pct
+    size = _number("position_size_pct", requested if requested is not None else max_size)
     if not size.is_finite() or size <= 0:
         raise RouterError(f"Position size {size} % is refused: it must be above 0.", code="position_size_pct")
     size = _clamp("position_size_pct", size, SIZE_RANGE[0], max_size, notes)

@@ -108,9 +108,10 @@ def test_paper_bot_trades_under_worker_and_beat(page, worker):
     entry = Order.objects.get(position=position, purpose=Order.Purpose.ENTRY)
     assert entry.status == Order.Status.FILLED and entry.source == Order.Source.BOT
     # Its stop loss and take profit rest on the (paper) exchange.
-    assert set(
-        Order.objects.filter(position=position, status=Order.Status.OPEN).values_list("purpose", flat=True)
-    ) == {Order.Purpose.STOP_LOSS, Order.Purpose.TAKE_PROFIT}
+    assert set(Order.objects.filter(position=position, status=Order.Status.OPEN).values_list("purpose", flat=True)) == {
+        Order.Purpose.STOP_LOSS,
+        Order.Purpose.TAKE_PROFIT,
+    }
 
     page.goto("/trading/positions/")
     row = page.locator(f"#position-{position.pk}")
