@@ -154,6 +154,29 @@ def loop_step(
     return report
 
 
+def catch_up(*, now: datetime, dispatch: Dispatch | None = None, grace: timedelta = timedelta(minutes=1)) -> int:
+    """Bots that missed their last closed candle (a task lost when the broker restarted, a worker that
+    died before it claimed) get it again, at least ``grace`` after the close and before the next one
+    closes. The claim makes a duplicate harmless. Returns how many bots were sent."""
+    sent = 0
+    for bot in running_bots():
+        step = timedelta(milliseconds=TIMEFRAME_MS[bot.timeframe])
+        step_ms = TIMEFRAME_MS[bot.timeframe]
+        latest = pd.Timestamp(to_ms(now) // step_ms * step_ms - step_ms, unit="ms", tz="UTC").to_pydatetime()
+        if bot.last_candle_open is not None and bot.last_candle_open >= latest:
+            continue
+        if now - (latest + step) < grace:
+            continue  # the regular dispatch for this candle may still be on its way
+        sent += 1
+        if dispatch is None:
+            from trading.tasks import run_bot_tick
+
+            run_bot_tick.delay(bot.pk, latest.isoformat(), None)
+        else:
+            dispatch(bot.pk, latest, None)
+    return sent
+
+
 def _refresh(exchange: str, symbol: str, timeframe: str, report: StepReport) -> None:
     from market_data.exceptions import MarketDataError
     from market_data.services import candles_fetch

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -795,6 +795,59 @@ def _risk_check(bot: Bot, exchange: Exchange) -> str:
             )  # fmt: skip
         bot_set_status(bot=bot, status=Bot.Status.HALTED, reason=reason)
     return reason
+
+
+def watch_stops(*, now: datetime | None = None) -> int:
+    """Stop loss and take profit the exchange could not hold natively (no stop orders on that market):
+    the loop compares them with the price every tick and closes the position with a market order.
+    Returns how many positions it closed."""
+    closed = 0
+    protective = Order.objects.filter(
+        position=OuterRef("pk"),
+        status__in=Order.OPEN_STATUSES,
+        purpose__in=[Order.Purpose.STOP_LOSS, Order.Purpose.TAKE_PROFIT],
+    )
+    watched = (
+        Position.objects.filter(status=Position.Status.OPEN, exchange_account__enabled=True)
+        .exclude(exchange_account__exchange=ExchangeAccount.PAPER)
+        .filter(Q(stop_loss__isnull=False) | Q(take_profit__isnull=False))
+        .annotate(has_orders=Exists(protective))
+        .filter(has_orders=False)
+        .select_related("exchange_account", "bot")
+    )
+    for position in watched:
+        try:
+            price = clock.current_price(position.exchange_account.exchange, position.symbol)
+        except ExchangeError:
+            continue
+        long = position.side == Position.Side.LONG
+        reason = ""
+        if position.stop_loss is not None and (price <= position.stop_loss if long else price >= position.stop_loss):
+            reason = "stop_loss"
+        elif position.take_profit is not None and (
+            price >= position.take_profit if long else price <= position.take_profit
+        ):
+            reason = "take_profit"
+        if not reason:
+            continue
+        purpose = Order.Purpose.STOP_LOSS if reason == "stop_loss" else Order.Purpose.TAKE_PROFIT
+        with exchange_session(position.exchange_account) as exchange:
+            side = "sell" if long else "buy"
+            request = OrderRequest(
+                symbol=position.symbol, side=side, type="market", amount=position.amount, reduce_only=True,
+                client_order_id=router.client_order_id(f"position:{position.pk}", "watched", reason),
+            )  # fmt: skip
+            try:
+                order_submit(
+                    exchange=exchange, account=position.exchange_account, request=request, purpose=purpose,
+                    source=Order.Source.SYSTEM, bot=position.bot, position=position, note=reason,
+                )  # fmt: skip
+            except ExchangeError as exc:
+                log.warning("watched stop failed", extra={"position_id": position.pk, "error": exc.message})
+                continue
+        closed += 1
+        _notify(position.user, reason, position=position.pk)
+    return closed
 
 
 # --- manual actions ---------------------------------------------------------------------------------

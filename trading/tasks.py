@@ -19,7 +19,15 @@ def tick() -> dict[str, Any]:
         return {"skipped": "the replay clock drives the loop"}
     now = clock.now().replace(second=0, microsecond=0)
     report = loop.loop_step(now=now, refresh=True)
-    return {"markets": report.markets, "bots": report.bots, "errors": report.errors[:10]}
+    caught_up = loop.catch_up(now=now)
+    watched = services.watch_stops(now=now)
+    return {
+        "markets": report.markets,
+        "bots": report.bots,
+        "caught_up": caught_up,
+        "stops_closed": watched,
+        "errors": report.errors[:10],
+    }
 
 
 @shared_task(name="trading.replay_tick")

@@ -1,0 +1,99 @@
+"""The live path on a real exchange adapter: ccxt's own request building and signing against the fake Binance on
+127.0.0.1. A bot's tick places one order with our client order id, its fill becomes a position, a re-run never
+sends twice; a stop the exchange cannot hold is watched by the loop; a missed candle is caught up."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal as D
+
+import pytest
+
+from accounts import services as account_services
+from trading import clock, loop, router, services
+from trading.models import Bot, Order, Position
+
+pytestmark = pytest.mark.django_db
+
+C1 = datetime(2024, 1, 1, 10, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+LONG = {"long_entry": True, "long_exit": False, "short_entry": False, "short_exit": False}
+
+
+@pytest.fixture
+def account(alice, binance_server, settings):
+    settings.TRENDY_EXCHANGE_API_URLS = {"binance": binance_server.url}
+    return account_services.exchange_account_create(
+        user=alice,
+        exchange="binance",
+        label="Binance",
+        api_key=binance_server.api_key,
+        secret=binance_server.secret,
+    )
+
+
+@pytest.fixture
+def bot(account):
+    return Bot.objects.create(
+        user=account.user,
+        exchange_account=account,
+        name="live",
+        strategy="ema_crossover",
+        symbol="BTC/USDT",
+        timeframe="1h",
+        status=Bot.Status.RUNNING,
+    )
+
+
+def test_a_tick_sends_one_signed_order_with_our_client_id(bot, binance_server):
+    with clock.pinned(clock.Pin(time=C1 + HOUR, price=lambda exchange, symbol: D(50_000))):
+        result = services.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG)
+        assert result.outcome == "traded", result.message
+        again = services.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG)
+    assert again.outcome == "skipped"
+    entry_id = router.client_order_id(f"bot:{bot.pk}", int(C1.timestamp() * 1000), "entry")
+    creates = [r for r in binance_server.creates() if r.fields.get("newClientOrderId") == entry_id]
+    assert len(creates) == 1  # one order on the exchange, whatever happens next
+    order = Order.objects.get(client_order_id=entry_id)
+    assert order.status == Order.Status.FILLED and order.exchange_order_id
+    position = Position.objects.get(bot=bot)
+    assert position.status == Position.Status.OPEN and position.amount == order.filled
+    # 10 % of the 10,000 USDT balance at about 50,000 (rounded down to Binance's 0.00001 step).
+    assert D("0.0199") <= position.amount <= D("0.02")
+    assert position.stop_loss == (position.entry_price * D("0.98")).quantize(D("0.01"))
+
+
+def test_a_stop_the_exchange_does_not_hold_is_watched(bot, account, binance_server):
+    position = Position.objects.create(
+        user=account.user,
+        exchange_account=account,
+        bot=bot,
+        symbol="BTC/USDT",
+        side=Position.Side.LONG,
+        amount=D("0.01"),
+        entry_price=D(51_000),
+        stop_loss=D(50_500),
+        take_profit=D(55_000),
+        opened_at=C1,
+    )
+    assert services.watch_stops() == 1  # the fake Binance trades at 50,000: below the stop
+    position.refresh_from_db()
+    assert position.status == Position.Status.CLOSED and position.exit_reason == "stop_loss"
+    sell = Order.objects.get(position=position, purpose=Order.Purpose.STOP_LOSS)
+    assert sell.side == "sell" and sell.type == "market" and sell.status == Order.Status.FILLED
+    assert binance_server.order(sell.client_order_id) is not None
+    assert services.watch_stops() == 0  # closed: nothing left to watch
+
+
+def test_a_missed_candle_is_caught_up(bot):
+    sent = []
+    now = C1 + HOUR + timedelta(minutes=2)
+    Bot.objects.filter(pk=bot.pk).update(last_candle_open=C1 - HOUR)  # the 10:00 candle's task was lost
+    with clock.pinned(clock.Pin(time=now, price=lambda exchange, symbol: D(50_000))):
+        assert loop.catch_up(now=now, dispatch=lambda *args: sent.append(args)) == 1
+    assert sent == [(bot.pk, C1, None)]
+    Bot.objects.filter(pk=bot.pk).update(last_candle_open=C1)
+    assert loop.catch_up(now=now, dispatch=lambda *args: sent.append(args)) == 0
+    # Within the first minute after the close the regular dispatch may still be on its way.
+    Bot.objects.filter(pk=bot.pk).update(last_candle_open=C1 - HOUR)
+    assert loop.catch_up(now=C1 + HOUR + timedelta(seconds=20), dispatch=lambda *args: sent.append(args)) == 0
