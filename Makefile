@@ -23,6 +23,7 @@ seed: migrate
 	$(PY) manage.py seed_demo
 	@# Live prices when the exchange answers; otherwise a replay of the stored candles (the page header shows its date).
 	$(PY) manage.py market_clock auto
+	$(PY) manage.py seed_trading_demo
 
 # Installs, migrates, seeds the demo and serves http://$(HOST):$(PORT) with one Celery worker
 # (embedded beat) beside it. Without REDIS_URL, tasks go through a file-system broker in var/.
