@@ -97,3 +97,28 @@ def test_a_missed_candle_is_caught_up(bot):
     # Within the first minute after the close the regular dispatch may still be on its way.
     Bot.objects.filter(pk=bot.pk).update(last_candle_open=C1 - HOUR)
     assert loop.catch_up(now=C1 + HOUR + timedelta(seconds=20), dispatch=lambda *args: sent.append(args)) == 0
+
+
+def test_keys_the_exchange_rejects_halt_the_bot_with_the_reason(bot, binance_server):
+    binance_server.reject_keys = True
+    with clock.pinned(clock.Pin(time=C1 + HOUR, price=lambda exchange, symbol: D(50_000))):
+        result = services.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG)
+    assert result.outcome == "halted"
+    bot.refresh_from_db()
+    assert bot.status == Bot.Status.HALTED and "rejected the keys" in bot.status_reason
+    assert binance_server.creates() == [] and not Order.objects.exists()
+    assert binance_server.secret not in bot.status_reason and binance_server.api_key not in bot.status_reason
+
+
+def test_a_rate_limited_exchange_releases_the_candle_for_the_retry(bot, binance_server):
+    from trading.exchanges.errors import TemporaryError
+
+    binance_server.rate_limit(50)
+    with (
+        clock.pinned(clock.Pin(time=C1 + HOUR, price=lambda exchange, symbol: D(50_000))),
+        pytest.raises(TemporaryError),
+    ):
+        services.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG)
+    bot.refresh_from_db()
+    assert bot.last_candle_open is None or bot.last_candle_open < C1  # the task's retry may act on it
+    assert binance_server.creates() == []
