@@ -459,10 +459,13 @@ def signal_from_candles(
     return {name: bool(frame[name].iloc[-1]) for name in SIGNAL_COLUMNS}
 
 
-def _claim(bot_id: int, candle_open: datetime) -> bool:
-    """Two workers never act on the same bot and candle: the first conditional update wins."""
+def _claim(bot: Bot, candle_open: datetime) -> bool:
+    """Two workers never act on the same bot and candle: the first conditional update wins. A bot whose
+    owner switched auto-trading off claims nothing."""
+    if not bot.user.auto_trading:
+        return False
     return bool(
-        Bot.objects.filter(id=bot_id, status=Bot.Status.RUNNING, user__auto_trading=True)
+        Bot.objects.filter(id=bot.pk, status=Bot.Status.RUNNING)
         .filter(Q(last_candle_open__lt=candle_open) | Q(last_candle_open__isnull=True))
         .update(last_candle_open=candle_open, last_tick_at=timezone.now())
     )
@@ -540,7 +543,7 @@ def _bot_tick(
 ) -> TickResult:
     bot_id = bot.pk
     # 1. claim the candle
-    if not _claim(bot_id, candle_open):
+    if not _claim(bot, candle_open):
         return TickResult(bot_id, "skipped", [])
     # 2-3. candles and signals (the loop hands in the signal when it computed it once for many bots)
     if signal is None:
@@ -553,6 +556,8 @@ def _bot_tick(
     close_time = candle_open + timedelta(milliseconds=TIMEFRAME_MS[bot.timeframe])
     held = _held_at(bot, close_time)
     decision = engine.decide(signal, held=held.side if held else None, direction=bot.direction)
+    if decision.is_noop and held is None:
+        return TickResult(bot_id, "nothing", [])  # flat and nothing to do: no order, no risk to check
     account = bot.exchange_account
     orders: list[int] = []
     try:

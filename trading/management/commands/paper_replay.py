@@ -146,7 +146,6 @@ class Command(BacktestCommand):
             now = times[k + 1]
             current["time"] = now
             with clock.pinned(clock.Pin(time=now, price=price_at)):
-                bot.refresh_from_db()
                 loop.loop_step(
                     now=now, dispatch=dispatch, bots=[bot], candles=source, intrabar=inside, paper_accounts=[account]
                 )
