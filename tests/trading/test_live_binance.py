@@ -4,6 +4,7 @@ sends twice; a stop the exchange cannot hold is watched by the loop; a missed ca
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
@@ -122,3 +123,25 @@ def test_a_rate_limited_exchange_releases_the_candle_for_the_retry(bot, binance_
     bot.refresh_from_db()
     assert bot.last_candle_open is None or bot.last_candle_open < C1  # the task's retry may act on it
     assert binance_server.creates() == []
+
+
+def test_a_create_that_times_out_is_looked_up_and_never_sent_twice(account, binance_server):
+    from trading.exchanges.base import OrderRequest
+    from trading.exchanges.errors import RequestTimeout
+
+    exchange = binance_server.exchange("spot", timeout_ms=500, retries=1)
+    request = OrderRequest(
+        symbol="BTC/USDT", side="buy", type="market", amount=D("0.01"), client_order_id="Ttimeout0000000000000000000001"
+    )
+    binance_server.delay_next_create(1.5)  # the exchange takes the order, the answer comes too late
+    with clock.pinned(clock.Pin(time=C1, price=lambda exchange, symbol: D(50_000))), pytest.raises(RequestTimeout):
+        services.order_submit(exchange=exchange, account=account, request=request, purpose=Order.Purpose.ENTRY)
+    order = Order.objects.get(client_order_id=request.client_order_id)
+    assert order.status == Order.Status.PENDING  # unknown: stored, looked up on the retry
+    time.sleep(1.2)
+    with clock.pinned(clock.Pin(time=C1, price=lambda exchange, symbol: D(50_000))):
+        again = services.order_submit(exchange=exchange, account=account, request=request, purpose=Order.Purpose.ENTRY)
+    assert again.pk == order.pk and again.status == Order.Status.FILLED
+    assert len([r for r in binance_server.creates() if r.fields.get("newClientOrderId") == request.client_order_id]) == 1
+    assert Position.objects.get(exchange_account=account).amount == D("0.01")
+    assert [e.kind for e in order.events.all()][:3] == ["created", "send_failed", "resent"]
