@@ -142,6 +142,7 @@ def test_a_create_that_times_out_is_looked_up_and_never_sent_twice(account, bina
     with clock.pinned(clock.Pin(time=C1, price=lambda exchange, symbol: D(50_000))):
         again = services.order_submit(exchange=exchange, account=account, request=request, purpose=Order.Purpose.ENTRY)
     assert again.pk == order.pk and again.status == Order.Status.FILLED
-    assert len([r for r in binance_server.creates() if r.fields.get("newClientOrderId") == request.client_order_id]) == 1
+    sent = [r for r in binance_server.creates() if r.fields.get("newClientOrderId") == request.client_order_id]
+    assert len(sent) == 1
     assert Position.objects.get(exchange_account=account).amount == D("0.01")
     assert [e.kind for e in order.events.all()][:3] == ["created", "send_failed", "resent"]
