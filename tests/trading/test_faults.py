@@ -310,3 +310,30 @@ def test_auto_trading_off_places_no_order(bot):
     services.auto_trading_set(user=bot.user, enabled=True)
     with at(C1, "50000"):
         assert services.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG).outcome == "traded"
+
+
+def test_an_entry_whose_stop_loss_the_exchange_refuses_is_closed(bot, monkeypatch):
+    """After the entry fill the protective orders must rest on the exchange: a refused stop is retried once,
+    then the unprotected position is closed at once."""
+    from trading.exchanges.errors import InvalidOrder
+    from trading.exchanges.paper import PaperExchange
+
+    create = PaperExchange.create_order
+    refused = []
+
+    def no_stops(self, request):
+        if request.type == "stop_market":
+            refused.append(request.client_order_id)
+            raise InvalidOrder("Stop orders are unavailable on this market.", code="stop")
+        return create(self, request)
+
+    monkeypatch.setattr(PaperExchange, "create_order", no_stops)
+    with at(C1, "50000"):
+        result = services.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG)
+    assert result.outcome == "traded"
+    assert len(refused) == 2 and len(set(refused)) == 2  # tried twice, each with its own client id
+    position = Position.objects.get(bot=bot)
+    assert position.status == Position.Status.CLOSED
+    close = Order.objects.get(position=position, note="unprotected")
+    assert close.status == Order.Status.FILLED and close.source == Order.Source.SYSTEM
+    assert not PaperPosition.objects.filter(account=bot.exchange_account).exists()
