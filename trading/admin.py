@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from trading import services
 from trading.models import Bot, MarketClock, Order, OrderEvent, PaperWallet, Position, Trade
@@ -32,7 +33,9 @@ def _set_status(modeladmin: admin.ModelAdmin, request: Any, queryset: Any, statu
             done += 1
         except ValidationError as exc:
             modeladmin.message_user(request, f"{bot}: {' '.join(exc.messages)}", messages.ERROR)
-    modeladmin.message_user(request, _("%(count)d bots updated.") % {"count": done})
+    modeladmin.message_user(
+        request, ngettext("%(count)d bot updated.", "%(count)d bots updated.", done) % {"count": done}
+    )
 
 
 @admin.action(description=_("Pause selected bots"), permissions=["view"])
