@@ -111,7 +111,8 @@ def apply_envelope(request: Request, envelope: Envelope) -> Capped:
     size = _number("position_size_pct", requested if requested is not None else max_size)
     if not size.is_finite() or size <= 0:
         raise RouterError(f"Position size {size} % is refused: it must be above 0.", code="position_size_pct")
-    size = _clamp("position_size_pct", size, SIZE_RANGE[0], max_size, notes)
+    # A cap limits from above only: a request for less than the usual 5 % trades less, as asked.
+    size = _clamp("position_size_pct", size, Decimal(0), max_size, notes)
 
     def stop(
         name: str, value: Decimal | None, default: Decimal | None, bounds: tuple[Decimal, Decimal]

@@ -37,6 +37,8 @@ SCHEDULE: list[Entry] = [
     Entry("replay tick", "trading.replay_tick", "* * * * *", expires_seconds=5, every_seconds=2),
     # Reconcile orders and positions with the exchanges every 5 minutes (and at worker start-up).
     Entry("reconcile", "trading.reconcile", "*/5 * * * *", expires_seconds=240),
+    # Accepted TradingView alerts that no task picked up (a broker restart) are enqueued again; every minute.
+    Entry("sweep webhook events", "webhooks.sweep_events", "* * * * *", expires_seconds=50),
     # Delete expired API tokens once a day.
     Entry("purge expired API tokens", "accounts.purge_expired_api_tokens", "17 3 * * *", expires_seconds=3600),
 ]

@@ -25,5 +25,6 @@ urlpatterns = [
     path("markets/", include("market_data.urls")),
     path("strategies/", include("strategies.urls")),
     path("trading/", include("trading.urls")),
+    path("webhooks/", include("webhooks.urls")),
     path("api/v1/", include(api_v1)),
 ]

@@ -154,6 +154,12 @@ def test_requests_within_the_limits_pass_unchanged():
     assert capped == router.Capped(2, D(10), D("1.5"), D(3), ())
 
 
+def test_a_smaller_size_than_usual_is_kept_as_asked():
+    capped = router.apply_envelope(router.Request(leverage=1, position_size_pct=D("2.5")), LIMITS)
+    assert capped.position_size_pct == D("2.5")
+    assert not [a for a in capped.adjustments if a.field == "position_size_pct"]
+
+
 def test_absent_stops_without_defaults():
     capped = router.apply_envelope(router.Request(leverage=1, position_size_pct=D(10), use_default_stops=False), LIMITS)
     assert (capped.stop_loss_pct, capped.take_profit_pct, capped.adjustments) == (None, None, ())

@@ -1,0 +1,487 @@
+"""Webhook endpoints, the receiver and the processing of accepted alerts.
+
+The receiver (``alert_receive``) answers fast: it checks size, endpoint, source address, JSON, secret
+(constant time), schema, age, market, account state, rate limit and duplicates, stores every request as a
+``WebhookEvent`` with its outcome, and enqueues accepted events once they are committed. The task
+(``event_process``) turns an accepted alert into the same order intent as a strategy signal, through the
+same risk envelope and router, with client order ids derived from the event: a redelivered task never
+places a second order. ``events_sweep`` re-enqueues accepted events no task picked up.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets as pysecrets
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError, IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts import secrets
+from accounts.crypto import mask
+from accounts.models import ExchangeAccount
+from trading import router
+from trading import services as trading
+from trading.adapters import exchange_session
+from trading.exchanges.errors import ExchangeError, TemporaryError
+from trading.markets import paper_markets
+from trading.models import Bot, Order, Position
+from webhooks import validation
+from webhooks.models import WebhookEndpoint, WebhookEvent
+from webhooks.validation import AlertError
+
+log = logging.getLogger(__name__)
+
+SWEEP_AFTER = timedelta(seconds=30)
+
+
+# --- endpoints --------------------------------------------------------------------------------------
+
+
+def _new_secret() -> str:
+    return "whs_" + pysecrets.token_urlsafe(24)
+
+
+def _seal(endpoint: WebhookEndpoint, secret: str) -> None:
+    field_ = WebhookEndpoint._meta.get_field("secret")
+    endpoint.secret = secrets.encrypt(secret, context=field_.context_for(endpoint.user_id))
+    endpoint.secret_hint = secret[-4:]
+
+
+def endpoint_secret(endpoint: WebhookEndpoint) -> str:
+    """The opened secret: for the receiver's comparison and an explicit reveal only."""
+    field_ = WebhookEndpoint._meta.get_field("secret")
+    return secrets.decrypt(endpoint.secret, context=field_.context_for(endpoint.user_id))
+
+
+def masked_secret(endpoint: WebhookEndpoint) -> str:
+    return mask("x" * 12 + endpoint.secret_hint)
+
+
+def _clean_symbols(symbols: list[str] | str | None) -> list[str]:
+    if not symbols:
+        return []
+    items = symbols.replace("\n", ",").split(",") if isinstance(symbols, str) else list(symbols)
+    clean = []
+    for item in items:
+        if not str(item).strip():
+            continue
+        try:
+            market, _perp = validation.normalise_symbol(str(item))
+        except AlertError as exc:
+            raise ValidationError({"allowed_symbols": [exc.message]}) from None
+        if market not in clean:
+            clean.append(market)
+    return clean
+
+
+@dataclass(frozen=True)
+class Created:
+    endpoint: WebhookEndpoint
+    secret: str  # shown once
+
+
+@transaction.atomic
+def endpoint_create(
+    *,
+    user: Any,
+    exchange_account: ExchangeAccount,
+    name: str,
+    bot: Bot | None = None,
+    allowed_symbols: list[str] | str | None = None,
+    max_alerts_per_minute: int = 30,
+    max_age_seconds: int = 60,
+    ip_allowlist: bool = False,
+    live: bool = False,
+) -> Created:
+    """A new endpoint with an unguessable token and a fresh secret (returned once, stored sealed)."""
+    if exchange_account.user_id != user.pk:
+        raise ValidationError({"exchange_account": [_("Choose one of your exchange accounts.")]})
+    if bot is not None and (bot.user_id != user.pk or bot.exchange_account_id != exchange_account.pk):
+        raise ValidationError({"bot": [_("Choose one of your bots on this exchange account.")]})
+    if live and exchange_account.is_paper:
+        raise ValidationError({"live": [_("A paper account cannot trade live.")]})
+    endpoint = WebhookEndpoint(
+        user=user,
+        exchange_account=exchange_account,
+        bot=bot,
+        name=(name or "").strip() or _("TradingView alerts"),
+        token=pysecrets.token_urlsafe(32),
+        allowed_symbols=_clean_symbols(allowed_symbols),
+        max_alerts_per_minute=max_alerts_per_minute,
+        max_age_seconds=max_age_seconds,
+        ip_allowlist=ip_allowlist,
+        live=live,
+    )
+    secret = _new_secret()
+    _seal(endpoint, secret)
+    endpoint.full_clean(exclude=["token", "secret", "secret_hint"])
+    endpoint.save()
+    return Created(endpoint, secret)
+
+
+@transaction.atomic
+def endpoint_rotate(*, endpoint: WebhookEndpoint) -> str:
+    """A new secret (returned once); the old one stops working at once."""
+    if endpoint.revoked_at is not None:
+        raise ValidationError(_("This endpoint is revoked."))
+    secret = _new_secret()
+    _seal(endpoint, secret)
+    endpoint.save(update_fields=["secret", "secret_hint"])
+    return secret
+
+
+def endpoint_revoke(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:
+    """Revoked for good: its URL answers 404 like an unknown one. The event log stays."""
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(active=False, revoked_at=timezone.now())
+    endpoint.refresh_from_db()
+    return endpoint
+
+
+def endpoint_set_active(*, endpoint: WebhookEndpoint, active: bool) -> WebhookEndpoint:
+    if endpoint.revoked_at is not None and active:
+        raise ValidationError(_("A revoked endpoint cannot be turned on again; create a new one."))
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(active=active)
+    endpoint.refresh_from_db()
+    return endpoint
+
+
+# --- receiving --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Answer:
+    status: int
+    payload: dict[str, Any]
+    event_id: int | None = None
+    extra_headers: dict[str, str] = field(default_factory=dict)
+
+
+def _reject(status: int, code: str, message: str, **event: Any) -> Answer:
+    stored = WebhookEvent.objects.create(
+        outcome=WebhookEvent.Outcome.REJECTED, reason=code, message=message[:300], **event
+    )
+    return Answer(status, {"status": "rejected", "reason": code, "message": message, "event": stored.pk}, stored.pk)
+
+
+NOT_FOUND = {"status": "rejected", "reason": "not_found", "message": "No such webhook."}
+
+
+def alert_receive(
+    *,
+    token: str,
+    body: bytes,
+    remote_addr: str,
+    forwarded_for: str | None = None,
+    is_test: bool = False,
+    now: Any = None,
+) -> Answer:
+    """Check and store one request; never answer 2xx for an alert that was not stored."""
+    try:
+        return _receive(token, body, remote_addr, forwarded_for, is_test, now or timezone.now())
+    except DatabaseError:
+        log.exception("webhook receiver: database unavailable")
+        return Answer(503, {"status": "unavailable", "message": "Try again later."}, extra_headers={"Retry-After": "5"})
+
+
+def _receive(token: str, body: bytes, remote_addr: str, forwarded_for: str | None, is_test: bool, now: Any) -> Answer:
+    ip = validation.client_ip(remote_addr, forwarded_for, settings.TRENDY_NUM_PROXIES)
+    common: dict[str, Any] = {"source_ip": ip, "body_size": len(body), "is_test": is_test, "received_at": now}
+    endpoint = (
+        WebhookEndpoint.objects.select_related("exchange_account", "user", "bot").filter(token=token).first()
+        if token and len(token) <= 64
+        else None
+    )
+    if endpoint is None or not endpoint.active:
+        # Unknown and revoked tokens answer alike: the URL cannot be probed.
+        stored = WebhookEvent.objects.create(
+            endpoint=endpoint,
+            outcome=WebhookEvent.Outcome.REJECTED,
+            reason="revoked" if endpoint else "unknown_token",
+            message="This endpoint is revoked or paused." if endpoint else "No endpoint has this URL.",
+            **common,
+        )
+        return Answer(404, NOT_FOUND, stored.pk)
+    common["endpoint"] = endpoint
+    if len(body) > validation.MAX_BODY_BYTES:
+        return _reject(413, "too_large", f"The body is larger than {validation.MAX_BODY_BYTES // 1024} KB.", **common)
+    if endpoint.ip_allowlist and ip not in validation.TRADINGVIEW_IPS:
+        return _reject(403, "ip_not_allowed", f"{ip} is not one of TradingView's addresses.", **common)
+    try:
+        data = validation.parse_body(body)
+    except AlertError as exc:
+        return _reject(400, exc.code, exc.message, **common)
+    common["body"] = _jsonable(validation.redact(data))
+    try:
+        secret = endpoint_secret(endpoint)
+    except Exception:  # noqa: BLE001 - a secret that cannot be opened is a wrong secret to the sender
+        log.error("webhook secret cannot be opened", extra={"endpoint_id": endpoint.pk})
+        secret = ""
+    if not validation.secret_matches(data.get("secret"), secret):
+        stored = WebhookEvent.objects.create(
+            outcome=WebhookEvent.Outcome.REJECTED,
+            reason="bad_secret" if data.get("secret") else "missing_secret",
+            message="The secret is wrong." if data.get("secret") else "The body has no secret.",
+            **common,
+        )
+        return Answer(404, NOT_FOUND, stored.pk)  # like an unknown token
+    try:
+        alert = validation.parse_alert(data)
+    except AlertError as exc:
+        return _reject(422, exc.code, exc.message, **common)
+    common["symbol"], common["action"] = alert.market, alert.action
+    try:
+        validation.check_age(alert.time, now, endpoint.max_age_seconds)
+    except AlertError as exc:
+        return _reject(422, exc.code, exc.message, **common)
+    problem = _market_problem(endpoint, alert)
+    if problem:
+        return _reject(422, "unknown_symbol", problem, **common)
+    account = endpoint.exchange_account
+    if not account.enabled:
+        return _reject(
+            409, "account_paused", _("The exchange account %(label)s is disabled.") % {"label": account.label}, **common
+        )
+    if not endpoint.user.auto_trading:
+        return _reject(409, "auto_trading_off", _("Auto-trading is off for this user."), **common)
+    if not account.is_paper and not endpoint.live:
+        return _reject(409, "paper_only", _("This endpoint is not allowed to trade live."), **common)
+    bot = endpoint.bot
+    if alert.bot is not None:
+        bot = Bot.objects.filter(pk=alert.bot, user=endpoint.user, exchange_account=account).first()
+        if bot is None:
+            return _reject(
+                422, "unknown_bot", _("No bot %(id)s on this endpoint's account.") % {"id": alert.bot}, **common
+            )
+    key = validation.dedupe_key(alert, body)
+    original = WebhookEvent.objects.filter(
+        endpoint=endpoint, dedupe_key=key, outcome=WebhookEvent.Outcome.ACCEPTED
+    ).first()
+    if original is not None:
+        return _duplicate(original, common)
+    if not _within_rate(endpoint, now):
+        return _reject(
+            429,
+            "rate_limited",
+            _("More than %(n)d alerts in a minute.") % {"n": endpoint.max_alerts_per_minute},
+            **common,
+        )
+    try:
+        with transaction.atomic():
+            event = WebhookEvent.objects.create(
+                outcome=WebhookEvent.Outcome.ACCEPTED,
+                status=WebhookEvent.Status.PENDING,
+                dedupe_key=key,
+                enqueued_at=now,
+                **common,
+            )
+    except IntegrityError:  # a concurrent copy of the same alert won the race
+        original = WebhookEvent.objects.get(endpoint=endpoint, dedupe_key=key, outcome=WebhookEvent.Outcome.ACCEPTED)
+        return _duplicate(original, common)
+    _enqueue(event.pk)
+    return Answer(200, {"status": "accepted", "event": event.pk}, event.pk)
+
+
+def _duplicate(original: WebhookEvent, common: dict[str, Any]) -> Answer:
+    stored = WebhookEvent.objects.create(
+        outcome=WebhookEvent.Outcome.DUPLICATE,
+        reason="duplicate",
+        message=f"The same alert as event {original.pk}.",
+        **common,
+    )
+    return Answer(200, {"status": "duplicate", "event": original.pk}, stored.pk)
+
+
+def _enqueue(event_id: int) -> None:
+    from webhooks.tasks import process_webhook_event
+
+    transaction.on_commit(lambda: process_webhook_event.delay(event_id))
+
+
+def _within_rate(endpoint: WebhookEndpoint, now: Any) -> bool:
+    """An atomic per-minute counter in the cache (Redis in production: INCR is atomic across workers)."""
+    key = f"webhooks:rate:{endpoint.pk}:{int(now.timestamp()) // 60}"
+    cache.add(key, 0, timeout=120)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, timeout=120)
+        count = 1
+    return count <= endpoint.max_alerts_per_minute
+
+
+def _market_problem(endpoint: WebhookEndpoint, alert: validation.Alert) -> str:
+    if endpoint.allowed_symbols and alert.market not in endpoint.allowed_symbols:
+        return _("%(symbol)s is not among this endpoint's allowed symbols (%(allowed)s).") % {
+            "symbol": alert.market,
+            "allowed": ", ".join(endpoint.allowed_symbols),
+        }
+    account = endpoint.exchange_account
+    if account.is_paper:
+        from trading import clock
+
+        markets = paper_markets(clock.data_exchange(account.exchange), market_type=account.market_type)
+        if _unified(alert.market, account) not in markets:
+            return _("The paper exchange does not list %(symbol)s.") % {"symbol": alert.market}
+    return ""  # a real exchange's market list is checked when the alert is traded
+
+
+def _unified(market: str, account: ExchangeAccount) -> str:
+    if account.market_type == ExchangeAccount.MarketType.SWAP:
+        return f"{market}:{market.split('/')[1]}"
+    return market
+
+
+def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: (str(v) if isinstance(v, Decimal) else v) for k, v in data.items()}
+
+
+# --- processing -------------------------------------------------------------------------------------
+
+
+def event_process(*, event_id: int) -> str:
+    """Trade one accepted alert. The claim (pending → processing, a conditional update) keeps two workers
+    apart; the client order ids come from the event, so a re-run after a crash never orders twice."""
+    claimed = WebhookEvent.objects.filter(
+        pk=event_id, outcome=WebhookEvent.Outcome.ACCEPTED, status=WebhookEvent.Status.PENDING
+    ).update(status=WebhookEvent.Status.PROCESSING, processed_at=timezone.now())
+    if not claimed:
+        return "skipped"
+    event = WebhookEvent.objects.select_related("endpoint__exchange_account", "endpoint__user", "endpoint__bot").get(
+        pk=event_id
+    )
+    try:
+        status, result, order, adjustments = _trade(event)
+    except TemporaryError:
+        WebhookEvent.objects.filter(pk=event_id).update(status=WebhookEvent.Status.PENDING)
+        raise  # the task retries with backoff; the sweeper is the second line
+    WebhookEvent.objects.filter(pk=event.pk).update(
+        status=status, result=result[:300], order=order, adjustments=adjustments, processed_at=timezone.now()
+    )
+    return status
+
+
+def _trade(event: WebhookEvent) -> tuple[str, str, Order | None, list[str]]:
+    endpoint = event.endpoint
+    account = endpoint.exchange_account
+    data = dict(event.body or {})
+    try:
+        alert = validation.parse_alert(data)
+    except AlertError as exc:
+        return WebhookEvent.Status.FAILED, exc.message, None, []
+    if not account.enabled or not endpoint.user.auto_trading:
+        return WebhookEvent.Status.FAILED, _("The account is disabled or auto-trading is off."), None, []
+    bot = endpoint.bot
+    if alert.bot is not None:
+        bot = Bot.objects.filter(pk=alert.bot, user=endpoint.user, exchange_account=account).first()
+    symbol = _unified(alert.market, account)
+    scope = f"webhook:{event.pk}"
+    order: Order | None = None
+    adjustments: list[str] = []
+    try:
+        with exchange_session(account) as exchange:
+            exchange.market(symbol)  # UnknownSymbol for a real exchange that does not list it
+            current = Position.objects.filter(
+                exchange_account=account, symbol=symbol, status=Position.Status.OPEN
+            ).first()
+            target = alert.target
+            spot = account.market_type == ExchangeAccount.MarketType.SPOT and not account.is_paper
+            if target == "short" and spot:
+                target = "flat"  # a spot account cannot short: a sell closes the long
+            close = current is not None and (
+                (alert.close_side is not None and current.side == alert.close_side)
+                or (target is not None and target != current.side)
+            )
+            if close:
+                order = trading._close_position(
+                    exchange, current, client_id=router.client_order_id(scope, 0, "exit"),
+                    note="tradingview", source=Order.Source.WEBHOOK,
+                )  # fmt: skip
+                current = None
+            if target in ("long", "short") and current is None:
+                capped = _capped(alert, bot, endpoint.user, exchange, account, symbol)
+                adjustments = [str(a) for a in capped.adjustments]
+                order = trading.position_open(
+                    exchange=exchange, account=account, symbol=symbol, side=target, capped=capped,
+                    client_id=router.client_order_id(scope, 0, "entry"), bot=bot, source=Order.Source.WEBHOOK,
+                    note=f"TradingView {alert.action}",
+                )  # fmt: skip
+    except TemporaryError:
+        raise
+    except (router.RouterError, ExchangeError) as exc:
+        return WebhookEvent.Status.FAILED, exc.message, order, adjustments
+    if order is None:
+        return WebhookEvent.Status.NOTHING, _("Nothing to do: the position is already what the alert asks."), None, []
+    order.refresh_from_db()
+    summary = _("%(side)s %(amount)s %(symbol)s: %(status)s") % {
+        "side": order.side,
+        "amount": order.amount.normalize(),
+        "symbol": order.symbol,
+        "status": order.get_status_display(),
+    }
+    if order.average_price is not None:
+        summary += f" @ {order.average_price:.2f}"
+    return WebhookEvent.Status.DONE, summary, order, adjustments
+
+
+def _capped(
+    alert: validation.Alert, bot: Bot | None, user: Any, exchange: Any, account: ExchangeAccount, symbol: str
+) -> router.Capped:
+    """The alert's size, leverage, stop loss and take profit are requests; absent ones take the bot's (or
+    the risk profile's) settings; the user's limits cap them all."""
+    leverage = alert.leverage if alert.leverage is not None else (bot.leverage if bot else None)
+    size_pct = alert.size_pct if alert.size_pct is not None else (bot.position_size_pct if bot else None)
+    if alert.size is not None and alert.size_pct is None:
+        # An amount of the base currency: as a share of the balance at the current price.
+        balance, _equity = trading.account_equity(exchange, account)
+        price = alert.price or exchange.fetch_ticker(symbol).last
+        # The leverage the envelope will allow, so that margin × leverage buys the asked amount.
+        lev = Decimal(
+            router.apply_envelope(
+                router.Request(leverage=leverage, position_size_pct=Decimal(1)), trading._envelope(user)  # noqa: SLF001
+            ).leverage
+        )
+        size_pct = (alert.size * price / (balance * lev) * 100) if balance > 0 else Decimal(0)
+        if size_pct <= 0:
+            raise router.RouterError(_("There is no balance to trade with."), code="no_balance")
+    stop_loss = alert.stop_loss_pct if alert.stop_loss_pct is not None else (bot.stop_loss_pct if bot else None)
+    take_profit = alert.take_profit_pct if alert.take_profit_pct is not None else (bot.take_profit_pct if bot else None)
+    return router.apply_envelope(
+        router.Request(
+            leverage=leverage,
+            position_size_pct=size_pct,
+            stop_loss_pct=stop_loss,
+            take_profit_pct=take_profit,
+            use_default_stops=bot is None,
+        ),
+        trading._envelope(user),
+    )
+
+
+def events_sweep(*, older_than: timedelta = SWEEP_AFTER) -> int:
+    """Accepted events no task picked up (the broker lost them): enqueue them again."""
+    cutoff = timezone.now() - older_than
+    # A worker that died while trading one leaves it "processing": back to pending after a while (safe: the
+    # client order ids come from the event).
+    WebhookEvent.objects.filter(
+        outcome=WebhookEvent.Outcome.ACCEPTED,
+        status=WebhookEvent.Status.PROCESSING,
+        processed_at__lt=cutoff - older_than * 3,
+    ).update(status=WebhookEvent.Status.PENDING)
+    stuck = list(
+        WebhookEvent.objects.filter(
+            outcome=WebhookEvent.Outcome.ACCEPTED, status=WebhookEvent.Status.PENDING, enqueued_at__lt=cutoff
+        ).values_list("pk", flat=True)[:500]
+    )
+    if stuck:
+        WebhookEvent.objects.filter(pk__in=stuck).update(enqueued_at=timezone.now())
+        for pk in stuck:
+            _enqueue(pk)
+    return len(stuck)

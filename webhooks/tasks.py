@@ -1,0 +1,29 @@
+"""Thin Celery tasks: take ids, call a service."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from trading.exchanges.errors import TemporaryError
+
+
+@shared_task(
+    name="webhooks.process_event",
+    autoretry_for=(TemporaryError,),
+    retry_backoff=1,
+    retry_backoff_max=20,
+    max_retries=5,
+    acks_late=True,
+)
+def process_webhook_event(event_id: int) -> str:
+    from webhooks.services import event_process
+
+    return event_process(event_id=event_id)
+
+
+@shared_task(name="webhooks.sweep_events")
+def sweep_webhook_events() -> int:
+    """Accepted alerts no task picked up (the broker restarted): enqueue them again."""
+    from webhooks.services import events_sweep
+
+    return events_sweep()

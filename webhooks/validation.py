@@ -1,0 +1,265 @@
+"""TradingView alerts: parse, check and normalise one request body (pure: no Django).
+
+Trendy's alert format (DESIGN.md): a JSON object with ``secret``, ``action`` and ``symbol`` required,
+``exchange``, ``price``, ``position``, ``size``, ``size_pct``, ``leverage``, ``stop_loss_pct``,
+``take_profit_pct``, ``order_id``, ``time`` and ``bot`` optional; unknown keys are ignored; ``null`` is the
+same as absent. TradingView sends the body as ``application/json`` when it parses and as ``text/plain``
+otherwise: both are read. Every failure is an ``AlertError`` with a short code and a message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import json
+import math
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+MAX_BODY_BYTES = 16 * 1024
+ACTIONS = ("buy", "sell", "long", "short", "close", "close_long", "close_short")
+POSITIONS = ("long", "short", "flat")
+# TradingView's published webhook senders (https://www.tradingview.com/support/solutions/43000529348).
+TRADINGVIEW_IPS = ("52.89.214.238", "34.212.75.30", "54.218.53.128", "52.32.178.7")
+QUOTES = ("USDT", "USDC", "BUSD", "FDUSD", "USD", "BTC", "ETH", "BNB", "EUR", "TRY")
+SECRET_KEYS = ("secret", "passphrase", "password", "token")
+_SYMBOL = re.compile(r"^[A-Z0-9]{1,20}(/[A-Z0-9]{1,20})?(:[A-Z0-9]{1,20})?$")
+_DECIMAL_FIELDS = ("price", "size", "size_pct", "leverage", "stop_loss_pct", "take_profit_pct")
+
+
+class AlertError(ValueError):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Alert:
+    action: str
+    symbol: str  # as sent (BINANCE:BTCUSDT.P)
+    market: str  # unified base/quote (BTC/USDT)
+    perpetual: bool  # the symbol named a perpetual (.P or :USDT)
+    position: str | None = None
+    exchange: str | None = None
+    price: Decimal | None = None
+    size: Decimal | None = None
+    size_pct: Decimal | None = None
+    leverage: Decimal | None = None
+    stop_loss_pct: Decimal | None = None
+    take_profit_pct: Decimal | None = None
+    order_id: str | None = None
+    time: datetime | None = None
+    bot: int | None = None
+
+    @property
+    def target(self) -> str | None:
+        """The position the alert asks for: ``long``, ``short``, ``flat``; None for "close only a long"
+        style actions (see ``close_side``). With ``position`` present, the target position wins."""
+        if self.position is not None:
+            return self.position
+        return {"buy": "long", "long": "long", "sell": "short", "short": "short", "close": "flat"}.get(self.action)
+
+    @property
+    def close_side(self) -> str | None:
+        return {"close_long": "long", "close_short": "short"}.get(self.action)
+
+
+def parse_body(body: bytes) -> dict[str, Any]:
+    """The JSON object in ``body`` (whatever the content type said); ``AlertError`` otherwise."""
+    if not body or not body.strip():
+        raise AlertError("empty", "The body is empty: send the alert message as JSON.")
+    if len(body) > MAX_BODY_BYTES:
+        raise AlertError("too_large", f"The body is larger than {MAX_BODY_BYTES // 1024} KB.")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise AlertError("encoding", "The body is not UTF-8 text.") from None
+    try:
+        data = json.loads(text, parse_float=Decimal, parse_constant=_no_constant)
+    except (ValueError, RecursionError):
+        raise AlertError(
+            "not_json",
+            "The body is not JSON. In TradingView, put Trendy's JSON message in the alert's Message box "
+            "(a plain-text message cannot be traded).",
+        ) from None
+    if not isinstance(data, dict):
+        raise AlertError("not_object", "The JSON must be an object ({...}), not a list or a single value.")
+    return data
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(name)
+
+
+def secret_matches(given: object, expected: str) -> bool:
+    """Constant-time comparison (``hmac.compare_digest``); a missing or non-text secret never matches."""
+    if not isinstance(given, str) or not expected:
+        return False
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+def redact(data: dict[str, Any]) -> dict[str, Any]:
+    """The body as stored in the event log: the secret (and anything named like one) removed."""
+    return {k: ("***" if k.lower() in SECRET_KEYS else v) for k, v in data.items()}
+
+
+def _text(data: dict[str, Any], key: str, *, required: bool = False, limit: int = 64) -> str | None:
+    value = data.get(key)
+    if value is None:
+        if required:
+            raise AlertError("missing", f"'{key}' is required.")
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+        raise AlertError("bad_type", f"'{key}' must be text.")
+    value = str(value).strip()
+    if not value:
+        if required:
+            raise AlertError("missing", f"'{key}' is required.")
+        return None
+    if len(value) > limit:
+        raise AlertError("bad_value", f"'{key}' is longer than {limit} characters.")
+    return value
+
+
+def _decimal(data: dict[str, Any], key: str) -> Decimal | None:
+    value = data.get(key)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
+        raise AlertError("bad_type", f"'{key}' must be a number.")
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise AlertError("bad_type", f"'{key}' must be a number, not {str(value)[:20]!r}.") from None
+    if not number.is_finite():
+        raise AlertError("bad_value", f"'{key}' must be a finite number.")
+    return number
+
+
+def normalise_symbol(symbol: str) -> tuple[str, bool]:
+    """``BTCUSDT``, ``BINANCE:BTCUSDT``, ``BTCUSDT.P``, ``BTC/USDT``, ``BTC/USDT:USDT`` → (``BTC/USDT``, perpetual)."""
+    value = symbol.strip().upper()
+    if ":" in value and "/" not in value.split(":", 1)[0]:
+        value = value.split(":", 1)[1]  # BINANCE:BTCUSDT → BTCUSDT
+    perpetual = False
+    for suffix in (".P", ".PERP", "PERP"):
+        if value.endswith(suffix) and len(value) > len(suffix) + 3:
+            value, perpetual = value[: -len(suffix)], True
+            break
+    if ":" in value:  # BTC/USDT:USDT
+        value, perpetual = value.split(":", 1)[0], True
+    if not _SYMBOL.match(value):
+        raise AlertError("bad_symbol", f"{symbol[:32]!r} is not a market symbol (use BTCUSDT or BTC/USDT).")
+    if "/" in value:
+        return value, perpetual
+    for quote in QUOTES:
+        if value.endswith(quote) and len(value) > len(quote):
+            return f"{value[: -len(quote)]}/{quote}", perpetual
+    raise AlertError("bad_symbol", f"{symbol[:32]!r}: the quote currency is not recognised (use BTC/USDT).")
+
+
+def parse_time(value: object) -> datetime:
+    """ISO-8601 (TradingView's ``{{timenow}}``: ``2024-03-01T12:00:05Z``) or epoch seconds/milliseconds."""
+    if isinstance(value, bool):
+        raise AlertError("bad_time", "'time' must be an ISO-8601 UTC time such as 2024-03-01T12:00:05Z.")
+    if isinstance(value, int | float | Decimal) or (isinstance(value, str) and value.strip().isdigit()):
+        number = float(value)
+        if not math.isfinite(number):
+            raise AlertError("bad_time", "'time' must be a finite number.")
+        seconds = number / 1000 if number > 1e11 else number
+        try:
+            return datetime.fromtimestamp(seconds, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            raise AlertError("bad_time", "'time' is out of range.") from None
+    if not isinstance(value, str):
+        raise AlertError("bad_time", "'time' must be an ISO-8601 UTC time such as 2024-03-01T12:00:05Z.")
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise AlertError("bad_time", f"'time' {value[:40]!r} is not an ISO-8601 time.") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def parse_alert(data: dict[str, Any]) -> Alert:
+    """Schema: types, the action, the symbol, numbers. Does not look at the secret."""
+    action = (_text(data, "action", required=True) or "").lower()
+    if action not in ACTIONS:
+        raise AlertError("bad_action", f"Unknown action {action[:20]!r}; use one of: {', '.join(ACTIONS)}.")
+    symbol = _text(data, "symbol", required=True) or ""
+    market, perpetual = normalise_symbol(symbol)
+    position = _text(data, "position")
+    if position is not None:
+        position = position.lower()
+        if position not in POSITIONS:
+            raise AlertError("bad_position", f"Unknown position {position[:20]!r}; use long, short or flat.")
+    numbers = {key: _decimal(data, key) for key in _DECIMAL_FIELDS}
+    for key in ("size", "size_pct", "leverage", "stop_loss_pct", "take_profit_pct"):
+        if numbers[key] is not None and numbers[key] <= 0:
+            raise AlertError("bad_value", f"'{key}' must be above 0.")
+    when = parse_time(data["time"]) if data.get("time") not in (None, "") else None
+    bot = data.get("bot")
+    if bot in (None, ""):
+        bot_id = None
+    else:
+        if isinstance(bot, bool) or not str(bot).strip().isdigit():
+            raise AlertError("bad_type", "'bot' must be a bot id (a number).")
+        bot_id = int(str(bot).strip())
+    return Alert(
+        action=action,
+        symbol=symbol,
+        market=market,
+        perpetual=perpetual,
+        position=position,
+        exchange=_text(data, "exchange"),
+        order_id=_text(data, "order_id", limit=100),
+        time=when,
+        bot=bot_id,
+        **numbers,
+    )
+
+
+def check_age(when: datetime | None, now: datetime, max_age_seconds: int) -> None:
+    """Stale (older than ``max_age_seconds``) or from the future (beyond a 30 s clock skew): refused."""
+    if when is None:
+        return
+    age = (now - when).total_seconds()
+    if age > max_age_seconds:
+        raise AlertError(
+            "stale", f"The alert is {int(age)} s old; this endpoint accepts alerts up to {max_age_seconds} s old."
+        )
+    if age < -30:
+        raise AlertError("future", f"The alert's time is {int(-age)} s in the future: check the 'time' field.")
+
+
+def dedupe_key(alert: Alert, body: bytes) -> str:
+    """One alert, one order: the alert's order id, time, action and symbol when it has an order id or a
+    time; otherwise a hash of the whole body (TradingView resends the same bytes)."""
+    if alert.order_id or alert.time:
+        parts = (alert.order_id or "", alert.time.isoformat() if alert.time else "", alert.action, alert.market)
+        source = "|".join(parts).encode()
+    else:
+        source = body
+    return hashlib.sha256(source).hexdigest()
+
+
+def client_ip(remote_addr: str, forwarded_for: str | None, trusted_proxies: int) -> str:
+    """The sender's address: ``REMOTE_ADDR``, or with ``trusted_proxies`` proxies in front, the address
+    that many hops back in ``X-Forwarded-For`` (never a value the client could have written itself)."""
+    if trusted_proxies <= 0 or not forwarded_for:
+        return remote_addr
+    hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
+    if len(hops) < trusted_proxies:
+        return remote_addr
+    candidate = hops[-trusted_proxies]
+    try:
+        ipaddress.ip_address(candidate)
+    except ValueError:
+        return remote_addr
+    return candidate
