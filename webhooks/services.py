@@ -445,7 +445,7 @@ def _capped(
         # The leverage the envelope will allow, so that margin × leverage buys the asked amount.
         lev = Decimal(
             router.apply_envelope(
-                router.Request(leverage=leverage, position_size_pct=Decimal(1)), trading._envelope(user)  # noqa: SLF001
+                router.Request(leverage=leverage, position_size_pct=Decimal(1)), trading._envelope(user)
             ).leverage
         )
         size_pct = (alert.size * price / (balance * lev) * 100) if balance > 0 else Decimal(0)

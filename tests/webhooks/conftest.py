@@ -21,7 +21,17 @@ HOUR = timedelta(hours=1)
 def listed(db):
     start = datetime(2024, 1, 1, tzinfo=UTC)
     Candle.objects.bulk_create(
-        Candle(exchange="binance", symbol=s, timeframe="1h", open_time=start + HOUR * k, open=p, high=p, low=p, close=p, volume=1)
+        Candle(
+            exchange="binance",
+            symbol=s,
+            timeframe="1h",
+            open_time=start + HOUR * k,
+            open=p,
+            high=p,
+            low=p,
+            close=p,
+            volume=1,
+        )
         for s, p in (("BTC/USDT", 50_000.0), ("ETH/USDT", 3_000.0))
         for k in range(3)
     )
