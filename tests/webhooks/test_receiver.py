@@ -27,3 +27,35 @@ def test_an_alert_becomes_one_capped_paper_order(endpoint, send, prices):
     # router buys what that margin buys at the price plus slippage, rounded down to the size step.
     assert 0.0199 <= float(position.amount) <= 0.02
     assert position.stop_loss is not None and position.take_profit is not None
+
+
+def test_the_message_trendys_pine_export_writes_is_accepted(endpoint, send, prices):
+    """The alert message of every exported Pine Script, with TradingView's placeholders filled in."""
+    import json
+
+    from django.utils import timezone
+
+    from strategies.pine_export import alert_payload
+
+    settings = {"position_size_pct": 10, "leverage": 2, "stop_loss_pct": None, "take_profit_pct": 4}
+    text = json.dumps(alert_payload(settings, endpoint.secret))
+    filled = {
+        "{{strategy.order.action}}": "buy",
+        "{{ticker}}": "BTCUSDT",
+        "{{exchange}}": "BINANCE",
+        "{{close}}": "50012.5",
+        "{{strategy.market_position}}": "long",
+        "{{strategy.order.contracts}}": "0.004",
+        "{{strategy.order.id}}": "Long",
+        "{{timenow}}": timezone.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    for placeholder, value in filled.items():
+        text = text.replace(placeholder, value)
+    response = send(endpoint.endpoint, None, raw=text.encode(), content_type="text/plain; charset=utf-8")
+    assert response.status_code == 200, response.content
+    event = WebhookEvent.objects.get(pk=response.json()["event"])
+    assert event.status == "done", event.result
+    position = Position.objects.get(exchange_account=endpoint.endpoint.exchange_account)
+    # size_pct 10 at 2x: 2,000 USDT of BTC; the null stop loss took the profile's default (2 %).
+    assert 0.0399 <= float(position.amount) <= 0.04
+    assert "stop_loss_pct: defaulted none → 2.00" in event.adjustments
