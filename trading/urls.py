@@ -1,11 +1,12 @@
 from django.urls import include, path
 
-from trading import views
+from trading import dashboard_views, views
 
 app_name = "trading"
 
 urlpatterns = [
     path("keys/", include("trading.exchange_accounts_urls")),
+    path("dashboard/", dashboard_views.dashboard_page, name="dashboard"),
     path("bots/", views.bot_list, name="bots"),
     path("bots/new/", views.bot_new, name="bot-new"),
     path("bots/<int:bot_id>/<slug:action>/", views.bot_action, name="bot-action"),
