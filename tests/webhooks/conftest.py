@@ -81,3 +81,45 @@ def send(client, django_capture_on_commit_callbacks):
             return client.generic("POST", endpoint.path, data, content_type=content_type, **extra)
 
     return post
+
+
+# --- the Webhooks pages and API (test_views, test_api, test_admin) ------------------------------------------
+
+
+@pytest.fixture
+def bob_client(bob):
+    from django.test import Client
+
+    other = Client()
+    other.force_login(bob)
+    return other
+
+
+@pytest.fixture
+def real_account(alice):
+    """A real-exchange account (no network is touched: nothing here trades on it)."""
+    return ExchangeAccount.objects.create(user=alice, exchange="binance", label="Binance main")
+
+
+@pytest.fixture
+def live_endpoint(alice, real_account):
+    return services.endpoint_create(user=alice, exchange_account=real_account, name="Live TV", live=True)
+
+
+@pytest.fixture
+def alice_bot(alice, paper):
+    from trading.models import Bot
+
+    return Bot.objects.create(
+        user=alice, exchange_account=paper, name="Alice EMA", strategy="ema_crossover", params={"fast": 9},
+        symbol="BTC/USDT", timeframe="1h",
+    )  # fmt: skip
+
+
+def make_event(endpoint, **fields):
+    """An event row as the receiver stores it (no request)."""
+    from webhooks.models import WebhookEvent
+
+    values = {"outcome": "rejected", "reason": "stale", "message": "Too old.", "symbol": "BTC/USDT", "action": "buy"}
+    values.update(fields)
+    return WebhookEvent.objects.create(endpoint=endpoint, **values)
