@@ -10,6 +10,7 @@ api_v1 = [
     path("", include("market_data.api_urls")),
     path("", include("strategies.api_urls")),
     path("", include("trading.api_urls")),
+    path("", include("webhooks.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
