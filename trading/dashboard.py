@@ -157,6 +157,11 @@ class MarketChoice:
         return f"{self.exchange}|{self.symbol}|{self.timeframe}"
 
 
+def _series() -> list[Any]:
+    """Stored series change when candles are imported: a minute-old list is fine for a menu."""
+    return cache.get_or_set("trading:dashboard:series", series_list, 60)
+
+
 def markets(*, user: Any) -> list[MarketChoice]:
     """The user's running bots' markets first, then every stored series."""
     choices: list[MarketChoice] = []
@@ -168,7 +173,7 @@ def markets(*, user: Any) -> list[MarketChoice]:
         if choice.key not in seen:
             seen.add(choice.key)
             choices.append(choice)
-    for series in series_list():
+    for series in _series():
         choice = MarketChoice(series.exchange, series.symbol, series.timeframe)
         if choice.key not in seen:
             seen.add(choice.key)
@@ -176,8 +181,8 @@ def markets(*, user: Any) -> list[MarketChoice]:
     return choices
 
 
-def choose(*, user: Any, key: str | None) -> MarketChoice | None:
-    options = markets(user=user)
+def choose(*, user: Any, key: str | None, options: list[MarketChoice] | None = None) -> MarketChoice | None:
+    options = markets(user=user) if options is None else options
     for option in options:
         if option.key == key:
             return option

@@ -22,7 +22,8 @@ PARTIALS = {
 
 def _context(request: HttpRequest, part: str | None) -> dict[str, Any]:
     user = request.user
-    choice = dashboard.choose(user=user, key=request.GET.get("market"))
+    options = dashboard.markets(user=user)
+    choice = dashboard.choose(user=user, key=request.GET.get("market"), options=options)
     context: dict[str, Any] = {"choice": choice}
     if part in (None, "stats"):
         context["stats"] = dashboard.stats(user=user)
@@ -33,7 +34,7 @@ def _context(request: HttpRequest, part: str | None) -> dict[str, Any]:
     if part in (None, "analysis") and choice is not None:
         context["analysis"] = dashboard.analysis(choice=choice)
     if part is None:
-        context["markets"] = dashboard.markets(user=user)
+        context["markets"] = options
         context["started"] = dashboard.has_started(user=user)
         context["charts"] = {
             "market": dashboard.chart(user=user, choice=choice, chart_data=chart_data) if choice else None,

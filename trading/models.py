@@ -167,6 +167,13 @@ class Position(models.Model):
             models.Index(fields=["user", "status"]),
             models.Index(fields=["exchange_account", "symbol", "status"]),
             models.Index(fields=["bot", "opened_at"]),
+            # The dashboard's win rate and realised PnL: an index-only scan of the closed positions.
+            models.Index(
+                fields=["user"],
+                name="position_closed_pnl",
+                condition=Q(status="closed"),
+                include=["realized_pnl"],
+            ),
         ]
         constraints = [
             # One open position per account and market (net mode, as Trendy trades).
