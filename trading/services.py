@@ -321,6 +321,7 @@ def paper_changes_record(*, account: ExchangeAccount, fills: list[Fill], orders:
             reason=fill.reason,
             realized_pnl=fill.realized_pnl if fill.closed_amount else None,
             margin=fill.opened.margin if fill.opened is not None else None,
+            leverage=fill.opened.leverage if fill.opened is not None else None,
         )
     for state in orders:
         if state.status in ("canceled", "expired", "rejected"):
@@ -339,8 +340,10 @@ def _fill_record(
     reason: str,
     realized_pnl: Decimal | None = None,
     margin: Decimal | None = None,
+    leverage: int | None = None,
 ) -> Trade:
-    """One fill: the Trade row, and the position it opens, grows, reduces or closes."""
+    """One fill: the Trade row, and the position it opens, grows, reduces or closes. ``leverage``: what the
+    order was placed with (the exchange's position says; else the bot's, else 1)."""
     account = order.exchange_account
     position = (
         Position.objects.select_for_update()
@@ -372,7 +375,7 @@ def _fill_record(
         order.position = position
         remaining = amount - closing
     if remaining > 0:
-        leverage = order.bot.leverage if order.bot else 1
+        leverage = int(leverage or (order.bot.leverage if order.bot else 1))
         position = Position.objects.create(
             user_id=order.user_id,
             exchange_account=account,
@@ -691,11 +694,26 @@ def position_open(
         exchange=exchange, account=account, request=request, purpose=Order.Purpose.ENTRY, source=source, bot=bot,
         candle_open=candle_open, note=note,
     )  # fmt: skip
+    if order.status == Order.Status.FILLED and order.position_id and not account.is_paper:
+        _set_leverage(Position.objects.get(pk=order.position_id), capped.leverage)
     if order.status == Order.Status.FILLED and order.position_id:
         protect(
             exchange=exchange, position=Position.objects.get(pk=order.position_id), capped=capped, client_id=client_id
         )
     return order
+
+
+def _set_leverage(position: Position, leverage: int) -> None:
+    """A real exchange's fill says nothing of leverage: the position gets what the order was placed with."""
+    if position.leverage == leverage:
+        return
+    position.leverage = leverage
+    position.margin = position.amount * position.entry_price / leverage
+    if position.side == Position.Side.LONG:
+        position.liquidation_price = position.entry_price * (1 - Decimal(1) / leverage) if leverage > 1 else None
+    else:
+        position.liquidation_price = position.entry_price * (1 + Decimal(1) / leverage)
+    position.save(update_fields=["leverage", "margin", "liquidation_price", "updated_at"])
 
 
 def protect(*, exchange: Exchange, position: Position, capped: router.Capped, client_id: str) -> None:

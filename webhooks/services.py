@@ -23,6 +23,7 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from redis.exceptions import RedisError
 
 from accounts import secrets
 from accounts.crypto import mask
@@ -186,8 +187,8 @@ def alert_receive(
     """Check and store one request; never answer 2xx for an alert that was not stored."""
     try:
         return _receive(token, body, remote_addr, forwarded_for, is_test, now or timezone.now())
-    except DatabaseError:
-        log.exception("webhook receiver: database unavailable")
+    except (DatabaseError, RedisError):
+        log.exception("webhook receiver: the database or the cache is unavailable")
         return Answer(503, {"status": "unavailable", "message": "Try again later."}, extra_headers={"Retry-After": "5"})
 
 
@@ -266,15 +267,10 @@ def _receive(token: str, body: bytes, remote_addr: str, forwarded_for: str | Non
     ).first()
     if original is not None:
         return _duplicate(original, common)
-    if not _within_rate(endpoint, now):
-        return _reject(
-            429,
-            "rate_limited",
-            _("More than %(n)d alerts in a minute.") % {"n": endpoint.max_alerts_per_minute},
-            **common,
-        )
     try:
         with transaction.atomic():
+            # The insert comes first: a concurrent copy of this alert waits on the unique index and is told it
+            # is a duplicate, so copies never use up the rate limit of genuine alerts.
             event = WebhookEvent.objects.create(
                 outcome=WebhookEvent.Outcome.ACCEPTED,
                 status=WebhookEvent.Status.PENDING,
@@ -282,6 +278,20 @@ def _receive(token: str, body: bytes, remote_addr: str, forwarded_for: str | Non
                 enqueued_at=now,
                 **common,
             )
+            if not _within_rate(endpoint, now):
+                message = _("More than %(n)d alerts in a minute.") % {"n": endpoint.max_alerts_per_minute}
+                WebhookEvent.objects.filter(pk=event.pk).update(
+                    outcome=WebhookEvent.Outcome.REJECTED,
+                    status="",
+                    reason="rate_limited",
+                    message=message,
+                    dedupe_key=None,
+                )
+                return Answer(
+                    429,
+                    {"status": "rejected", "reason": "rate_limited", "message": message, "event": event.pk},
+                    event.pk,
+                )
     except IntegrityError:  # a concurrent copy of the same alert won the race
         original = WebhookEvent.objects.get(endpoint=endpoint, dedupe_key=key, outcome=WebhookEvent.Outcome.ACCEPTED)
         return _duplicate(original, common)
@@ -300,9 +310,17 @@ def _duplicate(original: WebhookEvent, common: dict[str, Any]) -> Answer:
 
 
 def _enqueue(event_id: int) -> None:
+    """After the commit. A broker that is down does not lose the alert: it is stored, and the sweeper
+    enqueues it again within a minute."""
     from webhooks.tasks import process_webhook_event
 
-    transaction.on_commit(lambda: process_webhook_event.delay(event_id))
+    def send() -> None:
+        try:
+            process_webhook_event.delay(event_id)
+        except Exception:  # noqa: BLE001 - any broker failure: the event waits for the sweeper
+            log.warning("webhook event not enqueued: the broker is unavailable", extra={"event_id": event_id})
+
+    transaction.on_commit(send)
 
 
 def _within_rate(endpoint: WebhookEndpoint, now: Any) -> bool:
@@ -417,6 +435,18 @@ def _trade(event: WebhookEvent) -> tuple[str, str, Order | None, list[str]]:
         raise
     except (router.RouterError, ExchangeError) as exc:
         return WebhookEvent.Status.FAILED, exc.message, order, adjustments
+    if order is None:
+        # A re-run (the worker died before recording): the orders this event placed are known by their ids.
+        earlier = {
+            o.client_order_id: o
+            for o in Order.objects.filter(
+                exchange_account=account,
+                client_order_id__in=[router.client_order_id(scope, 0, leg) for leg in ("entry", "exit")],
+            )
+        }
+        order = earlier.get(router.client_order_id(scope, 0, "entry")) or earlier.get(
+            router.client_order_id(scope, 0, "exit")
+        )
     if order is None:
         return WebhookEvent.Status.NOTHING, _("Nothing to do: the position is already what the alert asks."), None, []
     order.refresh_from_db()

@@ -340,11 +340,6 @@ def test_fifty_concurrent_copies(alice, paper, prices):
 
 @needs_postgres
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.xfail(
-    strict=False,  # a race: most runs show it (3 to 9 of 49 copies answered 429)
-    reason="app bug: copies racing past the duplicate look-up count against the rate limit before the insert "
-    "tells them they are duplicates: they answer 429 and use up the minute's budget of genuine alerts",
-)
 def test_concurrent_copies_do_not_use_up_the_rate_limit(alice, paper, prices):
     created = services.endpoint_create(user=alice, exchange_account=paper, name="TV", max_alerts_per_minute=5)
     answers = post_concurrently(created.endpoint.path, json.dumps(alert(created.secret)), 50)
@@ -382,11 +377,6 @@ def test_fifty_x_leverage_and_hundred_percent_size_are_capped(endpoint, send, pr
     assert D(990) <= position.margin <= D(1000), position.margin
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="app bug: trading.services._fill_record records leverage = order.bot.leverage or 1, not the leverage "
-    "the order was placed with (the paper book holds 3x, liquidation at 33,350; the row says 1x, none)",
-)
 def test_the_capped_leverage_is_recorded_on_the_position(endpoint, send, prices):
     accepted(send(endpoint.endpoint, alert(endpoint.secret, leverage=50)), endpoint.secret)
     position = Position.objects.get()
@@ -595,12 +585,6 @@ def test_a_task_rerun_after_a_crash_places_one_order(endpoint, send, prices):
     assert trades().count() == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="app bug: a re-run of a traded event finds the position already open and records status 'nothing' "
-    "with no order, so the log loses the order the alert placed (event_process does not look up the orders "
-    "with the event's client ids first)",
-)
 def test_a_task_rerun_after_a_crash_keeps_the_events_order(endpoint, send, prices):
     event = accepted(send(endpoint.endpoint, alert(endpoint.secret)), endpoint.secret)
     WebhookEvent.objects.filter(pk=event.pk).update(status="pending")  # the worker died before recording
@@ -636,11 +620,6 @@ def test_database_down_when_storing_a_valid_alert(endpoint, send, prices, monkey
     assert WebhookEvent.objects.count() == 0 and Order.objects.count() == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="app bug: the cache (Redis) down raises redis.ConnectionError out of the receiver (paper market list, "
-    "rate counter): a 500 HTML page instead of the JSON 503 with Retry-After",
-)
 def test_cache_down_answers_503(endpoint, prices, monkeypatch):
     import redis
     from django.core.cache import cache
@@ -657,11 +636,6 @@ def test_cache_down_answers_503(endpoint, prices, monkeypatch):
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.xfail(
-    strict=True,
-    reason="app bug: with the broker down, the on-commit .delay() raises after the event is committed: "
-    "the alert is stored (the sweeper will trade it) but the answer is a 500",
-)
 def test_broker_down_still_answers_accepted(endpoint, prices, monkeypatch):
     from kombu.exceptions import OperationalError as BrokerDown
 
