@@ -125,7 +125,7 @@ class TestAlertForm(forms.Form):
     )
     symbol = forms.CharField(label=gettext_lazy("Symbol"), max_length=32, initial="BTCUSDT")
     size_pct = forms.DecimalField(
-        label=gettext_lazy("Size (% of the balance, optional)"),
+        label=gettext_lazy("Size (percent of the balance, optional)"),
         required=False,
         min_value=Decimal("0.01"),
         max_value=Decimal(100),
