@@ -64,7 +64,7 @@ def _book(user, *, positions=2, closed=3, label="Paper"):
 def test_the_empty_dashboard_leads_to_connecting_an_exchange(alice_client):
     page = alice_client.get(URL)
     assert page.status_code == 200
-    assert reverse("trading:exchange-accounts").encode() in page.content
+    assert reverse("onboarding:start").encode() in page.content
     assert b"Connect an exchange" in page.content
 
 
