@@ -205,7 +205,7 @@ def _refused(request: HttpRequest, state: OnboardingState, exc: services.WizardE
     if request.htmx:
         return _render(request, state, state.step, status=400, error=exc.message)
     messages.error(request, exc.message)
-    return redirect("onboarding:start")
+    return redirect("onboarding:start" if state.done else _step_url(state.step))
 
 
 # --- views ------------------------------------------------------------------------------------
