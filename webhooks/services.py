@@ -357,8 +357,18 @@ def _unified(market: str, account: ExchangeAccount) -> str:
     return market
 
 
-def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
-    return {k: (str(v) if isinstance(v, Decimal) else v) for k, v in data.items()}
+def _jsonable(value: Any) -> Any:
+    """The parsed body as the event log stores it: fractions (read as ``Decimal``) as text at any depth, and
+    NUL characters, which PostgreSQL's jsonb refuses, replaced with U+FFFD."""
+    if isinstance(value, dict):
+        return {_jsonable(str(k)): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, str) and "\x00" in value:
+        return value.replace("\x00", "\ufffd")
+    return value
 
 
 # --- processing -------------------------------------------------------------------------------------

@@ -29,6 +29,11 @@ QUOTES = ("USDT", "USDC", "BUSD", "FDUSD", "USD", "BTC", "ETH", "BNB", "EUR", "T
 SECRET_KEYS = ("secret", "passphrase", "password", "token")
 _SYMBOL = re.compile(r"^[A-Z0-9]{1,20}(/[A-Z0-9]{1,20})?(:[A-Z0-9]{1,20})?$")
 _DECIMAL_FIELDS = ("price", "size", "size_pct", "leverage", "stop_loss_pct", "take_profit_pct")
+# ASCII digits only: str.isdigit() also accepts "²" and other digits int() refuses.
+_DIGITS = re.compile(r"[0-9]{1,18}")
+# Numbers beyond this many digits either side of the point are nobody's price, size or leverage; refusing them
+# at the door keeps a 1e5000 away from the integer conversions of the risk envelope.
+_MAX_EXPONENT = 15
 
 
 class AlertError(ValueError):
@@ -138,6 +143,8 @@ def _decimal(data: dict[str, Any], key: str) -> Decimal | None:
         raise AlertError("bad_type", f"'{key}' must be a number, not {str(value)[:20]!r}.") from None
     if not number.is_finite():
         raise AlertError("bad_value", f"'{key}' must be a finite number.")
+    if number and not -_MAX_EXPONENT <= number.adjusted() <= _MAX_EXPONENT:
+        raise AlertError("bad_value", f"'{key}' is out of range.")
     return number
 
 
@@ -167,7 +174,7 @@ def parse_time(value: object) -> datetime:
     """ISO-8601 (TradingView's ``{{timenow}}``: ``2024-03-01T12:00:05Z``) or epoch seconds/milliseconds."""
     if isinstance(value, bool):
         raise AlertError("bad_time", "'time' must be an ISO-8601 UTC time such as 2024-03-01T12:00:05Z.")
-    if isinstance(value, int | float | Decimal) or (isinstance(value, str) and value.strip().isdigit()):
+    if isinstance(value, int | float | Decimal) or (isinstance(value, str) and _DIGITS.fullmatch(value.strip())):
         number = float(value)
         if not math.isfinite(number):
             raise AlertError("bad_time", "'time' must be a finite number.")
@@ -208,7 +215,7 @@ def parse_alert(data: dict[str, Any]) -> Alert:
     if bot in (None, ""):
         bot_id = None
     else:
-        if isinstance(bot, bool) or not str(bot).strip().isdigit():
+        if isinstance(bot, bool) or not isinstance(bot, int | str) or not _DIGITS.fullmatch(str(bot).strip()):
             raise AlertError("bad_type", "'bot' must be a bot id (a number).")
         bot_id = int(str(bot).strip())
     return Alert(
