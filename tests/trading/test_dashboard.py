@@ -108,3 +108,13 @@ def test_queries_do_not_grow_with_positions_and_trades(alice, alice_client, pinn
     _book(alice, positions=60, closed=60, label="Second")
     with django_assert_max_num_queries(len(small.captured_queries) + 8):  # a second account adds a few, not 120
         alice_client.get(URL)
+
+
+@pytest.mark.parametrize("part", ["stats", "positions", "activity", "analysis"])
+def test_each_parts_queries_do_not_grow(alice, alice_client, pinned, django_assert_max_num_queries, part):
+    _book(alice, positions=2, closed=2)
+    with django_assert_max_num_queries(20) as small:
+        alice_client.get(URL, {"part": part}, HTTP_HX_REQUEST="true")
+    _book(alice, positions=60, closed=60, label="Second")
+    with django_assert_max_num_queries(len(small.captured_queries) + 4):
+        alice_client.get(URL, {"part": part}, HTTP_HX_REQUEST="true")
