@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 CHROMIUM = os.environ.get("TRENDY_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
+ROOT = Path(__file__).resolve().parents[2]
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are still synchronous.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -38,11 +45,27 @@ def browser():
 
 @pytest.fixture
 def page(browser, live_server, settings):
+    """A fresh browser context on the live server. Every request to another host (a CDN, a font, an
+    analytics script) is recorded and aborted: the pages must work offline, and the test fails if one was
+    made. JavaScript errors fail the test too."""
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+    local = LOCAL_HOSTS | {urlsplit(live_server.url).hostname}
+    external: list[str] = []
+
+    def guard(route):
+        url = route.request.url
+        parts = urlsplit(url)
+        if parts.scheme in ("http", "https", "ws", "wss") and parts.hostname not in local:
+            external.append(url)
+            route.abort("blockedbyclient")
+        else:
+            route.continue_()
+
+    context.route("**/*", guard)
     page = context.new_page()
     page.set_default_timeout(15_000)
     errors: list[str] = []
@@ -50,3 +73,37 @@ def page(browser, live_server, settings):
     yield page
     context.close()
     assert errors == [], f"JavaScript errors on the page: {errors}"
+    assert external == [], f"Requests to other hosts (aborted): {external}"
+
+
+def _database_url() -> str:
+    from django.db import connection
+
+    s = connection.settings_dict
+    auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+@pytest.fixture
+def worker(tmp_path):
+    """``celery worker --beat`` on the test database, as ``make run`` starts it. Yields its log's path."""
+    from django.core.management import call_command
+
+    call_command("setup_periodic_tasks")
+    env = {**os.environ, "DATABASE_URL": _database_url(), "TRENDY_VAR_DIR": str(tmp_path), "DJANGO_DEBUG": "1"}
+    log = (tmp_path / "worker.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "trading_site", "worker", "--beat", "--pool", "solo", "-l", "info"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    yield tmp_path / "worker.log"
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+    log.close()

@@ -5,17 +5,12 @@ page, the trader closes it and turns auto-trading off."""
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
-from django.db import connection
 
 from market_data.services import candles_import_csv
 from tests.conftest import needs_postgres
@@ -27,35 +22,6 @@ from trading.models import Bot, Order, Position
 pytestmark = [pytest.mark.django_db(transaction=True), needs_postgres]
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = Path(os.environ.get("TRENDY_SCREENSHOTS", ROOT / "var" / "screenshots"))
-
-
-def _database_url() -> str:
-    s = connection.settings_dict
-    auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
-    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-
-
-@pytest.fixture
-def worker(tmp_path):
-    """``celery worker --beat`` on the test database, as ``make run`` starts it."""
-    call_command("setup_periodic_tasks")
-    env = {**os.environ, "DATABASE_URL": _database_url(), "TRENDY_VAR_DIR": str(tmp_path), "DJANGO_DEBUG": "1"}
-    log = (tmp_path / "worker.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "trading_site", "worker", "--beat", "--pool", "solo", "-l", "info"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    yield tmp_path / "worker.log"
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-    log.close()
 
 
 def _wait_for(predicate, timeout: float, what: str, log: Path):
