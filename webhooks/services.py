@@ -195,11 +195,7 @@ def alert_receive(
 def _receive(token: str, body: bytes, remote_addr: str, forwarded_for: str | None, is_test: bool, now: Any) -> Answer:
     ip = validation.client_ip(remote_addr, forwarded_for, settings.TRENDY_NUM_PROXIES)
     common: dict[str, Any] = {"source_ip": ip, "body_size": len(body), "is_test": is_test, "received_at": now}
-    endpoint = (
-        WebhookEndpoint.objects.select_related("exchange_account", "user", "bot").filter(token=token).first()
-        if token and len(token) <= 64
-        else None
-    )
+    endpoint = _endpoint_for(token) if token and len(token) <= 64 else None
     if endpoint is None or not endpoint.active:
         # Unknown and revoked tokens answer alike: the URL cannot be probed.
         stored = WebhookEvent.objects.create(
@@ -262,11 +258,7 @@ def _receive(token: str, body: bytes, remote_addr: str, forwarded_for: str | Non
                 422, "unknown_bot", _("No bot %(id)s on this endpoint's account.") % {"id": alert.bot}, **common
             )
     key = validation.dedupe_key(alert, body)
-    original = WebhookEvent.objects.filter(
-        endpoint=endpoint, dedupe_key=key, outcome=WebhookEvent.Outcome.ACCEPTED
-    ).first()
-    if original is not None:
-        return _duplicate(original, common)
+    # No look-up first: the unique index on the accepted events' keys decides, in the insert itself.
     try:
         with transaction.atomic():
             # The insert comes first: a concurrent copy of this alert waits on the unique index and is told it
@@ -323,9 +315,44 @@ def _enqueue(event_id: int) -> None:
     transaction.on_commit(send)
 
 
+# What the receiver reads of an endpoint, its account and its user, in one query (the rest stays deferred).
+_RECEIVER_FIELDS = (
+    "user_id",
+    "exchange_account_id",
+    "bot_id",
+    "token",
+    "secret",
+    "allowed_symbols",
+    "max_alerts_per_minute",
+    "max_age_seconds",
+    "ip_allowlist",
+    "live",
+    "active",
+    "revoked_at",
+    "exchange_account__exchange",
+    "exchange_account__label",
+    "exchange_account__enabled",
+    "exchange_account__market_type",
+    "user__auto_trading",
+)
+
+
+def _endpoint_for(token: str) -> WebhookEndpoint | None:
+    query = WebhookEndpoint.objects.select_related("exchange_account", "user").only(*_RECEIVER_FIELDS)
+    return next(iter(query.filter(token=token).order_by()[:1]), None)
+
+
 def _within_rate(endpoint: WebhookEndpoint, now: Any) -> bool:
     """An atomic per-minute counter in the cache (Redis in production: INCR is atomic across workers)."""
     key = f"webhooks:rate:{endpoint.pk}:{int(now.timestamp()) // 60}"
+    client = getattr(getattr(cache, "_cache", None), "get_client", None)
+    if client is not None:  # Redis: INCR and EXPIRE in one round trip
+        pipe = client(write=True).pipeline()
+        full_key = cache.make_and_validate_key(key)
+        pipe.incr(full_key)
+        pipe.expire(full_key, 120)
+        count, _expired = pipe.execute()
+        return count <= endpoint.max_alerts_per_minute
     cache.add(key, 0, timeout=120)
     try:
         count = cache.incr(key)

@@ -59,3 +59,17 @@ def test_the_message_trendys_pine_export_writes_is_accepted(endpoint, send, pric
     # size_pct 10 at 2x: 2,000 USDT of BTC; the null stop loss took the profile's default (2 %).
     assert 0.0399 <= float(position.amount) <= 0.04
     assert "stop_loss_pct: defaulted none → 2.00" in event.adjustments
+
+
+def test_an_accepted_alert_costs_one_lookup_and_one_insert(endpoint, client, prices, django_assert_max_num_queries):
+    """The receiver's hot path: the endpoint with its account and user in one query, then the insert (the
+    unique index decides duplicates); the trading happens in the task, not here."""
+    import json
+
+    first = alert(endpoint.secret, order_id="warm-up")  # the paper market list is cached after this one
+    assert client.post(endpoint.endpoint.path, json.dumps(first), content_type="application/json").status_code == 200
+    with django_assert_max_num_queries(4) as captured:  # SELECT, SAVEPOINT, INSERT, RELEASE in a test
+        response = client.post(endpoint.endpoint.path, json.dumps(alert(endpoint.secret)), "application/json")
+    assert response.status_code == 200, response.content
+    statements = [q["sql"].split()[0].upper() for q in captured.captured_queries]
+    assert statements.count("SELECT") == 1 and statements.count("INSERT") == 1, statements
