@@ -47,6 +47,9 @@ def replay_tick() -> dict[str, Any]:
     retry_backoff=2,
     retry_backoff_max=30,
     max_retries=4,
+    # The outcome is in the database (and the worker's log); no result means the tick's publisher skips the
+    # Redis result backend's SUBSCRIBE for each of its thousand tasks.
+    ignore_result=True,
 )
 def run_bot_tick(self: Any, bot_id: int, candle_open: str, signal: dict[str, bool] | None = None) -> dict[str, Any]:
     result = services.bot_tick(bot_id=bot_id, candle_open=datetime.fromisoformat(candle_open), signal=signal)

@@ -14,6 +14,9 @@ from trading.exchanges.errors import TemporaryError
     retry_backoff_max=20,
     max_retries=5,
     acks_late=True,
+    # The outcome is the event's row. Without a result, publishing skips the Redis result backend's
+    # per-task SUBSCRIBE in the web process (a round trip per alert, and subscriptions that pile up).
+    ignore_result=True,
 )
 def process_webhook_event(event_id: int) -> str:
     from webhooks.services import event_process
