@@ -342,13 +342,23 @@ def _endpoint_for(token: str) -> WebhookEndpoint | None:
     return next(iter(query.filter(token=token).order_by()[:1]), None)
 
 
+def _redis_client_and_key(key: str) -> tuple[Any, str]:
+    """The cache's own Redis connection and full key (django-redis, or Django's Redis backend); else None."""
+    django_redis_client = getattr(cache, "client", None)
+    if django_redis_client is not None and hasattr(django_redis_client, "get_client"):
+        return django_redis_client.get_client(write=True), str(django_redis_client.make_key(key))
+    django_client = getattr(getattr(cache, "_cache", None), "get_client", None)
+    if django_client is not None:
+        return django_client(write=True), cache.make_and_validate_key(key)
+    return None, key
+
+
 def _within_rate(endpoint: WebhookEndpoint, now: Any) -> bool:
     """An atomic per-minute counter in the cache (Redis in production: INCR is atomic across workers)."""
     key = f"webhooks:rate:{endpoint.pk}:{int(now.timestamp()) // 60}"
-    client = getattr(getattr(cache, "_cache", None), "get_client", None)
-    if client is not None:  # Redis: INCR and EXPIRE in one round trip
-        pipe = client(write=True).pipeline()
-        full_key = cache.make_and_validate_key(key)
+    redis_client, full_key = _redis_client_and_key(key)
+    if redis_client is not None:  # Redis: INCR and EXPIRE in one round trip
+        pipe = redis_client.pipeline()
         pipe.incr(full_key)
         pipe.expire(full_key, 120)
         count, _expired = pipe.execute()

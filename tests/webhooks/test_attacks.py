@@ -635,6 +635,25 @@ def test_cache_down_answers_503(endpoint, prices, monkeypatch):
     assert Order.objects.count() == 0
 
 
+def test_the_rate_counter_on_a_dead_redis_answers_503_and_keeps_no_accepted_event(endpoint, prices, monkeypatch):
+    """A real refused connection (a closed port on 127.0.0.1) under the Redis pipeline of the rate counter."""
+    import socket
+
+    import redis
+
+    from webhooks import services
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    dead = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=0.5)
+    monkeypatch.setattr(services, "_redis_client_and_key", lambda key: (dead, key))
+    client = Client(raise_request_exception=False)
+    response = client.post(endpoint.endpoint.path, json.dumps(alert(endpoint.secret)), content_type="application/json")
+    assert response.status_code == 503 and response.json()["status"] == "unavailable"
+    assert WebhookEvent.objects.filter(outcome="accepted").count() == 0 and Order.objects.count() == 0
+
+
 @pytest.mark.django_db(transaction=True)
 def test_broker_down_still_answers_accepted(endpoint, prices, monkeypatch):
     from kombu.exceptions import OperationalError as BrokerDown
