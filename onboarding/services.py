@@ -29,6 +29,7 @@ from onboarding.models import STEPS, OnboardingState
 from strategies import services as strategy_services
 from strategies.builtin import REGISTRY
 from strategies.models import BacktestRun
+from trading import clock as market_clock
 from trading import services as trading_services
 from trading.connection import exchange_account_test
 from trading.models import Bot
@@ -462,6 +463,9 @@ def _step_5(user: Any, data: dict[str, Any]) -> StepResult:
         stop_loss_pct=Decimal(d["stop_loss_pct"]),
         take_profit_pct=Decimal(d["take_profit_pct"]),
     )
+    # On the replay clock the market's "now" is in the stored past: the backtest ends there, so that it never
+    # sees candles the replay has not reached yet. On the live clock it ends at the last stored candle.
+    end = market_clock.now().replace(minute=0, second=0, microsecond=0) if market_clock.is_replay() else None
     with transaction.atomic():
         run = strategy_services.backtest_run_create(
             user=user,
@@ -471,6 +475,7 @@ def _step_5(user: Any, data: dict[str, Any]) -> StepResult:
             symbol=market[1],
             timeframe=market[2],
             risk=risk,
+            end=end,
         )
         new_state = _commit(user, 5, {"backtest_run_id": run.pk}, next_step=5)
     return StepResult(new_state)

@@ -107,3 +107,25 @@ def test_full_page_without_htmx_and_resume(alice, alice_client, stored_candles):
     assert resumed.url == step_url(2)
     page = alice_client.get(resumed.url)
     assert page.status_code == 200 and b'id="wizard"' in page.content and b"wizard.js" in page.content
+
+
+@pytest.mark.parametrize("replay", [True, False], ids=["replay-clock", "live-clock"])
+def test_the_first_backtest_never_sees_candles_the_replay_has_not_reached(alice, alice_client, stored_candles, replay):
+    from datetime import timedelta
+
+    from market_data.selectors import series_info
+    from tests.onboarding.conftest import walk_to
+    from trading import clock
+
+    info = series_info(exchange="binance", symbol="BTC/USDT", timeframe="1h")
+    market_now = info.last_open_time - timedelta(days=20, minutes=-30)  # mid-candle, three weeks back
+    if replay:
+        clock.replay_start(start=market_now, timeframe="1h")
+    walk_to(alice_client, 5)
+    response = alice_client.post(step_url(5), {"action": "backtest"}, **HTMX)
+    assert response.status_code == 200, response.content.decode()
+    run = BacktestRun.objects.get(user=alice)
+    if replay:
+        assert run.end == clock.now().replace(minute=0, second=0, microsecond=0) < info.last_open_time
+    else:
+        assert run.end == info.last_open_time + timedelta(hours=1)
