@@ -359,6 +359,7 @@ def signed_in_pages(ids: dict[str, int]) -> list[tuple[str, str]]:
         ("backtest-new", "/strategies/backtests/new/"),
         ("backtests", "/strategies/backtests/"),
         ("backtest-run", f"/strategies/backtests/{ids['run']}/"),
+        ("backtest-compare", f"/strategies/backtests/compare/?a={ids['run']}&b={ids['run']}"),
         ("optimise-new", "/strategies/optimise/new/"),
         ("bots", "/trading/bots/"),
         ("bot-new", "/trading/bots/new/"),
@@ -368,6 +369,7 @@ def signed_in_pages(ids: dict[str, int]) -> list[tuple[str, str]]:
         ("webhooks-guide", f"/webhooks/{ids['endpoint']}/guide/"),
         ("webhooks-events", "/webhooks/events/"),
         ("settings", "/settings/"),
+        ("api-docs", "/api/v1/docs/"),
     ]
 
 
