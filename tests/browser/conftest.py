@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -14,6 +15,21 @@ import pytest
 
 CHROMIUM = os.environ.get("TRENDY_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
+SHOTS = Path(os.environ.get("TRENDY_SCREENSHOTS", ROOT / "var" / "screenshots"))
+
+
+def wait_for(predicate, timeout: float, what: str, log: Path | None = None):
+    """Poll ``predicate`` until it returns something true; fail with the worker's log tail otherwise."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.3)
+    tail = f"; worker log:\n{log.read_text()[-4000:]}" if log else ""
+    pytest.fail(f"timed out waiting for {what}{tail}")
+
+
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are still synchronous.

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import re
-import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -21,6 +19,7 @@ from market_data.services import candles_import_csv
 from onboarding import services as onboarding_services
 from onboarding.models import OnboardingState
 from strategies.models import BacktestRun
+from tests.browser.conftest import SHOTS, wait_for
 from tests.conftest import needs_postgres
 from tests.factories import PASSWORD, UserFactory
 from tests.strategies.conftest import BTC_1H
@@ -33,8 +32,6 @@ from webhooks.models import WebhookEndpoint, WebhookEvent
 from webhooks.views import sample_alert
 
 pytestmark = [pytest.mark.django_db(transaction=True), needs_postgres]
-ROOT = Path(__file__).resolve().parents[2]
-SHOTS = Path(os.environ.get("TRENDY_SCREENSHOTS", ROOT / "var" / "screenshots"))
 # EMA crossover (12/26) goes long on the candle of 2024-03-03 13:00, six candles after this point; with a
 # 10 % take profit the position then stays open for about 35 candles (seconds, on the replay clock).
 REPLAY_START = datetime(2024, 3, 3, 8, tzinfo=UTC)
@@ -65,17 +62,6 @@ def market(btc_1h_slice):
 def shot(page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
-
-def wait_for(predicate, timeout: float, what: str, log: Path | None = None):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    tail = f"; worker log:\n{log.read_text()[-4000:]}" if log else ""
-    pytest.fail(f"timed out waiting for {what}{tail}")
 
 
 def sign_in(page, email: str, password: str = PASSWORD) -> None:

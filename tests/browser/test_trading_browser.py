@@ -4,15 +4,14 @@ page, the trader closes it and turns auto-trading off."""
 
 from __future__ import annotations
 
-import os
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from market_data.services import candles_import_csv
+from tests.browser.conftest import SHOTS, wait_for
 from tests.conftest import needs_postgres
 from tests.factories import PASSWORD, UserFactory
 from tests.strategies.conftest import BTC_1H
@@ -20,18 +19,6 @@ from trading import clock
 from trading.models import Bot, Order, Position
 
 pytestmark = [pytest.mark.django_db(transaction=True), needs_postgres]
-ROOT = Path(__file__).resolve().parents[2]
-SHOTS = Path(os.environ.get("TRENDY_SCREENSHOTS", ROOT / "var" / "screenshots"))
-
-
-def _wait_for(predicate, timeout: float, what: str, log: Path):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.5)
-    pytest.fail(f"timed out waiting for {what}; worker log:\n{log.read_text()[-4000:]}")
 
 
 def test_paper_bot_trades_under_worker_and_beat(page, worker):
@@ -67,7 +54,7 @@ def test_paper_bot_trades_under_worker_and_beat(page, worker):
     page.screenshot(path=str(SHOTS / "trading-bots.png"), full_page=True)
 
     # Beat moves the replay a candle a second; the worker's loop and bot tasks open the position.
-    position = _wait_for(
+    position = wait_for(
         lambda: Position.objects.filter(bot=bot, status=Position.Status.OPEN).first(), 90, "an open position", worker
     )
     assert position.side == "long" and position.opened_at > datetime(2024, 3, 2, 14, tzinfo=UTC)
@@ -85,7 +72,7 @@ def test_paper_bot_trades_under_worker_and_beat(page, worker):
     pnl_cell = row.locator("td").nth(5)
     first = pnl_cell.inner_text()
     # The table refreshes itself (htmx, every 5 s) while the replay moves the mark price.
-    _wait_for(lambda: pnl_cell.inner_text() != first, 30, "the unrealised PnL to change on the page", worker)
+    wait_for(lambda: pnl_cell.inner_text() != first, 30, "the unrealised PnL to change on the page", worker)
     page.screenshot(path=str(SHOTS / "trading-positions.png"), full_page=True)
 
     # Close it now (confirm), then switch auto-trading off.
@@ -93,13 +80,11 @@ def test_paper_bot_trades_under_worker_and_beat(page, worker):
     if Position.objects.get(pk=position.pk).status == Position.Status.OPEN:
         page.once("dialog", lambda dialog: dialog.accept())
         row.get_by_role("button", name="Close").click()
-        _wait_for(
-            lambda: Position.objects.get(pk=position.pk).status == Position.Status.CLOSED, 30, "the close", worker
-        )
+        wait_for(lambda: Position.objects.get(pk=position.pk).status == Position.Status.CLOSED, 30, "the close", worker)
         assert Position.objects.get(pk=position.pk).exit_reason in ("manual", "stop_loss", "take_profit")
     page.once("dialog", lambda dialog: dialog.accept())
     page.locator("#auto-trading-switch button").click()
-    _wait_for(lambda: not type(user).objects.get(pk=user.pk).auto_trading, 15, "auto-trading off", worker)
+    wait_for(lambda: not type(user).objects.get(pk=user.pk).auto_trading, 15, "auto-trading off", worker)
     page.screenshot(path=str(SHOTS / "trading-auto-off.png"), full_page=True)
     # Nothing opens any more: the bot's claims stop while the switch is off.
     count = Position.objects.filter(bot=bot).count()
