@@ -343,13 +343,11 @@ def _endpoint_for(token: str) -> WebhookEndpoint | None:
 
 
 def _redis_client_and_key(key: str) -> tuple[Any, str]:
-    """The cache's own Redis connection and full key (django-redis, or Django's Redis backend); else None."""
-    django_redis_client = getattr(cache, "client", None)
-    if django_redis_client is not None and hasattr(django_redis_client, "get_client"):
-        return django_redis_client.get_client(write=True), str(django_redis_client.make_key(key))
-    django_client = getattr(getattr(cache, "_cache", None), "get_client", None)
-    if django_client is not None:
-        return django_client(write=True), cache.make_and_validate_key(key)
+    """The cache's own Redis connection and full key when the cache is django-redis (settings use it whenever
+    REDIS_URL is set); else (None, key) and the cache's own add/incr serve."""
+    client = getattr(cache, "client", None)
+    if client is not None and hasattr(client, "get_client"):
+        return client.get_client(write=True), str(client.make_key(key))
     return None, key
 
 
