@@ -366,6 +366,10 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# One date style per language and grouped thousands (trading_site/formats/<lang>/formats.py). Numbers in
+# templates go through trading_site/templatetags/trendy.py; USE_THOUSAND_SEPARATOR stays off so that ids
+# rendered into URLs and attributes are never grouped.
+FORMAT_MODULE_PATH = ["trading_site.formats"]
 
 # --- Static files -----------------------------------------------------------------------
 
