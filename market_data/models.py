@@ -42,3 +42,26 @@ class Candle(models.Model):
 
     def __str__(self) -> str:
         return f"{self.exchange} {self.symbol} {self.timeframe} {self.open_time:%Y-%m-%d %H:%M}"
+
+
+class MarketDataSource(models.Model):
+    """Where the candles the demo and the replay use came from, as ``seed_demo`` last loaded them: candle
+    files from a folder, the exchange (live), or the sample bundled with Trendy. One row; the page header
+    names it (``market_data.sources.source_label``)."""
+
+    class Kind(models.TextChoices):
+        FILES = "files", _("candle files")
+        EXCHANGE = "exchange", _("exchange")
+        SAMPLE = "sample", _("bundled sample")
+
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    exchange = models.CharField(_("exchange"), max_length=32, default="binance")
+    folder = models.CharField(_("folder"), max_length=500, blank=True, help_text=_("Candle files: their folder."))
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("market data source")
+        verbose_name_plural = _("market data source")
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.exchange} {self.folder}".strip()

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
+from django.core.management.base import CommandError
+from django.db import DatabaseError
 from django.utils.translation import gettext as _
 
 from market_data.services import FetchReport, ImportReport
@@ -61,3 +65,17 @@ def fetch_line(report: FetchReport, seconds: float) -> str:
         "last": _time(report.last_open_time),
         "seconds": seconds,
     }
+
+
+@contextmanager
+def database_errors_in_one_line() -> Iterator[None]:
+    """A database that is not there or not migrated ends a command with one sentence and the way out, not a
+    traceback."""
+    try:
+        yield
+    except DatabaseError as exc:
+        text = str(exc).strip()
+        reason = text.splitlines()[0] if text else type(exc).__name__
+        raise CommandError(
+            f"The database is not ready ({reason}): run `python manage.py migrate` (or `make migrate`) first."
+        ) from None

@@ -12,7 +12,7 @@ from allauth.account.models import EmailAddress
 from django.core.management import CommandError, call_command
 
 from accounts.models import User
-from market_data.models import Candle
+from market_data.models import Candle, MarketDataSource
 from tests.market_data.conftest import BTC_1D, kline_rows, write_csv
 
 pytestmark = pytest.mark.django_db
@@ -147,14 +147,75 @@ def test_seed_demo_reports_a_bad_file_and_goes_on(tmp_path, settings, btc_1d_lin
     assert "binance ETH/USDT 1d: read 3, inserted 3" in out
 
 
-def test_seed_demo_without_folder_or_network_says_so_and_succeeds(tmp_path, settings, closed_port_url):
+def test_seed_demo_without_folder_or_network_loads_the_bundled_sample(tmp_path, settings, closed_port_url):
     settings.TRENDY_OHLCV_DIR = tmp_path / "missing"
+    started = time.perf_counter()
     out, err = run("seed_demo", "--api-url", closed_port_url)
     assert "E-mail: demo@trendy.local" in out
-    assert f"{tmp_path / 'missing'} does not exist; fetching 365 days of 1h candles" in out
-    assert err.count("No market data could be loaded") == 1
-    assert "Cannot reach binance" in err
-    assert Candle.objects.count() == 0
+    assert f"{tmp_path / 'missing'} does not exist (TRENDY_OHLCV_DIR); trying binance (365 days of 1h candles)." in out
+    port = closed_port_url.rsplit(":", 1)[1]
+    assert f"Market data: binance cannot be reached (127.0.0.1:{port} did not answer; 0.0 s)." in out
+    assert "Market data: the bundled sample (BTC/USDT, ETH/USDT 1h, 2024; market_data/sample/)." in out
+    # The demo's market first.
+    assert out.index("binance BTC/USDT 1h: read 8784, inserted 8784") < out.index("binance ETH/USDT 1h: read 8784")
+    assert err == ""
+    assert Candle.objects.filter(symbol="BTC/USDT", timeframe="1h").count() == 8784
+    assert Candle.objects.filter(symbol="ETH/USDT", timeframe="1h").count() == 8784
+    source = MarketDataSource.objects.get()
+    assert (source.kind, source.exchange, source.folder) == ("sample", "binance", "")
+    assert time.perf_counter() - started < 10  # no network wait: the refused probe decides at once
+
+    # Again: nothing to load twice.
+    out, err = run("seed_demo", "--api-url", closed_port_url)
+    assert "binance BTC/USDT 1h: already loaded (8784 candles), skipped." in out
+    assert Candle.objects.count() == 2 * 8784
+    assert MarketDataSource.objects.count() == 1
+
+
+def test_seed_demo_an_empty_folder_falls_through_like_a_missing_one(tmp_path, settings, closed_port_url):
+    (tmp_path / "notes.txt").write_text("no candles here")
+    settings.TRENDY_OHLCV_DIR = tmp_path
+    settings.TRENDY_EXCHANGE_API_URLS = {"binance": closed_port_url}  # the setting, not --api-url
+    out, _err = run("seed_demo", "--password", "x-demo-password-1")
+    assert f"{tmp_path} has no binance_<PAIR>_<tf>.csv.gz files (TRENDY_OHLCV_DIR)" in out
+    assert "binance cannot be reached" in out
+    assert MarketDataSource.objects.get().kind == "sample"
+
+
+def test_seed_demo_folder_whose_files_all_fail_falls_through(tmp_path, settings, closed_port_url):
+    write_csv(tmp_path / "binance_BTCUSDT_1h.csv.gz", ["oops,1,2,3,4,5"], gz=True)
+    settings.TRENDY_OHLCV_DIR = tmp_path
+    out, err = run("seed_demo", "--api-url", closed_port_url)
+    assert "binance_BTCUSDT_1h.csv.gz: not imported: line 2: timestamp 'oops'" in err
+    assert f"no file in {tmp_path} could be loaded; trying binance." in out
+    assert MarketDataSource.objects.get().kind == "sample"
+
+
+def test_seed_demo_records_the_folder(tmp_path, settings, btc_1h_lines):
+    write_csv(tmp_path / "binance_BTCUSDT_1h.csv.gz", btc_1h_lines[:48], gz=True)
+    settings.TRENDY_OHLCV_DIR = tmp_path
+    run("seed_demo")
+    source = MarketDataSource.objects.get()
+    assert (source.kind, source.folder) == ("files", str(tmp_path))  # outside the project: the full path
+
+
+def test_seed_demo_unmigrated_database_is_one_sentence(settings):
+    from django.db import connection
+
+    with connection.schema_editor() as editor:
+        editor.delete_model(MarketDataSource)
+    try:
+        run("seed_demo", "--no-candles", "--password", "x-demo-password-1")  # no source is written without candles
+        settings.TRENDY_OHLCV_DIR = settings.BASE_DIR / "market_data" / "sample"
+        with pytest.raises(CommandError) as caught:
+            run("seed_demo", "--password", "x-demo-password-1")
+    finally:
+        with connection.schema_editor() as editor:
+            editor.create_model(MarketDataSource)
+    message = str(caught.value)
+    assert message.startswith("The database is not ready (")
+    assert message.endswith("run `python manage.py migrate` (or `make migrate`) first.")
+    assert "\n" not in message
 
 
 def test_seed_demo_without_folder_fetches_a_year(tmp_path, settings, fake_binance, btc_1h_lines):
@@ -167,8 +228,30 @@ def test_seed_demo_without_folder_fetches_a_year(tmp_path, settings, fake_binanc
     fake_binance.klines["ETHUSDT"] = rows[:12]
     out, err = run("seed_demo", "--api-url", fake_binance.url)
     assert err == ""
+    assert re.search(r"binance BTC/USDT 1h: fetching…\nbinance BTC/USDT 1h: \d+ requests from ", out)
     assert "binance BTC/USDT 1h:" in out and "inserted 24" in out
     assert "binance ETH/USDT 1h:" in out and "inserted 12" in out
+    assert "bundled sample" not in out
+    assert Candle.objects.count() == 36
+    assert MarketDataSource.objects.get().kind == "exchange"
+
+
+def test_seed_demo_exchange_failing_mid_fetch_falls_back_to_the_sample(tmp_path, settings, fake_binance):
+    settings.TRENDY_OHLCV_DIR = tmp_path / "missing"
+    fake_binance.fail_status = 503  # the port answers the probe, the API does not
+    out, _err = run("seed_demo", "--api-url", fake_binance.url)
+    assert "binance BTC/USDT 1h: fetching…" in out
+    assert "binance BTC/USDT 1h: not fetched: " in out
+    assert "Market data: the bundled sample" in out
+    assert MarketDataSource.objects.get().kind == "sample"
+
+
+def test_seed_demo_exchange_with_no_candles_falls_back_to_the_sample(tmp_path, settings, fake_binance):
+    settings.TRENDY_OHLCV_DIR = tmp_path / "missing"
+    out, _err = run("seed_demo", "--api-url", fake_binance.url)  # the fake lists the markets, with no candles
+    assert "binance BTC/USDT 1h: no candles came back." in out
+    assert "Market data: the bundled sample" in out
+    assert MarketDataSource.objects.get().kind == "sample"
 
 
 def test_seed_demo_no_candles(tmp_path, settings):

@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandError
 from accounts.models import ExchangeAccount, User
 from accounts.services import exchange_account_create
 from market_data.management.commands.seed_demo import DEMO_EMAIL
+from market_data.management.reports import database_errors_in_one_line
 from trading import services
 from trading.models import Bot
 
@@ -20,9 +21,13 @@ class Command(BaseCommand):
     help = "Create the demo user's paper account and a running EMA-crossover bot on BTC/USDT 1h."
 
     def handle(self, *args: Any, **options: Any) -> None:
+        with database_errors_in_one_line():
+            self._handle()
+
+    def _handle(self) -> None:
         user = User.objects.filter(email=DEMO_EMAIL).first()
         if user is None:
-            raise CommandError("Run seed_demo first: there is no demo user.")
+            raise CommandError("There is no demo user: run `python manage.py seed_demo` first (or `make seed`).")
         if Bot.objects.filter(user=user).exists():
             self.stdout.write("The demo user already has a bot.")
             return
