@@ -52,12 +52,12 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "allauth",
-    "allauth.account",
-    "allauth.mfa",
+    "trading_site.third_party_apps.AllauthAccountConfig",  # allauth.account, named for the admin
+    "trading_site.third_party_apps.AllauthMFAConfig",  # allauth.mfa
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "django_celery_beat",
+    "trading_site.third_party_apps.CeleryBeatConfig",  # django_celery_beat
     "django_htmx",
     "accounts",
     "market_data",
