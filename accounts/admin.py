@@ -2,14 +2,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from allauth.account.admin import EmailAddressAdmin as AllauthEmailAddressAdmin
+from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts import selectors, services
 from accounts.models import ApiToken, ExchangeAccount, RiskProfile, User
+from trading_site.admin_filters import titled
 
 
 class RiskProfileInline(admin.StackedInline):
@@ -20,8 +25,10 @@ class RiskProfileInline(admin.StackedInline):
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     ordering = ["email"]
-    list_display = ["email", "is_active", "is_staff", "date_joined", "last_login"]
+    list_display = ["email", "is_active", "is_staff", "auto_trading", "date_joined", "last_login"]
+    list_filter = ["is_active", "is_staff", "is_superuser", "auto_trading", "groups", "date_joined", "last_login"]
     search_fields = ["email", "first_name", "last_name"]
+    date_hierarchy = "date_joined"
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         (_("Personal info"), {"fields": ("first_name", "last_name", "timezone")}),
@@ -39,7 +46,10 @@ class UserAdmin(DjangoUserAdmin):
 @admin.register(RiskProfile)
 class RiskProfileAdmin(admin.ModelAdmin):
     list_display = ["user", "leverage", "position_size_pct", "stop_loss_pct", "take_profit_pct", "max_drawdown_pct"]
+    list_filter = ["leverage", "position_size_pct", "max_drawdown_pct"]
     search_fields = ["user__email"]
+    list_select_related = ["user"]
+    date_hierarchy = "updated_at"
     readonly_fields = ["user", "updated_at"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -52,10 +62,31 @@ class RiskProfileAdmin(admin.ModelAdmin):
         services.risk_profile_update(user=obj.user, **{name: getattr(obj, name) for name in services.RISK_FIELDS})
 
 
+class ApiTokenStateFilter(admin.SimpleListFilter):
+    title = _("state")
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, Any]]:
+        return [("valid", _("Valid")), ("expired", _("Expired")), ("unused", _("Never used"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> QuerySet[ApiToken]:
+        if self.value() == "valid":
+            return queryset.filter(expires_at__gt=timezone.now())
+        if self.value() == "expired":
+            return queryset.filter(expires_at__lte=timezone.now())
+        if self.value() == "unused":
+            return queryset.filter(last_used_at__isnull=True)
+        return queryset
+
+
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
     list_display = ["name", "user", "prefix", "created_at", "expires_at", "last_used_at"]
+    list_filter = [ApiTokenStateFilter, ("created_at", titled(_("created at"))), "expires_at", "last_used_at"]
+    # The prefix is what a leaked token shows in logs: staff find the token by it.
     search_fields = ["user__email", "name", "prefix"]
+    list_select_related = ["user"]
+    date_hierarchy = "created_at"
     readonly_fields = ["user", "name", "prefix", "created_at", "expires_at", "last_used_at"]
     exclude = ["key_hash"]
     actions = ["revoke"]
@@ -81,9 +112,14 @@ class ExchangeAccountAdmin(admin.ModelAdmin):
         "label", "user", "exchange", "testnet", "market_type", "api_key_hint", "enabled",
         "last_test_at", "last_test_ok", "withdrawals_enabled", "created_at",
     ]  # fmt: skip
-    list_filter = ["exchange", "testnet", "market_type", "enabled", "last_test_ok", "withdrawals_enabled"]
-    search_fields = ["user__email", "label", "exchange"]
+    list_filter = [
+        "exchange", "testnet", "market_type", "enabled", ("last_test_ok", titled(_("connection test passed"))),
+        "withdrawals_enabled", ("created_at", titled(_("created at"))),
+    ]  # fmt: skip
+    # ``key_hint`` is the API key's last four characters: a leaked key is found by its end.
+    search_fields = ["user__email", "label", "exchange", "key_hint"]
     list_select_related = ["user"]
+    date_hierarchy = "created_at"
     fields = [
         "user", "exchange", "label", "testnet", "market_type", "api_key_hint", "paper_balance", "enabled",
         "created_at", "last_test_at", "last_test_ok", "last_test_message", "withdrawals_enabled",
@@ -131,13 +167,36 @@ admin.site.unregister(Authenticator)
 
 @admin.register(Authenticator)
 class AuthenticatorAdmin(admin.ModelAdmin):
-    """Two-factor authenticators; their sealed secrets are never shown."""
+    """Two-factor authenticators; their sealed secrets are never shown. allauth's fields have no translatable
+    names, so every column, filter and label here carries ours."""
 
-    raw_id_fields = ("user",)
-    list_display = ("user", "type", "created_at", "last_used_at")
-    list_filter = ("type",)
-    exclude = ("data",)
-    readonly_fields = ("user", "type", "created_at", "last_used_at", "secret")
+    list_display = ("owner", "kind", "created", "last_used")
+    list_filter = (
+        ("type", titled(_("type"))),
+        ("created_at", titled(_("created at"))),
+        ("last_used_at", titled(_("last used at"))),
+    )
+    search_fields = ("user__email",)
+    list_select_related = ("user",)
+    date_hierarchy = "created_at"
+    fields = ("owner", "kind", "created", "last_used", "secret")
+    readonly_fields = fields
+
+    @admin.display(description=_("user"), ordering="user__email")
+    def owner(self, obj: Authenticator) -> str:
+        return obj.user.email
+
+    @admin.display(description=_("type"), ordering="type")
+    def kind(self, obj: Authenticator) -> str:
+        return obj.get_type_display()
+
+    @admin.display(description=_("created at"), ordering="created_at")
+    def created(self, obj: Authenticator) -> Any:
+        return obj.created_at
+
+    @admin.display(description=_("last used at"), ordering="last_used_at", empty_value="—")
+    def last_used(self, obj: Authenticator) -> Any:
+        return obj.last_used_at
 
     @admin.display(description=_("secret"))
     def secret(self, obj: Authenticator) -> str:
@@ -145,3 +204,13 @@ class AuthenticatorAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+admin.site.unregister(EmailAddress)
+
+
+@admin.register(EmailAddress)
+class EmailAddressAdmin(AllauthEmailAddressAdmin):
+    """allauth's admin (search by address and user, verify action) without one query per row for the user."""
+
+    list_select_related = ("user",)

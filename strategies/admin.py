@@ -7,9 +7,14 @@ from strategies.models import BacktestRun
 
 @admin.register(BacktestRun)
 class BacktestRunAdmin(admin.ModelAdmin):
-    list_display = ["id", "user", "kind", "strategy", "symbol", "timeframe", "status", "progress", "created_at"]
-    list_filter = ["kind", "status", "strategy", "timeframe"]
-    search_fields = ["user__email", "symbol"]
+    list_display = [
+        "id", "user", "kind", "strategy", "exchange", "symbol", "timeframe", "status", "progress", "created_at",
+        "finished_at",
+    ]  # fmt: skip
+    list_filter = ["kind", "status", "strategy", "exchange", "timeframe", "direction", "created_at"]
+    search_fields = ["user__email", "strategy", "symbol", "error"]
+    list_select_related = ["user"]
+    date_hierarchy = "created_at"
     readonly_fields = [field.name for field in BacktestRun._meta.fields]
     exclude = ["result"]
 

@@ -12,6 +12,7 @@ from django.utils.translation import ngettext
 
 from trading import services
 from trading.models import Bot, MarketClock, Order, OrderEvent, PaperWallet, Position, Trade
+from trading_site.admin_filters import titled
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -60,10 +61,12 @@ class BotAdmin(ReadOnlyAdmin):
         "status",
         "status_reason",
         "last_candle_open",
+        "created_at",
     ]
-    list_filter = ["status", "strategy", "timeframe", "direction"]
-    search_fields = ["user__email", "name", "symbol"]
+    list_filter = ["status", "strategy", "timeframe", "direction", "exchange_account__exchange", "leverage"]
+    search_fields = ["user__email", "name", "symbol", "exchange_account__label", "status_reason"]
     list_select_related = ["user", "exchange_account"]
+    date_hierarchy = "created_at"
     actions = [pause_bots, stop_bots]
 
 
@@ -95,9 +98,11 @@ class OrderAdmin(ReadOnlyAdmin):
         "status",
         "created_at",
     ]
-    list_filter = ["status", "purpose", "source", "type"]
-    search_fields = ["user__email", "symbol", "client_order_id", "exchange_order_id"]
+    list_filter = ["status", "purpose", "source", "side", "type", "exchange_account__exchange"]
+    # Exact ids: the exchange's and ours are what a trader quotes in a support request.
+    search_fields = ["user__email", "symbol", "=client_order_id", "=exchange_order_id", "bot__name"]
     list_select_related = ["user", "exchange_account"]
+    date_hierarchy = "created_at"
     inlines = [OrderEventInline]
 
 
@@ -116,24 +121,39 @@ class PositionAdmin(ReadOnlyAdmin):
         "opened_at",
         "closed_at",
     ]
-    list_filter = ["status", "side", "exit_reason"]
-    search_fields = ["user__email", "symbol"]
+    list_filter = ["status", "side", "exit_reason", "exchange_account__exchange", "leverage"]
+    search_fields = ["user__email", "symbol", "bot__name"]
     list_select_related = ["user", "exchange_account"]
+    date_hierarchy = "opened_at"
 
 
 @admin.register(Trade)
 class TradeAdmin(ReadOnlyAdmin):
-    list_display = ["id", "user", "symbol", "side", "amount", "price", "fee", "realized_pnl", "time"]
-    search_fields = ["user__email", "symbol"]
-    list_select_related = ["user"]
+    list_display = [
+        "id", "user", "exchange_account", "symbol", "side", "amount", "price", "fee", "realized_pnl", "time",
+    ]  # fmt: skip
+    list_filter = ["side", "exchange_account__exchange", "time"]
+    search_fields = ["user__email", "symbol", "=order__client_order_id", "=order__exchange_order_id", "bot__name"]
+    list_select_related = ["user", "exchange_account"]
+    date_hierarchy = "time"
 
 
 @admin.register(PaperWallet)
 class PaperWalletAdmin(ReadOnlyAdmin):
-    list_display = ["account", "balance", "fee_rate", "slippage_bps"]
-    list_select_related = ["account"]
+    list_display = ["account", "owner", "balance", "fee_rate", "slippage_bps", "exact"]
+    list_filter = [
+        ("exact", titled(_("unrounded amounts"))), "account__enabled", ("fee_rate", titled(_("fee rate"))),
+    ]  # fmt: skip
+    search_fields = ["account__user__email", "account__label"]
+    list_select_related = ["account__user"]
+
+    @admin.display(description=_("user"), ordering="account__user__email")
+    def owner(self, wallet: PaperWallet) -> str:
+        return wallet.account.user.email
 
 
 @admin.register(MarketClock)
 class MarketClockAdmin(ReadOnlyAdmin):
+    """One row (trading.clock keeps a single clock): no filters or search; tests/trading_site allowlist it."""
+
     list_display = ["mode", "timeframe", "cursor", "seconds_per_candle", "updated_at"]

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from accounts.crypto import mask
+from trading_site.admin_filters import titled
 from webhooks import services
 from webhooks.models import WebhookEndpoint, WebhookEvent
 
@@ -39,9 +40,13 @@ def revoke_endpoints(modeladmin: admin.ModelAdmin, request: Any, queryset: Any) 
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(ReadOnlyAdmin):
     list_display = ["id", "name", "user", "exchange_account", "bot", "masked_token", "live", "active", "revoked_at"]
-    list_filter = ["live", "active", "ip_allowlist"]
-    search_fields = ["user__email", "name"]
+    list_filter = [
+        "live", "active", "ip_allowlist", "exchange_account__exchange", ("created_at", titled(_("created at"))),
+        ("revoked_at", titled(_("revoked at"))),
+    ]  # fmt: skip
+    search_fields = ["user__email", "name", "exchange_account__label", "bot__name"]
     list_select_related = ["user", "exchange_account", "bot"]
+    date_hierarchy = "created_at"
     # Explicit fields: ``secret`` (sealed) and ``token`` (the URL) never reach the page.
     fields = [
         "name", "user", "exchange_account", "bot", "masked_token", "masked_secret", "allowed_symbols",
@@ -62,8 +67,8 @@ class WebhookEndpointAdmin(ReadOnlyAdmin):
 @admin.register(WebhookEvent)
 class WebhookEventAdmin(ReadOnlyAdmin):
     list_display = ["id", "received_at", "endpoint", "outcome", "reason", "symbol", "action", "status", "is_test"]
-    list_filter = ["outcome", "reason", "status", "is_test"]
-    search_fields = ["endpoint__user__email", "endpoint__name", "symbol", "message"]
+    list_filter = ["outcome", "reason", "status", "action", "is_test"]
+    search_fields = ["endpoint__user__email", "endpoint__name", "symbol", "message", "=source_ip"]
     list_select_related = ["endpoint"]
     date_hierarchy = "received_at"
     fields = [
