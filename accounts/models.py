@@ -55,9 +55,11 @@ class User(AbstractUser):
         validators=[validate_timezone],
         help_text=_("Times on every page are shown in this time zone."),
     )
+    # Off for a new account: the trader turns it on in the onboarding's last step, beside what it means in money
+    # (accounts/migrations/0003 keeps every existing user's setting as it was).
     auto_trading = models.BooleanField(
         _("auto-trading"),
-        default=True,
+        default=False,
         help_text=_("Off stops every bot of this user at once: no new orders until it is turned on again."),
     )
 
@@ -241,6 +243,13 @@ class ExchangeAccount(models.Model):
     @property
     def is_paper(self) -> bool:
         return self.exchange == self.PAPER
+
+    @property
+    def exchange_name(self) -> str:
+        """The exchange as a trader names it: "Paper exchange", "Binance", "OKX", or ccxt's id capitalised."""
+        if self.is_paper:
+            return str(_("Paper exchange"))
+        return {"binance": "Binance", "okx": "OKX"}.get(self.exchange, self.exchange.capitalize())
 
     def _sealed(self, name: str) -> SealedTextField:
         return self._meta.get_field(name)  # type: ignore[return-value]

@@ -69,7 +69,8 @@ def risk_profile_update(*, user: User, **values: Any) -> RiskProfile:
 
 @transaction.atomic
 def demo_user_ensure(*, email: str, password: str) -> tuple[User, bool]:
-    """Create the demo user (verified e-mail, default risk profile) or reset its password.
+    """Create the demo user (verified e-mail, default risk profile, auto-trading on so that the demo trades at
+    once) or reset its password (its auto-trading switch is left as the presenter set it).
 
     Returns the user and whether it was created.
     """
@@ -78,7 +79,7 @@ def demo_user_ensure(*, email: str, password: str) -> tuple[User, bool]:
     user = User.objects.filter(email=email).first()
     created = user is None
     if user is None:
-        user = User.objects.create_user(email, password)
+        user = User.objects.create_user(email, password, auto_trading=True)
     else:
         user.set_password(password)
         user.is_active = True

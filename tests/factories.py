@@ -14,6 +14,9 @@ class UserFactory(factory.django.DjangoModelFactory):
         skip_postgeneration_save = True
 
     email = factory.Sequence(lambda n: f"user{n}@example.com")
+    # The cast are traders who have turned auto-trading on (a new sign-up starts with it off until the
+    # onboarding's last step turns it on: tests/onboarding/test_auto_trading.py).
+    auto_trading = True
     password = factory.PostGenerationMethodCall("set_password", PASSWORD)
 
     @classmethod
