@@ -16,6 +16,53 @@ import pytest
 CHROMIUM = os.environ.get("TRENDY_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = Path(os.environ.get("TRENDY_SCREENSHOTS", ROOT / "var" / "screenshots"))
+HERE = Path(__file__).resolve().parent
+INSTALL = "apt-get install chromium fonts-noto-cjk"
+
+
+def _cjk_font() -> bool:
+    """A font with Korean glyphs (the Korean pages are measured and screenshotted): Debian's fonts-noto-cjk."""
+    fc_list = shutil.which("fc-list")
+    if fc_list is None:
+        return False
+    try:
+        found = subprocess.run([fc_list, ":lang=ko", "family"], capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return bool(found.strip())
+
+
+def _missing() -> list[str]:
+    missing = []
+    if not os.path.exists(CHROMIUM):
+        missing.append(f"no Chromium at {CHROMIUM} (or set TRENDY_CHROMIUM)")
+    if not _cjk_font():
+        missing.append("no CJK font for the Korean pages (fc-list :lang=ko finds none)")
+    return missing
+
+
+MISSING = _missing()
+SKIP_REASON = f"browser tests skipped: {'; '.join(MISSING)} ({INSTALL})"
+
+
+def _in_browser_tests(path: str | Path) -> bool:
+    """``path``: a test's file, absolute or relative to the project (a report's)."""
+    return HERE in (ROOT / path).resolve().parents
+
+
+def pytest_runtest_setup(item):
+    """Without Chromium or a CJK font, every browser test is skipped before its fixtures are set up, from this
+    one line (so ``-ra`` folds them into one report line)."""
+    if MISSING and _in_browser_tests(item.path):
+        pytest.skip(SKIP_REASON)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """One line at the end when the browser tests were skipped and ``-r`` does not list skips already."""
+    listed = set(config.option.reportchars or "") & {"s", "a", "A"}
+    skipped = terminalreporter.stats.get("skipped", [])
+    if MISSING and not listed and any(_in_browser_tests(report.fspath) for report in skipped):
+        terminalreporter.write_line(SKIP_REASON)
 
 
 def wait_for(predicate, timeout: float, what: str, log: Path | None = None):
@@ -38,8 +85,8 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 @pytest.fixture(scope="session")
 def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    if MISSING:
+        pytest.skip(SKIP_REASON)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
