@@ -63,7 +63,11 @@ COPY --from=assets /app/locale /app/locale
 # other local state when no REDIS_URL is set) is writable.
 # Compile the numba kernels at build time, so no worker or request pays the multi-second compile:
 # processes load the machine code from NUMBA_CACHE_DIR in about 0.3 s.
+# The bundled candle sample must be in the image (seed_demo falls back to it with no candle folder and
+# no exchange): the build stops if .dockerignore ever drops it.
 RUN python -c "from strategies.warmup import warm_up; print(f'numba kernels compiled in {warm_up():.1f} s')" \
+ && test -s /app/market_data/sample/binance_BTCUSDT_1h.csv.gz \
+ && test -s /app/market_data/sample/binance_ETHUSDT_1h.csv.gz \
  && mkdir -p /app/var \
  && chown trendy:trendy /app/var \
  && chmod 0755 /app/scripts/docker-entrypoint.sh
