@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from market_data import selectors
+from market_data import clock, selectors
 from market_data.exceptions import InvalidMarket
 from market_data.models import Candle
 from market_data.symbols import normalize_exchange, normalize_symbol
@@ -63,7 +63,11 @@ class CandlesQuerySerializer(serializers.Serializer):
     symbol = serializers.CharField(max_length=32, help_text="BTC/USDT (or BTCUSDT).")
     timeframe = serializers.ChoiceField(choices=TIMEFRAMES)
     start = MarketDateTimeField(required=False, help_text="First open time, inclusive (ISO-8601; UTC when no zone).")
-    end = MarketDateTimeField(required=False, help_text="Last open time, exclusive (ISO-8601; UTC when no zone).")
+    end = MarketDateTimeField(
+        required=False,
+        help_text="Last open time, exclusive (ISO-8601; UTC when no zone). Never past the market clock's now: "
+        "only closed candles are returned.",
+    )
     limit = serializers.IntegerField(
         required=False,
         min_value=1,
@@ -94,7 +98,10 @@ class CandlesQuerySerializer(serializers.Serializer):
 class CandlesApi(APIView):
     """Candles of one series, oldest first: the newest ``limit`` before ``end``, or the first ``limit`` from ``start``.
 
-    404 when nothing at all is stored for the series; an empty list when only the range is empty.
+    Only candles the market clock has closed: ``end`` is never later than the market's now minus one timeframe
+    (``market_data.clock``; on the replay clock the stored candles after its time stay hidden, as on the live
+    market the future does). 404 when nothing at all is stored for the series; an empty list when only the range
+    is empty.
     """
 
     @extend_schema(
@@ -112,13 +119,14 @@ class CandlesApi(APIView):
                 _("No candles are stored for %(exchange)s %(symbol)s %(timeframe)s.")
                 % {"exchange": exchange, "symbol": symbol, "timeframe": timeframe}
             )
-        start, end = params.get("start"), params.get("end")
+        start = params.get("start")
+        end = clock.bounded_end(timeframe, params.get("end"))
         rows = selectors.series_rows(
             exchange=exchange,
             symbol=symbol,
             timeframe=timeframe,
             start_ms=None if start is None else selectors.to_ms(start),
-            end_ms=None if end is None else selectors.to_ms(end),
+            end_ms=selectors.to_ms(end),
             limit=params["limit"],
             newest=start is None,
         )

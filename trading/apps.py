@@ -6,3 +6,11 @@ class TradingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "trading"
     verbose_name = _("Trading")
+
+    def ready(self) -> None:
+        # Market data (the candles API, the charts) stops at the market clock's now: trading keeps the clock,
+        # market_data must not import trading, so the clock is handed over here (market_data/clock.py).
+        from market_data import clock as market_data_clock
+        from trading import clock
+
+        market_data_clock.register_now(clock.now)

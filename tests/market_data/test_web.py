@@ -52,7 +52,9 @@ def test_markets_page_lists_series_and_charts_the_first(alice_client, stored):
     assert response.status_code == 200
     body = response.content.decode()
     assert "1,564" in body and ">30<" in body
-    assert "2020-09-20 00:00" in body and "2024-12-31 00:00" in body
+    # First and last candle through the one date style, the zone named (alice reads UTC).
+    assert "20 Sep 2020, 00:00 UTC" in body and "31 Dec 2024, 00:00 UTC" in body
+    assert "2020-09-20" not in re.sub(r'datetime="[^"]*"', "", body)  # no hand-written dates on screen
     assert "lightweight-charts.standalone.production.js" in body
     chart = _chart(response)
     # First series: 1h sorts before 1d.
@@ -77,8 +79,8 @@ def test_markets_page_chosen_series_last_500_in_the_users_time_zone(alice, alice
     last = chart["candles"][-1]
     assert last["time"] == 1735603200 + 9 * 3600  # 2024-12-31T00:00Z shown at 09:00 in Seoul
     body = response.content.decode()
-    assert "2024-12-31 09:00" in body  # the table too
-    assert "Asia/Seoul" in body
+    assert "31 Dec 2024, 09:00 KST" in body  # the table too
+    assert chart["zones"] == [[0, "KST"]]  # the chart names the zone as the pages do
 
 
 def test_markets_page_unknown_series(alice_client, stored):
@@ -181,3 +183,92 @@ def test_api_schema_documents_the_endpoints(alice_api):
     candles = paths["/api/v1/market-data/candles/"]["get"]
     assert {p["name"] for p in candles["parameters"]} >= {"exchange", "symbol", "timeframe", "start", "end", "limit"}
     assert "/api/v1/market-data/series/" in paths
+
+
+# --- The market clock: nothing after the market's now ------------------------------------------------------------
+
+REPLAY_AT = "2024-03-03T10:00:00Z"
+
+
+@pytest.fixture
+def replay_at_10(db, tmp_path, btc_1h_lines, django_capture_on_commit_callbacks):
+    """BTC/USDT 1h from 1 to 5 March 2024 stored, the market clock replaying at 3 March 2024, 10:00 UTC."""
+    from datetime import UTC, datetime
+
+    from trading import clock
+
+    lines = [line for line in btc_1h_lines if "2024-03-01" <= line[:10] < "2024-03-06"]
+    candles_import_csv(path=write_csv(tmp_path / "m.csv", lines), exchange="binance", symbol="BTC/USDT", timeframe="1h")
+    with django_capture_on_commit_callbacks(execute=True):
+        clock.replay_start(start=datetime(2024, 3, 3, 10, tzinfo=UTC), timeframe="1h")
+
+
+def test_market_data_reads_the_trading_clock(replay_at_10):
+    """trading hands its clock to market_data in its AppConfig.ready (market_data never imports trading)."""
+    from datetime import UTC, datetime, timedelta
+
+    from market_data import clock as market_data_clock
+
+    assert market_data_clock.now() == datetime(2024, 3, 3, 10, tzinfo=UTC)
+    # The 09:00 candle closed at 10:00: it is the last one shown; the 10:00 candle is still open.
+    bound = market_data_clock.closed_before("1h")
+    assert datetime(2024, 3, 3, 9, tzinfo=UTC) < bound <= datetime(2024, 3, 3, 9, tzinfo=UTC) + timedelta(hours=1)
+    assert market_data_clock.closed_before("1d") <= datetime(2024, 3, 2, 10, 0, 0, 1000, tzinfo=UTC)
+
+
+def test_market_data_clock_without_a_registration_is_the_wall_clock():
+    from datetime import UTC, datetime
+
+    from django.utils import timezone
+
+    from market_data import clock as market_data_clock
+    from trading import clock
+
+    market_data_clock.register_now(None)
+    try:
+        before = timezone.now()
+        assert before <= market_data_clock.now() <= timezone.now()
+        market_data_clock.register_now(lambda: datetime(2024, 1, 1, tzinfo=UTC))
+        assert market_data_clock.now() == datetime(2024, 1, 1, tzinfo=UTC)
+    finally:
+        market_data_clock.register_now(clock.now)
+
+
+def test_api_candles_end_at_the_last_candle_closed_by_the_replay(alice_api, replay_at_10):
+    query = {"exchange": "binance", "symbol": "BTC/USDT", "timeframe": "1h"}
+    newest = alice_api.get(CANDLES_URL, query).json()["candles"]
+    assert newest[-1]["time"] == "2024-03-03T09:00:00Z"
+    assert newest[0]["time"] == "2024-03-01T00:00:00Z"
+    # An end, or a start without an end, asked past the market's now gives no candle after it either.
+    later = alice_api.get(CANDLES_URL, {**query, "end": "2024-03-05T00:00:00Z"}).json()["candles"]
+    assert later[-1]["time"] == "2024-03-03T09:00:00Z"
+    from_start = alice_api.get(CANDLES_URL, {**query, "start": "2024-03-03T00:00:00Z", "limit": 100}).json()["candles"]
+    assert [c["time"][11:13] for c in from_start] == [f"{h:02d}" for h in range(10)]
+    # An end before the market's now is kept as asked.
+    earlier = alice_api.get(CANDLES_URL, {**query, "end": "2024-03-02T00:00:00Z"}).json()["candles"]
+    assert earlier[-1]["time"] == "2024-03-01T23:00:00Z"
+    # In the replay's future there is nothing yet.
+    assert alice_api.get(CANDLES_URL, {**query, "start": "2024-03-04T00:00:00Z"}).json()["candles"] == []
+
+
+def test_markets_chart_ends_at_the_last_candle_closed_by_the_replay(alice, alice_client, replay_at_10):
+    alice.timezone = "Asia/Seoul"
+    alice.save()
+    response = alice_client.get("/markets/")
+    chart = _chart(response)
+    nine_utc = 1709456400  # 2024-03-03T09:00Z
+    assert chart["candles"][-1]["time"] == nine_utc + 9 * 3600  # shown at 18:00 in Seoul
+    assert len(chart["candles"]) == 2 * 24 + 10
+    body = response.content.decode()
+    assert "closed by 3 Mar 2024, 19:00 KST" in body  # the market's now, in the trader's zone
+
+
+def test_markets_page_in_korean(alice, alice_client, stored):
+    alice.timezone = "Asia/Seoul"
+    alice.save()
+    alice_client.cookies["django_language"] = "ko"
+    body = alice_client.get("/markets/").content.decode()
+    assert "<title>마켓 · BTC/USDT" in body
+    assert "BTC/USDT · 1시간 · Binance" in body
+    assert "2020년 9월 20일 09:00 KST" in body
+    assert "Candles" not in body and "Timeframe" not in body

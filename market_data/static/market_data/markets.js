@@ -1,5 +1,6 @@
 // Draws the candles that the Markets page embeds with json_script (#markets-candles) into #markets-chart.
 // Needs the vendored lightweight-charts v5 (global LightweightCharts); without it the page keeps its table.
+// The candles end at the last one the market clock has closed (the server bounds them).
 (function () {
   "use strict";
   var container = document.getElementById("markets-chart");
@@ -16,19 +17,11 @@
     return;
   }
   var data = JSON.parse(dataElement.textContent);
-  var dark = false; // the site has one light theme
-  var chart = LightweightCharts.createChart(container, {
-    autoSize: true,
-    layout: {
-      background: { color: "transparent" },
-      textColor: dark ? "#d1d5db" : "#374151",
-    },
-    grid: {
-      vertLines: { color: dark ? "rgba(255,255,255,0.06)" : "rgba(0,0,0,0.06)" },
-      horzLines: { color: dark ? "rgba(255,255,255,0.06)" : "rgba(0,0,0,0.06)" },
-    },
-    timeScale: { timeVisible: true, secondsVisible: false },
-  });
+  // Times and prices as every page writes them (strategies/static/strategies/chartkit.js), the zone named.
+  var options = window.TrendyCharts
+    ? window.TrendyCharts.options({ precision: data.precision, zones: data.zones })
+    : { autoSize: true, timeScale: { timeVisible: true, secondsVisible: false } };
+  var chart = LightweightCharts.createChart(container, options);
   var candles = chart.addSeries(LightweightCharts.CandlestickSeries, {
     upColor: "#16a34a",
     downColor: "#dc2626",
