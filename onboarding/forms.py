@@ -39,17 +39,27 @@ class WizardForm(forms.Form):
 
 class ConnectForm(WizardForm):
     action = forms.ChoiceField(choices=[("connect", "connect"), ("existing", "existing"), ("next", "next")])
+    # Chosen first, on its own screen (step 1 then shows only that kind's fields), so it travels hidden.
     exchange = forms.ChoiceField(
-        label=_("Exchange"), choices=EXCHANGE_CHOICES, initial=ExchangeAccount.PAPER, required=False
+        label=_("Exchange"),
+        choices=EXCHANGE_CHOICES,
+        initial=ExchangeAccount.PAPER,
+        required=False,
+        widget=forms.HiddenInput,
     )
     label = forms.CharField(
-        label=_("Label"), required=False, max_length=200, help_text=_("For example: Binance main, or Paper.")
+        label=_("Name of the account"),
+        required=False,
+        max_length=200,
+        help_text=_("Only for you, to tell your accounts apart."),
     )
     market_type = forms.ChoiceField(
-        label=_("Market"), choices=ExchangeAccount.MarketType.choices, initial="spot", required=False
+        label=_("Market type"), choices=ExchangeAccount.MarketType.choices, initial="spot", required=False
     )
     testnet = forms.BooleanField(
-        label=_("Testnet"), required=False, help_text=_("The exchange's test network, with test funds and test keys.")
+        label=_("Testnet keys"),
+        required=False,
+        help_text=_("Tick this if the key was made on the exchange's test network (test funds, no real money)."),
     )
     api_key = forms.CharField(label=_("API key"), required=False, strip=True, widget=_secret_input("off"))
     secret = forms.CharField(label=_("API secret"), required=False, strip=True, widget=_secret_input("new-password"))
@@ -62,7 +72,7 @@ class ConnectForm(WizardForm):
         max_digits=20,
         decimal_places=2,
         initial=PAPER_BALANCE_DEFAULT,
-        help_text=_("Paper accounts only."),
+        help_text=_("The simulated money the account starts with."),
     )
     account_id = forms.IntegerField(label=_("Your exchange account"), required=False)
 
@@ -155,6 +165,7 @@ class BacktestForm(WizardForm):
 
 class FinishForm(WizardForm):
     live = forms.BooleanField(required=False)
+    auto_trading = forms.BooleanField(label=_("Turn auto-trading on"), required=False)
     confirm = forms.BooleanField(
         label=_("I understand that this bot places real orders with real money on my exchange account."),
         required=False,

@@ -28,6 +28,8 @@ class OnboardingState(models.Model):
     )
     data = models.JSONField(_("choices"), default=dict, blank=True)
     completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
+    # "Not now": the trader left the wizard for the dashboard; signing in no longer leads to it.
+    dismissed_at = models.DateTimeField(_("dismissed at"), null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -43,3 +45,7 @@ class OnboardingState(models.Model):
     @property
     def done(self) -> bool:
         return self.completed_at is not None
+
+    @property
+    def dismissed(self) -> bool:
+        return self.dismissed_at is not None

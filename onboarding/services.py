@@ -8,6 +8,10 @@ step chose; it never makes a second account or endpoint); a later step is refuse
 code ``out_of_order``) and the state is left as it was. After the bot is created the wizard is done:
 every submission answers ``WizardError`` with code ``done``, so a back button or a resubmitted form
 never makes a second bot.
+
+A new account's auto-trading is off; step 5 turns it on only when the trader ticks the box beside what it means
+in money (``auto_trading_money``). Sign-in leads a trader to the wizard until it is finished or dismissed, or
+they have an exchange account or a bot (``needs_onboarding``).
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from strategies.models import BacktestRun
 from trading import clock as market_clock
 from trading import services as trading_services
 from trading.connection import exchange_account_test
-from trading.models import Bot
+from trading.models import Bot, PaperWallet
 from webhooks import services as webhook_services
 from webhooks.models import WebhookEndpoint
 
@@ -146,6 +150,22 @@ def state_for(*, user: Any) -> OnboardingState:
     return OnboardingState.objects.get_or_create(user=user)[0]
 
 
+def needs_onboarding(*, user: Any) -> bool:
+    """Whether signing in should lead this trader to the wizard: not finished, not dismissed, and no exchange
+    account or bot of their own yet (a trader who set things up elsewhere goes to the dashboard)."""
+    state = OnboardingState.objects.filter(user=user).values("completed_at", "dismissed_at").first()
+    if state is not None and (state["completed_at"] or state["dismissed_at"]):
+        return False
+    return not (ExchangeAccount.objects.filter(user=user).exists() or Bot.objects.filter(user=user).exists())
+
+
+def unfinished_step(*, user: Any) -> int | None:
+    """The step of a wizard the trader started and has not finished (dismissed or not), else None: for a
+    "resume the guided setup" link on other pages."""
+    state = OnboardingState.objects.filter(user=user, completed_at__isnull=True).values("step").first()
+    return state["step"] if state is not None else None
+
+
 def suggest_risk_level(answers: dict[str, Any]) -> str | None:
     """The risk level the questionnaire's answers suggest, or None while a question is unanswered."""
     scores = []
@@ -230,6 +250,35 @@ def risk_explanation(
         "loss_pct_of_balance": (loss / balance * 100).quantize(cent),
         "gain_pct_of_balance": (gain / balance * 100).quantize(cent),
         "price_move_to_lose_margin": (Decimal(100) / lev).quantize(cent),
+    }
+
+
+def paper_target(*, user: Any, account: ExchangeAccount | None) -> tuple[ExchangeAccount | None, Decimal]:
+    """The paper account "Start on paper" trades on (the step-1 account when it is paper, else the trader's
+    enabled paper account, else None: a new one is made) and its USDT balance."""
+    if account is not None and account.is_paper:
+        target: ExchangeAccount | None = account
+    else:
+        target = ExchangeAccount.objects.filter(user=user, exchange=ExchangeAccount.PAPER, enabled=True).first()
+    if target is None:
+        return None, account_services.PAPER_BALANCE_DEFAULT
+    wallet = PaperWallet.objects.filter(account=target).values_list("balance", flat=True).first()
+    balance = wallet if wallet is not None else target.paper_balance or account_services.PAPER_BALANCE_DEFAULT
+    return target, Decimal(balance)
+
+
+def auto_trading_money(*, balance: Decimal, data: dict[str, Any]) -> dict[str, Decimal] | None:
+    """What turning auto-trading on means in money for this balance and the wizard's risk settings: the margin
+    one position may use (its share of the balance), the leverage, and about what one trade loses at the stop
+    loss (before fees). None while a setting is missing."""
+    figures = risk_explanation(balance=balance, **{name: data.get(name) for name in RISK_FIELDS})
+    if figures is None:
+        return None
+    return {
+        **figures,
+        "leverage": Decimal(str(data["leverage"])),
+        "position_size_pct": Decimal(str(data["position_size_pct"])),
+        "stop_loss_pct": Decimal(str(data["stop_loss_pct"])),
     }
 
 
@@ -374,7 +423,8 @@ def _step_1(user: Any, data: dict[str, Any]) -> StepResult:
         "balance": _balance(result),
     }
     new_state = _commit(user, 1, changes, next_step=1, drop=("backtest_run_id",))
-    return StepResult(new_state, notice=result.message, connection=changes["connection"])
+    # No notice: step 1 shows the outcome itself, from the stored facts, in the language of the page.
+    return StepResult(new_state, connection=changes["connection"])
 
 
 # Step 2: choose a strategy -----------------------------------------------------------------------
@@ -491,22 +541,42 @@ def step_back(*, user: Any) -> OnboardingState:
         return _save(state)
 
 
-def _paper_account(user: Any, chosen: ExchangeAccount) -> ExchangeAccount:
-    if chosen.is_paper:
-        return chosen
-    existing = ExchangeAccount.objects.filter(user=user, exchange=ExchangeAccount.PAPER, enabled=True).first()
-    if existing is not None:
-        return existing
-    label, n = _("Paper"), 1
+def onboarding_dismiss(*, user: Any) -> OnboardingState:
+    """The trader said "not now": they leave the wizard for the dashboard. What was chosen stays; the wizard can be
+    resumed from the dashboard, but signing in no longer leads to it."""
+    with transaction.atomic():
+        state = _locked(user)
+        if state.dismissed_at is None:
+            state.dismissed_at = timezone.now()
+            _save(state)
+    return state
+
+
+def default_label(*, user: Any, kind: str) -> str:
+    """A label to start from for a new account of this kind (``paper``, ``binance``, ``okx``) that the trader
+    has not used yet: "Paper", "Paper 2", …"""
+    base = _("Paper") if kind == ExchangeAccount.PAPER else {"binance": "Binance", "okx": "OKX"}.get(kind, kind)
+    label, n = base, 1
     while ExchangeAccount.objects.filter(user=user, label__iexact=label).exists():
         n += 1
-        label = f"{_('Paper')} {n}"
+        label = f"{base} {n}"
+    return label
+
+
+def _paper_account(user: Any, chosen: ExchangeAccount) -> ExchangeAccount:
+    existing, _balance = paper_target(user=user, account=chosen)
+    if existing is not None:
+        return existing
+    label = default_label(user=user, kind=ExchangeAccount.PAPER)
     return account_services.exchange_account_create(user=user, exchange=ExchangeAccount.PAPER, label=label)
 
 
-def onboarding_finish(*, user: Any, live: bool, confirm: bool) -> Bot:
+def onboarding_finish(*, user: Any, live: bool, confirm: bool, auto_trading: bool = False) -> Bot:
     """Create the bot (running) from the wizard's choices: on paper, or live on the step-1 account after an
-    explicit confirmation. Needs a finished backtest. Once only: afterwards ``WizardError(code="done")``."""
+    explicit confirmation. Needs a finished backtest. Once only: afterwards ``WizardError(code="done")``.
+
+    ``auto_trading`` turns the trader's auto-trading on (the box beside its money sentence); without it the
+    switch stays as it is, so a new trader's bot waits, placing no order, until they turn it on."""
     with transaction.atomic():
         state = _locked(user)
         check_order(state=state, step=5)
@@ -545,6 +615,8 @@ def onboarding_finish(*, user: Any, live: bool, confirm: bool) -> Bot:
             ),
             start=True,
         )
+        if auto_trading and not state.user.auto_trading:
+            trading_services.auto_trading_set(user=user, enabled=True)
         state.data = {**state.data, "bot_id": bot.pk, "live": bool(live)}
         state.completed_at = timezone.now()
         _save(state)

@@ -5,6 +5,7 @@ without JavaScript. Views parse the input and call ``onboarding.services``; they
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib import messages
@@ -22,14 +23,14 @@ from django_htmx.middleware import HtmxDetails
 
 from accounts import selectors as account_selectors
 from onboarding import services
-from onboarding.forms import STEP_FORMS, FinishForm, RiskForm, StrategyForm, WizardForm
+from onboarding.forms import STEP_FORMS, ConnectForm, FinishForm, RiskForm, StrategyForm, WizardForm
 from onboarding.models import STEPS, OnboardingState
+from strategies import services as strategy_services
 from strategies.builtin import REGISTRY
 from strategies.models import BacktestRun
 from strategies.pine_export import alert_payload
 from strategies.serializers import strategy_payload
 from strategies.views import standard_backtests
-from trading.connection import withdrawals_warning
 
 STEP_TITLES = {
     1: gettext_lazy("Connect an exchange"),
@@ -62,12 +63,33 @@ def _initial(state: OnboardingState, step: int) -> dict[str, Any]:
     return {}
 
 
-def _step_1(request: HttpRequest, state: OnboardingState) -> dict[str, Any]:
+KINDS = ("paper", "binance", "okx")
+
+
+def _kind(request: HttpRequest, form: WizardForm) -> str:
+    """Step 1's first choice: ``paper``, ``binance`` or ``okx`` (its form is shown), ``choose`` (the choice
+    again, after an account was connected) or ``""`` (nothing chosen yet)."""
+    if form.is_bound:  # a refused submission: its own form again (a refused "existing" account: the choice)
+        kind = str(form.data.get("exchange") or "")
+        return kind if kind in KINDS and form.data.get("action") == "connect" else "choose"
+    kind = request.GET.get("kind", "")
+    return kind if kind in (*KINDS, "choose") else ""
+
+
+def _step_1(request: HttpRequest, state: OnboardingState, form: WizardForm) -> dict[str, Any]:
+    connection = state.data.get("connection")
+    balance, example = services.balance_of(state=state)
+    kind = _kind(request, form)
+    if kind in KINDS and not form.is_bound:
+        # The chosen kind's own form, with a label to start from.
+        form = ConnectForm(initial={"exchange": kind, "label": services.default_label(user=request.user, kind=kind)})
     return {
+        "form": form,
+        "kind": kind,
         "accounts": list(account_selectors.exchange_account_list(user=request.user)),
         "account": services.chosen_account(state=state),
-        "connection": state.data.get("connection"),
-        "withdrawals_warning": withdrawals_warning(),
+        "connection": connection,
+        "connected_balance": None if example else balance,
     }
 
 
@@ -83,12 +105,32 @@ def _step_2(request: HttpRequest, state: OnboardingState, form: WizardForm) -> d
         payload["standard"] = results.get(strategy.slug)
         payload["suggested"] = level is not None and strategy.slug in level.strategies
         strategies.append(payload)
+    levels = []
+    for level in services.RISK_LEVELS.values():
+        names = [REGISTRY[slug].name for slug in level.strategies if slug in REGISTRY]
+        levels.append({"level": level, "strategy_names": names})
     return {
         "strategies": strategies,
         "standard": standard,
-        "levels": list(services.RISK_LEVELS.values()),
+        "standard_first": _moment((standard or {}).get("first")),
+        "standard_last": _standard_last(standard or {}),
+        "standard_risk": strategy_services.RiskSettings(),  # what standard_backtests() runs with
+        "levels": levels,
         "suggestion": services.RISK_LEVELS.get(suggestion or ""),
     }
+
+
+def _standard_last(standard: dict[str, Any]) -> datetime | None:
+    """The last moment inside the standard backtest's period (its ``end`` is exclusive)."""
+    end = _moment(standard.get("end"))
+    return end - timedelta(microseconds=1) if end is not None else _moment(standard.get("last"))
+
+
+def _moment(text: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text) if text else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _step_3(request: HttpRequest, state: OnboardingState, form: WizardForm) -> dict[str, Any]:
@@ -136,6 +178,7 @@ def _step_5(request: HttpRequest, state: OnboardingState) -> dict[str, Any]:
     account = services.chosen_account(state=state)
     market = services.backtest_market()
     balance, example = services.balance_of(state=state)
+    paper_account, paper_balance = services.paper_target(user=request.user, account=account)
     context: dict[str, Any] = {
         "run": run,
         "account": account,
@@ -143,9 +186,17 @@ def _step_5(request: HttpRequest, state: OnboardingState) -> dict[str, Any]:
         "capital": balance,
         "example_balance": example,
         "strategy": REGISTRY.get(state.data.get("strategy", "")),
+        "auto_trading_on": request.user.auto_trading,
+        "paper_account": paper_account,
+        "paper_money": services.auto_trading_money(balance=paper_balance, data=state.data),
+        "live_money": None,
     }
+    if account is not None and not account.is_paper:
+        context["live_money"] = services.auto_trading_money(balance=balance, data=state.data)
+        context["live_example"] = example
     if run is not None and run.status == BacktestRun.Status.DONE:
         context["equity"] = _equity(run)
+        context["run_last"] = run.end - timedelta(microseconds=1)  # the end is exclusive: its last day
     return context
 
 
@@ -174,7 +225,7 @@ def _context(
     if state.done:
         context["bot"] = services.chosen_bot(state=state)
     elif step == 1:
-        context.update(_step_1(request, state))
+        context.update(_step_1(request, state, form))
     elif step == 2:
         context.update(_step_2(request, state, form))
     elif step == 3:
@@ -195,7 +246,12 @@ def _render(request: HttpRequest, state: OnboardingState, step: int, *, status: 
     context["step_template"] = template
     if getattr(request, "htmx", False):
         response = render(request, template, context, status=status)
-        response["HX-Push-Url"] = reverse("onboarding:start") if state.done else _step_url(step)
+        if state.done:
+            response["HX-Push-Url"] = reverse("onboarding:start")
+        elif request.method == "GET" and request.path == _step_url(step):
+            response["HX-Push-Url"] = request.get_full_path()  # keeps step 1's ?kind=
+        else:
+            response["HX-Push-Url"] = _step_url(step)
         return response
     return render(request, "onboarding/wizard.html", context, status=status)
 
@@ -277,10 +333,13 @@ def back(request: HttpRequest) -> HttpResponse:
 @require_POST
 def finish(request: HttpRequest) -> HttpResponse:
     form = FinishForm(request.POST)
-    form.is_valid()  # two check boxes: always valid
+    form.is_valid()  # check boxes: always valid
     try:
         bot = services.onboarding_finish(
-            user=request.user, live=form.cleaned_data["live"], confirm=form.cleaned_data["confirm"]
+            user=request.user,
+            live=form.cleaned_data["live"],
+            confirm=form.cleaned_data["confirm"],
+            auto_trading=form.cleaned_data["auto_trading"],
         )
     except services.WizardError as exc:
         if exc.code == "done":
@@ -293,10 +352,30 @@ def finish(request: HttpRequest) -> HttpResponse:
         form.apply_errors(exc)
         state = services.state_for(user=request.user)
         return _render(request, state, 5, status=400, finish_form=form)
-    if bot.exchange_account.is_paper:
+    if not request.user.auto_trading:
+        messages.info(
+            request,
+            _(
+                "Your bot “%(name)s” is ready, and waits: auto-trading is off, so it places no order until you "
+                "turn it on (the switch at the top of every page)."
+            )
+            % {"name": bot.name},
+        )
+    elif bot.exchange_account.is_paper:
         messages.success(request, _("Your bot “%(name)s” is running on paper.") % {"name": bot.name})
     else:
         messages.success(request, _("Your bot “%(name)s” is running live.") % {"name": bot.name})
+    if request.htmx:
+        return HttpResponseClientRedirect(reverse("trading:dashboard"))
+    return redirect("trading:dashboard")
+
+
+@login_required
+@require_POST
+def dismiss(request: HttpRequest) -> HttpResponse:
+    """The trader said "not now": to the dashboard; signing in no longer leads here (the dashboard links back)."""
+    services.onboarding_dismiss(user=request.user)
+    messages.info(request, _("The guided setup waits for you where you left it."))
     if request.htmx:
         return HttpResponseClientRedirect(reverse("trading:dashboard"))
     return redirect("trading:dashboard")

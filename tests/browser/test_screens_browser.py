@@ -93,29 +93,35 @@ def test_new_trader_signs_up_onboards_on_paper_and_trades(page, market, worker, 
     shot(page, "screens-02-signup")
     page.locator("form button[type=submit]").last.click()
     page.wait_for_url(re.compile(r"/accounts/confirm-email/"))
+    assert mailoutbox[-1].subject.startswith("[Trendy] ") and "Hello from Trendy," in mailoutbox[-1].body
     link = re.search(r"http://[^/\s]+(/accounts/confirm-email/\S+)", mailoutbox[-1].body).group(1)
     page.goto(link)
     page.locator("form button[type=submit]").last.click()
 
-    # Signed in, on the dashboard: its empty state leads to the onboarding.
-    page.wait_for_url(re.compile(r"/trading/dashboard/$"))
+    # Signed in, straight into the wizard (not an empty dashboard), with auto-trading off.
+    page.wait_for_url(re.compile(r"/onboarding/1/$"))
     user = User.objects.get(email="new-trader@example.com")
     assert page.locator(".user-email").inner_text() == user.email
-    assert user.emailaddress_set.get().verified
-    start_here = page.locator("section.empty-start")
-    assert start_here.get_by_role("heading", name="Start here").is_visible()
-    shot(page, "screens-03-dashboard-empty")
-    start_here.get_by_role("link", name="Connect an exchange").click()
-    page.wait_for_url(re.compile(r"/onboarding/1/$"))
+    assert user.emailaddress_set.get().verified and user.auto_trading is False
+    page.locator("#auto-trading-switch").get_by_text("Auto-trading off").wait_for()
 
-    # 1. The paper exchange, and its connection test's result, before moving on.
+    # 1. First the choice, paper or an exchange; no key fields and no warning before one is checked.
     assert page.locator("#wizard [aria-current=step]").inner_text().startswith("1.")
-    page.select_option("#wizard select[name=exchange]", "paper")
+    assert page.locator("#wizard input[name=api_key]").count() == 0
+    assert page.locator("#wizard .message-warning").count() == 0
+    shot(page, "screens-03-onboarding-choice")
+    with page.expect_response(lambda r: "/onboarding/1/?kind=paper" in r.url):
+        page.locator("#wizard a.wizard-kind", has_text="Paper trading").click()
+    page.wait_for_url(re.compile(r"/onboarding/1/\?kind=paper$"))
+    # Only the paper account's fields: a name and the starting balance.
+    assert page.locator("#wizard input[name=paper_balance]").is_visible()
+    for name in ("api_key", "secret", "passphrase", "market_type", "testnet"):
+        assert page.locator(f"#wizard [name={name}]").count() == 0, name
     page.fill("#wizard input[name=label]", "My paper")
-    wizard_submit(page, "Connect and test")
+    wizard_submit(page, "Create the paper account")
     result = page.locator("#wizard .wizard-result")
     assert "ok" in result.get_attribute("class").split()
-    assert "My paper" in result.inner_text() and "paper" in result.inner_text()
+    assert "My paper" in result.inner_text() and "10,000.00 USDT of simulated money" in result.inner_text()
     account = ExchangeAccount.objects.get(user=user)
     assert account.is_paper and account.label == "My paper"
     assert OnboardingState.objects.get(user=user).data["connection"]["ok"] is True
@@ -141,8 +147,8 @@ def test_new_trader_signs_up_onboards_on_paper_and_trades(page, market, worker, 
     # explanation follows the take profit as it is typed.
     assert page.input_value("#id_leverage") == "2" and page.input_value("#id_position_size_pct") == "10"
     explanation = page.locator("#explanation")
-    assert "Your balance: 10000.00 USDT." in explanation.inner_text()
-    assert "uses 1000.00 USDT of margin" in explanation.inner_text()
+    assert "Your balance: 10,000.00 USDT." in explanation.inner_text()
+    assert "uses 1,000.00 USDT of margin" in explanation.inner_text()
     assert "you lose about 40.00 USDT" in explanation.inner_text()
     page.fill("#id_take_profit_pct", "10")
     page.get_by_text("you gain about 200.00 USDT").wait_for()
@@ -177,8 +183,16 @@ def test_new_trader_signs_up_onboards_on_paper_and_trades(page, market, worker, 
     assert run.status == BacktestRun.Status.DONE and run.strategy == "ema_crossover"
     assert (run.leverage, run.take_profit_pct, run.initial_capital) == (2, Decimal(10), Decimal(10000))
     metrics = page.locator("#wizard .metric-cards .metric")
-    assert metrics.count() == 4
-    assert metrics.nth(3).locator(".metric-value").inner_text() == str(run.metrics["trades"])
+    labels = [metrics.nth(i).locator(".metric-label").inner_text() for i in range(metrics.count())]
+    assert labels == ["Past return", "Buy and hold", "Max drawdown", "Win rate", "Trades"]  # past, not "expected"
+    assert metrics.nth(4).locator(".metric-value").inner_text() == str(run.metrics["trades"])
+    # Auto-trading is turned on here, beside what it means in money for the 10,000 USDT paper balance.
+    autotrading = page.locator("#wizard .wizard-autotrading").first
+    assert (
+        "The bot may open positions of up to 1,000.00 USDT (10% of 10,000.00 USDT) at 2x, "
+        "losing at most about 40.00 USDT per trade at the 2% stop loss." in autotrading.inner_text()
+    )
+    page.check("#auto-trading-paper")
     shot(page, "screens-08-onboarding-5")
 
     # Start on paper, from the crossover's eve: the dashboard shows the running bot.
@@ -189,6 +203,9 @@ def test_new_trader_signs_up_onboards_on_paper_and_trades(page, market, worker, 
     assert bot.status == Bot.Status.RUNNING and bot.strategy == "ema_crossover"
     assert bot.exchange_account_id == account.pk and bot.take_profit_pct == Decimal(10)
     page.get_by_text(f"Your bot “{bot.name}” is running on paper.").wait_for()
+    user.refresh_from_db()
+    assert user.auto_trading is True
+    page.locator("#auto-trading-switch").get_by_text("Auto-trading on").wait_for()
     assert bot.name in page.locator("#market-select option:checked").inner_text()
     assert page.locator("section.empty-start").count() == 0
     shot(page, "screens-09-dashboard-bot")

@@ -157,7 +157,7 @@ def test_going_live_needs_confirmation_and_happens_once(
     binance_server.permissions["withdraw"] = True
     page = alice_client.post(step_url(1), binance_form(binance_server), **HTMX)
     assert page.status_code == 200, page.content.decode()
-    assert b"Connected to Binance" in page.content and b"Withdrawals are enabled on this API key" in page.content
+    assert b"Binance accepted the key" in page.content and b"Withdrawals are enabled on this API key" in page.content
     for number, data in [(1, {"action": "next"}), (2, STRATEGY), (3, RISK), (4, {"action": "skip"})]:
         assert alice_client.post(step_url(number), data, **HTMX).status_code == 200
     with django_capture_on_commit_callbacks(execute=True):

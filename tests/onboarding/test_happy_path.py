@@ -29,7 +29,7 @@ def test_five_steps_on_paper_end_with_a_running_bot(
     # 1. Connect the paper exchange: the connection test's result shows before moving on.
     page = alice_client.post(step_url(1), PAPER, **HTMX)
     assert page.status_code == 200, page.content.decode()
-    assert b"Paper account ready" in page.content
+    assert "The paper account is ready, with 5,000.00 USDT of simulated money." in page.content.decode()
     state = OnboardingState.objects.get(user=alice)
     account = ExchangeAccount.objects.get(user=alice)
     assert state.step == 1 and state.data["account_id"] == account.pk and state.data["connection"]["ok"]
@@ -51,7 +51,7 @@ def test_five_steps_on_paper_end_with_a_running_bot(
     # 3. Risk settings, explained in money for the 5,000 USDT balance; saved into the risk profile.
     explained = alice_client.get(reverse("onboarding:explanation"), RISK, **HTMX)
     text = explained.content.decode()
-    assert "500.00 USDT of margin" in text and "1000.00 USDT worth" in text
+    assert "500.00 USDT of margin" in text and "1,000.00 USDT worth" in text
     assert "lose about 20.00 USDT" in text and "gain about 50.00 USDT" in text
     page = alice_client.post(step_url(3), RISK, **HTMX)
     assert page.status_code == 200
@@ -82,7 +82,7 @@ def test_five_steps_on_paper_end_with_a_running_bot(
     assert progress["HX-Retarget"] == "#wizard"
     page = alice_client.get(step_url(5))
     text = page.content.decode()
-    assert "Expected return" in text and "Win rate" in text and 'id="onb-equity"' in text
+    assert "Past return" in text and "Buy and hold" in text and "Win rate" in text and 'id="onb-equity"' in text
     assert "Go live" not in text  # a paper account has nothing to go live on
 
     done = alice_client.post(reverse("onboarding:finish"), {"live": ""})

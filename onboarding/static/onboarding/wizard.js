@@ -10,8 +10,12 @@
       var points = source ? JSON.parse(source.textContent) : [];
       if (!points.length) return;
       box.dataset.drawn = "1";
+      // The page's language for the axis (month names) and grouped amounts with two decimals.
+      var locale = document.documentElement.lang || undefined;
+      var amount = new Intl.NumberFormat(locale, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
       var chart = LightweightCharts.createChart(box, {
         autoSize: true,
+        localization: { locale: locale, priceFormatter: function (value) { return amount.format(value); } },
         layout: { background: { color: "transparent" }, textColor: "#374151" },
         grid: { vertLines: { color: "rgba(0,0,0,0.06)" }, horzLines: { color: "rgba(0,0,0,0.06)" } },
         timeScale: { timeVisible: true, secondsVisible: false },
