@@ -140,3 +140,138 @@ def test_login_with_totp(client, alice, password):
     response = client.post("/accounts/2fa/authenticate/", {"code": totp_now(secret)})
     assert response.status_code == 302
     assert int(client.session["_auth_user_id"]) == alice.pk
+
+
+# --- account e-mail names Trendy (issue 12) ---------------------------------------------------------------------
+
+HOST = "127.0.0.1:8000"  # the development server's address, which allauth used to put in the mails
+URL = re.compile(r"https?://\S+")
+
+
+def _mail_client(client, language: str):
+    client.defaults["HTTP_HOST"] = HOST
+    client.cookies["django_language"] = language
+    return client
+
+
+def _assert_names_trendy(message, *, subject: str, phrases: list[str]) -> list[str]:
+    """The subject and body name Trendy and read in the expected language; the host appears only inside the
+    links, which point at it. Returns the links."""
+    assert message.subject == f"[Trendy] {subject}", message.subject
+    links = URL.findall(message.body)
+    text = URL.sub("", message.body)
+    assert "Trendy" in text and HOST not in text and "127.0.0.1" not in text, message.body
+    assert "testserver" not in message.body and "example.com" not in text.replace(message.to[0], "")
+    for phrase in phrases:
+        assert phrase in message.body, message.body
+    assert links and all(link.startswith(f"http://{HOST}/") for link in links), links
+    return links
+
+
+@pytest.mark.parametrize(
+    ("language", "subject", "phrases"),
+    [
+        ("en", "Confirm your e-mail address to finish signing up", ["Hello from Trendy,", "You signed up for Trendy"]),
+        ("ko", "이메일 주소를 확인하고 가입을 마무리하세요", ["안녕하세요, Trendy입니다.", "Trendy에 가입하셨습니다"]),
+    ],
+)
+def test_the_signup_confirmation_names_trendy_and_links_to_the_host(client, language, subject, phrases):
+    _mail_client(client, language).post(
+        "/accounts/signup/",
+        {"email": "new@example.com", "password1": "a-long-Passphrase-77", "password2": "a-long-Passphrase-77"},
+    )
+    assert len(mail.outbox) == 1
+    (link,) = _assert_names_trendy(mail.outbox[0], subject=subject, phrases=phrases)
+    assert "/accounts/confirm-email/" in link
+    assert client.get(link.removeprefix(f"http://{HOST}")).status_code == 200  # the link opens the confirmation
+
+
+@pytest.mark.parametrize(
+    ("language", "subject", "phrases"),
+    [
+        (
+            "en",
+            "Confirm your e-mail address",
+            ["Confirm that unverified@example.com is your e-mail address for Trendy"],
+        ),
+        ("ko", "이메일 주소를 확인해 주세요", ["unverified@example.com 주소가 회원님의 Trendy 이메일 주소인지"]),
+    ],
+)
+def test_the_confirmation_sent_again_at_sign_in_names_trendy(client, language, subject, phrases):
+    from tests.factories import UserFactory
+
+    UserFactory(email="unverified@example.com", verified=False)
+    _mail_client(client, language).post(
+        "/accounts/login/", {"login": "unverified@example.com", "password": "correct-horse-battery-9"}
+    )
+    assert len(mail.outbox) == 1
+    _assert_names_trendy(mail.outbox[0], subject=subject, phrases=phrases)
+
+
+@pytest.mark.parametrize(
+    ("language", "subject", "phrases"),
+    [
+        ("en", "Reset your password", ["reset the password of your Trendy account"]),
+        ("ko", "비밀번호를 재설정하세요", ["Trendy 계정 비밀번호 재설정"]),
+    ],
+)
+def test_the_password_reset_names_trendy_and_its_link_works(client, alice, language, subject, phrases):
+    _mail_client(client, language).post("/accounts/password/reset/", {"email": "alice@example.com"})
+    (link,) = _assert_names_trendy(mail.outbox[0], subject=subject, phrases=phrases)
+    response = client.get(link.removeprefix(f"http://{HOST}"), follow=True)
+    assert response.status_code == 200 and b'name="password1"' in response.content
+
+
+@pytest.mark.parametrize(
+    ("language", "subject", "phrases"),
+    [
+        ("en", "No Trendy account with this address", ["there is no account with this address"]),
+        ("ko", "이 주소로 가입된 Trendy 계정이 없습니다", ["가입된 계정이 없습니다"]),
+    ],
+)
+def test_the_unknown_account_mail_names_trendy(client, language, subject, phrases):
+    _mail_client(client, language).post("/accounts/password/reset/", {"email": "nobody@example.com"})
+    (link,) = _assert_names_trendy(mail.outbox[0], subject=subject, phrases=phrases)
+    assert link.endswith("/accounts/signup/")
+
+
+@pytest.mark.parametrize(
+    ("language", "subject", "phrases"),
+    [
+        ("en", "You already have a Trendy account", ["an account with this address already exists"]),
+        ("ko", "이미 Trendy 계정이 있습니다", ["계정이 이미 있습니다"]),
+    ],
+)
+def test_the_account_exists_mail_names_trendy(client, alice, language, subject, phrases):
+    _mail_client(client, language).post(
+        "/accounts/signup/",
+        {"email": "alice@example.com", "password1": "a-long-Passphrase-77", "password2": "a-long-Passphrase-77"},
+    )
+    (link,) = _assert_names_trendy(mail.outbox[-1], subject=subject, phrases=phrases)
+    assert link.endswith("/accounts/password/reset/")
+
+
+def test_two_factor_sends_no_notice_by_default(client, alice, password, django_capture_on_commit_callbacks):
+    """allauth's security notices (ACCOUNT_EMAIL_NOTIFICATIONS) are off: turning two-factor on mails nothing."""
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        _enrol_totp(client, alice, password)
+    assert callbacks and mail.outbox == []
+
+
+@pytest.mark.parametrize(
+    ("language", "phrases"), [("en", ["Hello from Trendy,", "Time: "]), ("ko", ["안녕하세요, Trendy입니다.", "시각: "])]
+)
+def test_security_notices_name_trendy_when_turned_on(
+    client, alice, password, settings, language, phrases, django_capture_on_commit_callbacks
+):
+    """Should the notices be turned on, they read right too: Trendy's greeting and a formatted time."""
+    settings.ACCOUNT_EMAIL_NOTIFICATIONS = True
+    _mail_client(client, language)
+    with django_capture_on_commit_callbacks(execute=True):  # allauth sends it once the enrolment commits
+        _enrol_totp(client, alice, password)
+    (notice,) = mail.outbox
+    assert notice.subject.startswith("[Trendy] ")
+    text = URL.sub("", notice.body)
+    assert HOST not in text and "testserver" not in text
+    for phrase in phrases:
+        assert phrase in notice.body, notice.body
