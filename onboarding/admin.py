@@ -14,14 +14,14 @@ from trading_site.admin_filters import titled
 
 @admin.register(OnboardingState)
 class OnboardingStateAdmin(admin.ModelAdmin):
-    list_display = ["user", "step", "finished", "completed_at", "updated_at"]
-    # ``completed_at`` offers "No date" (still in the wizard) and "Has date" (finished) besides the periods.
-    list_filter = ["step", "completed_at", ("updated_at", titled(_("updated at")))]
+    list_display = ["user", "step", "finished", "completed_at", "dismissed_at", "updated_at"]
+    # ``completed_at`` and ``dismissed_at`` offer "No date" and "Has date" (finished; set aside) besides periods.
+    list_filter = ["step", "completed_at", "dismissed_at", ("updated_at", titled(_("updated at")))]
     search_fields = ["user__email"]
     list_select_related = ["user"]
     date_hierarchy = "updated_at"
     ordering = ["-updated_at"]
-    fields = ["user", "step", "data", "completed_at", "updated_at"]
+    fields = ["user", "step", "data", "completed_at", "dismissed_at", "updated_at"]
     readonly_fields = fields
 
     @admin.display(description=_("finished"), boolean=True, ordering="completed_at")
