@@ -1,14 +1,15 @@
 """First run, as a new user has it: how long from ``make run`` to the first page.
 
-For each layout — a clone with ``../shared`` beside it (the real candle files) and one without (the
-bundled sample) — the script clones the repository into a temporary folder, runs ``make install`` once
-(not timed), then ``--runs`` times: puts the clone back to the state of a fresh clone (``git clean -xdf``
-keeping ``.venv``: no database, no ``var/``, no ``__pycache__``, so no compiled numba kernels), starts
-``make run PORT=<port>`` and times until ``GET /`` answers 200. It prints when each phase of the output
+The script clones the repository into a temporary folder and runs ``make install`` once (not timed).
+For each layout — ``../shared`` beside the clone (the real candle files), then none (the bundled
+sample) — it then, ``--runs`` times, puts the clone back to the state of a fresh clone (``git clean
+-xdf`` keeping ``.venv``: no database, no ``var/``, no ``__pycache__``, so no compiled numba kernels),
+starts ``make run PORT=<port>`` and times until ``GET /`` answers 200. It prints when each phase of the output
 began (migrate, seed_demo, market_clock, seed_trading_demo, worker and web server) and the medians.
 
     .venv/bin/python benchmarks/first_run.py                      # the committed HEAD of this repository
     .venv/bin/python benchmarks/first_run.py --rev beb08e3 --runs 1 --timeout 300   # an older commit
+    .venv/bin/python benchmarks/first_run.py --nice -10   # as root, ahead of other load on a shared machine
 
 DATABASE_URL, REDIS_URL and TRENDY_* are removed from the environment: ``make run`` on its embedded
 defaults (SQLite, the file-system broker), as in a fresh clone. The network is whatever the machine has
@@ -118,37 +119,43 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=8105)
     parser.add_argument("--timeout", type=float, default=240, help="give up on a run after this many seconds")
     parser.add_argument("--layout", choices=["with", "without", "both"], default="both")
-    parser.add_argument("--keep", action="store_true", help="keep the clones (their logs are in <clone>.run<N>.log)")
+    parser.add_argument(
+        "--nice", type=int, default=0, help="run at this niceness (negative, as root: ahead of other load)"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the clone (run logs: <tmp>/<layout>.run<N>.log)")
     args = parser.parse_args()
+    if args.nice:
+        os.nice(args.nice)
 
     layouts = ["with", "without"] if args.layout == "both" else [args.layout]
     base = Path(tempfile.mkdtemp(prefix="trendy-first-run-"))
-    print(f"clones under {base}; {args.runs} run(s) per layout; {os.cpu_count()} cores")
+    folder = base / "trendy"
+    subprocess.run(["git", "clone", "-q", args.repo, str(folder)], check=True)
+    if args.rev:
+        subprocess.run(["git", "checkout", "-q", args.rev], cwd=folder, check=True)
+    commit = subprocess.run(["git", "log", "-1", "--format=%h %s"], cwd=folder, capture_output=True, text=True)
+    print(f"clone {folder}: {commit.stdout.strip()[:100]}")
+    print(f"{args.runs} run(s) per layout; {os.cpu_count()} cores; niceness {os.nice(0)}")
+    installed = time.monotonic()
+    subprocess.run(["make", "install"], cwd=folder, env=clean_env(), check=True, capture_output=True)
+    print(f"make install (once, not timed): {time.monotonic() - installed:.0f} s")
     results: dict[str, list[float | None]] = {}
     for layout in layouts:
-        parent = base / f"{layout}-shared"
-        parent.mkdir()
-        folder = parent / "trendy"
-        subprocess.run(["git", "clone", "-q", args.repo, str(folder)], check=True)
-        if args.rev:
-            subprocess.run(["git", "checkout", "-q", args.rev], cwd=folder, check=True)
+        shared = base / "shared"
         if layout == "with":
-            (parent / "shared").symlink_to(Path(args.shared).resolve())
-        commit = subprocess.run(
-            ["git", "log", "-1", "--format=%h %s"], cwd=folder, capture_output=True, text=True
-        ).stdout.strip()
-        print(f"\n== {layout} ../shared — {commit[:100]}")
-        installed = time.monotonic()
-        subprocess.run(["make", "install"], cwd=folder, env=clean_env(), check=True, capture_output=True)
-        print(f"make install (not timed): {time.monotonic() - installed:.0f} s")
+            shared.symlink_to(Path(args.shared).resolve())
+        elif shared.is_symlink():
+            shared.unlink()
+        print(f"\n== {layout} ../shared")
         times: list[float | None] = []
         for run in range(1, args.runs + 1):
-            log = parent / f"trendy.run{run}.log"
+            log = base / f"{layout}.run{run}.log"
+            load = os.getloadavg()[0]
             elapsed, seen = one_run(folder, args.port, args.timeout, log)
             times.append(elapsed)
             phases = ", ".join(f"{name} {at:.1f}" for name, at in sorted(seen.items(), key=lambda item: item[1]))
             shown = f"{elapsed:.1f} s" if elapsed is not None else "no page (see the log)"
-            print(f"run {run}: first page in {shown}; phases began at (s): {phases}")
+            print(f"run {run} (load average {load:.1f}): first page in {shown}; phases began at (s): {phases}")
             if elapsed is None:
                 print("  last lines:\n    " + "\n    ".join(log.read_text().splitlines()[-6:]))
         results[layout] = times
