@@ -64,7 +64,7 @@ def setup(markets: int, bots: int) -> tuple[list[str], list[int]]:
     slugs = list(REGISTRY)
     ids = []
     for n in range(bots):
-        user = User.objects.create_user(email=f"bench-{n}@bench.invalid", password=None)
+        user = User.objects.create_user(email=f"bench-{n}@bench.invalid", password=None, auto_trading=True)
         RiskProfile.objects.update_or_create(user=user, defaults={"leverage": 3, "position_size_pct": Decimal(20)})
         account = ExchangeAccount.objects.create(
             user=user, exchange="paper", label="bench", paper_balance=Decimal(10_000)

@@ -348,7 +348,7 @@ def _setup(count: int):
     before = MarketClock.objects.filter(id=1).values("mode", "timeframe", "start", "cursor").first()
     middle = candles.order_by("open_time")[candles.count() // 2].open_time
     clock.replay_start(start=middle, timeframe="1h")
-    user = User.objects.create_user(email=EMAIL, password=None)
+    user = User.objects.create_user(email=EMAIL, password=None, auto_trading=True)
     RiskProfile.objects.update_or_create(user=user, defaults={"leverage": 3, "position_size_pct": Decimal(10)})
     account = ExchangeAccount.objects.create(user=user, exchange="paper", label="bench", paper_balance=Decimal(100_000))
     endpoints = []

@@ -10,19 +10,27 @@ are not read. Screenshots of every visit go to ``var/screenshots/`` (``TRENDY_SC
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
+import tempfile
+from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
+from market_data.services import candles_import_csv
 from onboarding import services as onboarding_services
 from onboarding.models import OnboardingState
+from strategies import services as strategy_services
 from strategies.models import BacktestRun
+from strategies.optimise import SearchSpec
 from tests.browser.conftest import SHOTS
 from tests.browser.test_screens_browser import btc_1h_slice, market, sign_in  # noqa: F401 (fixtures)
 from tests.conftest import needs_postgres
 from tests.factories import UserFactory
+from tests.strategies.conftest import OHLCV
 from trading import services as trading_services
 from trading.models import Position, Trade
 from webhooks import services as webhook_services
@@ -52,8 +60,11 @@ def signed_in_pages(ids: dict[str, int]) -> list[tuple[str, str]]:
         ("backtest-new", "/strategies/backtests/new/"),
         ("backtests", "/strategies/backtests/"),
         ("backtest-run", f"/strategies/backtests/{ids['run']}/"),
-        ("backtest-compare", f"/strategies/backtests/compare/?a={ids['run']}&b={ids['run']}"),
+        ("backtest-run-both", f"/strategies/backtests/{ids['run_both']}/"),
+        ("backtest-run-gaps", f"/strategies/backtests/{ids['run_gaps']}/"),
+        ("backtest-compare", f"/strategies/backtests/compare/?a={ids['run']}&b={ids['run_both']}"),
         ("optimise-new", "/strategies/optimise/new/"),
+        ("optimise-run", f"/strategies/backtests/{ids['optimisation']}/"),
         ("bots", "/trading/bots/"),
         ("bot-new", "/trading/bots/new/"),
         ("positions", "/trading/positions/"),
@@ -109,6 +120,52 @@ def trader_with_data() -> tuple[object, dict[str, int]]:
     assert Position.objects.filter(exchange_account=account, status=Position.Status.CLOSED).exists()
     assert Trade.objects.filter(user=user).count() >= 3
     return user, {"bot": bot.pk, "run": run.pk, "endpoint": endpoint.pk}
+
+
+def strategy_runs(user) -> dict[str, int]:
+    """The backtest pages' other states, made through the services: a run long and short with a tight stop (exits
+    and entries on one candle: reversals, a stop loss and the next entry), a run over candles with gaps (ETH/USDT
+    1h, April 2021: exchange outages), and a walk-forward optimisation."""
+    with gzip.open(OHLCV / "binance_ETHUSDT_1h.csv.gz", "rt") as source:
+        lines = source.read().splitlines()
+    rows = [line for line in lines[1:] if "2021-04-01" <= line[:10] < "2021-05-01"]
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "eth_1h_2021-04.csv"
+        path.write_text("\n".join([lines[0], *rows]) + "\n")
+        candles_import_csv(path=path, exchange="binance", symbol="ETH/USDT", timeframe="1h")
+    common = {"user": user, "exchange": "binance", "timeframe": "1h", "strategy": "ema_crossover"}
+    both = strategy_services.backtest_run_create(
+        **common,
+        symbol="BTC/USDT",
+        params={"fast": 9, "slow": 21},
+        start=datetime(2024, 1, 1, tzinfo=UTC),
+        end=datetime(2024, 3, 1, tzinfo=UTC),
+        risk=strategy_services.RiskSettings(direction="both", stop_loss_pct=Decimal("1"), leverage=3),
+    )
+    gaps = strategy_services.backtest_run_create(
+        **common,
+        symbol="ETH/USDT",
+        params={},
+        start=datetime(2021, 4, 1, tzinfo=UTC),
+        end=datetime(2021, 5, 1, tzinfo=UTC),
+    )
+    optimisation = strategy_services.backtest_run_create(
+        **common,
+        symbol="BTC/USDT",
+        params={},
+        start=datetime(2023, 12, 1, tzinfo=UTC),
+        end=datetime(2024, 3, 1, tzinfo=UTC),
+        kind=BacktestRun.Kind.OPTIMISATION,
+        search=SearchSpec(samples=6, folds=1),
+    )
+    runs = {"run_both": both, "run_gaps": gaps, "optimisation": optimisation}
+    for run in runs.values():
+        run.refresh_from_db()
+        assert run.status == BacktestRun.Status.DONE, run.error
+    trades = runs["run_both"].result["trades"]
+    assert {"reversal", "stop_loss"} <= {t["exit_reason"] for t in trades}
+    assert runs["run_gaps"].result["gaps"]
+    return {name: run.pk for name, run in runs.items()}
 
 
 # The problems of a page, found by the browser: the page wider than the window; the innermost elements whose
@@ -220,6 +277,7 @@ def test_every_page_reads_right(page, live_server, market, language):  # noqa: F
         for name, path in ANONYMOUS_PAGES:
             problems += visit(page, name, path, size, language)
     user, ids = trader_with_data()
+    ids.update(strategy_runs(user))
     sign_in(page, user.email)
     page.context.add_cookies([{"name": "django_language", "value": language, "url": live_server.url}])
     for size in SIZES:

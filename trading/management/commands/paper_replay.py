@@ -89,7 +89,9 @@ class Command(BacktestCommand):
         self._summary(document, time.perf_counter() - started)
 
     def _replay(self, options, strategy, params, risk, exchange, symbol, timeframe, candles, intrabar) -> dict:
-        user = User.objects.create_user(email=f"replay-{uuid.uuid4().hex[:12]}@replay.invalid", password=None)
+        user = User.objects.create_user(
+            email=f"replay-{uuid.uuid4().hex[:12]}@replay.invalid", password=None, auto_trading=True
+        )
         RiskProfile.objects.update_or_create(
             user=user, defaults={"leverage": 10, "position_size_pct": Decimal(20), "max_drawdown_pct": Decimal(50)}
         )
