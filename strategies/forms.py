@@ -6,18 +6,27 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from market_data.labels import exchange_name, timeframe_label
 from market_data.selectors import series_list
 from strategies.builtin import REGISTRY
 from strategies.interface import Strategy
-from strategies.labels import METRIC_LABELS
+from strategies.labels import METRIC_LABELS, strategy_name
 from strategies.models import SETTINGS_FIELDS, BacktestRun
 from strategies.optimise import METRICS
 
 
 def market_choices() -> list[tuple[str, str]]:
     return [
-        (f"{s.exchange}|{s.symbol}|{s.timeframe}", f"{s.symbol} · {s.timeframe} · {s.exchange}") for s in series_list()
+        (
+            f"{s.exchange}|{s.symbol}|{s.timeframe}",
+            f"{s.symbol} · {timeframe_label(s.timeframe)} · {exchange_name(s.exchange)}",
+        )
+        for s in series_list()
     ]
+
+
+def strategy_choices() -> list[tuple[str, str]]:
+    return [(slug, strategy_name(slug)) for slug in REGISTRY]
 
 
 def _market_year(value: Any) -> None:
@@ -28,7 +37,7 @@ def _market_year(value: Any) -> None:
 class BacktestForm(forms.ModelForm):
     """Market, period, settings and the chosen strategy's parameters (``param_<name>`` fields)."""
 
-    strategy = forms.ChoiceField(label=_("Strategy"), choices=[(s.slug, s.name) for s in REGISTRY.values()])
+    strategy = forms.ChoiceField(label=_("Strategy"), choices=strategy_choices)
     market = forms.ChoiceField(label=_("Market"), choices=market_choices)
     start = forms.DateField(
         label=_("From"),
@@ -40,7 +49,7 @@ class BacktestForm(forms.ModelForm):
         label=_("To (exclusive)"),
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
-        help_text=_("Empty: the last stored candle."),
+        help_text=_("Empty: the last candle closed by the market's now."),
     )
 
     class Meta:
@@ -53,6 +62,11 @@ class BacktestForm(forms.ModelForm):
         self.fields["strategy"].initial = strategy.slug
         for name in ("stop_loss_pct", "take_profit_pct"):
             self.fields[name].help_text = _("Leave empty for none.")
+        self.fields["initial_capital"].label = _("Starting capital (USDT)")
+        self.fields["fee_rate"].label = _("Fee per fill")
+        self.fields["fee_rate"].help_text = _("A fraction of each fill: 0.001 is 0.1%.")
+        self.fields["slippage_bps"].label = _("Slippage (basis points)")
+        self.fields["slippage_bps"].help_text = _("Against you on every fill: 5 is 0.05%.")
         for spec in strategy.params:
             field_cls = forms.IntegerField if spec.kind is int else forms.FloatField
             self.fields[f"param_{spec.name}"] = field_cls(
@@ -62,6 +76,10 @@ class BacktestForm(forms.ModelForm):
                 initial=spec.kind(spec.default),
                 widget=forms.NumberInput(attrs={"step": spec.step}),
             )
+
+    @property
+    def strategy_description(self) -> str:
+        return str(_(self.strategy_obj.description))
 
     def param_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in self.fields if name.startswith("param_")]

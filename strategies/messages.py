@@ -5,12 +5,18 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext
 
-from strategies.interface import StrategyError
+from strategies.interface import Strategy, StrategyError
+from strategies.labels import param_label
 
 
-def strategy_error_message(exc: StrategyError) -> str:
+def strategy_error_message(exc: StrategyError, strategy: Strategy | str | None = None) -> str:
+    """The error in the active language; with the strategy, each parameter is named by its label
+    (``Fast EMA period: …``), not by its key."""
     if exc.fields:
-        return "; ".join(f"{name}: {gettext(template) % params}" for name, (template, params) in exc.fields.items())
+        return "; ".join(
+            f"{param_label(strategy, name) if strategy else name}: {gettext(template) % params}"
+            for name, (template, params) in exc.fields.items()
+        )
     return gettext(exc.template) % exc.params
 
 

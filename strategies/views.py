@@ -19,35 +19,43 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRefresh
 
+from market_data import clock as market_clock
+from market_data.labels import exchange_name, timeframe_label
 from market_data.selectors import load_candles, series_info, series_list
-from market_data.views import chart_data
-from strategies import selectors, services
+from market_data.timeframes import TIMEFRAME_MS
+from market_data.views import chart_data, chart_zones, local_seconds
+from strategies import labels, selectors, services
 from strategies.builtin import REGISTRY, get_strategy
 from strategies.forms import SETTINGS_FIELDS, BacktestForm, OptimiseForm
 from strategies.interface import Strategy, StrategyError
-from strategies.labels import EXIT_REASON_LABELS, METRIC_LABELS, SIDE_LABELS
+from strategies.labels import METRIC_LABELS
 from strategies.messages import strategy_error_message
 from strategies.models import BacktestRun
 from strategies.optimise import SearchSpec
 from strategies.pine_export import pine_filename, pine_script
 from strategies.serializers import strategy_payload
+from trading_site import display
 
 STANDARD_MARKET = ("binance", "BTC/USDT", "1h")
 CHART_BARS = 6000
 TRADES_PER_PAGE = 100
 
 
-def _local_seconds(index: pd.DatetimeIndex) -> list[int]:
-    """lightweight-charts draws times as UTC: shift to the viewer's wall clock, as the Markets chart does."""
-    local = index.tz_convert(timezone.get_current_timezone()).tz_localize(None)
-    return ((local - pd.Timestamp(0)) // pd.Timedelta(1, "s")).tolist()
-
-
 def _shift_points(points: list[list[Any]]) -> list[dict[str, Any]]:
+    """Equity points ``[[epoch seconds, value], …]`` for lightweight-charts, shifted to the viewer's wall clock."""
     if not points:
         return []
     index = pd.DatetimeIndex(pd.to_datetime([p[0] for p in points], unit="s", utc=True))
-    return [{"time": t, "value": p[1]} for t, p in zip(_local_seconds(index), points, strict=True)]
+    return [{"time": t, "value": p[1]} for t, p in zip(local_seconds(index), points, strict=True)]
+
+
+def _points_zones(points: list[list[Any]]) -> list[list[Any]]:
+    index = pd.DatetimeIndex(pd.to_datetime([p[0] for p in points], unit="s", utc=True))
+    return chart_zones(index)
+
+
+def _iso_seconds(times: list[str]) -> list[int]:
+    return local_seconds(pd.DatetimeIndex(pd.to_datetime(times, utc=True)))
 
 
 def _parse_time(value: str | None) -> datetime | None:
@@ -72,18 +80,28 @@ def _standard_market() -> tuple[str, str, str] | None:
     return (stored[0].exchange, stored[0].symbol, stored[0].timeframe) if stored else None
 
 
+def _standard_end(market: tuple[str, str, str], last_open: datetime) -> datetime:
+    """Where the standard backtest ends: after the last stored candle, but never past the last one the market
+    clock has closed (on the replay clock, its now), cut to a whole day (UTC) so the period reads as days and
+    the result is computed once a day, not on every tick of the replay."""
+    end = min(last_open + timedelta(milliseconds=TIMEFRAME_MS[market[2]]), market_clock.now())
+    return end.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
 def standard_backtests() -> dict[str, Any] | None:
     """Every strategy with its defaults on the last six months of the standard market (cached per data)."""
     market = _standard_market()
     if market is None:
         return None
     info = series_info(exchange=market[0], symbol=market[1], timeframe=market[2])
-    key = f"standard-backtests:v1:{':'.join(market)}:{info.count}:{info.last_open_time.isoformat()}"
+    end = _standard_end(market, info.last_open_time)
+    key = f"standard-backtests:v2:{':'.join(market)}:{info.count}:{end.isoformat()}"
     found = cache.get(key)
     if found is not None:
         return found
-    end = info.last_open_time + timedelta(seconds=1)
     candles = load_candles(*market, end - services.DEFAULT_PERIOD, end)
+    if candles.empty:
+        return None
     results: dict[str, Any] = {}
     for strategy in REGISTRY.values():
         try:
@@ -101,11 +119,36 @@ def standard_backtests() -> dict[str, Any] | None:
     found = {
         "market": {"exchange": market[0], "symbol": market[1], "timeframe": market[2]},
         "first": candles.index[0].isoformat(),
-        "last": candles.index[-1].isoformat(),
+        "end": end.isoformat(),
         "results": results,
     }
     cache.set(key, found, timeout=3600)
     return found
+
+
+def metric_cards(metrics: dict[str, Any], *, compact: bool = False) -> list[dict[str, str]]:
+    """The metric cards of a run: each value formatted by its kind; the return and buy and hold marked as past."""
+    keys = ["sharpe", "sortino", "max_drawdown_pct", "win_rate_pct", "profit_factor", "trades"]
+    if not compact:
+        keys += ["cagr_pct", "calmar", "exposure_pct", "fees_paid", "avg_win", "avg_loss"]
+
+    def tone(key: str) -> str:
+        value = metrics.get(key)
+        if key == "max_drawdown_pct":
+            return "down" if value else ""
+        if key in ("total_return_pct", "avg_win", "avg_loss", "buy_hold_return_pct", "cagr_pct") and value:
+            return "up" if value > 0 else "down"
+        return ""
+
+    names = {"total_return_pct": _("Return (past)"), "buy_hold_return_pct": _("Buy and hold (same period)")}
+    return [
+        {
+            "label": names.get(key) or labels.metric_label(key),
+            "value": labels.metric_value(key, metrics.get(key)),
+            "tone": tone(key),
+        }
+        for key in ["total_return_pct", "buy_hold_return_pct", *keys]
+    ]
 
 
 @login_required
@@ -113,20 +156,29 @@ def standard_backtests() -> dict[str, Any] | None:
 def strategy_list(request: HttpRequest) -> HttpResponse:
     standard = standard_backtests()
     strategies = []
-    charts = {}
+    charts: dict[str, Any] = {}
     for strategy in REGISTRY.values():
         payload = strategy_payload(strategy)
-        payload["standard"] = (standard or {}).get("results", {}).get(strategy.slug)
-        if payload["standard"]:
-            charts[strategy.slug] = _shift_points(payload["standard"]["equity"])
+        payload["name"] = labels.strategy_name(strategy)
+        payload["params"] = [{**p, "default": labels.param_value(p["default"])} for p in payload["params"]]
+        for p, spec in zip(payload["params"], strategy.params, strict=True):
+            p["range"] = f"{labels.param_value(spec.minimum)} – {labels.param_value(spec.maximum)}"
+        result = (standard or {}).get("results", {}).get(strategy.slug)
+        payload["standard"] = result
+        if result:
+            payload["cards"] = metric_cards(result["metrics"], compact=True)
+            charts[strategy.slug] = _shift_points(result["equity"])
+            charts.setdefault("zones", _points_zones(result["equity"]))
         strategies.append(payload)
-    context = {
-        "strategies": strategies,
-        "standard": standard,
-        "standard_first": pd.Timestamp(standard["first"]) if standard else None,
-        "standard_last": pd.Timestamp(standard["last"]) if standard else None,
-        "charts": charts,
-    }
+    context: dict[str, Any] = {"strategies": strategies, "standard": standard, "charts": charts}
+    if standard:
+        first, end = pd.Timestamp(standard["first"]).to_pydatetime(), pd.Timestamp(standard["end"]).to_pydatetime()
+        market = standard["market"]
+        context["standard_period"] = labels.period_text(first, end)
+        context["standard_settings"] = _settings_text(services.RiskSettings())
+        context["standard_market"] = (
+            f"{market['symbol']} · {timeframe_label(market['timeframe'])} · {exchange_name(market['exchange'])}"
+        )
     return render(request, "strategies/strategy_list.html", context)
 
 
@@ -154,10 +206,24 @@ def _initial_market() -> str | None:
 
 
 def _period(form: BacktestForm) -> tuple[datetime | None, datetime | None]:
+    """The chosen days as moments in the trader's zone. The end never passes the market clock's now: on the
+    replay clock a backtest must not use candles the replay has not reached (left empty, it ends there)."""
+
     def at_midnight(day: Any) -> datetime | None:
         return None if day is None else datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
 
-    return at_midnight(form.cleaned_data.get("start")), at_midnight(form.cleaned_data.get("end"))
+    start, end = at_midnight(form.cleaned_data.get("start")), at_midnight(form.cleaned_data.get("end"))
+    exchange, symbol, timeframe = form.chosen_market()
+    step = TIMEFRAME_MS[timeframe]
+    now_ms = int(market_clock.now().timestamp() * 1000) // step * step
+    cap = datetime.fromtimestamp(now_ms / 1000, tz=timezone.get_current_timezone())
+    if end is not None and end > cap:
+        end = cap
+    elif end is None:
+        info = series_info(exchange=exchange, symbol=symbol, timeframe=timeframe)
+        if info is not None and info.last_open_time + timedelta(milliseconds=step) > cap:
+            end = cap
+    return start, end
 
 
 def _apply_errors(form: BacktestForm, exc: ValidationError) -> None:
@@ -235,57 +301,132 @@ def optimise_new(request: HttpRequest) -> HttpResponse:
 # --- Runs -------------------------------------------------------------------------------------
 
 
+def _market_text(run: BacktestRun) -> str:
+    return f"{run.symbol} · {timeframe_label(run.timeframe)}"
+
+
 @login_required
 @require_GET
 def run_list(request: HttpRequest) -> HttpResponse:
     runs = list(selectors.backtest_run_list(user=request.user)[:100])
-    return render(request, "strategies/run_list.html", {"runs": runs, "names": _names()})
+    rows = [
+        {
+            "run": run,
+            "name": labels.strategy_name(run.strategy),
+            "market": _market_text(run),
+            "period": labels.period_text(run.start, run.end),
+            "comparable": run.kind == BacktestRun.Kind.BACKTEST and run.status == BacktestRun.Status.DONE,
+            "return": labels.metric_value("total_return_pct", run.metrics.get("total_return_pct"))
+            if run.metrics
+            else display.MISSING,
+            "return_tone": _tone(run.metrics.get("total_return_pct")),
+            "sharpe": labels.metric_value("sharpe", run.metrics.get("sharpe")) if run.metrics else display.MISSING,
+            "trades": labels.metric_value("trades", run.metrics.get("trades")) if run.metrics else display.MISSING,
+        }
+        for run in runs
+    ]
+    return render(request, "strategies/run_list.html", {"rows": rows})
 
 
-def _names() -> dict[str, str]:
-    return {slug: strategy.name for slug, strategy in REGISTRY.items()}
-
-
-def _markers(trades: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Entries as arrows (green long, red short), exits as dots coloured by the trade's result."""
-    markers = []
-    for trade in trades:
-        long = trade["side"] == "long"
-        entry = _local_seconds(pd.DatetimeIndex([pd.Timestamp(trade["entry_time"])]))[0]
-        markers.append(
-            {
-                "time": entry,
-                "position": "belowBar" if long else "aboveBar",
-                "shape": "arrowUp" if long else "arrowDown",
-                "color": "#16a34a" if long else "#dc2626",
-            }
-        )
-        if trade.get("exit_time"):
-            exit_ = _local_seconds(pd.DatetimeIndex([pd.Timestamp(trade["exit_time"])]))[0]
-            markers.append(
-                {
-                    "time": exit_,
-                    "position": "aboveBar" if long else "belowBar",
-                    "shape": "circle",
-                    "color": "#16a34a" if (trade.get("pnl") or 0) >= 0 else "#dc2626",
-                }
-            )
-    return sorted(markers, key=lambda marker: marker["time"])
+def _tone(value: Any) -> str:
+    return "" if not value else "up" if value > 0 else "down"
 
 
 def _run_charts(run: BacktestRun) -> dict[str, Any]:
-    candles = load_candles(run.exchange, run.symbol, run.timeframe, run.start, run.end, limit=CHART_BARS)
+    """The run's candles (never past the market clock's now) with its entries and exits, and its equity."""
+    end = market_clock.bounded_end(run.timeframe, run.end)
+    candles = load_candles(run.exchange, run.symbol, run.timeframe, run.start, end, limit=CHART_BARS)
     data = chart_data(candles)
     trades = run.result.get("trades", [])
-    shown_from = candles.index[0] if len(candles) else None
-    visible = [t for t in trades if shown_from is None or pd.Timestamp(t["entry_time"]) >= shown_from]
+    if len(candles):
+        shown_from, shown_to = candles.index[0], candles.index[-1]
+        trades = [
+            t
+            for t in trades
+            if pd.Timestamp(t["entry_time"]) >= shown_from and pd.Timestamp(t["entry_time"]) <= shown_to
+        ]
+        # An exit after the chart's last candle is not drawn (its entry still is).
+        trades = [
+            t if not t.get("exit_time") or pd.Timestamp(t["exit_time"]) <= shown_to else {**t, "exit_time": None}
+            for t in trades
+        ]
+    else:
+        trades = []
+    markers, lines = labels.trade_markers(trades, run.symbol, _iso_seconds)
     return {
         "candles": data,
-        "markers": _markers(visible),
+        "markers": markers,
+        "lines": lines,
         "equity": _shift_points(run.result.get("equity", [])),
         "buy_hold": _shift_points(run.result.get("buy_hold", [])),
+        "zones": data["zones"],
         "truncated": len(candles) >= CHART_BARS,
     }
+
+
+def _settings_text(run: BacktestRun | services.RiskSettings) -> list[str]:
+    """A run's money and risk settings as short phrases, in the trader's language."""
+    items = [
+        BacktestRun.Direction(run.direction).label,
+        _("leverage %(leverage)s") % {"leverage": _("%(leverage)sx") % {"leverage": run.leverage}},
+        _("%(size)s of equity per position") % {"size": display.percent(run.position_size_pct)},
+        _("starting capital %(amount)s") % {"amount": display.amount(run.initial_capital)},
+        _("fee %(rate)s per fill") % {"rate": display.percent(run.fee_rate * 100, 2)},
+        _("slippage %(rate)s") % {"rate": display.percent(run.slippage_bps / 100, 2)},
+        _("stop loss %(pct)s") % {"pct": display.percent(run.stop_loss_pct)}
+        if run.stop_loss_pct is not None
+        else _("no stop loss"),
+        _("take profit %(pct)s") % {"pct": display.percent(run.take_profit_pct)}
+        if run.take_profit_pct is not None
+        else _("no take profit"),
+    ]
+    return [str(item) for item in items]
+
+
+def _folds(run: BacktestRun) -> list[dict[str, Any]]:
+    metric = run.result.get("metric") or run.search.get("metric", "")
+    rows = []
+    for number, fold in enumerate(run.result.get("folds", []), start=1):
+        train = [pd.Timestamp(t).to_pydatetime() for t in fold["train"]]
+        test = [pd.Timestamp(t).to_pydatetime() for t in fold["test"]]
+        rows.append(
+            {
+                "number": number,
+                "train": f"{display.day(train[0])} – {display.day(train[1])}",
+                "test": f"{display.day(test[0])} – {display.day(test[1])}",
+                "params": labels.params_list(run.strategy, fold.get("params", {})),
+                "in_sample": labels.metric_value(metric, fold["in_sample"].get(metric)),
+                "out_of_sample": labels.metric_value(metric, fold["out_of_sample"].get(metric)),
+                "return_in": labels.metric_value("total_return_pct", fold["in_sample"].get("total_return_pct")),
+                "return_out": labels.metric_value("total_return_pct", fold["out_of_sample"].get("total_return_pct")),
+                "return_out_tone": _tone(fold["out_of_sample"].get("total_return_pct")),
+                "trades_in": labels.metric_value("trades", fold["in_sample"].get("trades")),
+                "trades_out": labels.metric_value("trades", fold["out_of_sample"].get("trades")),
+            }
+        )
+    return rows
+
+
+def _trade_rows(run: BacktestRun, page: Any) -> list[dict[str, Any]]:
+    base, quote = display.base_and_quote(run.symbol)
+    return [
+        {
+            "number": page.start_index() + i,
+            "side": labels.side_label(t["side"]),
+            "side_tone": "up" if t["side"] == "long" else "down",
+            "entry_at": _parse_time(t.get("entry_time")),
+            "exit_at": _parse_time(t.get("exit_time")),
+            "entry_price": display.price(t.get("entry_price"), quote),
+            "exit_price": display.price(t.get("exit_price"), quote),
+            "size": display.quantity(t.get("size"), base),
+            "fees": display.amount(t.get("fees"), quote),
+            "pnl": display.amount(t.get("pnl"), quote, signed=True),
+            "pnl_tone": _tone(t.get("pnl")),
+            "return": display.percent(t.get("return_pct"), signed=True),
+            "reason": labels.exit_reason_label(t.get("exit_reason")),
+        }
+        for i, t in enumerate(page.object_list)
+    ]
 
 
 @login_required
@@ -293,33 +434,47 @@ def _run_charts(run: BacktestRun) -> dict[str, Any]:
 def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     run = selectors.backtest_run_get_for_user(user=request.user, run_id=run_id)
     strategy = REGISTRY.get(run.strategy)
-    context: dict[str, Any] = {"run": run, "strategy": strategy, "names": _names()}
+    context: dict[str, Any] = {
+        "run": run,
+        "strategy": strategy,
+        "name": labels.strategy_name(run.strategy),
+        "market": _market_text(run),
+        "exchange": exchange_name(run.exchange),
+        "params": labels.params_list(run.strategy, run.params),
+        "period": labels.period_text(run.start, run.end),
+        "settings_items": _settings_text(run),
+    }
     if run.kind == BacktestRun.Kind.OPTIMISATION:
-        context["metric_label"] = METRIC_LABELS.get(run.search.get("metric", ""), run.search.get("metric", ""))
+        metric = run.search.get("metric", "")
+        context["metric_label"] = labels.metric_label(metric)
+        context["search_method"] = {"random": _("random search"), "grid": _("grid search")}.get(
+            run.search.get("method", ""), ""
+        )
+        if run.status == BacktestRun.Status.DONE:
+            context["folds"] = _folds(run)
     if run.status == BacktestRun.Status.DONE and run.kind == BacktestRun.Kind.OPTIMISATION and run.result.get("best"):
         query = {f"param_{k}": v for k, v in run.result["best"]["params"].items()}
         query.update(strategy=run.strategy, market=f"{run.exchange}|{run.symbol}|{run.timeframe}")
         context["best_url"] = f"{reverse('strategies:backtest-new')}?{urlencode(query)}"
     if run.status == BacktestRun.Status.DONE and run.kind == BacktestRun.Kind.BACKTEST:
         context["charts"] = _run_charts(run)
+        context["cards"] = metric_cards(run.metrics)
         trades = run.result.get("trades", [])
         page = Paginator(trades, TRADES_PER_PAGE).get_page(request.GET.get("page"))
-        context["trades"] = [
-            {
-                **t,
-                "side_label": SIDE_LABELS.get(t["side"], t["side"]),
-                "reason_label": EXIT_REASON_LABELS.get(t["exit_reason"], t["exit_reason"]),
-                "number": page.start_index() + i,
-                "entry_at": _parse_time(t.get("entry_time")),
-                "exit_at": _parse_time(t.get("exit_time")),
-            }
-            for i, t in enumerate(page.object_list)
-        ]
+        context["trades"] = _trade_rows(run, page)
         context["trades_page"] = page
         context["gaps"] = [
-            {**g, "after_at": _parse_time(g["after"]), "before_at": _parse_time(g["before"])}
+            {"after_at": _parse_time(g["after"]), "before_at": _parse_time(g["before"]), "missing": g["missing"]}
             for g in run.result.get("gaps", [])
         ]
+        context["gaps_missing"] = sum(g["missing"] for g in run.result.get("gaps", []))
+        ambiguous = run.metrics.get("ambiguous_bars")
+        if ambiguous:
+            context["ambiguous"] = {
+                "bars": ambiguous,
+                "resolved": run.metrics.get("ambiguous_resolved_intrabar") or 0,
+                "timeframe": timeframe_label(run.result.get("intrabar_timeframe") or "") or display.MISSING,
+            }
     return render(request, "strategies/run_detail.html", context)
 
 
@@ -345,10 +500,35 @@ def run_compare(request: HttpRequest) -> HttpResponse:
             status=400,
         )
     runs = [selectors.backtest_run_get_for_user(user=request.user, run_id=int(value)) for value in ids]
-    keys = list(METRIC_LABELS)
-    rows = [(METRIC_LABELS[key], [run.metrics.get(key) for run in runs]) for key in keys]
-    charts = {f"run{i}": _shift_points(run.result.get("equity", [])) for i, run in enumerate(runs)}
-    return render(request, "strategies/compare.html", {"runs": runs, "rows": rows, "charts": charts, "names": _names()})
+    columns = [
+        {
+            "run": run,
+            "name": labels.strategy_name(run.strategy),
+            "market": _market_text(run),
+            "period": labels.period_text(run.start, run.end),
+            "params": labels.params_text(run.strategy, run.params),
+        }
+        for run in runs
+    ]
+    rows = [
+        {
+            "label": labels.metric_label(key),
+            "values": [
+                {"text": labels.metric_value(key, run.metrics.get(key)), "tone": _compare_tone(key, run.metrics)}
+                for run in runs
+            ],
+        }
+        for key in METRIC_LABELS
+    ]
+    charts: dict[str, Any] = {f"run{i}": _shift_points(run.result.get("equity", [])) for i, run in enumerate(runs)}
+    charts["zones"] = _points_zones(runs[0].result.get("equity", []))
+    return render(request, "strategies/compare.html", {"columns": columns, "rows": rows, "charts": charts})
+
+
+def _compare_tone(key: str, metrics: dict[str, Any]) -> str:
+    if labels.METRIC_KINDS.get(key) in ("pct_signed", "money_signed"):
+        return _tone(metrics.get(key))
+    return ""
 
 
 @login_required
@@ -367,7 +547,7 @@ def pine_download(request: HttpRequest, slug: str) -> HttpResponse:
         script = pine_script(strategy, params, settings=settings)
         filename = pine_filename(strategy, strategy.validate(params))
     except StrategyError as exc:
-        return HttpResponse(strategy_error_message(exc), status=400, content_type="text/plain; charset=utf-8")
+        return HttpResponse(strategy_error_message(exc, strategy), status=400, content_type="text/plain; charset=utf-8")
     response = HttpResponse(script, content_type="text/plain; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

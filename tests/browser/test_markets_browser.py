@@ -21,6 +21,9 @@ def test_chart_draws_the_candles(page, live_server):
     page.get_by_role("link", name="Markets").click()
     page.wait_for_function("document.querySelectorAll('#markets-chart canvas').length > 0")
     assert page.locator("#markets-chart-missing").is_hidden()
+    # Times and prices on the chart through the shared formatters (the pages' date style, grouped thousands).
+    assert page.evaluate("TrendyCharts.number(2)(96708.5)") == "96,708.50"
+    assert page.evaluate("TrendyCharts.when(1733292000, [[0, 'UTC']])") == "4 Dec 2024, 06:00 UTC"
     assert page.get_by_role("cell", name="1,564").is_visible()
     box = page.locator("#markets-chart").bounding_box()
     assert box["width"] > 300 and box["height"] > 300

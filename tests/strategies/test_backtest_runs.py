@@ -315,9 +315,16 @@ def test_compare(alice_client, alice, stored_btc_1h):
     a, b = _create(alice), _create(alice, params={"fast": 9, "slow": 21})
     services.backtest_run_execute(run_id=a.id)
     services.backtest_run_execute(run_id=b.id)
+    b.refresh_from_db()
     response = alice_client.get(f"/strategies/backtests/compare/?a={a.id}&b={b.id}")
     assert response.status_code == 200
-    assert "fast=9" in response.content.decode()
+    html = response.content.decode()
+    # Parameters by their labels, metrics by their names, each value formatted by its kind.
+    assert "Fast EMA period 9 · Slow EMA period 21" in html
+    assert "fast=9" not in html and "total_return_pct" not in html
+    from trading_site.display import percent
+
+    assert percent(b.metrics["total_return_pct"], signed=True) in html
     assert alice_client.get("/strategies/backtests/compare/?a=1").status_code == 400
 
 
@@ -412,10 +419,10 @@ def test_trades_are_paginated(alice_client, alice, stored_btc_1h):
     total = len(run.result["trades"])
     assert total > 100
     first = alice_client.get(f"/strategies/backtests/{run.id}/").content.decode()
-    assert f"({total} trades)" in first and "?page=2" in first
+    assert f"({total:,} trades)" in first and "?page=2" in first
     last_page = (total + 99) // 100
     last = alice_client.get(f"/strategies/backtests/{run.id}/?page={last_page}").content.decode()
-    assert f"<td>{total}</td>" in last
+    assert f'<td class="num">{total}</td>' in last
 
 
 @pytest.mark.parametrize("when", ["0001-01-01T00:00:00Z", "9999-12-31T00:00:00Z"])

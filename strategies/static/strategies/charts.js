@@ -1,8 +1,9 @@
-// Charts of the strategy pages, drawn with the vendored lightweight-charts v5 (global LightweightCharts)
-// from data the page embeds with json_script. Times arrive already shifted to the viewer's time zone.
+// Charts of the strategy pages, drawn with the vendored lightweight-charts v5 (global LightweightCharts) from data
+// the page embeds with json_script. Times arrive shifted to the viewer's wall clock; chartkit.js (TrendyCharts)
+// formats them and the prices as every page does, and names the zone.
 (function () {
   "use strict";
-  if (typeof LightweightCharts === "undefined") {
+  if (typeof LightweightCharts === "undefined" || typeof TrendyCharts === "undefined") {
     return;
   }
   var GREEN = "#16a34a";
@@ -15,13 +16,8 @@
     return element ? JSON.parse(element.textContent) : null;
   }
 
-  function makeChart(container) {
-    return LightweightCharts.createChart(container, {
-      autoSize: true,
-      layout: { background: { color: "transparent" }, textColor: "#374151" },
-      grid: { vertLines: { color: "rgba(0,0,0,0.06)" }, horzLines: { color: "rgba(0,0,0,0.06)" } },
-      timeScale: { timeVisible: true, secondsVisible: false },
-    });
+  function makeChart(container, precision, zones) {
+    return LightweightCharts.createChart(container, TrendyCharts.options({ precision: precision, zones: zones }));
   }
 
   function line(chart, points, color, width) {
@@ -30,7 +26,7 @@
       lineWidth: width || 2,
       priceLineVisible: false,
     });
-    series.setData(points);
+    series.setData(points || []);
     return series;
   }
 
@@ -40,26 +36,27 @@
     document.querySelectorAll("[data-equity]").forEach(function (container) {
       var points = equities[container.getAttribute("data-equity")];
       if (points && points.length) {
-        var chart = makeChart(container);
+        var chart = makeChart(container, 0, equities.zones);
         line(chart, points, BLUE);
         chart.timeScale().fitContent();
       }
     });
   }
 
-  // Run page: equity against buy and hold, and candles with entry/exit markers.
+  // Run page: equity against buy and hold, and candles with entry/exit markers (one marker per candle; the
+  // tooltip lists every event of the candle the pointer is on).
   var run = data("run-charts");
   if (run) {
     var equityBox = document.getElementById("equity-chart");
     if (equityBox) {
-      var equityChart = makeChart(equityBox);
+      var equityChart = makeChart(equityBox, 0, run.zones);
       line(equityChart, run.buy_hold, GREY, 1);
       line(equityChart, run.equity, BLUE, 2);
       equityChart.timeScale().fitContent();
     }
     var tradesBox = document.getElementById("trades-chart");
     if (tradesBox && run.candles.candles.length) {
-      var chart = makeChart(tradesBox);
+      var chart = makeChart(tradesBox, run.candles.precision, run.zones);
       var candles = chart.addSeries(LightweightCharts.CandlestickSeries, {
         upColor: GREEN,
         downColor: RED,
@@ -74,6 +71,7 @@
         })
       );
       LightweightCharts.createSeriesMarkers(candles, run.markers);
+      TrendyCharts.tooltip(chart, tradesBox, run.lines || {}, run.zones);
       chart.timeScale().fitContent();
     }
   }
@@ -83,7 +81,7 @@
   if (compare) {
     var box = document.getElementById("compare-chart");
     if (box) {
-      var compareChart = makeChart(box);
+      var compareChart = makeChart(box, 0, compare.zones);
       line(compareChart, compare.run0, BLUE, 2);
       line(compareChart, compare.run1, GREY, 2);
       compareChart.timeScale().fitContent();
