@@ -1,23 +1,25 @@
-"""TradingView alerts in the dashboard's activity feed (registered in ``WebhooksConfig.ready``)."""
+"""TradingView alerts in the dashboard's activity feed (registered in ``WebhooksConfig.ready``): each at its
+market time, the time of the orders it placed, in a sentence of the reader's language."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.utils.translation import gettext as _
-
 from trading.dashboard import Activity
+from webhooks import labels
 from webhooks.models import WebhookEvent
 
 
 def recent_alerts(user: Any, limit: int) -> list[Activity]:
-    items = []
-    for alert in WebhookEvent.objects.filter(endpoint__user=user).order_by("-received_at")[:limit]:
-        what = " ".join(part for part in (alert.action, alert.symbol) if part)
-        text = _("TradingView alert %(what)s: %(outcome)s") % {"what": what, "outcome": alert.get_outcome_display()}
-        if alert.outcome == WebhookEvent.Outcome.REJECTED:
-            text += f" ({alert.message or alert.reason})"
-        elif alert.result:
-            text += f" — {alert.result}"
-        items.append(Activity(alert.received_at, "alert", text, ok=alert.outcome != WebhookEvent.Outcome.REJECTED))
-    return items
+    alerts = (
+        WebhookEvent.objects.filter(endpoint__user=user).select_related("order").order_by("-received_at", "-id")[:limit]
+    )
+    return [
+        Activity(
+            alert.market_time,
+            "alert",
+            labels.feed_sentence(alert),
+            ok=alert.outcome != WebhookEvent.Outcome.REJECTED and alert.status != WebhookEvent.Status.FAILED,
+        )
+        for alert in alerts
+    ]

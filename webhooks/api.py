@@ -119,8 +119,8 @@ class EventFilterSerializer(serializers.Serializer):
     outcome = serializers.ChoiceField(choices=WebhookEvent.Outcome.choices, required=False)
     symbol = serializers.CharField(required=False, max_length=32, help_text="BTCUSDT, BTC/USDT or a fragment.")
     endpoint = serializers.IntegerField(required=False, help_text="One of your endpoints' id.")
-    since = serializers.DateTimeField(required=False, help_text="Received at or after (ISO 8601).")
-    until = serializers.DateTimeField(required=False, help_text="Received at or before (ISO 8601).")
+    since = serializers.DateTimeField(required=False, help_text="Market time at or after (ISO 8601).")
+    until = serializers.DateTimeField(required=False, help_text="Market time at or before (ISO 8601).")
 
 
 class EventListApi(ListAPIView):

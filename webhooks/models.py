@@ -71,7 +71,13 @@ class WebhookEndpoint(models.Model):
 
 
 class WebhookEvent(models.Model):
-    """One received request. Its body is stored with the secret removed."""
+    """One received request. Its body is stored with the secret removed.
+
+    Two times: ``received_at`` is the wall clock when the request arrived (staleness, rate limits, audits) and
+    ``market_time`` the market clock's time then (``trading.clock.now()``: the replay's cursor on the replay
+    clock), the time the pages show, as they show the orders the alert placed. ``reason`` and ``details`` name
+    a refusal or a failure and hold its figures; ``message`` and ``result`` say it in English for the API and
+    TradingView, and the pages write it in the reader's language (``webhooks.labels``)."""
 
     class Outcome(models.TextChoices):
         ACCEPTED = "accepted", _("Accepted")
@@ -89,6 +95,7 @@ class WebhookEvent(models.Model):
         WebhookEndpoint, on_delete=models.CASCADE, null=True, blank=True, related_name="events"
     )
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
+    market_time = models.DateTimeField(_("market time"), default=timezone.now)
     source_ip = models.GenericIPAddressField(null=True, blank=True)
     outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices)
     reason = models.CharField(_("reason"), max_length=32, blank=True)
@@ -101,6 +108,8 @@ class WebhookEvent(models.Model):
     is_test = models.BooleanField(_("test"), default=False)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, blank=True)
     order = models.ForeignKey(Order, on_delete=models.SET_NULL, null=True, blank=True, related_name="webhook_events")
+    details = models.JSONField(default=dict, blank=True)
+    # What the risk envelope changed: [{"field", "action" (clamped, defaulted), "requested", "applied"}].
     adjustments = models.JSONField(default=list, blank=True)
     result = models.CharField(_("result"), max_length=300, blank=True)
     enqueued_at = models.DateTimeField(null=True, blank=True)

@@ -75,12 +75,19 @@ class WebhookEventSerializer(serializers.ModelSerializer):
     order_filled = MoneyField(source="order.filled", read_only=True, allow_null=True, default=None)
     order_average_price = MoneyField(source="order.average_price", read_only=True, allow_null=True, default=None)
     body = serializers.JSONField(read_only=True, help_text="The request body as received, the secret removed.")
+    market_time = serializers.DateTimeField(
+        read_only=True, help_text="The market clock's time when it arrived (the replay's time on the replay clock)."
+    )
+    adjustments = serializers.JSONField(
+        read_only=True,
+        help_text='What your risk limits changed: [{"field", "action" (clamped, defaulted), "requested", "applied"}].',
+    )
 
     class Meta:
         model = WebhookEvent
         fields = [
-            "id", "endpoint", "endpoint_name", "received_at", "source_ip", "outcome", "reason", "message", "symbol",
-            "action", "is_test", "status", "result", "order", "order_status", "order_filled", "order_average_price",
-            "adjustments", "body", "processed_at",
+            "id", "endpoint", "endpoint_name", "received_at", "market_time", "source_ip", "outcome", "reason",
+            "message", "symbol", "action", "is_test", "status", "result", "order", "order_status", "order_filled",
+            "order_average_price", "adjustments", "body", "processed_at",
         ]  # fmt: skip
         read_only_fields = fields

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import secrets as pysecrets
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -28,10 +28,16 @@ from redis.exceptions import RedisError
 from accounts import secrets
 from accounts.crypto import mask
 from accounts.models import ExchangeAccount
-from trading import router
+from trading import clock, router
 from trading import services as trading
 from trading.adapters import exchange_session
-from trading.exchanges.errors import ExchangeError, TemporaryError
+from trading.exchanges.errors import (
+    AuthenticationError,
+    ExchangeError,
+    InsufficientFunds,
+    TemporaryError,
+    UnknownSymbol,
+)
 from trading.markets import paper_markets
 from trading.models import Bot, Order, Position
 from webhooks import validation
@@ -165,9 +171,14 @@ class Answer:
     extra_headers: dict[str, str] = field(default_factory=dict)
 
 
-def _reject(status: int, code: str, message: str, **event: Any) -> Answer:
+def _reject(status: int, code: str, message: str, details: dict[str, Any] | None = None, **event: Any) -> Answer:
+    """Store the refusal (its code, its English message and its figures for the pages) and answer it."""
     stored = WebhookEvent.objects.create(
-        outcome=WebhookEvent.Outcome.REJECTED, reason=code, message=message[:300], **event
+        outcome=WebhookEvent.Outcome.REJECTED,
+        reason=code,
+        message=message[:300],
+        details=_jsonable(details or {}),
+        **event,
     )
     return Answer(status, {"status": "rejected", "reason": code, "message": message, "event": stored.pk}, stored.pk)
 
@@ -184,7 +195,9 @@ def alert_receive(
     is_test: bool = False,
     now: Any = None,
 ) -> Answer:
-    """Check and store one request; never answer 2xx for an alert that was not stored."""
+    """Check and store one request; never answer 2xx for an alert that was not stored. ``now`` is the wall
+    clock (the alert's age, the rate limit, ``received_at``); the event's ``market_time`` is the market clock's
+    ``trading.clock.now()``, read from the cache (no query while it is warm)."""
     try:
         return _receive(token, body, remote_addr, forwarded_for, is_test, now or timezone.now())
     except (DatabaseError, RedisError):
@@ -194,7 +207,13 @@ def alert_receive(
 
 def _receive(token: str, body: bytes, remote_addr: str, forwarded_for: str | None, is_test: bool, now: Any) -> Answer:
     ip = validation.client_ip(remote_addr, forwarded_for, settings.TRENDY_NUM_PROXIES)
-    common: dict[str, Any] = {"source_ip": ip, "body_size": len(body), "is_test": is_test, "received_at": now}
+    common: dict[str, Any] = {
+        "source_ip": ip,
+        "body_size": len(body),
+        "is_test": is_test,
+        "received_at": now,
+        "market_time": clock.now(),
+    }
     endpoint = _endpoint_for(token) if token and len(token) <= 64 else None
     if endpoint is None or not endpoint.active:
         # Unknown and revoked tokens answer alike: the URL cannot be probed.
@@ -208,13 +227,14 @@ def _receive(token: str, body: bytes, remote_addr: str, forwarded_for: str | Non
         return Answer(404, NOT_FOUND, stored.pk)
     common["endpoint"] = endpoint
     if len(body) > validation.MAX_BODY_BYTES:
-        return _reject(413, "too_large", f"The body is larger than {validation.MAX_BODY_BYTES // 1024} KB.", **common)
+        kb = validation.MAX_BODY_BYTES // 1024
+        return _reject(413, "too_large", f"The body is larger than {kb} KB.", {"kb": kb}, **common)
     if endpoint.ip_allowlist and ip not in validation.TRADINGVIEW_IPS:
         return _reject(403, "ip_not_allowed", f"{ip} is not one of TradingView's addresses.", **common)
     try:
         data = validation.parse_body(body)
     except AlertError as exc:
-        return _reject(400, exc.code, exc.message, **common)
+        return _reject(400, exc.code, exc.message, exc.params, **common)
     common["body"] = _jsonable(validation.redact(data))
     try:
         secret = endpoint_secret(endpoint)
@@ -232,20 +252,19 @@ def _receive(token: str, body: bytes, remote_addr: str, forwarded_for: str | Non
     try:
         alert = validation.parse_alert(data)
     except AlertError as exc:
-        return _reject(422, exc.code, exc.message, **common)
+        return _reject(422, exc.code, exc.message, exc.params, **common)
     common["symbol"], common["action"] = alert.market, alert.action
     try:
         validation.check_age(alert.time, now, endpoint.max_age_seconds)
     except AlertError as exc:
-        return _reject(422, exc.code, exc.message, **common)
-    problem = _market_problem(endpoint, alert)
+        return _reject(422, exc.code, exc.message, exc.params, **common)
+    problem, figures = _market_problem(endpoint, alert)
     if problem:
-        return _reject(422, "unknown_symbol", problem, **common)
+        return _reject(422, "unknown_symbol", problem, figures, **common)
     account = endpoint.exchange_account
     if not account.enabled:
-        return _reject(
-            409, "account_paused", _("The exchange account %(label)s is disabled.") % {"label": account.label}, **common
-        )
+        message = _("The exchange account %(label)s is disabled.") % {"label": account.label}
+        return _reject(409, "account_paused", message, {"account": account.label}, **common)
     if not endpoint.user.auto_trading:
         return _reject(409, "auto_trading_off", _("Auto-trading is off for this user."), **common)
     if not account.is_paper and not endpoint.live:
@@ -254,9 +273,8 @@ def _receive(token: str, body: bytes, remote_addr: str, forwarded_for: str | Non
     if alert.bot is not None:
         bot = Bot.objects.filter(pk=alert.bot, user=endpoint.user, exchange_account=account).first()
         if bot is None:
-            return _reject(
-                422, "unknown_bot", _("No bot %(id)s on this endpoint's account.") % {"id": alert.bot}, **common
-            )
+            message = _("No bot %(id)s on this endpoint's account.") % {"id": alert.bot}
+            return _reject(422, "unknown_bot", message, {"bot": alert.bot}, **common)
     key = validation.dedupe_key(alert, body)
     # No look-up first: the unique index on the accepted events' keys decides, in the insert itself.
     try:
@@ -277,6 +295,7 @@ def _receive(token: str, body: bytes, remote_addr: str, forwarded_for: str | Non
                     status="",
                     reason="rate_limited",
                     message=message,
+                    details={"limit": endpoint.max_alerts_per_minute},
                     dedupe_key=None,
                 )
                 return Answer(
@@ -296,6 +315,7 @@ def _duplicate(original: WebhookEvent, common: dict[str, Any]) -> Answer:
         outcome=WebhookEvent.Outcome.DUPLICATE,
         reason="duplicate",
         message=f"The same alert as event {original.pk}.",
+        details={"original": original.pk},
         **common,
     )
     return Answer(200, {"status": "duplicate", "event": original.pk}, stored.pk)
@@ -370,20 +390,21 @@ def _within_rate(endpoint: WebhookEndpoint, now: Any) -> bool:
     return count <= endpoint.max_alerts_per_minute
 
 
-def _market_problem(endpoint: WebhookEndpoint, alert: validation.Alert) -> str:
+def _market_problem(endpoint: WebhookEndpoint, alert: validation.Alert) -> tuple[str, dict[str, Any]]:
+    """Why the alert's market cannot be traded here ("" if it can), with the figures for the pages."""
     if endpoint.allowed_symbols and alert.market not in endpoint.allowed_symbols:
-        return _("%(symbol)s is not among this endpoint's allowed symbols (%(allowed)s).") % {
+        message = _("%(symbol)s is not among this endpoint's allowed symbols (%(allowed)s).") % {
             "symbol": alert.market,
             "allowed": ", ".join(endpoint.allowed_symbols),
         }
+        return message, {"symbol": alert.market, "allowed": list(endpoint.allowed_symbols)}
     account = endpoint.exchange_account
     if account.is_paper:
-        from trading import clock
-
         markets = paper_markets(clock.data_exchange(account.exchange), market_type=account.market_type)
         if _unified(alert.market, account) not in markets:
-            return _("The paper exchange does not list %(symbol)s.") % {"symbol": alert.market}
-    return ""  # a real exchange's market list is checked when the alert is traded
+            message = _("The paper exchange does not list %(symbol)s.") % {"symbol": alert.market}
+            return message, {"symbol": alert.market}
+    return "", {}  # a real exchange's market list is checked when the alert is traded
 
 
 def _unified(market: str, account: ExchangeAccount) -> str:
@@ -421,33 +442,66 @@ def event_process(*, event_id: int) -> str:
         pk=event_id
     )
     try:
-        status, result, order, adjustments = _trade(event)
+        traded = _trade(event)
     except TemporaryError:
         WebhookEvent.objects.filter(pk=event_id).update(status=WebhookEvent.Status.PENDING)
         raise  # the task retries with backoff; the sweeper is the second line
     WebhookEvent.objects.filter(pk=event.pk).update(
-        status=status, result=result[:300], order=order, adjustments=adjustments, processed_at=timezone.now()
+        status=traded.status,
+        result=traded.result[:300],
+        order=traded.order,
+        adjustments=traded.adjustments,
+        details=_jsonable(traded.details),
+        processed_at=timezone.now(),
     )
-    return status
+    return traded.status
 
 
-def _trade(event: WebhookEvent) -> tuple[str, str, Order | None, list[str]]:
+@dataclass(frozen=True)
+class Traded:
+    """What an accepted alert became: its status, the English summary (the API's ``result``), its order, the
+    risk envelope's adjustments, and for a failure its kind and code (``details``) for the pages."""
+
+    status: str
+    result: str
+    order: Order | None = None
+    adjustments: list[dict[str, str]] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def _failure(exc: ExchangeError) -> dict[str, Any]:
+    """A failure's kind for the pages: the router's refusals and the exchange's, by class and code."""
+    if isinstance(exc, router.RouterError):
+        kind = "router"
+    elif isinstance(exc, InsufficientFunds):
+        kind = "insufficient_funds"
+    elif isinstance(exc, UnknownSymbol):
+        kind = "unknown_symbol"
+    elif isinstance(exc, AuthenticationError):
+        kind = "keys_rejected"
+    else:
+        kind = "exchange"
+    return {"failure": kind, "code": exc.code}
+
+
+def _trade(event: WebhookEvent) -> Traded:
     endpoint = event.endpoint
     account = endpoint.exchange_account
     data = dict(event.body or {})
     try:
         alert = validation.parse_alert(data)
     except AlertError as exc:
-        return WebhookEvent.Status.FAILED, exc.message, None, []
+        return Traded(WebhookEvent.Status.FAILED, exc.message, details={"failure": "alert", "code": exc.code})
     if not account.enabled or not endpoint.user.auto_trading:
-        return WebhookEvent.Status.FAILED, _("The account is disabled or auto-trading is off."), None, []
+        message = _("The account is disabled or auto-trading is off.")
+        return Traded(WebhookEvent.Status.FAILED, message, details={"failure": "trading_off"})
     bot = endpoint.bot
     if alert.bot is not None:
         bot = Bot.objects.filter(pk=alert.bot, user=endpoint.user, exchange_account=account).first()
     symbol = _unified(alert.market, account)
     scope = f"webhook:{event.pk}"
     order: Order | None = None
-    adjustments: list[str] = []
+    adjustments: list[dict[str, str]] = []
     try:
         with exchange_session(account) as exchange:
             exchange.market(symbol)  # UnknownSymbol for a real exchange that does not list it
@@ -470,7 +524,7 @@ def _trade(event: WebhookEvent) -> tuple[str, str, Order | None, list[str]]:
                 current = None
             if target in ("long", "short") and current is None:
                 capped = _capped(alert, bot, endpoint.user, exchange, account, symbol)
-                adjustments = [str(a) for a in capped.adjustments]
+                adjustments = [asdict(a) for a in capped.adjustments]
                 order = trading.position_open(
                     exchange=exchange, account=account, symbol=symbol, side=target, capped=capped,
                     client_id=router.client_order_id(scope, 0, "entry"), bot=bot, source=Order.Source.WEBHOOK,
@@ -479,7 +533,7 @@ def _trade(event: WebhookEvent) -> tuple[str, str, Order | None, list[str]]:
     except TemporaryError:
         raise
     except (router.RouterError, ExchangeError) as exc:
-        return WebhookEvent.Status.FAILED, exc.message, order, adjustments
+        return Traded(WebhookEvent.Status.FAILED, exc.message, order, adjustments, _failure(exc))
     if order is None:
         # A re-run (the worker died before recording): the orders this event placed are known by their ids.
         earlier = {
@@ -493,7 +547,7 @@ def _trade(event: WebhookEvent) -> tuple[str, str, Order | None, list[str]]:
             router.client_order_id(scope, 0, "exit")
         )
     if order is None:
-        return WebhookEvent.Status.NOTHING, _("Nothing to do: the position is already what the alert asks."), None, []
+        return Traded(WebhookEvent.Status.NOTHING, _("Nothing to do: the position is already what the alert asks."))
     order.refresh_from_db()
     summary = _("%(side)s %(amount)s %(symbol)s: %(status)s") % {
         "side": order.side,
@@ -503,7 +557,7 @@ def _trade(event: WebhookEvent) -> tuple[str, str, Order | None, list[str]]:
     }
     if order.average_price is not None:
         summary += f" @ {order.average_price:.2f}"
-    return WebhookEvent.Status.DONE, summary, order, adjustments
+    return Traded(WebhookEvent.Status.DONE, summary, order, adjustments)
 
 
 def _capped(

@@ -37,10 +37,15 @@ _MAX_EXPONENT = 15
 
 
 class AlertError(ValueError):
-    def __init__(self, code: str, message: str) -> None:
+    """``code`` names the refusal, ``message`` says it in English (the answer to TradingView and the API), and
+    ``params`` holds its figures (the field, the value, the age…), so that a page can say it in the reader's
+    language."""
+
+    def __init__(self, code: str, message: str, **params: Any) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.params = params
 
 
 @dataclass(frozen=True)
@@ -79,7 +84,9 @@ def parse_body(body: bytes) -> dict[str, Any]:
     if not body or not body.strip():
         raise AlertError("empty", "The body is empty: send the alert message as JSON.")
     if len(body) > MAX_BODY_BYTES:
-        raise AlertError("too_large", f"The body is larger than {MAX_BODY_BYTES // 1024} KB.")
+        raise AlertError(
+            "too_large", f"The body is larger than {MAX_BODY_BYTES // 1024} KB.", kb=MAX_BODY_BYTES // 1024
+        )
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -117,17 +124,19 @@ def _text(data: dict[str, Any], key: str, *, required: bool = False, limit: int 
     value = data.get(key)
     if value is None:
         if required:
-            raise AlertError("missing", f"'{key}' is required.")
+            raise AlertError("missing", f"'{key}' is required.", field=key)
         return None
     if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
-        raise AlertError("bad_type", f"'{key}' must be text.")
+        raise AlertError("bad_type", f"'{key}' must be text.", field=key, expected="text")
     value = str(value).strip()
     if not value:
         if required:
-            raise AlertError("missing", f"'{key}' is required.")
+            raise AlertError("missing", f"'{key}' is required.", field=key)
         return None
     if len(value) > limit:
-        raise AlertError("bad_value", f"'{key}' is longer than {limit} characters.")
+        raise AlertError(
+            "bad_value", f"'{key}' is longer than {limit} characters.", field=key, problem="too_long", limit=limit
+        )
     return value
 
 
@@ -136,15 +145,17 @@ def _decimal(data: dict[str, Any], key: str) -> Decimal | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
-        raise AlertError("bad_type", f"'{key}' must be a number.")
+        raise AlertError("bad_type", f"'{key}' must be a number.", field=key, expected="number")
     try:
         number = Decimal(str(value).strip())
     except InvalidOperation:
-        raise AlertError("bad_type", f"'{key}' must be a number, not {str(value)[:20]!r}.") from None
+        raise AlertError(
+            "bad_type", f"'{key}' must be a number, not {str(value)[:20]!r}.", field=key, expected="number"
+        ) from None
     if not number.is_finite():
-        raise AlertError("bad_value", f"'{key}' must be a finite number.")
+        raise AlertError("bad_value", f"'{key}' must be a finite number.", field=key, problem="not_finite")
     if number and not -_MAX_EXPONENT <= number.adjusted() <= _MAX_EXPONENT:
-        raise AlertError("bad_value", f"'{key}' is out of range.")
+        raise AlertError("bad_value", f"'{key}' is out of range.", field=key, problem="out_of_range")
     return number
 
 
@@ -161,34 +172,41 @@ def normalise_symbol(symbol: str) -> tuple[str, bool]:
     if ":" in value:  # BTC/USDT:USDT
         value, perpetual = value.split(":", 1)[0], True
     if not _SYMBOL.match(value):
-        raise AlertError("bad_symbol", f"{symbol[:32]!r} is not a market symbol (use BTCUSDT or BTC/USDT).")
+        raise AlertError(
+            "bad_symbol", f"{symbol[:32]!r} is not a market symbol (use BTCUSDT or BTC/USDT).", symbol=symbol[:32]
+        )
     if "/" in value:
         return value, perpetual
     for quote in QUOTES:
         if value.endswith(quote) and len(value) > len(quote):
             return f"{value[: -len(quote)]}/{quote}", perpetual
-    raise AlertError("bad_symbol", f"{symbol[:32]!r}: the quote currency is not recognised (use BTC/USDT).")
+    raise AlertError(
+        "bad_symbol",
+        f"{symbol[:32]!r}: the quote currency is not recognised (use BTC/USDT).",
+        symbol=symbol[:32],
+        problem="quote",
+    )
 
 
 def parse_time(value: object) -> datetime:
     """ISO-8601 (TradingView's ``{{timenow}}``: ``2024-03-01T12:00:05Z``) or epoch seconds/milliseconds."""
     if isinstance(value, bool):
-        raise AlertError("bad_time", "'time' must be an ISO-8601 UTC time such as 2024-03-01T12:00:05Z.")
+        raise AlertError("bad_time", "'time' must be an ISO-8601 UTC time such as 2024-03-01T12:00:05Z.", field="time")
     if isinstance(value, int | float | Decimal) or (isinstance(value, str) and _DIGITS.fullmatch(value.strip())):
         number = float(value)
         if not math.isfinite(number):
-            raise AlertError("bad_time", "'time' must be a finite number.")
+            raise AlertError("bad_time", "'time' must be a finite number.", field="time")
         seconds = number / 1000 if number > 1e11 else number
         try:
             return datetime.fromtimestamp(seconds, tz=UTC)
         except (OverflowError, OSError, ValueError):
-            raise AlertError("bad_time", "'time' is out of range.") from None
+            raise AlertError("bad_time", "'time' is out of range.", field="time") from None
     if not isinstance(value, str):
-        raise AlertError("bad_time", "'time' must be an ISO-8601 UTC time such as 2024-03-01T12:00:05Z.")
+        raise AlertError("bad_time", "'time' must be an ISO-8601 UTC time such as 2024-03-01T12:00:05Z.", field="time")
     try:
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise AlertError("bad_time", f"'time' {value[:40]!r} is not an ISO-8601 time.") from None
+        raise AlertError("bad_time", f"'time' {value[:40]!r} is not an ISO-8601 time.", field="time") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
@@ -198,25 +216,29 @@ def parse_alert(data: dict[str, Any]) -> Alert:
     """Schema: types, the action, the symbol, numbers. Does not look at the secret."""
     action = (_text(data, "action", required=True) or "").lower()
     if action not in ACTIONS:
-        raise AlertError("bad_action", f"Unknown action {action[:20]!r}; use one of: {', '.join(ACTIONS)}.")
+        raise AlertError(
+            "bad_action", f"Unknown action {action[:20]!r}; use one of: {', '.join(ACTIONS)}.", action=action[:20]
+        )
     symbol = _text(data, "symbol", required=True) or ""
     market, perpetual = normalise_symbol(symbol)
     position = _text(data, "position")
     if position is not None:
         position = position.lower()
         if position not in POSITIONS:
-            raise AlertError("bad_position", f"Unknown position {position[:20]!r}; use long, short or flat.")
+            raise AlertError(
+                "bad_position", f"Unknown position {position[:20]!r}; use long, short or flat.", position=position[:20]
+            )
     numbers = {key: _decimal(data, key) for key in _DECIMAL_FIELDS}
     for key in ("size", "size_pct", "leverage", "stop_loss_pct", "take_profit_pct"):
         if numbers[key] is not None and numbers[key] <= 0:
-            raise AlertError("bad_value", f"'{key}' must be above 0.")
+            raise AlertError("bad_value", f"'{key}' must be above 0.", field=key, problem="not_positive")
     when = parse_time(data["time"]) if data.get("time") not in (None, "") else None
     bot = data.get("bot")
     if bot in (None, ""):
         bot_id = None
     else:
         if isinstance(bot, bool) or not isinstance(bot, int | str) or not _DIGITS.fullmatch(str(bot).strip()):
-            raise AlertError("bad_type", "'bot' must be a bot id (a number).")
+            raise AlertError("bad_type", "'bot' must be a bot id (a number).", field="bot", expected="bot")
         bot_id = int(str(bot).strip())
     return Alert(
         action=action,
@@ -239,10 +261,15 @@ def check_age(when: datetime | None, now: datetime, max_age_seconds: int) -> Non
     age = (now - when).total_seconds()
     if age > max_age_seconds:
         raise AlertError(
-            "stale", f"The alert is {int(age)} s old; this endpoint accepts alerts up to {max_age_seconds} s old."
+            "stale",
+            f"The alert is {int(age)} s old; this endpoint accepts alerts up to {max_age_seconds} s old.",
+            age=int(age),
+            max_age=max_age_seconds,
         )
     if age < -30:
-        raise AlertError("future", f"The alert's time is {int(-age)} s in the future: check the 'time' field.")
+        raise AlertError(
+            "future", f"The alert's time is {int(-age)} s in the future: check the 'time' field.", ahead=int(-age)
+        )
 
 
 def dedupe_key(alert: Alert, body: bytes) -> str:

@@ -22,6 +22,8 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.html import conditional_escape, format_html
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
@@ -175,10 +177,13 @@ class EventFilterForm(forms.Form):
 
 
 def _decorate(request: HttpRequest, endpoint: WebhookEndpoint, **shown: Any) -> WebhookEndpoint:
-    """What the endpoint card shows besides the model: the full URL, the masked secret and, once, a secret
-    (``shown_secret``) with why it is shown (``shown_kind``: created, rotated, revealed)."""
+    """What the endpoint card shows besides the model: the full URL, the masked secret, the alerts received
+    (``alert_count``, ``last_event``) and, once, a secret (``shown_secret``) with why it is shown
+    (``shown_kind``: created, rotated, revealed)."""
     endpoint.url = request.build_absolute_uri(endpoint.path)
     endpoint.masked = services.masked_secret(endpoint)
+    if not hasattr(endpoint, "last_event"):
+        selectors.endpoint_activity(endpoint)
     for name, value in shown.items():
         setattr(endpoint, name, value)
     return endpoint
@@ -186,21 +191,25 @@ def _decorate(request: HttpRequest, endpoint: WebhookEndpoint, **shown: Any) -> 
 
 def _endpoints(request: HttpRequest, focus: WebhookEndpoint | None = None) -> list[WebhookEndpoint]:
     rows = []
-    for endpoint in selectors.endpoint_list(user=request.user):
+    for endpoint in selectors.endpoints_with_activity(user=request.user):
         if focus is not None and endpoint.pk == focus.pk:
+            focus.alert_count, focus.last_event = endpoint.alert_count, endpoint.last_event
             endpoint = focus
         rows.append(_decorate(request, endpoint))
     return rows
 
 
+def _recent(request: HttpRequest) -> list[WebhookEvent]:
+    return list(selectors.events_for_user(user=request.user)[:RECENT_EVENTS])
+
+
 def _page(request: HttpRequest, *, form: EndpointForm | None = None, focus: WebhookEndpoint | None = None,
           status: int = 200) -> HttpResponse:  # fmt: skip
     """The whole Webhooks page (without htmx, and for the actions' no-JavaScript fallbacks)."""
-    recent = selectors.events_for_user(user=request.user)[:RECENT_EVENTS]
     context = {
         "endpoints": _endpoints(request, focus),
         "form": form or EndpointForm(user=request.user),
-        "recent_events": list(recent),
+        "recent_events": _recent(request),
     }
     return render(request, "webhooks/webhooks.html", context, status=status)
 
@@ -367,7 +376,9 @@ def sample_alert(secret: str, *, action: str, symbol: str, size_pct: Decimal | N
 @require_POST
 def endpoint_test(request: HttpRequest, endpoint_id: int) -> HttpResponse:
     """Send a sample alert through the real receiver (``alert_receive``, marked as a test) with the
-    endpoint's secret, filled in here and never rendered; answer with what the receiver said and the event."""
+    endpoint's secret, filled in here and never rendered; answer with what the receiver said and the event
+    (its row polls until the alert is traded). With htmx, the answer also swaps in the page's recent activity
+    and the endpoint card's alert count and last alert (out of band): the page is current without a reload."""
     endpoint = selectors.endpoint_get_for_user(user=request.user, endpoint_id=endpoint_id)
     form = TestAlertForm(request.POST)
     error = ""
@@ -388,6 +399,8 @@ def endpoint_test(request: HttpRequest, endpoint_id: int) -> HttpResponse:
         )
         event = selectors.events_for_user(user=request.user).filter(pk=answer.event_id).first()
         context.update(answer=answer, event=event, events=[event] if event else [], payload=answer.payload)
+        if request.htmx:
+            context.update(recent_events=_recent(request), card=selectors.endpoint_activity(endpoint))
     if not request.htmx:
         if error:
             messages.error(request, error)
@@ -414,31 +427,82 @@ def event_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def event_row(request: HttpRequest, event_id: int) -> HttpResponse:
-    """One event's row, which polls itself while the alert is being traded."""
+    """One event's row, which polls itself while the alert is being traded (``in=test``: the test tool's copy
+    of the row, whose id differs from the recent activity's)."""
     event = selectors.event_get_for_user(user=request.user, event_id=event_id)
-    return render(request, "webhooks/partials/event_row.html", {"event": event})
+    prefix = "test-event-" if request.GET.get("in") == "test" else "event-"
+    return render(request, "webhooks/partials/event_row.html", {"event": event, "row_prefix": prefix})
 
 
 # --- the setup guide -----------------------------------------------------------------------------------------
 
-# TradingView fills these when the alert fires (its "Variables" help page).
-PLACEHOLDERS = [
-    ("{{strategy.order.action}}", gettext_lazy("buy or sell: the order the strategy just filled.")),
-    ("{{ticker}}", gettext_lazy("the chart's symbol, such as BTCUSDT or BTCUSDT.P.")),
-    ("{{close}}", gettext_lazy("the bar's close price.")),
+# The alert message's fields: (name, what TradingView fills in, what it means). TradingView fills the
+# placeholders when the alert fires (its "Variables" help page).
+MESSAGE_FIELDS = [
     (
+        "secret",
+        "",
+        gettext_lazy("The endpoint's secret: it proves the alert comes from you. Replace %(placeholder)s with it."),
+    ),
+    ("action", "{{strategy.order.action}}", gettext_lazy("The order the strategy just filled: %(buy)s or %(sell)s.")),
+    ("symbol", "{{ticker}}", gettext_lazy("The chart's market, such as %(spot)s, or %(perpetual)s for a perpetual.")),
+    ("price", "{{close}}", gettext_lazy("The bar's close price.")),
+    (
+        "position",
         "{{strategy.market_position}}",
         gettext_lazy(
-            "long, short or flat: the position after the order. Trendy follows it, so a reversal is one alert."
+            "The position after the order: %(long)s, %(short)s or %(flat)s. Trendy follows it, so a reversal is one "
+            "alert."
         ),
     ),
-    ("{{strategy.order.contracts}}", gettext_lazy("the order's size in the base currency (capped by your limits).")),
-    ("{{strategy.order.id}}", gettext_lazy("the order's name in the strategy: with the time, it tells repeats apart.")),
     (
+        "size",
+        "{{strategy.order.contracts}}",
+        gettext_lazy("The order's size in the base currency (capped by your limits)."),
+    ),
+    (
+        "order_id",
+        "{{strategy.order.id}}",
+        gettext_lazy(
+            "The order's name in the strategy: with the time, it tells repeats apart, so an alert sent twice trades "
+            "once."
+        ),
+    ),
+    (
+        "time",
         "{{timenow}}",
-        gettext_lazy("when the alert fired (UTC): older alerts than the endpoint's maximum age are refused."),
+        gettext_lazy("When the alert fired (UTC): alerts older than the endpoint's maximum age are refused."),
     ),
 ]
+
+# Fields an alert may add: requests, which the trader's risk limits cap.
+OPTIONAL_FIELDS = [
+    ("size_pct", gettext_lazy("The position's size in percent of the balance, instead of %(size)s.")),
+    ("leverage", gettext_lazy("The leverage, a whole number such as 3.")),
+    ("stop_loss_pct", gettext_lazy("The stop loss, in percent from the entry price.")),
+    ("take_profit_pct", gettext_lazy("The take profit, in percent from the entry price.")),
+    ("bot", gettext_lazy("A bot's number: its risk settings apply, and its positions are the ones the alert trades.")),
+]
+
+
+def _code(text: str) -> str:
+    return format_html("<code>{}</code>", text)
+
+
+def _explained(template: Any) -> str:
+    """A field's meaning with the JSON values it names as code."""
+    values = {
+        "placeholder": SECRET_PLACEHOLDER,
+        "buy": "buy",
+        "sell": "sell",
+        "spot": "BTCUSDT",
+        "perpetual": "BTCUSDT.P",
+        "long": "long",
+        "short": "short",
+        "flat": "flat",
+        "size": "size",
+    }
+    return mark_safe(conditional_escape(str(template)) % {k: _code(v) for k, v in values.items()})  # noqa: S308
 
 
 def guide_message(secret: str) -> str:
@@ -472,9 +536,15 @@ def _guide(request: HttpRequest, endpoint: WebhookEndpoint, *, secret: str = "",
         "message": guide_message(secret or SECRET_PLACEHOLDER),
         "revealed": bool(secret),
         "error": error,
-        "placeholders": PLACEHOLDERS,
+        "fields": [(name, placeholder, _explained(meaning)) for name, placeholder, meaning in MESSAGE_FIELDS],
+        "optional_fields": [(name, _explained(meaning)) for name, meaning in OPTIONAL_FIELDS],
         "pine_url": pine_url,
-        "alert_placeholder": "{{strategy.order.alert_message}}",
+        "endpoint_name": format_html('<span translate="no">{}</span>', endpoint.name),
+        "bot_name": format_html('<span translate="no">{}</span>', endpoint.bot.name) if endpoint.bot else "",
+        "secret_placeholder": _code(SECRET_PLACEHOLDER),
+        "pine_secret": _code("YOUR_WEBHOOK_SECRET"),
+        "pine_message": _code("alertMessage"),
+        "alert_placeholder": _code("{{strategy.order.alert_message}}"),
         "port_ok": parts.port in (None, 80, 443),
         "https": parts.scheme == "https",
     }

@@ -275,30 +275,58 @@ def test_webhooks_test_tool(page, market):
     card.get_by_text("Send a test alert").click()
     card.locator(f"#test-action-{endpoint.pk}").select_option("buy")
     assert card.locator(f"#test-symbol-{endpoint.pk}").input_value() == "BTCUSDT"
+    recent = page.locator("#recent-events")
+    assert recent.get_by_text("No alert has arrived yet.").is_visible()
     card.get_by_role("button", name="Send the test alert").click()
     answer = card.locator(f"#test-result-{endpoint.pk}")
     answer.locator(".test-answer").wait_for()
     assert re.search(r"The receiver answered HTTP 20\d", answer.inner_text()), answer.inner_text()
-    assert answer.locator(".test-answer .badge").inner_text() == "accepted"
+    assert answer.locator(".test-answer .badge").inner_text() == "Accepted"
     event = WebhookEvent.objects.get(endpoint=endpoint)
     assert event.is_test and event.outcome == WebhookEvent.Outcome.ACCEPTED and event.action == "buy"
-    row = answer.locator(f"#event-{event.pk}")
-    row.get_by_text("Traded").wait_for()  # the row polls itself until the alert is traded
+    assert event.market_time == REPLAY_START  # the replay's time, not the wall clock's
+    row = answer.locator(f"#test-event-{event.pk}")
+    row.get_by_text("Traded", exact=True).wait_for()  # the row polls itself until the alert is traded
     event.refresh_from_db()
     assert event.status == WebhookEvent.Status.DONE and event.order is not None
     assert event.order.status == Order.Status.FILLED and event.order.source == Order.Source.WEBHOOK
-    assert f"Order {event.order.pk}: Filled" in row.inner_text()
+    assert "Opened a long: bought " in row.inner_text() and " BTC at " in row.inner_text()
+    assert row.locator("td.event-time time").inner_text() == "3 Mar 2024, 08:00:00 UTC"
     assert "test" in row.locator(".badge").all_inner_texts()
+    row.get_by_text("Details").click()
+    assert f"Order {event.order.pk}: Filled" in row.locator("details").inner_text()
     position = Position.objects.get(exchange_account=account, status=Position.Status.OPEN)
     assert position.side == "long" and position.symbol == "BTC/USDT"
+    # Without a reload: the page's recent activity has the alert (polling until traded too), and the card
+    # counts it.
+    listed = recent.locator(f"#event-{event.pk}")
+    listed.get_by_text("Traded", exact=True).wait_for()
+    assert "Opened a long: bought " in listed.inner_text()
+    activity = card.locator(f"#endpoint-activity-{endpoint.pk}")
+    assert "1 alert received, the last at 3 Mar 2024, 08:00:00 UTC" in activity.inner_text()
+    assert page.locator(f"#event-{event.pk}").count() == 1  # one row by that id on the page
     shot(page, "screens-12-webhooks-test-tool")
 
+    # A second test alert closes the position: the list and the card follow again, still without a reload.
+    card.locator(f"#test-action-{endpoint.pk}").select_option("close")
+    card.get_by_role("button", name="Send the test alert").click()
+    wait_for(lambda: WebhookEvent.objects.filter(endpoint=endpoint).count() == 2, 10, "the second test alert")
+    second = WebhookEvent.objects.filter(endpoint=endpoint).latest("id")
+    recent.locator(f"#event-{second.pk}").get_by_text("Traded", exact=True).wait_for()
+    assert "Closed the long: sold " in recent.locator(f"#event-{second.pk}").inner_text()
+    assert recent.locator("tbody tr").count() == 2
+    assert "2 alerts received" in activity.inner_text()
+    page.set_viewport_size(PHONE)
+    shot(page, "screens-12b-webhooks-test-tool-phone")
+    page.set_viewport_size(DESKTOP)
+
     # The activity log has it, marked as a test.
-    page.get_by_role("link", name=f"Event {event.pk} in the activity log").click()
+    page.get_by_role("link", name=f"Event {second.pk} in the activity log").click()
     page.wait_for_url(re.compile(r"/webhooks/events/"))
     logged = page.locator(f"#event-{event.pk}")
     assert "test" in logged.locator(".badge").all_inner_texts()
-    assert "My alerts" in logged.inner_text() and "buy" in logged.inner_text()
+    assert "My alerts" in logged.inner_text() and "Buy BTC/USDT" in logged.inner_text()
+    assert "3 Mar 2024, 08:00:00 UTC" in logged.locator("td.event-time").inner_text()
     shot(page, "screens-13-webhooks-events")
     page.goto("/webhooks/")
     assert page.locator(f"#recent-events #event-{event.pk}").is_visible()

@@ -117,9 +117,19 @@ def alice_bot(alice, paper):
 
 
 def make_event(endpoint, **fields):
-    """An event row as the receiver stores it (no request)."""
+    """An event row as the receiver stores it (no request); on the live clock its market time is the time it
+    was received."""
     from webhooks.models import WebhookEvent
 
-    values = {"outcome": "rejected", "reason": "stale", "message": "Too old.", "symbol": "BTC/USDT", "action": "buy"}
+    values = {
+        "outcome": "rejected",
+        "reason": "stale",
+        "message": "Too old.",
+        "details": {"age": 75, "max_age": 60},
+        "symbol": "BTC/USDT",
+        "action": "buy",
+    }
     values.update(fields)
+    if "received_at" in values and "market_time" not in values:
+        values["market_time"] = values["received_at"]
     return WebhookEvent.objects.create(endpoint=endpoint, **values)

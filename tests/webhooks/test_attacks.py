@@ -369,8 +369,10 @@ def test_fifty_x_leverage_and_hundred_percent_size_are_capped(endpoint, send, pr
     event.refresh_from_db()
     assert event.status == "done", event.result
     assert trades().count() == 1 and event.order == trades().get()
-    assert "leverage: clamped 50 → 3" in event.adjustments
-    assert "position_size_pct: clamped 100 → 10.00" in event.adjustments
+    assert {"field": "leverage", "action": "clamped", "requested": "50", "applied": "3"} in event.adjustments
+    assert {
+        "field": "position_size_pct", "action": "clamped", "requested": "100", "applied": "10.00"
+    } in event.adjustments  # fmt: skip
     position = Position.objects.get()
     # The profile's 3x and 10 %: 10 % of 10,000 as margin, times 3, at 50,000 (less slippage and rounding).
     assert D("0.059") <= position.amount <= D("0.06"), position.amount
@@ -388,8 +390,11 @@ def test_an_amount_worth_the_whole_balance_is_capped(endpoint, send, prices):
     event = accepted(send(endpoint.endpoint, alert(endpoint.secret, size="10", leverage="20")), endpoint.secret)
     event.refresh_from_db()
     assert event.status == "done", event.result
-    assert any(a.startswith("position_size_pct: clamped") and a.endswith("→ 10.00") for a in event.adjustments)
-    assert "leverage: clamped 20 → 3" in event.adjustments
+    assert any(
+        a["field"] == "position_size_pct" and a["action"] == "clamped" and a["applied"] == "10.00"
+        for a in event.adjustments
+    )
+    assert {"field": "leverage", "action": "clamped", "requested": "20", "applied": "3"} in event.adjustments
     assert trades().count() == 1 and Position.objects.get().amount <= D("0.06")
 
 
@@ -485,8 +490,10 @@ def test_null_stop_loss_and_take_profit_are_like_absent(endpoint, send, prices):
     event.refresh_from_db()
     assert event.status == "done", event.result
     assert event.body["stop_loss_pct"] is None
-    assert any(a.startswith("stop_loss_pct: defaulted none") for a in event.adjustments)
-    assert any(a.startswith("take_profit_pct: defaulted none") for a in event.adjustments)
+    assert {(a["field"], a["action"], a["requested"]) for a in event.adjustments} >= {
+        ("stop_loss_pct", "defaulted", "none"),
+        ("take_profit_pct", "defaulted", "none"),
+    }
     position = Position.objects.get()
     assert position.stop_loss < position.entry_price < position.take_profit
     assert trades().count() == 1

@@ -58,7 +58,12 @@ def test_the_message_trendys_pine_export_writes_is_accepted(endpoint, send, pric
     position = Position.objects.get(exchange_account=endpoint.endpoint.exchange_account)
     # size_pct 10 at 2x: 2,000 USDT of BTC; the null stop loss took the profile's default (2 %).
     assert 0.0399 <= float(position.amount) <= 0.04
-    assert "stop_loss_pct: defaulted none → 2.00" in event.adjustments
+    assert {
+        "field": "stop_loss_pct",
+        "action": "defaulted",
+        "requested": "none",
+        "applied": "2.00",
+    } in event.adjustments
 
 
 def test_an_accepted_alert_costs_one_lookup_and_one_insert(endpoint, client, prices, django_assert_max_num_queries):

@@ -3,12 +3,10 @@ the setup guide. A secret reaches a page only in the answer to a POST, once; ano
 
 from __future__ import annotations
 
-import zoneinfo
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.utils import formats
-from django.utils import timezone as tz
 
 from trading.models import Order
 from webhooks import services
@@ -66,7 +64,8 @@ def test_the_page_lists_my_endpoints_with_url_and_masked_secret(alice_client, en
     assert f"http://testserver/webhooks/tv/{ep.token}/" in text
     assert services.masked_secret(ep) in text and endpoint.secret not in text
     assert f'data-copy="url-{ep.pk}"' in text and "navigator.clipboard" in text
-    assert "Paper (paper)" in text and "paper</span>" in text and "active</span>" in text
+    assert '<span translate="no">Paper</span>' in text and "paper</span>" in text and "active</span>" in text
+    assert f'<span translate="no">{ep.name}</span>' in text and "No alert has arrived yet." in text
     assert 'hx-post="/webhooks/new/"' in text and 'name="allowed_symbols"' in text
     assert "no-store" in page.get("Cache-Control", "")
 
@@ -278,7 +277,8 @@ def test_bob_cannot_touch_alices_endpoint(bob_client, endpoint, password, paper)
     assert f'id="event-{event.pk}"' not in text and "No event matches." in text
     assert f'id="event-{event.pk}"' not in html(bob_client.get(f"/webhooks/events/?endpoint={ep.pk}"))
     # Bob's create form does not offer Alice's account.
-    assert "Paper (paper)" not in html(bob_client.get("/webhooks/"))
+    bobs_page = html(bob_client.get("/webhooks/"))
+    assert '<span translate="no">Paper</span>' not in bobs_page and f'<option value="{paper.pk}"' not in bobs_page
     assert bob_client.get(f"/webhooks/new/fields/?exchange_account={paper.pk}").content.count(b"<option") == 1
 
 
@@ -308,12 +308,58 @@ def test_the_test_tool_sends_through_the_receiver_and_fills_on_paper(
     assert "hx-trigger" not in row and "Traded" in row and f"order {event.order.pk}: filled" in row.lower()
 
 
+def test_a_test_alert_updates_the_page_without_a_reload(alice_client, endpoint, prices):
+    """The answer swaps in, out of band, the page's recent activity (with the new event, polling until traded)
+    and the endpoint card's count and last alert; the test result's own row has its own id and polls too."""
+    ep = endpoint.endpoint
+    page = html(alice_client.get("/webhooks/"))
+    assert 'id="recent-events"' in page and f'id="endpoint-activity-{ep.pk}"' in page
+    assert "No alert has arrived yet." in page
+    response = alice_client.post(f"/webhooks/{ep.pk}/test/", {"action": "buy", "symbol": "BTCUSDT"}, **HTMX)
+    text = html(response)
+    event = WebhookEvent.objects.get(endpoint=ep)
+    recent = re.search(r'<section class="card" id="recent-events" hx-swap-oob="true">.*?</section>', text, re.S)
+    assert recent, text
+    row = re.search(rf'<tr id="event-{event.pk}"[^>]*>', recent.group(0)).group(0)
+    assert f'hx-get="/webhooks/events/{event.pk}/row/"' in row and 'hx-trigger="every 2s"' in row
+    card = re.search(
+        rf'<p class="endpoint-activity" id="endpoint-activity-{ep.pk}" hx-swap-oob="true">.*?</p>', text, re.S
+    )
+    assert card and "1 alert received, the last at" in card.group(0) and "Accepted" in card.group(0)
+    own = re.search(rf'<tr id="test-event-{event.pk}"[^>]*>', text).group(0)
+    assert f'hx-get="/webhooks/events/{event.pk}/row/?in=test"' in own
+    assert text.count(f'id="event-{event.pk}"') == 1 and text.count(f'id="test-event-{event.pk}"') == 1
+    # The test row's poll answers with the test row's id; the recent row's with its own.
+    polled = html(alice_client.get(f"/webhooks/events/{event.pk}/row/?in=test", **HTMX))
+    assert polled.lstrip().startswith(f'<tr id="test-event-{event.pk}"')
+    assert (
+        html(alice_client.get(f"/webhooks/events/{event.pk}/row/", **HTMX))
+        .lstrip()
+        .startswith(f'<tr id="event-{event.pk}"')
+    )
+    # A second test: two alerts.
+    text = html(alice_client.post(f"/webhooks/{ep.pk}/test/", {"action": "close", "symbol": "BTCUSDT"}, **HTMX))
+    assert "2 alerts received, the last at" in text and text.count('<tr id="event-') == 2
+
+
+def test_the_test_tool_in_korean(alice_client, endpoint, prices):
+    alice_client.cookies["django_language"] = "ko"
+    response = alice_client.post(
+        f"/webhooks/{endpoint.endpoint.pk}/test/", {"action": "buy", "symbol": "DOGEUSDT"}, **HTMX
+    )
+    text = html(response)
+    assert "수신기 응답 HTTP 422:" in text
+    assert "거부됨" in text and '모의 거래소에 <span translate="no">DOGE/USDT</span> 시장이 없습니다.' in text
+    assert "알림 1건 수신, 마지막 알림" in text
+
+
 def test_the_test_tool_shows_a_refusal(alice_client, endpoint, prices):
     response = alice_client.post(
         f"/webhooks/{endpoint.endpoint.pk}/test/", {"action": "buy", "symbol": "DOGEUSDT"}, **HTMX
     )
     text = html(response)
-    assert response.status_code == 200 and "HTTP 422" in text and "unknown_symbol" in text
+    assert response.status_code == 200 and "HTTP 422" in text and "unknown_symbol" not in text
+    assert 'The paper exchange does not list <span translate="no">DOGE/USDT</span>.' in text
     event = WebhookEvent.objects.get()
     assert event.is_test and event.outcome == "rejected" and event.reason == "unknown_symbol"
 
@@ -357,11 +403,23 @@ def events(endpoint):
     base = datetime(2024, 3, 1, 12, tzinfo=UTC)
     return {
         "stale": make_event(ep, received_at=base),
-        "eth": make_event(ep, received_at=base + timedelta(hours=1), symbol="ETH/USDT", reason="unknown_symbol"),
+        "eth": make_event(
+            ep,
+            received_at=base + timedelta(hours=1),
+            symbol="ETH/USDT",
+            reason="unknown_symbol",
+            details={"symbol": "ETH/USDT", "allowed": ["BTC/USDT"]},
+        ),
         "accepted": make_event(
             ep, received_at=base + timedelta(hours=2), outcome="accepted", reason="", status="done", result="buy 0.02"
         ),
-        "duplicate": make_event(ep, received_at=base + timedelta(hours=3), outcome="duplicate", reason="duplicate"),
+        "duplicate": make_event(
+            ep,
+            received_at=base + timedelta(hours=3),
+            outcome="duplicate",
+            reason="duplicate",
+            details={"original": 7},
+        ),
     }
 
 
@@ -372,7 +430,10 @@ def shown(text: str, events: dict) -> set[str]:
 def test_the_log_lists_every_event_with_its_reason(alice_client, events):
     text = html(alice_client.get("/webhooks/events/"))
     assert shown(text, events) == set(events)
-    assert "<code>stale</code>" in text and "Too old." in text and "buy 0.02" in text
+    assert "The alert is 75 s old; this endpoint accepts alerts up to 60 s old." in text
+    assert "is not among this endpoint&#x27;s allowed markets" in text and "Traded." in text
+    assert "The same alert as event 7: it was not traded again." in text
+    assert "<code>stale</code>" not in text and "unknown_symbol" not in text and "Too old." not in text
     assert 'class="badge badge-down">Rejected' in text and 'class="badge badge-ok">Accepted' in text
 
 
@@ -399,8 +460,8 @@ def test_the_log_is_an_htmx_partial_and_a_page(alice_client, events):
 def test_the_log_shows_times_in_my_time_zone(alice_client, alice, events):
     alice.timezone = "Asia/Seoul"
     alice.save(update_fields=["timezone"])
-    local = tz.localtime(events["stale"].received_at, zoneinfo.ZoneInfo("Asia/Seoul"))
-    assert formats.date_format(local, "SHORT_DATETIME_FORMAT") in html(alice_client.get("/webhooks/events/"))
+    # 12:00 UTC is 21:00 in Seoul: the project's one date style, with the seconds and the zone named.
+    assert "1 Mar 2024, 21:00:00 KST" in html(alice_client.get("/webhooks/events/"))
 
 
 def test_the_log_pages_by_fifty(alice_client, endpoint):
@@ -443,6 +504,22 @@ def test_the_guide(alice_client, endpoint):
     assert "ports 80 and 443" in text and "3 seconds" in text
     assert 'data-copy="guide-json-' in text
     assert "Download the Pine Script" not in text
+    # The alert's fields by their JSON names as code, each explained in words; the page has its own title.
+    assert "<title>Setup guide · TV · Trendy</title>" in text
+    for field in ("secret", "action", "symbol", "size_pct", "leverage", "stop_loss_pct", "take_profit_pct", "bot"):
+        assert f"<td><code>{field}</code></td>" in text, field
+    assert "The stop loss, in percent from the entry price." in text
+    assert "Optional fields: size_pct" not in text
+
+
+def test_the_guide_in_korean_explains_the_fields_in_words(alice_client, endpoint):
+    alice_client.cookies["django_language"] = "ko"
+    response = alice_client.get(f"/webhooks/{endpoint.endpoint.pk}/guide/")
+    text = html(response)
+    assert response.status_code == 200
+    assert "<title>설정 안내 · TV · Trendy</title>" in text
+    assert "<td><code>stop_loss_pct</code></td><td class=\"full\">손절. 진입가 대비 퍼센트로 씁니다.</td>" in text
+    assert "<code>{{strategy.order.action}}</code>" in text and "<code>buy</code> 또는 <code>sell</code>" in text
 
 
 def test_the_guide_links_the_bots_pine_script(alice_client, alice, paper, alice_bot):
