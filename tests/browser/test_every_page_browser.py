@@ -116,6 +116,10 @@ def trader_with_data() -> tuple[object, dict[str, int]]:
     alert(action="sell", position="flat", order_id="a2")  # closes it
     alert(action="buy", position="long", order_id="a3", stop_loss_pct=50, leverage=50)  # capped
     alert(action="buy", symbol="NOPEUSDT", order_id="a4")  # rejected: unknown market
+    alert(action="buy", order_id="a5", size_pct="-1")  # rejected: a field out of range (its name as code)
+    repeat = {**sample_alert(secret, action="buy", symbol="BTCUSDT"), "position": "long", "order_id": "a6"}
+    alert(**repeat)  # nothing to do: long already…
+    alert(**repeat)  # …and sent twice: a duplicate
     assert Position.objects.filter(exchange_account=account, status=Position.Status.OPEN).exists()
     assert Position.objects.filter(exchange_account=account, status=Position.Status.CLOSED).exists()
     assert Trade.objects.filter(user=user).count() >= 3
