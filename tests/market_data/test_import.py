@@ -244,3 +244,42 @@ def test_zone_offsets_are_converted_to_utc(tmp_path):
     path = write_csv(tmp_path / "x.csv", ["2024-01-01T09:00:00+09:00,1,2,0.5,1.5,3"])
     report = _import(path)
     assert report.first_open_time == datetime(2024, 1, 1, tzinfo=UTC)
+
+
+OUT_OF_RANGE = "is before 2000 or in 2100 or later (epoch timestamps must be in milliseconds)"
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        "2000-01-01T00:00:00Z",  # the first open time allowed
+        "946684800000",  # the same as epoch milliseconds
+        "2099-12-31T23:00:00Z",  # the last 1h candle allowed
+        "4102441200000",
+        "2099-12-31T23:00:00.000+00:00",
+    ],
+)
+def test_times_from_2000_up_to_the_end_of_2099_are_accepted(tmp_path, stamp):
+    report = _import(write_csv(tmp_path / "edge.csv", [f"{stamp},1,2,0.5,1.5,3"]))
+    assert report.inserted == 1
+    assert 2000 <= report.first_open_time.year <= 2099
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        "2100-01-01T00:00:00Z",  # exactly 2100: refused, as the API and the forms refuse the year 2100
+        "4102444800000",
+        "2100-01-01T09:00:00+09:00",  # the same instant written in another zone
+        "1999-12-31T23:00:00Z",
+        "946681200000",
+        "3024-01-01T00:00:00Z",  # a typo far out of pandas' nanosecond range: a message, not a crash
+        "0024-01-01T00:00:00Z",
+    ],
+)
+def test_times_before_2000_or_from_2100_on_are_refused_with_a_message_that_says_so(tmp_path, stamp):
+    path = write_csv(tmp_path / "edge.csv", [GOOD.format(0), f"{stamp},1,2,0.5,1.5,3"])
+    with pytest.raises(CandleImportError) as caught:
+        _import(path)
+    assert str(caught.value) == f"line 3: timestamp {stamp!r} {OUT_OF_RANGE}"
+    assert Candle.objects.count() == 0
