@@ -64,6 +64,16 @@ def test_sign_up_and_confirmation_land_in_the_wizard(client):
     assert int(client.session["_auth_user_id"]) == user.pk
 
 
+@pytest.mark.parametrize("verification", ["optional", "none"])
+def test_sign_up_without_mandatory_verification_lands_in_the_wizard(client, settings, verification):
+    settings.ACCOUNT_EMAIL_VERIFICATION = verification
+    response = client.post(
+        reverse("account_signup"),
+        {"email": "quick@example.com", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
+    )
+    assert response.status_code == 302 and response.url == reverse("onboarding:start")
+
+
 def test_a_new_trader_signing_in_lands_in_the_wizard_and_next_still_wins(client):
     newcomer()
     response = sign_in(client, "newcomer@example.com")
