@@ -3,6 +3,7 @@
 {{ level.stop_loss_pct|setting_pct }}   2% / 2.5% (the value's own decimals, at most two)
 {{ data.leverage|times }}              2x / 2배
 {{ "binance"|exchange_label }}         Binance (an exchange id as its name)
+{{ "1h"|timeframe }}                   1h / 1시간
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from django import template
 from django.utils.translation import gettext as _
 
-from trading.connection import EXCHANGE_NAMES
+from market_data.labels import exchange_name, timeframe_label
 from trading_site import display
 
 register = template.Library()
@@ -47,4 +48,9 @@ def exchange_label(exchange: object) -> str:
     exchange = str(exchange or "")
     if exchange == "paper":
         return _("Paper")
-    return EXCHANGE_NAMES.get(exchange, exchange.capitalize())
+    return exchange_name(exchange)
+
+
+@register.filter
+def timeframe(value: object) -> str:
+    return timeframe_label(str(value or ""))
