@@ -10,6 +10,7 @@ import pandas as pd
 from django.db import connection
 from django.db.models import Count, Max, Min
 
+from market_data import pgcopy
 from market_data.models import Candle
 from market_data.symbols import normalize_exchange, normalize_symbol
 from market_data.timeframes import TIMEFRAME_MS, timeframe_ms
@@ -19,6 +20,8 @@ TABLE = Candle._meta.db_table
 INDEX_NAME = "open_time"
 
 TimeLike = datetime | pd.Timestamp | str | int
+_SQLITE_EPOCH_MS = "CAST(round((julianday(open_time) - 2440587.5) * 86400000.0) AS INTEGER)"
+_FETCH_ROWS = 50_000
 
 
 def to_ms(value: TimeLike) -> int:
@@ -37,22 +40,6 @@ def ms_to_datetime(time_ms: int) -> datetime:
 
 def _time_param(time_ms: int) -> object:
     return connection.ops.adapt_datetimefield_value(ms_to_datetime(time_ms))
-
-
-def _time_column() -> str:
-    # PostgreSQL hands out epoch ms directly (no datetime objects per row); SQLite stores text we parse in bulk.
-    if connection.vendor == "postgresql":
-        return "(EXTRACT(EPOCH FROM open_time) * 1000)::bigint"
-    return "open_time"
-
-
-def _times_to_ms(column: list[object]) -> np.ndarray:
-    if not column:
-        return np.empty(0, dtype=np.int64)
-    if isinstance(column[0], int | float):
-        return np.asarray(column, dtype=np.int64)
-    parsed = pd.to_datetime(pd.Series(column, dtype=object), format="ISO8601", utc=True)
-    return ((parsed - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(1, "ms")).to_numpy(dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -81,7 +68,9 @@ def series_rows(
     Arguments must already be normalised. One raw query, no model instances.
     """
     columns = ["id"] if with_ids else []
-    columns += [_time_column(), *FIELDS]
+    # SQLite: epoch ms computed by SQLite itself (its julian day is whole milliseconds), not one datetime per row.
+    time_column = "open_time" if connection.vendor == "postgresql" else _SQLITE_EPOCH_MS
+    columns += [time_column, *FIELDS]
     where = ["exchange = %s", "symbol = %s", "timeframe = %s"]
     params: list[object] = [exchange, symbol, timeframe]
     if start_ms is not None:
@@ -96,19 +85,35 @@ def series_rows(
     if limit is not None:
         sql += " LIMIT %s"
         params.append(int(limit))
+    if connection.vendor == "postgresql":
+        return _series_rows_packed(sql, params, with_ids)
+    width = len(columns)
+    chunks = [np.empty((0, width), dtype=np.float64)]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        rows = cursor.fetchall()
+        # In slices: a million rows never exist as Python tuples all at once. Every value (ids and epoch ms
+        # too, both far below 2**53) is exact in float64.
+        while rows := cursor.fetchmany(_FETCH_ROWS):
+            chunks.append(np.array(rows, dtype=np.float64))
+    table = np.concatenate(chunks)
     if descending:
-        rows.reverse()
+        table = table[::-1]
     offset = 1 if with_ids else 0
-    if not rows:
-        return SeriesRows(np.empty(0, np.int64), np.empty(0, np.int64), np.empty((0, len(FIELDS)), np.float64))
-    columns_data = list(zip(*rows, strict=True))
-    ids = np.asarray(columns_data[0], dtype=np.int64) if with_ids else np.empty(0, np.int64)
-    time_ms = _times_to_ms(list(columns_data[offset]))
-    values = np.array(columns_data[offset + 1 :], dtype=np.float64).T
-    return SeriesRows(ids=ids, time_ms=time_ms, values=np.ascontiguousarray(values))
+    ids = table[:, 0].astype(np.int64) if with_ids else np.empty(0, np.int64)
+    time_ms = table[:, offset].astype(np.int64)
+    return SeriesRows(ids=ids, time_ms=time_ms, values=np.ascontiguousarray(table[:, offset + 1 :]))
+
+
+def _series_rows_packed(sql: str, params: list[object], with_ids: bool) -> SeriesRows:
+    """``series_rows`` on PostgreSQL: the rows come packed in binary (ascending), parsed by numpy."""
+    names = (["id"] if with_ids else []) + ["open_time", *FIELDS]
+    kinds = (["int8"] if with_ids else []) + ["time"] + ["float8"] * len(FIELDS)
+    with connection.cursor() as cursor:
+        columns = pgcopy.read(cursor.cursor, sql, params, names, kinds)
+    ids = columns.pop(0) if with_ids else np.empty(0, np.int64)
+    time_ms = np.ascontiguousarray(columns[0])
+    values = np.ascontiguousarray(np.column_stack(columns[1:])) if len(time_ms) else np.empty((0, len(FIELDS)))
+    return SeriesRows(ids=np.ascontiguousarray(ids), time_ms=time_ms, values=values)
 
 
 def candles_frame(time_ms: np.ndarray, values: np.ndarray) -> pd.DataFrame:

@@ -16,7 +16,7 @@ import numpy as np
 from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
-from market_data import ccxt_client
+from market_data import ccxt_client, pgcopy
 from market_data.csv_import import read_candle_csv
 from market_data.exceptions import CandleImportError, ExchangeDataError, InvalidMarket
 from market_data.selectors import TABLE, TimeLike, last_open_time, ms_to_datetime, series_rows, to_ms
@@ -26,6 +26,7 @@ from market_data.validation import FIELDS, CandleBatch, batch_from_rows
 
 _INSERT_COLUMNS = ("exchange", "symbol", "timeframe", "open_time", *FIELDS)
 FETCH_PAGE_LIMIT = 1000
+_SQLITE_ROWS = 50_000
 
 
 def _require_timeframe(timeframe: str) -> str:
@@ -55,51 +56,60 @@ def _lock_series(exchange: str, symbol: str, timeframe: str) -> None:
             )
 
 
+def _sqlite_times(time_ms: np.ndarray) -> list[str]:
+    """Open times the way Django's SQLite backend stores a UTC datetime: ``2024-03-01 00:00:00[.ffffff]``."""
+    whole = bool((time_ms % 1000 == 0).all())
+    text = np.datetime_as_string(time_ms.astype("datetime64[ms]"), unit="s" if whole else "us")
+    text.view(np.uint32).reshape(len(text), -1)[:, 10] = ord(" ")  # the "T" between date and time
+    if whole:
+        return text.tolist()
+    return [t.removesuffix(".000000") for t in text.tolist()]
+
+
 def _insert(exchange: str, symbol: str, timeframe: str, batch: CandleBatch) -> None:
     if not len(batch):
         return
-    columns = ", ".join(_INSERT_COLUMNS)
     if connection.vendor == "postgresql":
-        prefix = f"{exchange}\t{symbol}\t{timeframe}\t"
-        times = np.datetime_as_string(batch.time_ms.astype("datetime64[ms]"), unit="ms").tolist()
-        lines = [
-            f"{prefix}{t}Z\t{o!r}\t{h!r}\t{lo!r}\t{c!r}\t{v!r}\n"
-            for t, o, h, lo, c, v in zip(
-                times,
-                batch.open.tolist(),
-                batch.high.tolist(),
-                batch.low.tolist(),
-                batch.close.tolist(),
-                batch.volume.tolist(),
+        with connection.cursor() as cursor:
+            pgcopy.write(
+                cursor.cursor,
+                TABLE,
+                _INSERT_COLUMNS,
+                (exchange, symbol, timeframe),
+                ["time", *["float8"] * len(FIELDS)],
+                [batch.time_ms, *(getattr(batch, name) for name in FIELDS)],
+            )
+        return
+    columns = ", ".join(_INSERT_COLUMNS)
+    placeholders = ", ".join(["%s"] * len(_INSERT_COLUMNS))
+    sql = f"INSERT INTO {TABLE} ({columns}) VALUES ({placeholders})"  # noqa: S608 (no user input)
+    with connection.cursor() as cursor:
+        for start in range(0, len(batch), _SQLITE_ROWS):  # in slices: never a million tuples at once
+            part = slice(start, start + _SQLITE_ROWS)
+            rows = zip(
+                _sqlite_times(batch.time_ms[part]),
+                *(getattr(batch, name)[part].tolist() for name in FIELDS),
                 strict=True,
             )
-        ]
-        with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {TABLE} ({columns}) FROM STDIN") as copy:
-            copy.write("".join(lines))
-        return
-    adapt = connection.ops.adapt_datetimefield_value
-    params = [
-        (exchange, symbol, timeframe, adapt(ms_to_datetime(t)), o, h, lo, c, v)
-        for t, o, h, lo, c, v in zip(
-            batch.time_ms.tolist(),
-            batch.open.tolist(),
-            batch.high.tolist(),
-            batch.low.tolist(),
-            batch.close.tolist(),
-            batch.volume.tolist(),
-            strict=True,
-        )
-    ]
-    placeholders = ", ".join(["%s"] * len(_INSERT_COLUMNS))
-    with connection.cursor() as cursor:
-        cursor.executemany(f"INSERT INTO {TABLE} ({columns}) VALUES ({placeholders})", params)  # noqa: S608
+            cursor.executemany(sql, [(exchange, symbol, timeframe, *row) for row in rows])
 
 
 def _update(ids: np.ndarray, values: np.ndarray) -> None:
     if not len(ids):
         return
-    params = [(*row, row_id) for row, row_id in zip(values.tolist(), ids.tolist(), strict=True)]
+    if connection.vendor == "postgresql":
+        # One statement whatever the number of changed rows: the new values travel as arrays.
+        assignments = ", ".join(f"{name} = changed.{name}" for name in FIELDS)
+        arrays = ", ".join(["%s::float8[]"] * len(FIELDS))
+        sql = (
+            f"UPDATE {TABLE} SET {assignments} "  # noqa: S608 (no user input)
+            f"FROM unnest(%s::bigint[], {arrays}) AS changed(id, {', '.join(FIELDS)}) WHERE {TABLE}.id = changed.id"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [ids.tolist(), *(values[:, k].tolist() for k in range(len(FIELDS)))])
+        return
     assignments = ", ".join(f"{name} = %s" for name in FIELDS)
+    params = [(*row, row_id) for row, row_id in zip(values.tolist(), ids.tolist(), strict=True)]
     with connection.cursor() as cursor:
         cursor.executemany(f"UPDATE {TABLE} SET {assignments} WHERE id = %s", params)  # noqa: S608
 
@@ -132,7 +142,7 @@ def candles_upsert(*, exchange: str, symbol: str, timeframe: str, candles: Candl
         position = np.zeros(len(candles), dtype=np.int64)
         found = np.zeros(len(candles), dtype=bool)
         changed = found
-    _insert(exchange, symbol, timeframe, candles.take(~found))
+    _insert(exchange, symbol, timeframe, candles if not found.any() else candles.take(~found))
     _update(stored.ids[position[changed]], values[changed])
     inserted, updated = int((~found).sum()), int(changed.sum())
     return UpsertResult(inserted=inserted, updated=updated, unchanged=len(candles) - inserted - updated)
