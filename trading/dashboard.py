@@ -14,13 +14,16 @@ import pandas as pd
 from django.core.cache import cache
 from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts.models import ExchangeAccount
 from market_data.selectors import load_candles, series_list
 from market_data.timeframes import TIMEFRAME_MS
 from strategies.builtin import REGISTRY
-from trading import clock, engine
+from trading import clock, engine, labels
 from trading.models import Bot, EquitySnapshot, OrderEvent, PaperPosition, PaperWallet, Position, Trade
+from trading_site import display
 
 ZERO = Decimal(0)
 CHART_BARS = 300
@@ -46,6 +49,7 @@ class Stats:
     wins: int
     open_positions: int
     drawdown_pct: Decimal | None
+    day_start: datetime | None = None  # today's PnL counts from here (midnight in the user's zone, market time)
 
     @property
     def total_pnl(self) -> Decimal:
@@ -116,6 +120,7 @@ def stats(*, user: Any) -> Stats:
         wins=closed["wins"],
         open_positions=len(open_rows),
         drawdown_pct=_drawdown(accounts),
+        day_start=day_start,
     )
 
 
@@ -155,6 +160,10 @@ class MarketChoice:
     @property
     def key(self) -> str:
         return f"{self.exchange}|{self.symbol}|{self.timeframe}"
+
+    @property
+    def exchange_name(self) -> str:
+        return {"binance": "Binance", "okx": "OKX"}.get(self.exchange, self.exchange.capitalize())
 
 
 def _series() -> list[Any]:
@@ -211,31 +220,24 @@ def _local_seconds(times: pd.DatetimeIndex | pd.Series) -> list[int]:
 
 def chart(*, user: Any, choice: MarketChoice, chart_data: Callable[[pd.DataFrame], dict[str, Any]]) -> dict[str, Any]:
     candles = _candles(choice, CHART_BARS)
-    payload: dict[str, Any] = {"candles": chart_data(candles), "markers": [], "overlays": [], "label": choice.symbol}
+    payload: dict[str, Any] = {
+        "candles": chart_data(candles),
+        "markers": [],
+        "fills": {},
+        "overlays": [],
+        "label": choice.symbol,
+    }
     if not len(candles):
         return payload
     start = candles.index[0].to_pydatetime()
     step = timedelta(milliseconds=TIMEFRAME_MS[choice.timeframe])
     fills = list(
         Trade.objects.filter(user=user, symbol__startswith=choice.symbol, time__gte=start)
-        .order_by("time")
-        .values_list("time", "side", "price", "realized_pnl")[:500]
+        .select_related("order")
+        .order_by("time", "id")[:500]
     )
     if fills:
-        # A marker sits on the candle the fill happened in.
-        opens = [t - (pd.Timestamp(t) - pd.Timestamp(0, tz="UTC")) % step for t, *_ in fills]
-        seconds = _local_seconds(pd.DatetimeIndex(opens))
-        for second, (_time, side, price, pnl) in zip(seconds, fills, strict=True):
-            buy = side == "buy"
-            payload["markers"].append(
-                {
-                    "time": int(second),
-                    "position": "belowBar" if buy else "aboveBar",
-                    "shape": "arrowUp" if buy else "arrowDown",
-                    "color": "#16a34a" if buy else "#dc2626",
-                    "text": f"{'B' if buy else 'S'} {price:.2f}" + (f" ({pnl:+.2f})" if pnl else ""),
-                }
-            )
+        payload["markers"], payload["fills"] = _markers(fills, step)
     if choice.bot is not None and choice.bot.strategy in REGISTRY:
         strategy = REGISTRY[choice.bot.strategy]
         params = strategy.validate(choice.bot.params)
@@ -248,6 +250,44 @@ def chart(*, user: Any, choice: MarketChoice, chart_data: Callable[[pd.DataFrame
             ]
             payload["overlays"].append({"name": name, "points": points})
     return payload
+
+
+def _fill_text(fill: Trade) -> str:
+    text = labels.fill_sentence(
+        purpose=fill.order.purpose, side_=fill.side, amount=fill.amount, symbol=fill.symbol, price=fill.price
+    )
+    if fill.realized_pnl:
+        text += " · " + _("PnL %(pnl)s") % {"pnl": labels.pnl_text(fill.realized_pnl, fill.symbol)}
+    return text
+
+
+def _markers(fills: list[Trade], step: timedelta) -> tuple[list[dict[str, Any]], dict[int, list[str]]]:
+    """One marker per candle that had fills (an exit and the next entry, a stop and a re-entry: one marker,
+    not two on top of each other), and for the tooltip the sentence of each fill, by candle time."""
+    by_bar: dict[int, list[Trade]] = {}
+    opens = [t.time - (pd.Timestamp(t.time) - pd.Timestamp(0, tz="UTC")) % step for t in fills]
+    for second, fill in zip(_local_seconds(pd.DatetimeIndex(opens)), fills, strict=True):
+        by_bar.setdefault(int(second), []).append(fill)
+    markers, texts = [], {}
+    for second, group in by_bar.items():
+        sides = {fill.side for fill in group}
+        buy = sides == {"buy"}
+        sell = sides == {"sell"}
+        if len(group) == 1:
+            label = f"{labels.side(group[0].side)} {display.price(group[0].price)}"
+        else:
+            label = ngettext("%(n)d fill", "%(n)d fills", len(group)) % {"n": len(group)}
+        markers.append(
+            {
+                "time": second,
+                "position": "belowBar" if buy else "aboveBar",
+                "shape": "arrowUp" if buy else "arrowDown" if sell else "circle",
+                "color": "#16a34a" if buy else "#dc2626" if sell else "#7c3aed",
+                "text": label,
+            }
+        )
+        texts[second] = [_fill_text(fill) for fill in group]
+    return markers, texts
 
 
 # --- the six strategies' view -----------------------------------------------------------------------
@@ -331,10 +371,11 @@ def analysis(*, choice: MarketChoice) -> Analysis:
 
 @dataclass(frozen=True)
 class Activity:
-    time: datetime
+    time: datetime  # market time (the clock in use)
     kind: str  # fill, rejected, canceled, alert, halt
-    text: str
+    text: str  # a sentence in the reader's language
     ok: bool = True
+    detail: str = ""  # the exchange's or receiver's own words, shown as they came
 
 
 FEED_EVENTS = ("filled", "rejected", "canceled")
@@ -351,22 +392,25 @@ def activity(*, user: Any, limit: int = 20) -> list[Activity]:
     )
     for event in events:
         order = event.order
-        purpose = order.get_purpose_display()
         if event.kind == "filled":
-            price = event.data.get("price")
-            text = f"{purpose}: {order.side} {order.amount.normalize()} {order.symbol}" + (
-                f" @ {Decimal(price):.2f}" if price else ""
+            text = labels.fill_sentence(
+                purpose=order.purpose,
+                side_=order.side,
+                amount=event.data.get("amount") or order.amount,
+                symbol=order.symbol,
+                price=event.data.get("price"),
             )
             items.append(Activity(event.time, "fill", text))
         else:
-            text = f"{purpose} {order.symbol}: {event.kind}"
-            if event.message:
-                text += f" — {event.message}"
-            items.append(Activity(event.time, event.kind, text, ok=event.kind != "rejected"))
+            text = labels.order_sentence(
+                kind=event.kind, purpose_label=order.get_purpose_display(), symbol=order.symbol
+            )
+            items.append(Activity(event.time, event.kind, text, ok=event.kind != "rejected", detail=event.message))
     for source in ACTIVITY_SOURCES:  # other apps' events (TradingView alerts), registered by those apps
         items.extend(source(user, limit))
     for bot in Bot.objects.filter(user=user, status=Bot.Status.HALTED).order_by("-updated_at")[:limit]:
-        items.append(Activity(bot.updated_at, "halt", f"{bot.name}: {bot.status_reason}", ok=False))
+        text = _("Bot “%(name)s” halted: %(reason)s") % {"name": bot.name, "reason": bot.reason_text}
+        items.append(Activity(bot.status_changed_at or bot.updated_at, "halt", text, ok=False))
     items.sort(key=lambda item: item.time, reverse=True)
     return items[:limit]
 

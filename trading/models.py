@@ -90,6 +90,10 @@ class Bot(models.Model):
     direction = models.CharField(_("direction"), max_length=8, choices=Direction.choices, default=Direction.LONG)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PAUSED)
     status_reason = models.CharField(_("reason"), max_length=300, blank=True)
+    # Why the bot is halted, as a code and its figures (trading.labels.status_reason writes the sentence in the
+    # reader's language); status_reason keeps the text given by hand (an API client, older rows).
+    status_detail = models.JSONField(default=dict, blank=True)
+    status_changed_at = models.DateTimeField(_("status changed at"), null=True, blank=True)  # market time
     # The last closed candle this bot acted on: the claim (a conditional update) moves it forward.
     last_candle_open = models.DateTimeField(null=True, blank=True)
     last_tick_at = models.DateTimeField(null=True, blank=True)
@@ -124,6 +128,14 @@ class Bot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.symbol} {self.timeframe})"
+
+    @property
+    def reason_text(self) -> str:
+        """Why the bot is in its state, in the reader's language."""
+        from trading.labels import status_reason
+
+        code = (self.status_detail or {}).get("code", "")
+        return (status_reason(code, self.status_detail) if code else "") or self.status_reason
 
 
 class Position(models.Model):

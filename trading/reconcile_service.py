@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Q
-from django.utils.translation import gettext as _
 
 from accounts.models import ExchangeAccount
 from market_data.selectors import ms_to_datetime
@@ -78,11 +77,15 @@ def reconcile_account(*, account: ExchangeAccount) -> AccountReport:
         report.error = exc.message
         return report
     if report.unexplained:
-        reason = _("Reconciliation found positions it cannot explain: %(detail)s") % {
-            "detail": "; ".join(report.unexplained)
-        }
+        detail = "; ".join(report.unexplained)
         for bot in Bot.objects.filter(exchange_account=account, status=Bot.Status.RUNNING):
-            services.bot_set_status(bot=bot, status=Bot.Status.HALTED, reason=reason[:300])
+            services.bot_set_status(
+                bot=bot,
+                status=Bot.Status.HALTED,
+                reason=detail,
+                reason_code="reconciliation",
+                reason_data={"detail": ", ".join(sorted({line.split(":", 1)[0] for line in report.unexplained}))},
+            )
         log.warning("reconciliation halted bots", extra={"account_id": account.pk, "detail": report.unexplained})
     return report
 

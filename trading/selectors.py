@@ -44,7 +44,7 @@ def order_get_for_user(*, user: Any, order_id: int) -> Order:
 
 
 def trades_for_user(*, user: Any) -> QuerySet[Trade]:
-    return Trade.objects.filter(user=user).select_related("exchange_account", "bot")
+    return Trade.objects.filter(user=user).select_related("exchange_account", "bot", "order")
 
 
 def exchange_accounts_enabled(*, user: Any) -> QuerySet[ExchangeAccount]:

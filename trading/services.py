@@ -25,7 +25,7 @@ from market_data.timeframes import TIMEFRAME_MS
 from strategies.builtin import REGISTRY, get_strategy
 from strategies.interface import SIGNAL_COLUMNS, StrategyError
 from strategies.messages import strategy_error_message
-from trading import clock, engine, router
+from trading import clock, engine, labels, router
 from trading.adapters import exchange_session, flush
 from trading.exchanges.base import Exchange, Market, OrderRequest, OrderState
 from trading.exchanges.errors import (
@@ -159,9 +159,12 @@ def bot_create(*, user: Any, exchange_account: ExchangeAccount, settings_: BotSe
     return bot
 
 
-def bot_set_status(*, bot: Bot, status: str, reason: str = "") -> Bot:
+def bot_set_status(
+    *, bot: Bot, status: str, reason: str = "", reason_code: str = "", reason_data: Mapping[str, Any] | None = None
+) -> Bot:
     """Start, pause, stop, or halt (a risk limit). Starting re-arms the drawdown from today's equity;
-    it also skips the candle that is already closed, so a start never trades on a stale signal."""
+    it also skips the candle that is already closed, so a start never trades on a stale signal. A halt's reason
+    is a code with its figures (``trading.labels.status_reason`` words it for the reader) or a text."""
     if status not in Bot.Status.values:
         raise ValidationError({"status": [_("Unknown bot status.")]})
     with transaction.atomic():
@@ -176,11 +179,13 @@ def bot_set_status(*, bot: Bot, status: str, reason: str = "") -> Bot:
             step = TIMEFRAME_MS[bot.timeframe]
             bot.last_candle_open = ms_to_datetime(clock.now_ms() // step * step - step)
         bot.status = status
-        bot.status_reason = reason
-        bot.save(
-            update_fields=["status", "status_reason", "peak_equity", "day_start", "last_candle_open", "updated_at"]
-        )
-    _notify(bot.user, "bot_status", bot=bot.pk, status=status, reason=reason)
+        bot.status_reason = reason[:300]
+        bot.status_detail = {"code": reason_code, **(reason_data or {})} if reason_code else {}
+        bot.status_changed_at = clock.now()
+        fields = ["status", "status_reason", "status_detail", "status_changed_at", "peak_equity", "day_start"]
+        fields.append("last_candle_open")
+        bot.save(update_fields=[*fields, "updated_at"])
+    _notify(bot.user, "bot_status", bot=bot.pk, status=status, reason=reason or reason_code)
     return bot
 
 
@@ -203,8 +208,10 @@ def _notify(user: Any, kind: str, **data: Any) -> None:
 # --- orders -----------------------------------------------------------------------------------------
 
 
-def _event(order: Order, kind: str, message: str = "", **data: Any) -> None:
-    OrderEvent.objects.create(order=order, kind=kind, message=message[:500], data=data, time=clock.now())
+def _event(order: Order, kind: str, message: str = "", at: datetime | None = None, **data: Any) -> None:
+    """An entry in the order's history, at market time: ``at`` (a fill's own time, the one its trade carries)
+    or the clock's now."""
+    OrderEvent.objects.create(order=order, kind=kind, message=message[:500], data=data, time=at or clock.now())
 
 
 def _state_update(order: Order, state: OrderState) -> None:
@@ -397,7 +404,7 @@ def _fill_record(
         position.save(update_fields=["liquidation_price"])
         order.position = position
     order.save(update_fields=["position", "updated_at"])
-    _event(order, "filled", "", price=str(price), amount=str(amount), fee=str(fee), reason=reason)
+    _event(order, "filled", "", at=time, price=str(price), amount=str(amount), fee=str(fee), reason=reason)
     return Trade.objects.create(
         user_id=order.user_id,
         exchange_account=account,
@@ -592,9 +599,7 @@ def _bot_tick(
         )
         raise exc
     except AuthenticationError as exc:
-        bot_set_status(
-            bot=bot, status=Bot.Status.HALTED, reason=_("The exchange rejected the keys: %(e)s") % {"e": exc.message}
-        )
+        bot_set_status(bot=bot, status=Bot.Status.HALTED, reason=exc.message, reason_code="keys_rejected")
         return TickResult(bot_id, "halted", orders, exc.message)
     except (InvalidOrder, InsufficientFunds) as exc:
         return TickResult(bot_id, "error", orders, exc.message)
@@ -794,29 +799,24 @@ def _risk_check(bot: Bot, exchange: Exchange) -> str:
         fields += ["day_start", "day_start_equity"]
     if fields:
         Bot.objects.filter(pk=bot.pk).update(**{f: getattr(bot, f) for f in fields})
-    reason = ""
+    code, data = "", {}
     if bot.peak_equity and bot.peak_equity > 0:
         drawdown = (1 - equity / bot.peak_equity) * HUNDRED
         if drawdown > bot.max_drawdown_pct:
-            reason = _("Drawdown %(dd).1f %% is beyond the limit of %(limit)s %%.") % {
-                "dd": drawdown,
-                "limit": bot.max_drawdown_pct,
-            }
-    if not reason and bot.daily_loss_limit_pct and bot.day_start_equity and bot.day_start_equity > 0:
+            code, data = "drawdown", {"drawdown": f"{drawdown:.4f}", "limit": str(bot.max_drawdown_pct)}
+    if not code and bot.daily_loss_limit_pct and bot.day_start_equity and bot.day_start_equity > 0:
         loss = (1 - equity / bot.day_start_equity) * HUNDRED
         if loss > bot.daily_loss_limit_pct:
-            reason = _("Today's loss %(loss).1f %% is beyond the daily limit of %(limit)s %%.") % {
-                "loss": loss,
-                "limit": bot.daily_loss_limit_pct,
-            }
-    if reason:
+            code, data = "daily_loss", {"loss": f"{loss:.4f}", "limit": str(bot.daily_loss_limit_pct)}
+    reason = labels.status_reason(code, data) if code else ""
+    if code:
         position = _open_position(bot.exchange_account, bot.symbol)
         if position is not None and position.bot_id == bot.pk:
             _close_position(
                 exchange, position, client_id=router.client_order_id(f"bot:{bot.pk}", to_ms(clock.now()), "halt"),
                 note="risk halt", source=Order.Source.SYSTEM,
             )  # fmt: skip
-        bot_set_status(bot=bot, status=Bot.Status.HALTED, reason=reason)
+        bot_set_status(bot=bot, status=Bot.Status.HALTED, reason_code=code, reason_data=data)
     return reason
 
 

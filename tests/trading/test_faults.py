@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
 import pytest
+from django.utils import translation
 from django.core.exceptions import ValidationError
 
 from accounts.models import ExchangeAccount, RiskProfile
@@ -284,11 +285,15 @@ def test_drawdown_beyond_the_limit_halts_the_bot_and_closes_its_position(account
     with at(c2, "47000"):  # unrealised 0.3998 × (47000 − 50025) = −1209.4: a 12 % drawdown
         result = services.bot_tick(bot_id=bot.pk, candle_open=c2, signal=NOTHING)
     assert result.outcome == "halted"
-    assert result.message.startswith("Drawdown 12.")
-    assert "beyond the limit of 5" in result.message
+    assert result.message == "The account fell 12.3% below its peak, beyond the bot's limit of 5.0%."
     bot.refresh_from_db()
     assert bot.status == Bot.Status.HALTED
-    assert bot.status_reason == result.message
+    # The reason is kept as a code with its figures and written in the reader's language.
+    assert bot.status_detail["code"] == "drawdown" and D(bot.status_detail["limit"]) == D(5)
+    assert bot.reason_text == result.message
+    with translation.override("ko"):
+        assert bot.reason_text == "계좌가 최고점보다 12.3% 하락해 봇의 한도 5.0%를 넘었습니다."
+    assert bot.status_changed_at == c2 + HOUR  # market time: the close of the candle that showed the drawdown
     position.refresh_from_db()
     assert position.status == Position.Status.CLOSED
     assert position.exit_price == D("46976.5000")  # 47000 × 0.9995

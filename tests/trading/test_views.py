@@ -62,10 +62,23 @@ def test_bot_list_shows_my_bots_and_the_form(alice_client, alice_bot, bob, marke
     assert 'hx-post="/trading/bots/' in html
 
 
-def test_halted_reason_is_shown_in_red(alice_client, alice_bot):
-    Bot.objects.filter(pk=alice_bot.pk).update(status=Bot.Status.HALTED, status_reason="Drawdown 25 % is beyond 20 %.")
+def test_halted_reason_is_shown_in_red_in_the_readers_language(alice_client, alice_bot):
+    Bot.objects.filter(pk=alice_bot.pk).update(
+        status=Bot.Status.HALTED, status_detail={"code": "drawdown", "drawdown": "25.04", "limit": "20.00"}
+    )
     html = alice_client.get("/trading/bots/").content.decode()
-    assert '<span class="down">Drawdown 25 % is beyond 20 %.</span>' in html
+    assert (
+        '<span class="down">The account fell 25.0% below its peak, beyond the bot&#x27;s limit of 20.0%.</span>'
+        in html
+    )
+    alice_client.cookies["django_language"] = "ko"
+    html = alice_client.get("/trading/bots/").content.decode()
+    assert '<span class="down">계좌가 최고점보다 25.0% 하락해 봇의 한도 20.0%를 넘었습니다.</span>' in html
+
+
+def test_a_reason_given_as_text_is_shown_as_it_is(alice_client, alice_bot):
+    Bot.objects.filter(pk=alice_bot.pk).update(status=Bot.Status.PAUSED, status_reason="Paused for the weekend.")
+    assert '<span class="muted">Paused for the weekend.</span>' in alice_client.get("/trading/bots/").content.decode()
 
 
 def test_new_bot_form_is_prefilled_from_the_strategy(alice_client, alice_paper):
@@ -207,7 +220,7 @@ def test_edit_stop_loss_and_take_profit(alice_client, alice_position):
     response = alice_client.post(url, {"stop_loss": "90000", "take_profit": ""}, **HTMX)
     assert response.status_code == 400
     html = response.content.decode()
-    assert "below" in html and "<details open>" in html
+    assert "below" in html and '<details class="position-stops" open>' in html
     response = alice_client.post(url, {"stop_loss": "x"}, **HTMX)
     assert response.status_code == 400
     alice_position.refresh_from_db()
@@ -263,9 +276,14 @@ def test_header_has_no_switch_for_visitors(client):
     assert "auto-trading-switch" not in html and "/trading/bots/" not in html
 
 
-def test_replay_banner(alice_client, market):
+def test_replay_banner(alice, alice_client, market):
     html = alice_client.get("/trading/bots/").content.decode()
-    assert "Replay: market time 2024-03-01 14:00 UTC" in html
+    assert "Replay: market time 1 Mar 2024, 14:00 UTC" in html
+    alice.timezone = "Asia/Seoul"
+    alice.save(update_fields=["timezone"])
+    alice_client.cookies["django_language"] = "ko"
+    assert "리플레이: 시장 시각 2024년 3월 1일 23:00 KST" in alice_client.get("/trading/bots/").content.decode()
+    alice_client.cookies["django_language"] = "en"
     clock.replay_stop()
     clock._forget()  # the test transaction never commits, so on_commit does not run
     assert "Replay: market time" not in alice_client.get("/trading/bots/").content.decode()
