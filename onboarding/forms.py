@@ -15,6 +15,7 @@ from accounts.risk import RISK_RANGES
 from accounts.services import PAPER_BALANCE_DEFAULT
 from onboarding.services import QUESTIONS, RISK_LEVELS
 from strategies.builtin import REGISTRY
+from strategies.labels import strategy_name
 
 EXCHANGE_CHOICES = [
     (ExchangeAccount.PAPER, _("Paper (simulated money)")),
@@ -99,7 +100,9 @@ class StrategyForm(WizardForm):
         widget=forms.RadioSelect,
     )
     strategy = forms.ChoiceField(
-        label=_("Strategy"), choices=[(slug, s.name) for slug, s in REGISTRY.items()], widget=forms.RadioSelect
+        label=_("Strategy"),
+        choices=lambda: [(slug, strategy_name(slug)) for slug in REGISTRY],
+        widget=forms.RadioSelect,
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -164,6 +165,14 @@ def unfinished_step(*, user: Any) -> int | None:
     "resume the guided setup" link on other pages."""
     state = OnboardingState.objects.filter(user=user, completed_at__isnull=True).values("step").first()
     return state["step"] if state is not None else None
+
+
+def resume_link(user: Any) -> tuple[str, str] | None:
+    """For the dashboard: the way back into a wizard the trader started and did not finish."""
+    step = unfinished_step(user=user)
+    if step is None:
+        return None
+    return reverse("onboarding:step", args=[step]), _("Resume the guided setup (step %(step)d of 5)") % {"step": step}
 
 
 def suggest_risk_level(answers: dict[str, Any]) -> str | None:

@@ -27,6 +27,7 @@ from onboarding.forms import STEP_FORMS, ConnectForm, FinishForm, RiskForm, Stra
 from onboarding.models import STEPS, OnboardingState
 from strategies import services as strategy_services
 from strategies.builtin import REGISTRY
+from strategies.labels import strategy_name
 from strategies.models import BacktestRun
 from strategies.pine_export import alert_payload
 from strategies.serializers import strategy_payload
@@ -107,7 +108,7 @@ def _step_2(request: HttpRequest, state: OnboardingState, form: WizardForm) -> d
         strategies.append(payload)
     levels = []
     for level in services.RISK_LEVELS.values():
-        names = [REGISTRY[slug].name for slug in level.strategies if slug in REGISTRY]
+        names = [strategy_name(slug) for slug in level.strategies if slug in REGISTRY]
         levels.append({"level": level, "strategy_names": names})
     return {
         "strategies": strategies,

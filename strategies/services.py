@@ -17,9 +17,10 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from market_data import clock as market_clock
 from market_data.exceptions import MarketDataError
 from market_data.models import Candle
-from market_data.selectors import load_candles, series_info
+from market_data.selectors import load_candles, ms_to_datetime, series_info, to_ms
 from market_data.symbols import normalize_exchange, normalize_symbol
 from market_data.timeframes import TIMEFRAME_MS
 from strategies.backtest import BacktestError, BacktestResult, BacktestSettings, run_backtest
@@ -102,8 +103,14 @@ def _resolve_period(
                 ]
             }
         )
-    last_close = info.last_open_time + timedelta(milliseconds=TIMEFRAME_MS[timeframe])
+    step = TIMEFRAME_MS[timeframe]
+    last_close = info.last_open_time + timedelta(milliseconds=step)
+    # Never past the market's now: on the replay clock a backtest (from a page, the API or a task) must not
+    # use candles the replay has not reached.
+    now = ms_to_datetime(to_ms(market_clock.now()) // step * step)
     end = end or last_close
+    if end > now and (start is None or start < now):
+        end = now  # (a period wholly after now is refused below: it holds no candles)
     start = start or max(info.first_open_time, end - DEFAULT_PERIOD)
     if end <= start:
         raise ValidationError({"end": [_("The end must be after the start.")]})

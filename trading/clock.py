@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from market_data.exceptions import MarketDataError
-from market_data.selectors import load_candles, ms_to_datetime, to_ms
+from market_data.selectors import load_candles, ms_to_datetime, series_list, to_ms
 from market_data.timeframes import TIMEFRAME_MS
 from trading.exchanges.errors import TemporaryError
 from trading.models import MarketClock
@@ -105,13 +105,42 @@ def replay_stop() -> MarketClock:
     return state
 
 
+def replay_end(timeframe: str) -> datetime | None:
+    """Where a replay runs out of candles: the close of the newest stored candle of that timeframe on the
+    exchange the paper exchange takes its prices from (any market). None when nothing is stored. Cached for a
+    few minutes: stored series only grow by an import."""
+    key = f"trading:replay_end:{settings.TRENDY_PAPER_DATA_EXCHANGE}:{timeframe}"
+    found = cache.get(key)
+    if found is None:
+        lasts = [
+            series.last_open_time
+            for series in series_list()
+            if series.exchange == settings.TRENDY_PAPER_DATA_EXCHANGE and series.timeframe == timeframe
+        ]
+        found = (max(lasts) + timedelta(milliseconds=TIMEFRAME_MS[timeframe])) if lasts else ""
+        cache.set(key, found, 300)
+    return found or None
+
+
+def replay_at_end(state: MarketClock | None = None) -> bool:
+    state = state or clock()
+    if state.mode != MarketClock.Mode.REPLAY or state.cursor is None:
+        return False
+    end = replay_end(state.timeframe)
+    return end is not None and state.cursor >= end
+
+
 def replay_advance(*, expected: datetime | None = None) -> datetime | None:
     """Move the replay clock one candle forward, at most once per ``seconds_per_candle`` (a conditional
-    update, so two beat ticks never move it twice). Returns the new time, or None."""
+    update, so two beat ticks never move it twice). Returns the new time, or None. The replay stops at the
+    close of the newest stored candle: past it there are no prices to trade on."""
     state = MarketClock.objects.order_by("id").first()
     if state is None or state.mode != MarketClock.Mode.REPLAY or state.cursor is None:
         return None
     current = expected or state.cursor
+    end = replay_end(state.timeframe)
+    if end is not None and current >= end:
+        return None
     wall = timezone.now()
     if expected is None and (wall - state.updated_at).total_seconds() < float(state.seconds_per_candle) * 0.9:
         return None

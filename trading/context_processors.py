@@ -18,6 +18,7 @@ def market_clock(request: HttpRequest) -> dict[str, Any]:
     return {
         "market_replay": replay,
         "market_time": state.cursor if replay else None,
+        "market_replay_ended": replay and clock.replay_at_end(state),
         "market_source": sources.source_label(source) if source else "",
         "market_source_credit": sources.source_credit(source) if source else "",
     }

@@ -21,9 +21,9 @@ from accounts.models import ExchangeAccount
 from market_data.selectors import load_candles, series_list
 from market_data.timeframes import TIMEFRAME_MS
 from strategies.builtin import REGISTRY
+from strategies.labels import strategy_name
 from trading import clock, engine, labels
 from trading.models import Bot, EquitySnapshot, OrderEvent, PaperPosition, PaperWallet, Position, Trade
-from trading_site import display
 
 ZERO = Decimal(0)
 CHART_BARS = 300
@@ -274,7 +274,7 @@ def _markers(fills: list[Trade], step: timedelta) -> tuple[list[dict[str, Any]],
         buy = sides == {"buy"}
         sell = sides == {"sell"}
         if len(group) == 1:
-            label = f"{labels.side(group[0].side)} {display.price(group[0].price)}"
+            label = labels.side(group[0].side)  # the price and the rest: in the tooltip
         else:
             label = ngettext("%(n)d fill", "%(n)d fills", len(group)) % {"n": len(group)}
         markers.append(
@@ -296,9 +296,12 @@ def _markers(fills: list[Trade], step: timedelta) -> tuple[list[dict[str, Any]],
 @dataclass
 class StrategyView:
     slug: str
-    name: str
     stance: str  # long / short / flat: what it would hold now
     fresh: str  # the signal on the last closed candle: long_entry, short_entry, exit, or ""
+
+    @property
+    def name(self) -> str:  # in the reader's language (the analysis is cached for every reader)
+        return strategy_name(self.slug)
 
 
 @dataclass
@@ -345,7 +348,7 @@ def analysis(*, choice: MarketChoice) -> Analysis:
         params = strategy.defaults()
         window = candles.iloc[-strategy.lookback(params) :]
         if len(window) <= strategy.warmup(params):
-            result.views.append(StrategyView(strategy.slug, strategy.name, "flat", ""))
+            result.views.append(StrategyView(strategy.slug, "flat", ""))
             continue
         frame = strategy.signals(window, params)
         held: str | None = None
@@ -359,7 +362,7 @@ def analysis(*, choice: MarketChoice) -> Analysis:
         fresh = next((name for name in ("long_entry", "short_entry") if bool(last_row[name])), "")
         if not fresh and (bool(last_row["long_exit"]) or bool(last_row["short_exit"])):
             fresh = "exit"
-        result.views.append(StrategyView(strategy.slug, strategy.name, held or "flat", fresh))
+        result.views.append(StrategyView(strategy.slug, held or "flat", fresh))
     result.longs = sum(v.stance == "long" for v in result.views)
     result.shorts = sum(v.stance == "short" for v in result.views)
     cache.set(key, result, TIMEFRAME_MS[choice.timeframe] // 1000)
@@ -439,6 +442,14 @@ def equity_curve(*, user: Any, points: int = 400) -> list[dict[str, Any]]:
             }
         )
     return lines
+
+
+# Apps that guide a trader (the onboarding) offer a way back here: each gives (url, text) or None.
+RESUME_SOURCES: list[Callable[[Any], tuple[str, str] | None]] = []
+
+
+def resume_links(*, user: Any) -> list[tuple[str, str]]:
+    return [found for source in RESUME_SOURCES if (found := source(user))]
 
 
 def has_started(*, user: Any) -> bool:

@@ -38,6 +38,7 @@ def _context(request: HttpRequest, part: str | None) -> dict[str, Any]:
     if part is None:
         context["markets"] = options
         context["started"] = dashboard.has_started(user=user)
+        context["resume_links"] = dashboard.resume_links(user=user) if context["started"] else []
         context["charts"] = {
             "market": dashboard.chart(user=user, choice=choice, chart_data=chart_data) if choice else None,
             "equity": dashboard.equity_curve(user=user),

@@ -24,6 +24,7 @@ from market_data.selectors import load_candles, ms_to_datetime, to_ms
 from market_data.timeframes import TIMEFRAME_MS
 from strategies.builtin import REGISTRY, get_strategy
 from strategies.interface import SIGNAL_COLUMNS, StrategyError
+from strategies.labels import strategy_name
 from strategies.messages import strategy_error_message
 from trading import clock, engine, labels, router
 from trading.adapters import exchange_session, flush
@@ -138,7 +139,7 @@ def bot_create(*, user: Any, exchange_account: ExchangeAccount, settings_: BotSe
     bot = Bot(
         user=user,
         exchange_account=exchange_account,
-        name=settings_.name or f"{get_strategy(settings_.strategy).name} {symbol} {settings_.timeframe}",
+        name=settings_.name or f"{strategy_name(settings_.strategy)} {symbol} {settings_.timeframe}",
         strategy=settings_.strategy,
         params=params,
         symbol=symbol,

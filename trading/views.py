@@ -22,11 +22,19 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from market_data.timeframes import TIMEFRAMES
 from strategies.builtin import REGISTRY, get_strategy
 from strategies.interface import Strategy, StrategyError
+from strategies.labels import param_label, strategy_name, strategy_names
 from trading import selectors, services
 from trading.exchanges.errors import ExchangeError
 from trading.models import Bot, Order
 
 RECENT_TRADES = 50
+
+
+def strategy_choices() -> list[tuple[str, str]]:
+    """The strategies by name in the reader's language (a callable: evaluated per form, not at import)."""
+    return [(slug, strategy_name(slug)) for slug in REGISTRY]
+
+
 BOT_ACTIONS = {"start": Bot.Status.RUNNING, "pause": Bot.Status.PAUSED, "stop": Bot.Status.STOPPED}
 BOT_FIELDS = [
     "name",
@@ -46,7 +54,7 @@ BOT_FIELDS = [
 class BotForm(forms.ModelForm):
     """A bot's settings and its strategy's parameters (``param_<name>``, the defaults pre-filled)."""
 
-    strategy = forms.ChoiceField(label=gettext_lazy("Strategy"), choices=[(s.slug, s.name) for s in REGISTRY.values()])
+    strategy = forms.ChoiceField(label=gettext_lazy("Strategy"), choices=strategy_choices)
     timeframe = forms.ChoiceField(label=gettext_lazy("Timeframe"), choices=[(tf, tf) for tf in TIMEFRAMES])
     start = forms.BooleanField(label=gettext_lazy("Start right away"), required=False)
 
@@ -67,7 +75,7 @@ class BotForm(forms.ModelForm):
         for spec in strategy.params:
             field_cls = forms.IntegerField if spec.kind is int else forms.FloatField
             self.fields[f"param_{spec.name}"] = field_cls(
-                label=_(spec.label),
+                label=param_label(strategy, spec.name),
                 min_value=spec.minimum,
                 max_value=spec.maximum,
                 initial=spec.kind(spec.default),
@@ -176,7 +184,7 @@ def bot_new(request: HttpRequest) -> HttpResponse:
 
 
 def _names() -> dict[str, str]:
-    return {slug: strategy.name for slug, strategy in REGISTRY.items()}
+    return strategy_names()
 
 
 @login_required

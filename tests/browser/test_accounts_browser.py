@@ -32,7 +32,7 @@ def test_signup_verify_2fa_and_login(page, live_server):
     page.goto(link)
     page.locator("form button[type=submit]").last.click()
     page.wait_for_url(re.compile(r"/$"))
-    assert page.locator(".user-email").inner_text() == "trader@example.com"
+    assert page.locator(".user-email").text_content() == "trader@example.com"
 
     # Two-factor: the settings page says it is off and leads to the enrolment.
     page.goto("/settings/")
@@ -52,7 +52,8 @@ def test_signup_verify_2fa_and_login(page, live_server):
     assert page.get_by_text("Two-factor authentication is on").is_visible()
 
     # Sign out, sign back in: the password alone is not enough.
-    page.get_by_role("button", name="Sign out").click()
+    page.locator(".account-menu summary").click()  # the account's menu, under "Account" in the header
+    page.locator(".account-menu").get_by_role("button", name="Sign out").click()
     page.wait_for_url(re.compile(r"/$"))
     cache.clear()  # the enrolment code was used; allow the same 30-second code once more
     page.goto("/accounts/login/")
@@ -67,7 +68,7 @@ def test_signup_verify_2fa_and_login(page, live_server):
     page.fill("input[name=code]", totp(secret))
     code_submit.click()
     page.wait_for_url(re.compile(r"/$"))
-    assert page.locator(".user-email").inner_text() == "trader@example.com"
+    assert page.locator(".user-email").text_content() == "trader@example.com"
     assert User.objects.get(email="trader@example.com").authenticator_set.filter(type="totp").exists()
 
 

@@ -188,12 +188,20 @@ CHECK_JS = """([englishWords]) => {
     return parts.join(' > ');
   };
   const ignored = '.chart, .swagger-ui, script, style, noscript, template, [hidden]';
+  const hiddenByClip = (el) => {
+    for (let p = el; p && p !== document.body; p = p.parentElement) {
+      if (p.clientWidth <= 1 && getComputedStyle(p).clip !== 'auto') return true;
+    }
+    return false;
+  };
   const wide = [];
   for (const el of document.querySelectorAll('body *')) {
     if (el.closest(ignored)) continue;
     if (['INPUT', 'SELECT', 'TEXTAREA', 'OPTION', 'CANVAS', 'IMG', 'svg', 'BR'].includes(el.tagName)) continue;
     const style = getComputedStyle(el);
-    // Inline boxes have no width of their own; a visually hidden label (1px, clipped) is for screen readers.
+    // Inline boxes have no width of their own; a visually hidden label (1px, clipped: a table's head on a
+    // phone) is for screen readers, and so is everything inside it.
+    if (hiddenByClip(el)) continue;
     if (style.display === 'inline' || style.display === 'contents' || el.clientWidth <= 1) continue;
     if (el.scrollWidth > el.clientWidth + 1) wide.push(el);
   }

@@ -26,6 +26,7 @@ from tests.strategies.conftest import BTC_1H
 from trading import clock
 from trading import services as trading_services
 from trading.models import Bot, MarketClock, Order, Position, Trade
+from trading_site import display
 from trading_site.celery import app as celery_app
 from webhooks import services as webhook_services
 from webhooks.models import WebhookEndpoint, WebhookEvent
@@ -101,7 +102,7 @@ def test_new_trader_signs_up_onboards_on_paper_and_trades(page, market, worker, 
     # Signed in, straight into the wizard (not an empty dashboard), with auto-trading off.
     page.wait_for_url(re.compile(r"/onboarding/1/$"))
     user = User.objects.get(email="new-trader@example.com")
-    assert page.locator(".user-email").inner_text() == user.email
+    assert page.locator(".user-email").text_content() == user.email
     assert user.emailaddress_set.get().verified and user.auto_trading is False
     page.locator("#auto-trading-switch").get_by_text("Auto-trading off").wait_for()
 
@@ -225,7 +226,10 @@ def test_new_trader_signs_up_onboards_on_paper_and_trades(page, market, worker, 
     charts = json.loads(page.locator("#dashboard-charts").text_content())
     candle_times = {c["time"] for c in charts["market"]["candles"]["candles"]}
     buys = [m for m in charts["market"]["markers"] if m["shape"] == "arrowUp"]
-    assert [m["text"] for m in buys] == [f"B {entry.price:.2f}"], charts["market"]["markers"]
+    assert [m["text"] for m in buys] == ["Buy"], charts["market"]["markers"]
+    assert charts["market"]["fills"][str(buys[0]["time"])] == [
+        f"Entry filled: bought {display.quantity(entry.amount, 'BTC')} at {display.price(entry.price, 'USDT')}"
+    ]
     assert buys[0]["time"] in candle_times and buys[0]["position"] == "belowBar"
     assert {o["name"] for o in charts["market"]["overlays"]}, "the bot's EMA lines"
     page.wait_for_selector("#market-chart canvas")

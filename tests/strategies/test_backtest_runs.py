@@ -496,3 +496,15 @@ def test_abandoned_runs(alice, stored_btc_1h):
     fresh.refresh_from_db()
     assert old.status == BacktestRun.Status.FAILED and "start it again" in old.error
     assert fresh.status == BacktestRun.Status.QUEUED
+
+
+def test_a_run_never_uses_candles_past_the_market_clock(alice, stored_btc_1h):
+    """From the API or a task as from the form: on the replay clock the period ends at the replay's now."""
+    from trading import clock
+
+    now = datetime(2024, 2, 10, 7, 30, tzinfo=UTC)
+    with clock.pinned(clock.Pin(time=now, price=lambda exchange, symbol: None)):
+        run = _create(alice, end=datetime(2024, 3, 1, tzinfo=UTC))
+        assert run.end == datetime(2024, 2, 10, 7, tzinfo=UTC)  # the last candle closed by then
+        assert _create(alice, end=None).end == datetime(2024, 2, 10, 7, tzinfo=UTC)
+        assert _create(alice, end=datetime(2024, 2, 1, tzinfo=UTC)).end == datetime(2024, 2, 1, tzinfo=UTC)

@@ -96,14 +96,14 @@ def test_fills_on_one_candle_share_one_marker_with_the_list(book):
     assert len(markers) == 2
     both, single = markers
     assert both["text"] == "2 fills" and both["shape"] == "circle"
-    assert single["text"] == "Sell 62,000.00" and single["shape"] == "arrowDown"
+    assert single["text"] == "Sell" and single["shape"] == "arrowDown"
     assert texts[both["time"]] == [
         "Exit filled: sold 0.01 BTC at 61,000.00 USDT · PnL +9.50 USDT",
         "Entry filled: bought 0.02 BTC at 61,010.50 USDT",
     ]
     with translation.override("ko"):
         markers, texts = _markers(fills, HOUR)
-    assert markers[0]["text"] == "체결 2건" and markers[1]["text"] == "매도 62,000.00"
+    assert markers[0]["text"] == "체결 2건" and markers[1]["text"] == "매도"
     assert texts[markers[1]["time"]] == ["청산 체결: 0.02 BTC 매도, 가격 62,000.00 USDT · 손익 −3.00 USDT"]
 
 
@@ -140,3 +140,32 @@ def _text(html: str) -> str:
     html = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", html, flags=re.S)
     html = re.sub(r'<([a-z0-9]+)[^>]*translate="no"[^>]*>.*?</\1>', " ", html, flags=re.S)
     return re.sub(r"<[^>]+>", " ", html)
+
+
+def test_the_replay_stops_at_the_end_of_the_stored_candles_and_says_so(alice_client, tmp_path):
+    rows = ["timestamp,open,high,low,close,volume"] + [
+        f"2024-12-31T{h:02d}:00:00Z,100,101,99,100.5,1" for h in range(20, 24)
+    ]
+    path = tmp_path / "tail.csv"
+    path.write_text("\n".join(rows) + "\n")
+    candles_import_csv(path=path, exchange="binance", symbol="BTC/USDT", timeframe="1h")
+    last_close = datetime(2025, 1, 1, tzinfo=UTC)
+    clock.replay_start(start=last_close - 2 * HOUR, timeframe="1h")
+    clock._forget()
+    assert clock.replay_advance(expected=last_close - 2 * HOUR) == last_close - HOUR
+    assert clock.replay_advance(expected=last_close - HOUR) == last_close
+    assert clock.replay_advance(expected=last_close) is None  # no candle to trade on past the last one
+    clock._forget()
+    assert clock.now() == last_close and clock.replay_at_end()
+    html = alice_client.get(reverse("trading:bots")).content.decode()
+    assert "the end of the stored candles — the replay has stopped here" in html
+
+
+def test_a_wizard_left_half_way_can_be_resumed_from_the_dashboard(alice, alice_client, book):
+    from onboarding.models import OnboardingState
+
+    OnboardingState.objects.create(user=alice, step=3)
+    html = alice_client.get(DASHBOARD).content.decode()
+    assert 'href="/onboarding/3/"' in html and "Resume the guided setup (step 3 of 5)" in html
+    OnboardingState.objects.filter(user=alice).update(completed_at=NOW)
+    assert "Resume the guided setup" not in alice_client.get(DASHBOARD).content.decode()

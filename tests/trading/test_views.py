@@ -68,8 +68,7 @@ def test_halted_reason_is_shown_in_red_in_the_readers_language(alice_client, ali
     )
     html = alice_client.get("/trading/bots/").content.decode()
     assert (
-        '<span class="down">The account fell 25.0% below its peak, beyond the bot&#x27;s limit of 20.0%.</span>'
-        in html
+        '<span class="down">The account fell 25.0% below its peak, beyond the bot&#x27;s limit of 20.0%.</span>' in html
     )
     alice_client.cookies["django_language"] = "ko"
     html = alice_client.get("/trading/bots/").content.decode()

@@ -518,7 +518,7 @@ def test_the_guide_in_korean_explains_the_fields_in_words(alice_client, endpoint
     text = html(response)
     assert response.status_code == 200
     assert "<title>설정 안내 · TV · Trendy</title>" in text
-    assert "<td><code>stop_loss_pct</code></td><td class=\"full\">손절. 진입가 대비 퍼센트로 씁니다.</td>" in text
+    assert '<td><code>stop_loss_pct</code></td><td class="full">손절. 진입가 대비 퍼센트로 씁니다.</td>' in text
     assert "<code>{{strategy.order.action}}</code>" in text and "<code>buy</code> 또는 <code>sell</code>" in text
 
 
