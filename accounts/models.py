@@ -92,7 +92,9 @@ def _risk_field(name: str, verbose: str, help_text: str) -> models.DecimalField:
 class RiskProfile(models.Model):
     """A trader's default risk settings; bots and webhook alerts are capped by them."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="risk_profile")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="risk_profile", verbose_name=_("user")
+    )
     leverage = models.PositiveSmallIntegerField(
         _("leverage"),
         default=int(RISK_RANGES["leverage"].default),
@@ -112,7 +114,7 @@ class RiskProfile(models.Model):
         _("maximum drawdown (%)"),
         _("Trading halts when the account falls this far below its peak, 5 to 50 %."),
     )
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("risk profile")
@@ -132,11 +134,13 @@ class RiskProfile(models.Model):
 class ApiToken(models.Model):
     """A bearer token for the API. Only a SHA-256 hash of the token is stored."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens", verbose_name=_("user")
+    )
     name = models.CharField(_("name"), max_length=100)
-    prefix = models.CharField(max_length=12, unique=True, editable=False)
-    key_hash = models.CharField(max_length=64, editable=False)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    prefix = models.CharField(_("prefix"), max_length=12, unique=True, editable=False)
+    key_hash = models.CharField(_("key hash"), max_length=64, editable=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
     expires_at = models.DateTimeField(_("expires at"))
     last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
 
@@ -196,15 +200,17 @@ class ExchangeAccount(models.Model):
         SPOT = "spot", _("Spot")
         SWAP = "swap", _("USDT-margined perpetual")
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="exchange_accounts")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="exchange_accounts", verbose_name=_("user")
+    )
     exchange = models.CharField(_("exchange"), max_length=32, help_text=_("paper, binance, okx or a ccxt exchange id."))
     label = models.CharField(_("label"), max_length=100)
     testnet = models.BooleanField(_("testnet"), default=False)
     market_type = models.CharField(_("market type"), max_length=8, choices=MarketType.choices, default=MarketType.SPOT)
-    api_key = SealedTextField(context="accounts.ExchangeAccount.api_key")
-    secret = SealedTextField(context="accounts.ExchangeAccount.secret")
-    passphrase = SealedTextField(context="accounts.ExchangeAccount.passphrase")
-    key_hint = models.CharField(max_length=16, blank=True, editable=False)
+    api_key = SealedTextField(_("API key"), context="accounts.ExchangeAccount.api_key")
+    secret = SealedTextField(_("secret"), context="accounts.ExchangeAccount.secret")
+    passphrase = SealedTextField(_("passphrase"), context="accounts.ExchangeAccount.passphrase")
+    key_hint = models.CharField(_("key hint"), max_length=16, blank=True, editable=False)
     paper_balance = models.DecimalField(
         _("starting balance (USDT)"),
         max_digits=20,
@@ -214,10 +220,10 @@ class ExchangeAccount(models.Model):
         help_text=_("Paper accounts only: the USDT the account starts with."),
     )
     enabled = models.BooleanField(_("enabled"), default=True)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
     last_test_at = models.DateTimeField(_("last connection test"), null=True, blank=True)
-    last_test_ok = models.BooleanField(null=True, blank=True)
-    last_test_message = models.TextField(blank=True)
+    last_test_ok = models.BooleanField(_("connection test passed"), null=True, blank=True)
+    last_test_message = models.TextField(_("connection test message"), blank=True)
     withdrawals_enabled = models.BooleanField(
         _("withdrawals enabled on the key"),
         null=True,

@@ -22,7 +22,9 @@ class OnboardingState(models.Model):
     Numbers are stored as strings (Decimal text), ids as integers.
     """
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="onboarding")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="onboarding", verbose_name=_("user")
+    )
     step = models.PositiveSmallIntegerField(
         _("step"), default=1, validators=[MinValueValidator(1), MaxValueValidator(STEPS)]
     )
@@ -30,7 +32,7 @@ class OnboardingState(models.Model):
     completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
     # "Not now": the trader left the wizard for the dashboard; signing in no longer leads to it.
     dismissed_at = models.DateTimeField(_("dismissed at"), null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("onboarding state")

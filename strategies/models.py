@@ -43,7 +43,9 @@ class BacktestRun(models.Model):
         SHORT = "short", _("Short only")
         BOTH = "both", _("Long and short")
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="backtest_runs")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="backtest_runs", verbose_name=_("user")
+    )
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.BACKTEST)
     strategy = models.CharField(_("strategy"), max_length=64)
     params = models.JSONField(_("parameters"), default=dict)

@@ -36,8 +36,12 @@ class Bot(models.Model):
         STOPPED = "stopped", _("Stopped")
         HALTED = "halted", _("Halted by a risk limit")
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="bots")
-    exchange_account = models.ForeignKey(ExchangeAccount, on_delete=models.RESTRICT, related_name="bots")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="bots", verbose_name=_("user")
+    )
+    exchange_account = models.ForeignKey(
+        ExchangeAccount, on_delete=models.RESTRICT, related_name="bots", verbose_name=_("exchange account")
+    )
     name = models.CharField(_("name"), max_length=100)
     strategy = models.CharField(_("strategy"), max_length=64)
     params = models.JSONField(_("parameters"), default=dict, blank=True)
@@ -92,16 +96,16 @@ class Bot(models.Model):
     status_reason = models.CharField(_("reason"), max_length=300, blank=True)
     # Why the bot is halted, as a code and its figures (trading.labels.status_reason writes the sentence in the
     # reader's language); status_reason keeps the text given by hand (an API client, older rows).
-    status_detail = models.JSONField(default=dict, blank=True)
+    status_detail = models.JSONField(_("status details"), default=dict, blank=True)
     status_changed_at = models.DateTimeField(_("status changed at"), null=True, blank=True)  # market time
     # The last closed candle this bot acted on: the claim (a conditional update) moves it forward.
-    last_candle_open = models.DateTimeField(null=True, blank=True)
-    last_tick_at = models.DateTimeField(null=True, blank=True)
-    peak_equity = money(null=True, blank=True)
-    day_start_equity = money(null=True, blank=True)
-    day_start = models.DateField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    updated_at = models.DateTimeField(auto_now=True)
+    last_candle_open = models.DateTimeField(_("last candle"), null=True, blank=True)
+    last_tick_at = models.DateTimeField(_("last tick at"), null=True, blank=True)
+    peak_equity = money(_("peak equity"), null=True, blank=True)
+    day_start_equity = money(_("equity at the start of the day"), null=True, blank=True)
+    day_start = models.DateField(_("trading day"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("bot")
@@ -149,9 +153,15 @@ class Position(models.Model):
         LONG = "long", _("Long")
         SHORT = "short", _("Short")
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="positions")
-    exchange_account = models.ForeignKey(ExchangeAccount, on_delete=models.CASCADE, related_name="positions")
-    bot = models.ForeignKey(Bot, on_delete=models.SET_NULL, null=True, blank=True, related_name="positions")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="positions", verbose_name=_("user")
+    )
+    exchange_account = models.ForeignKey(
+        ExchangeAccount, on_delete=models.CASCADE, related_name="positions", verbose_name=_("exchange account")
+    )
+    bot = models.ForeignKey(
+        Bot, on_delete=models.SET_NULL, null=True, blank=True, related_name="positions", verbose_name=_("bot")
+    )
     symbol = models.CharField(_("symbol"), max_length=32)
     side = models.CharField(_("side"), max_length=8, choices=Side.choices)
     status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.OPEN)
@@ -169,7 +179,7 @@ class Position(models.Model):
     exit_reason = models.CharField(_("exit reason"), max_length=16, blank=True)
     opened_at = models.DateTimeField(_("opened at"))
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("position")
@@ -232,10 +242,18 @@ class Order(models.Model):
 
     OPEN_STATUSES = (Status.PENDING, Status.OPEN)
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="orders")
-    exchange_account = models.ForeignKey(ExchangeAccount, on_delete=models.CASCADE, related_name="orders")
-    bot = models.ForeignKey(Bot, on_delete=models.SET_NULL, null=True, blank=True, related_name="orders")
-    position = models.ForeignKey(Position, on_delete=models.SET_NULL, null=True, blank=True, related_name="orders")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="orders", verbose_name=_("user")
+    )
+    exchange_account = models.ForeignKey(
+        ExchangeAccount, on_delete=models.CASCADE, related_name="orders", verbose_name=_("exchange account")
+    )
+    bot = models.ForeignKey(
+        Bot, on_delete=models.SET_NULL, null=True, blank=True, related_name="orders", verbose_name=_("bot")
+    )
+    position = models.ForeignKey(
+        Position, on_delete=models.SET_NULL, null=True, blank=True, related_name="orders", verbose_name=_("position")
+    )
     symbol = models.CharField(_("symbol"), max_length=32)
     side = models.CharField(_("side"), max_length=4)
     type = models.CharField(_("type"), max_length=16)
@@ -244,17 +262,17 @@ class Order(models.Model):
     amount = money(_("amount"))
     price = money(_("price"), null=True, blank=True)
     trigger_price = money(_("trigger price"), null=True, blank=True)
-    reduce_only = models.BooleanField(default=False)
+    reduce_only = models.BooleanField(_("reduce only"), default=False)
     client_order_id = models.CharField(_("client order id"), max_length=36)
     exchange_order_id = models.CharField(_("exchange order id"), max_length=64, blank=True)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
     filled = money(_("filled"), default=Decimal(0))
     average_price = money(_("average price"), null=True, blank=True)
     fee = money(_("fee"), default=Decimal(0))
-    candle_open = models.DateTimeField(null=True, blank=True)
+    candle_open = models.DateTimeField(_("candle open time"), null=True, blank=True)
     note = models.CharField(_("note"), max_length=300, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("order")
@@ -280,11 +298,11 @@ class Order(models.Model):
 class OrderEvent(models.Model):
     """The append-only history of an order: created, sent, acknowledged, filled, canceled, errors."""
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
-    time = models.DateTimeField(default=timezone.now)
-    kind = models.CharField(max_length=32)
-    message = models.CharField(max_length=500, blank=True)
-    data = models.JSONField(default=dict, blank=True)
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events", verbose_name=_("order"))
+    time = models.DateTimeField(_("time"), default=timezone.now)
+    kind = models.CharField(_("kind"), max_length=32)
+    message = models.CharField(_("message"), max_length=500, blank=True)
+    data = models.JSONField(_("data"), default=dict, blank=True)
 
     class Meta:
         verbose_name = _("order event")
@@ -306,11 +324,19 @@ class OrderEvent(models.Model):
 class Trade(models.Model):
     """One fill of an order."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="trades")
-    exchange_account = models.ForeignKey(ExchangeAccount, on_delete=models.CASCADE, related_name="trades")
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="trades")
-    position = models.ForeignKey(Position, on_delete=models.SET_NULL, null=True, blank=True, related_name="trades")
-    bot = models.ForeignKey(Bot, on_delete=models.SET_NULL, null=True, blank=True, related_name="trades")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="trades", verbose_name=_("user")
+    )
+    exchange_account = models.ForeignKey(
+        ExchangeAccount, on_delete=models.CASCADE, related_name="trades", verbose_name=_("exchange account")
+    )
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="trades", verbose_name=_("order"))
+    position = models.ForeignKey(
+        Position, on_delete=models.SET_NULL, null=True, blank=True, related_name="trades", verbose_name=_("position")
+    )
+    bot = models.ForeignKey(
+        Bot, on_delete=models.SET_NULL, null=True, blank=True, related_name="trades", verbose_name=_("bot")
+    )
     symbol = models.CharField(_("symbol"), max_length=32)
     side = models.CharField(_("side"), max_length=4)
     amount = money(_("amount"))
@@ -333,8 +359,13 @@ class Trade(models.Model):
 class EquitySnapshot(models.Model):
     """Account equity at a candle close (or a tick): the equity curve and the drawdown come from these."""
 
-    exchange_account = models.ForeignKey(ExchangeAccount, on_delete=models.CASCADE, related_name="equity_snapshots")
-    time = models.DateTimeField()
+    exchange_account = models.ForeignKey(
+        ExchangeAccount,
+        on_delete=models.CASCADE,
+        related_name="equity_snapshots",
+        verbose_name=_("exchange account"),
+    )
+    time = models.DateTimeField(_("time"))
     balance = money(_("balance"))
     equity = money(_("equity"))
 
@@ -352,39 +383,49 @@ class PaperWallet(models.Model):
     """The paper exchange's side of a paper account: its USDT balance. Orders and positions are in
     ``PaperOrder`` / ``PaperPosition``: the "exchange" that reconciliation compares our records to."""
 
-    account = models.OneToOneField(ExchangeAccount, on_delete=models.CASCADE, related_name="paper_wallet")
-    balance = money()
-    next_order_seq = models.PositiveBigIntegerField(default=1)
-    leverage = models.JSONField(default=dict, blank=True)  # symbol → leverage set
-    fee_rate = models.DecimalField(max_digits=7, decimal_places=6, default=Decimal("0.001"))
-    slippage_bps = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal(5))
+    account = models.OneToOneField(
+        ExchangeAccount, on_delete=models.CASCADE, related_name="paper_wallet", verbose_name=_("exchange account")
+    )
+    balance = money(_("balance"))
+    next_order_seq = models.PositiveBigIntegerField(_("next order number"), default=1)
+    leverage = models.JSONField(_("leverage by market"), default=dict, blank=True)  # symbol → leverage set
+    fee_rate = models.DecimalField(_("fee rate"), max_digits=7, decimal_places=6, default=Decimal("0.001"))
+    slippage_bps = models.DecimalField(_("slippage (bps)"), max_digits=8, decimal_places=2, default=Decimal(5))
     # Amounts and prices unrounded (the backtest's arithmetic): for replays compared with a backtest.
-    exact = models.BooleanField(default=False)
+    exact = models.BooleanField(_("unrounded amounts"), default=False)
+
+    class Meta:
+        verbose_name = _("paper wallet")
+        verbose_name_plural = _("paper wallets")
 
     def __str__(self) -> str:
         return f"paper wallet of {self.account_id}: {self.balance}"
 
 
 class PaperOrder(models.Model):
-    account = models.ForeignKey(ExchangeAccount, on_delete=models.CASCADE, related_name="paper_orders")
-    exchange_order_id = models.CharField(max_length=32)
-    client_order_id = models.CharField(max_length=36)
-    symbol = models.CharField(max_length=32)
-    side = models.CharField(max_length=4)
-    type = models.CharField(max_length=16)
-    status = models.CharField(max_length=16)
-    amount = money()
-    filled = money(default=Decimal(0))
-    average = money(null=True)
-    fee = money(default=Decimal(0))
-    price = money(null=True)
-    trigger_price = money(null=True)
-    reduce_only = models.BooleanField(default=False)
-    reason = models.CharField(max_length=200, blank=True)
-    created_ms = models.BigIntegerField()
-    updated_ms = models.BigIntegerField()
+    account = models.ForeignKey(
+        ExchangeAccount, on_delete=models.CASCADE, related_name="paper_orders", verbose_name=_("exchange account")
+    )
+    exchange_order_id = models.CharField(_("exchange order id"), max_length=32)
+    client_order_id = models.CharField(_("client order id"), max_length=36)
+    symbol = models.CharField(_("symbol"), max_length=32)
+    side = models.CharField(_("side"), max_length=4)
+    type = models.CharField(_("type"), max_length=16)
+    status = models.CharField(_("status"), max_length=16)
+    amount = money(_("amount"))
+    filled = money(_("filled"), default=Decimal(0))
+    average = money(_("average price"), null=True)
+    fee = money(_("fee"), default=Decimal(0))
+    price = money(_("price"), null=True)
+    trigger_price = money(_("trigger price"), null=True)
+    reduce_only = models.BooleanField(_("reduce only"), default=False)
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    created_ms = models.BigIntegerField(_("created at (ms)"))
+    updated_ms = models.BigIntegerField(_("updated at (ms)"))
 
     class Meta:
+        verbose_name = _("paper order")
+        verbose_name_plural = _("paper orders")
         constraints = [
             models.UniqueConstraint(fields=["account", "exchange_order_id"], name="paperorder_unique_id"),
             models.UniqueConstraint(fields=["account", "client_order_id"], name="paperorder_unique_client_id"),
@@ -396,17 +437,21 @@ class PaperOrder(models.Model):
 
 
 class PaperPosition(models.Model):
-    account = models.ForeignKey(ExchangeAccount, on_delete=models.CASCADE, related_name="paper_positions")
-    symbol = models.CharField(max_length=32)
-    side = models.CharField(max_length=8)
-    amount = money()
-    entry_price = money()
-    margin = money()
-    entry_fee = money(default=Decimal(0))
-    leverage = models.PositiveSmallIntegerField(default=1)
-    opened_ms = models.BigIntegerField()
+    account = models.ForeignKey(
+        ExchangeAccount, on_delete=models.CASCADE, related_name="paper_positions", verbose_name=_("exchange account")
+    )
+    symbol = models.CharField(_("symbol"), max_length=32)
+    side = models.CharField(_("side"), max_length=8)
+    amount = money(_("amount"))
+    entry_price = money(_("entry price"))
+    margin = money(_("margin"))
+    entry_fee = money(_("entry fee"), default=Decimal(0))
+    leverage = models.PositiveSmallIntegerField(_("leverage"), default=1)
+    opened_ms = models.BigIntegerField(_("opened at (ms)"))
 
     class Meta:
+        verbose_name = _("paper position")
+        verbose_name_plural = _("paper positions")
         constraints = [models.UniqueConstraint(fields=["account", "symbol"], name="paperposition_one_per_market")]
 
     def __str__(self) -> str:
@@ -421,12 +466,16 @@ class MarketClock(models.Model):
         LIVE = "live", _("Live")
         REPLAY = "replay", _("Replay")
 
-    mode = models.CharField(max_length=8, choices=Mode.choices, default=Mode.LIVE)
-    timeframe = models.CharField(max_length=8, default="1h")
-    cursor = models.DateTimeField(null=True, blank=True, help_text=_("Replay: the candle close the clock is at."))
-    start = models.DateTimeField(null=True, blank=True)
-    seconds_per_candle = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal(2))
-    updated_at = models.DateTimeField(auto_now=True)
+    mode = models.CharField(_("mode"), max_length=8, choices=Mode.choices, default=Mode.LIVE)
+    timeframe = models.CharField(_("timeframe"), max_length=8, default="1h")
+    cursor = models.DateTimeField(
+        _("clock time"), null=True, blank=True, help_text=_("Replay: the candle close the clock is at.")
+    )
+    start = models.DateTimeField(_("replay start"), null=True, blank=True)
+    seconds_per_candle = models.DecimalField(
+        _("seconds per candle"), max_digits=8, decimal_places=2, default=Decimal(2)
+    )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("market clock")

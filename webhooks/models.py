@@ -15,20 +15,28 @@ from trading.models import Bot, Order
 
 
 class WebhookEndpoint(models.Model):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhook_endpoints")
-    exchange_account = models.ForeignKey(ExchangeAccount, on_delete=models.CASCADE, related_name="webhook_endpoints")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhook_endpoints", verbose_name=_("user")
+    )
+    exchange_account = models.ForeignKey(
+        ExchangeAccount,
+        on_delete=models.CASCADE,
+        related_name="webhook_endpoints",
+        verbose_name=_("exchange account"),
+    )
     bot = models.ForeignKey(
         Bot,
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="webhook_endpoints",
+        verbose_name=_("bot"),
         help_text=_("Optional: its risk settings apply to the alerts, and its positions are the ones they trade."),
     )
     name = models.CharField(_("name"), max_length=100)
-    token = models.CharField(max_length=64, unique=True, editable=False)
-    secret = SealedTextField(context="webhooks.WebhookEndpoint.secret")
-    secret_hint = models.CharField(max_length=16, blank=True, editable=False)
+    token = models.CharField(_("token"), max_length=64, unique=True, editable=False)
+    secret = SealedTextField(_("secret"), context="webhooks.WebhookEndpoint.secret")
+    secret_hint = models.CharField(_("secret hint"), max_length=16, blank=True, editable=False)
     allowed_symbols = models.JSONField(
         _("allowed symbols"), default=list, blank=True, help_text=_("Empty: any market of the account.")
     )
@@ -52,8 +60,8 @@ class WebhookEndpoint(models.Model):
         help_text=_("Off: alerts trade only if the account is a paper account. On: real orders on a real exchange."),
     )
     active = models.BooleanField(_("active"), default=True)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("webhook endpoint")
@@ -92,28 +100,35 @@ class WebhookEvent(models.Model):
         FAILED = "failed", _("Failed")
 
     endpoint = models.ForeignKey(
-        WebhookEndpoint, on_delete=models.CASCADE, null=True, blank=True, related_name="events"
+        WebhookEndpoint,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="events",
+        verbose_name=_("endpoint"),
     )
-    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+    received_at = models.DateTimeField(_("received at"), default=timezone.now, db_index=True)
     market_time = models.DateTimeField(_("market time"), default=timezone.now)
-    source_ip = models.GenericIPAddressField(null=True, blank=True)
+    source_ip = models.GenericIPAddressField(_("source IP"), null=True, blank=True)
     outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices)
     reason = models.CharField(_("reason"), max_length=32, blank=True)
     message = models.CharField(_("message"), max_length=300, blank=True)
-    body = models.JSONField(null=True, blank=True)
-    body_size = models.PositiveIntegerField(default=0)
+    body = models.JSONField(_("body"), null=True, blank=True)
+    body_size = models.PositiveIntegerField(_("body size (bytes)"), default=0)
     symbol = models.CharField(_("symbol"), max_length=32, blank=True)
     action = models.CharField(_("action"), max_length=16, blank=True)
-    dedupe_key = models.CharField(max_length=64, null=True, blank=True)
+    dedupe_key = models.CharField(_("duplicate check key"), max_length=64, null=True, blank=True)
     is_test = models.BooleanField(_("test"), default=False)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, blank=True)
-    order = models.ForeignKey(Order, on_delete=models.SET_NULL, null=True, blank=True, related_name="webhook_events")
-    details = models.JSONField(default=dict, blank=True)
+    order = models.ForeignKey(
+        Order, on_delete=models.SET_NULL, null=True, blank=True, related_name="webhook_events", verbose_name=_("order")
+    )
+    details = models.JSONField(_("details"), default=dict, blank=True)
     # What the risk envelope changed: [{"field", "action" (clamped, defaulted), "requested", "applied"}].
-    adjustments = models.JSONField(default=list, blank=True)
+    adjustments = models.JSONField(_("risk adjustments"), default=list, blank=True)
     result = models.CharField(_("result"), max_length=300, blank=True)
-    enqueued_at = models.DateTimeField(null=True, blank=True)
-    processed_at = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(_("queued at"), null=True, blank=True)
+    processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("webhook event")
