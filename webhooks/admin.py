@@ -72,7 +72,8 @@ class WebhookEventAdmin(ReadOnlyAdmin):
     list_select_related = ["endpoint"]
     date_hierarchy = "received_at"
     fields = [
-        "endpoint", "received_at", "source_ip", "outcome", "reason", "message", "body", "body_size", "symbol",
-        "action", "is_test", "status", "order", "adjustments", "result", "enqueued_at", "processed_at",
+        "endpoint", "received_at", "market_time", "source_ip", "outcome", "reason", "details", "message", "body",
+        "body_size", "symbol", "action", "is_test", "status", "order", "adjustments", "result", "enqueued_at",
+        "processed_at",
     ]  # fmt: skip
     readonly_fields = fields
