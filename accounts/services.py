@@ -308,11 +308,16 @@ def exchange_account_delete(*, account: ExchangeAccount) -> None:
 
 @transaction.atomic
 def exchange_account_record_test(
-    *, account: ExchangeAccount, ok: bool, message: str, withdrawals_enabled: bool | None
+    *, account: ExchangeAccount, ok: bool, message: str, withdrawals_enabled: bool | None, detail: dict | None = None
 ) -> ExchangeAccount:
     """Store the outcome of a connection test. A failed test keeps what the last good one said about
     withdrawals (a network error tells nothing about the key)."""
-    values: dict[str, Any] = {"last_test_at": timezone.now(), "last_test_ok": ok, "last_test_message": message[:2000]}
+    values: dict[str, Any] = {
+        "last_test_at": timezone.now(),
+        "last_test_ok": ok,
+        "last_test_message": message[:2000],
+        "last_test_detail": detail or {},
+    }
     if ok:
         values["withdrawals_enabled"] = withdrawals_enabled
     ExchangeAccount.objects.filter(pk=account.pk).update(**values)

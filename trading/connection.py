@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -16,6 +17,7 @@ from accounts.models import ExchangeAccount
 from trading.adapters import adapter_for
 from trading.exchanges.base import Balance, KeyPermissions
 from trading.exchanges.errors import AuthenticationError, ExchangeError, RateLimited, TemporaryError
+from trading_site import display
 
 logger = logging.getLogger(__name__)
 
@@ -47,23 +49,28 @@ def exchange_account_test(*, account: ExchangeAccount, api_urls: dict[str, str] 
         permissions = exchange.fetch_key_permissions()
     except CryptoError as exc:
         failure = exc
-        result = ConnectionResult(
-            ok=False,
-            message=_("The stored keys cannot be opened. Delete this account and add it again with the keys."),
-        )
+        detail = {"kind": "keys_unreadable"}
+        result = ConnectionResult(ok=False, message=test_message(detail))
     except ExchangeError as exc:
         failure = exc
-        result = ConnectionResult(ok=False, message=_scrub(_failure_message(account, exc), account))
+        detail = _failure_detail(account, exc)
+        detail["reason"] = _scrub(detail["reason"], account)
+        result = ConnectionResult(ok=False, message=test_message(detail))
     else:
+        detail = _success_detail(account, balances)
         result = ConnectionResult(
             ok=True,
-            message=_success_message(account, balances),
+            message=test_message(detail),
             balances=balances,
             withdrawals_enabled=None if account.is_paper else permissions.withdraw,
             warnings=_warnings(account, permissions),
         )
     account_services.exchange_account_record_test(
-        account=account, ok=result.ok, message=result.message, withdrawals_enabled=result.withdrawals_enabled
+        account=account,
+        ok=result.ok,
+        message=result.message,
+        withdrawals_enabled=result.withdrawals_enabled,
+        detail=detail,
     )
     logger.info(
         "exchange account %s (%s) connection test: %s",
@@ -80,23 +87,56 @@ def exchange_name(account: ExchangeAccount) -> str:
     return EXCHANGE_NAMES.get(account.exchange, account.exchange)
 
 
-def _network(account: ExchangeAccount) -> str:
-    return _("testnet") if account.testnet else _("mainnet")
-
-
 def _reason(account: ExchangeAccount, exc: ExchangeError) -> str:
     """The adapter's one-line reason, without its ``"<exchange id>: "`` prefix."""
     return exc.message.removeprefix(f"{account.exchange}: ").strip().rstrip(".") or type(exc).__name__
 
 
-def _failure_message(account: ExchangeAccount, exc: ExchangeError) -> str:
-    values = {"exchange": exchange_name(account), "reason": _reason(account, exc), "network": _network(account)}
+def _failure_detail(account: ExchangeAccount, exc: ExchangeError) -> dict[str, Any]:
     if exc.code == "unknown_exchange":
+        kind = "unknown_exchange"
+    elif isinstance(exc, AuthenticationError):
+        kind = "keys_rejected"
+    elif isinstance(exc, RateLimited):
+        kind = "rate_limited"
+    elif isinstance(exc, TemporaryError):
+        kind = "unreachable"
+    else:
+        kind = "refused"
+    return {"kind": kind, "exchange": account.exchange, "testnet": account.testnet, "reason": _reason(account, exc)}
+
+
+def _success_detail(account: ExchangeAccount, balances: dict[str, Balance]) -> dict[str, Any]:
+    held = [b for b in balances.values() if b.total > 0]
+    rank = {asset: i for i, asset in enumerate(STABLECOINS)}  # stablecoins first, then by name
+    held.sort(key=lambda b: (rank.get(b.asset, len(rank)), b.asset))
+    return {
+        "kind": "paper_ready" if account.is_paper else "connected",
+        "exchange": account.exchange,
+        "testnet": account.testnet,
+        "balances": [[b.asset, plain_number(b.total)] for b in held[:ASSETS_IN_MESSAGE]],
+        "more": max(len(held) - ASSETS_IN_MESSAGE, 0),
+    }
+
+
+def test_message(detail: dict[str, Any]) -> str:
+    """The outcome of a connection test as one sentence in the active language (from the stored facts)."""
+    kind = detail.get("kind", "")
+    exchange = detail.get("exchange", "")
+    name = str(_("Paper")) if exchange == ExchangeAccount.PAPER else EXCHANGE_NAMES.get(exchange, exchange)
+    values = {
+        "exchange": name,
+        "network": _("testnet") if detail.get("testnet") else _("mainnet"),
+        "reason": detail.get("reason", ""),
+    }
+    if kind == "keys_unreadable":
+        return _("The stored keys cannot be opened. Delete this account and add it again with the keys.")
+    if kind == "unknown_exchange":
         return _(
             "ccxt does not know the exchange “%(exchange)s”. Delete this account and add it again with the "
             "exchange's ccxt id (for example binance, okx or kraken)."
-        ) % {"exchange": account.exchange}
-    if isinstance(exc, AuthenticationError):
+        ) % {"exchange": exchange}
+    if kind == "keys_rejected":
         return (
             _(
                 "%(exchange)s rejected the keys (%(reason)s). Check the API key and the secret (and the passphrase "
@@ -104,40 +144,38 @@ def _failure_message(account: ExchangeAccount, exc: ExchangeError) -> str:
             )
             % values
         )
-    if isinstance(exc, RateLimited):
+    if kind == "rate_limited":
         return _("%(exchange)s is limiting requests right now (%(reason)s). Wait a minute, then test again.") % values
-    if isinstance(exc, TemporaryError):
+    if kind == "unreachable":
         return (
             _("%(exchange)s could not be reached (%(reason)s). Check that the exchange is up, then test again.")
             % values
         )
-    return _("%(exchange)s refused the request: %(reason)s.") % values
+    if kind == "refused":
+        return _("%(exchange)s refused the request: %(reason)s.") % values
+    summary = _balance_summary(detail.get("balances", []), detail.get("more", 0))
+    if kind == "paper_ready":
+        return _("Paper account ready. Balance: %(balances)s.") % {"balances": summary or display.amount(0)}
+    if kind == "connected":
+        if not summary:
+            return _("Connected to %(exchange)s (%(network)s). The account holds no funds yet.") % values
+        return _("Connected to %(exchange)s (%(network)s). Balance: %(balances)s.") % {**values, "balances": summary}
+    return ""
 
 
 def plain_number(number: Decimal) -> str:
-    """``Decimal("1000.50")`` as ``"1000.5"``: no exponent, no trailing zeros."""
+    """``Decimal("1000.50")`` as ``"1000.5"`` for the API: no exponent, no trailing zeros."""
     return format(number.normalize(), "f") if number else "0"
 
 
-def _balance_summary(balances: dict[str, Balance]) -> str:
-    held = [b for b in balances.values() if b.total > 0]
-    rank = {asset: i for i, asset in enumerate(STABLECOINS)}  # stablecoins first, then by name
-    held.sort(key=lambda b: (rank.get(b.asset, len(rank)), b.asset))
-    shown = ", ".join(f"{plain_number(b.total)} {b.asset}" for b in held[:ASSETS_IN_MESSAGE])
-    more = len(held) - ASSETS_IN_MESSAGE
+def _balance_summary(held: list[list[str]], more: int) -> str:
+    shown = ", ".join(
+        display.amount(total, asset) if asset in STABLECOINS else display.quantity(total, asset)
+        for asset, total in held
+    )
     if more > 0:
         shown += " " + ngettext("and %(count)d more asset", "and %(count)d more assets", more) % {"count": more}
     return shown
-
-
-def _success_message(account: ExchangeAccount, balances: dict[str, Balance]) -> str:
-    summary = _balance_summary(balances)
-    if account.is_paper:
-        return _("Paper account ready. Balance: %(balances)s.") % {"balances": summary or "0 USDT"}
-    values = {"exchange": exchange_name(account), "network": _network(account), "balances": summary}
-    if not summary:
-        return _("Connected to %(exchange)s (%(network)s). The account holds no funds yet.") % values
-    return _("Connected to %(exchange)s (%(network)s). Balance: %(balances)s.") % values
 
 
 def _warnings(account: ExchangeAccount, permissions: KeyPermissions) -> tuple[str, ...]:

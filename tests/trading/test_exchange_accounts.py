@@ -8,6 +8,7 @@ import logging
 import os
 
 import pytest
+from django.utils import translation
 
 from accounts import services
 from accounts.models import ExchangeAccount
@@ -90,18 +91,24 @@ def test_paper_account_connects(alice):
     account = paper(alice, paper_balance="2500")
     result = connection.exchange_account_test(account=account)
     assert result.ok
-    assert result.message == "Paper account ready. Balance: 2500 USDT."
+    assert result.message == "Paper account ready. Balance: 2,500.00 USDT."
     assert result.balances["USDT"].total == 2500
     assert result.withdrawals_enabled is None and result.warnings == ()
     account.refresh_from_db()
     assert account.last_test_ok is True and account.last_test_message == result.message
+    # The facts are kept too, so a page in another language writes the sentence in that language.
+    assert account.last_test_detail == {
+        "kind": "paper_ready", "exchange": "paper", "testnet": False, "balances": [["USDT", "2500"]], "more": 0
+    }  # fmt: skip
+    with translation.override("ko"):
+        assert connection.test_message(account.last_test_detail) == "모의 계정이 준비되었습니다. 잔고: 2,500.00 USDT."
 
 
 def test_binance_mainnet_connects_and_reads_the_key_permissions(alice, binance):
     account = real(alice)
     result = connection.exchange_account_test(account=account)
     assert result.ok, result.message
-    assert result.message == "Connected to Binance (mainnet). Balance: 10000 USDT, 0.5 BTC, 5 ETH."
+    assert result.message == "Connected to Binance (mainnet). Balance: 10,000.00 USDT, 0.5 BTC, 5 ETH."
     assert result.withdrawals_enabled is False
     # The fake key is not restricted to an IP address: the user is told to set an allowlist.
     assert len(result.warnings) == 1 and "IP allowlist" in result.warnings[0]
@@ -141,7 +148,7 @@ def test_binance_testnet_does_not_say_about_withdrawals(alice, binance):
 def test_binance_perpetual_account(alice, binance):
     result = connection.exchange_account_test(account=real(alice, market_type="swap"))
     assert result.ok, result.message
-    assert "10000 USDT" in result.message
+    assert "10,000.00 USDT" in result.message
 
 
 def test_okx_connects_with_its_passphrase(alice, okx):
