@@ -1,9 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 from django.views.i18n import set_language
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from trading_site import health, views
+
+DOCS_TITLE = format_lazy("{} · Trendy", _("API documentation"))
 
 api_v1 = [
     path("", include("accounts.api_urls")),
@@ -12,7 +16,7 @@ api_v1 = [
     path("", include("trading.api_urls")),
     path("", include("webhooks.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema", title=DOCS_TITLE), name="api-docs"),
 ]
 
 urlpatterns = [

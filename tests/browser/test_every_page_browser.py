@@ -14,6 +14,7 @@ import gzip
 import json
 import os
 import tempfile
+from collections import defaultdict
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -277,12 +278,24 @@ def visit(page, name: str, path: str, size: dict[str, int], language: str) -> li
             chart.locator("canvas").first.wait_for()
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"every-{language}-{name}-{size['width']}x{size['height']}.png"), full_page=True)
+    TITLES[page.title()].add(name)
     return [f"{language} {size['width']}px {path}: {problem}" for problem in _problems(page, path, language)]
+
+
+TITLES: defaultdict[str, set[str]] = defaultdict(set)
+
+
+def _title_problems() -> list[str]:
+    """Each page has its own title, "<what> · Trendy" (the tab, the history and a bookmark tell them apart)."""
+    problems = [f"title {title!r} does not end with ' · Trendy'" for title in TITLES if not title.endswith(" · Trendy")]
+    problems += [f"title {title!r} is shared by {sorted(names)}" for title, names in TITLES.items() if len(names) > 1]
+    return problems
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_every_page_reads_right(page, live_server, market, language):  # noqa: F811 (the market fixture)
     page.context.add_cookies([{"name": "django_language", "value": language, "url": live_server.url}])
+    TITLES.clear()
     problems: list[str] = []
     for size in SIZES:
         page.set_viewport_size(size)
@@ -296,6 +309,8 @@ def test_every_page_reads_right(page, live_server, market, language):  # noqa: F
         page.set_viewport_size(size)
         for name, path in signed_in_pages(ids):
             problems += visit(page, name, path, size, language)
+    problems += _title_problems()
+    TITLES.clear()
     assert problems == [], f"{len(problems)} problems:\n" + "\n".join(problems)
     # The pages showed the trader's rows, not empty states.
     page.goto("/trading/positions/")

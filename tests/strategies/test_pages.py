@@ -189,7 +189,7 @@ def test_run_page_reads_right(alice, alice_client, stored_btc_1h):
     run = _run(alice)
     html = alice_client.get(f"/strategies/backtests/{run.id}/").content.decode()
     text = _visible(html)
-    assert "<title>Backtest · BTC/USDT · Trendy</title>" in html
+    assert f"<title>Backtest {run.pk} · BTC/USDT · Trendy</title>" in html
     assert "EMA crossover · BTC/USDT · 1h" in text
     assert "Fast EMA period" in text and "Slow EMA period" in text
     assert "Long and short" in text and "leverage 3x" in text and "stop loss 1.00%" in text
@@ -219,7 +219,7 @@ def test_run_page_in_korean(alice, alice_client, stored_btc_1h):
     _korean(alice_client)
     html = alice_client.get(f"/strategies/backtests/{run.id}/").content.decode()
     text = _visible(html)
-    assert "<title>백테스트 · BTC/USDT · Trendy</title>" in html
+    assert f"<title>백테스트 {run.pk} · BTC/USDT · Trendy</title>" in html
     assert "EMA 크로스오버 · BTC/USDT · 1시간" in text
     assert "빠른 EMA 기간" in text and "수익률(과거)" in text and "매수 후 보유(같은 기간)" in text
     assert "반대 포지션 전환" in text and "손절" in text
@@ -243,7 +243,7 @@ def test_optimisation_page_reads_right(alice, alice_client, stored_btc_1h):
     )
     html = alice_client.get(f"/strategies/backtests/{run.id}/").content.decode()
     text = _visible(html)
-    assert "<title>Optimisation · BTC/USDT · Trendy</title>" in html
+    assert f"<title>Optimisation {run.pk} · BTC/USDT · Trendy</title>" in html
     assert "optimised for Return (8 backtests, random search)" in text
     fold = run.result["folds"][0]
     assert f"Fast EMA period {fold['params']['fast']}" in text
