@@ -20,6 +20,7 @@ from django.utils.translation import ngettext
 from accounts.models import ExchangeAccount
 from market_data.selectors import load_candles, series_list
 from market_data.timeframes import TIMEFRAME_MS
+from market_data.views import chart_zones
 from strategies.builtin import REGISTRY
 from strategies.labels import strategy_name
 from trading import clock, engine, labels
@@ -434,10 +435,12 @@ def equity_curve(*, user: Any, points: int = 400) -> list[dict[str, Any]]:
         picked = rows[::step]
         if picked[-1] != rows[-1]:
             picked.append(rows[-1])
-        seconds = _local_seconds(pd.DatetimeIndex([t for t, _e in picked]))
+        times = pd.DatetimeIndex([t for t, _e in picked])
+        seconds = _local_seconds(times)
         lines.append(
             {
                 "name": account.label,
+                "zones": chart_zones(times),
                 "points": [{"time": int(s), "value": float(e)} for s, (_t, e) in zip(seconds, picked, strict=True)],
             }
         )

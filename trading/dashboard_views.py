@@ -7,7 +7,6 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils.translation import get_language
 from django.views.decorators.http import require_GET
 
 from market_data.views import chart_data
@@ -42,9 +41,7 @@ def _context(request: HttpRequest, part: str | None) -> dict[str, Any]:
         context["charts"] = {
             "market": dashboard.chart(user=user, choice=choice, chart_data=chart_data) if choice else None,
             "equity": dashboard.equity_curve(user=user),
-            # The charts draw the user's wall clock (times are shifted server-side); the axis labels and the
-            # numbers follow the page's language.
-            "language": get_language(),
+            # The charts draw the user's wall clock (times are shifted server-side): the caption names the zone.
             "zone": display.zone_name(clock.now()),
         }
     return context

@@ -2,7 +2,7 @@
 // indicator lines, and the equity curve of each account. Data come from the page (json_script).
 (function () {
   "use strict";
-  if (typeof LightweightCharts === "undefined") {
+  if (typeof LightweightCharts === "undefined" || typeof TrendyCharts === "undefined") {
     return;
   }
   var element = document.getElementById("dashboard-charts");
@@ -11,82 +11,17 @@
   }
   var data = JSON.parse(element.textContent);
   var COLORS = ["#2563eb", "#f59e0b", "#7c3aed", "#0891b2", "#db2777"];
-  var language = data.language || document.documentElement.lang || "en";
 
-  // The server shifts every time to the user's wall clock and the library draws it as UTC: format as UTC.
-  function dateFormat(options) {
-    return new Intl.DateTimeFormat(language, Object.assign({ timeZone: "UTC", hourCycle: "h23" }, options));
-  }
-  var formats = {
-    full: dateFormat({ year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" }),
-    year: dateFormat({ year: "numeric" }),
-    month: dateFormat({ month: "short" }),
-    day: dateFormat({ month: "short", day: "numeric" }),
-    time: dateFormat({ hour: "2-digit", minute: "2-digit" }),
-  };
-  function asDate(time) {
-    return new Date(time * 1000);
-  }
-  function tickMark(time, kind) {
-    // lightweight-charts' TickMarkType: 0 year, 1 month, 2 day of month, 3 time, 4 time with seconds
-    var format = [formats.year, formats.month, formats.day, formats.time, formats.time][kind] || formats.full;
-    return format.format(asDate(time));
-  }
-  function priceFormatter(precision) {
-    var format = new Intl.NumberFormat(language, { minimumFractionDigits: precision, maximumFractionDigits: precision });
-    return function (price) {
-      return format.format(price);
-    };
-  }
-
-  function makeChart(container, precision) {
-    return LightweightCharts.createChart(container, {
-      autoSize: true,
-      layout: { background: { color: "transparent" }, textColor: "#374151" },
-      grid: { vertLines: { color: "rgba(0,0,0,0.06)" }, horzLines: { color: "rgba(0,0,0,0.06)" } },
-      localization: {
-        locale: language,
-        timeFormatter: function (time) {
-          return formats.full.format(asDate(time));
-        },
-        priceFormatter: priceFormatter(precision),
-      },
-      timeScale: { timeVisible: true, secondsVisible: false, tickMarkFormatter: tickMark },
-    });
-  }
-
-  // Point at a candle with fills: the list of them (several fills on one candle share one marker).
-  function fillsTooltip(chart, box, fills) {
-    var tip = box.querySelector(".chart-tooltip");
-    if (!tip) {
-      return;
-    }
-    chart.subscribeCrosshairMove(function (param) {
-      var lines = param.time !== undefined && param.point ? fills[String(param.time)] : null;
-      if (!lines || !lines.length) {
-        tip.hidden = true;
-        return;
-      }
-      tip.replaceChildren();
-      var when = document.createElement("strong");
-      when.textContent = formats.full.format(asDate(param.time));
-      tip.appendChild(when);
-      lines.forEach(function (line) {
-        var item = document.createElement("div");
-        item.textContent = line;
-        tip.appendChild(item);
-      });
-      tip.hidden = false;
-      var left = Math.min(Math.max(param.point.x + 12, 0), box.clientWidth - tip.offsetWidth - 4);
-      tip.style.left = Math.max(left, 4) + "px";
-      tip.style.top = "8px";
-    });
+  // Times and prices as every Trendy chart writes them, and the tooltip: strategies/static/strategies/chartkit.js.
+  function makeChart(container, precision, zones) {
+    return LightweightCharts.createChart(container, TrendyCharts.options({ precision: precision, zones: zones }));
   }
 
   var market = data.market;
   var box = document.getElementById("market-chart");
   if (market && box && market.candles.candles.length) {
-    var chart = makeChart(box, market.candles.precision);
+    var zones = market.candles.zones || [];
+    var chart = makeChart(box, market.candles.precision, zones);
     var candles = chart.addSeries(LightweightCharts.CandlestickSeries, {
       upColor: "#16a34a",
       downColor: "#dc2626",
@@ -111,13 +46,13 @@
       series.setData(overlay.points);
     });
     LightweightCharts.createSeriesMarkers(candles, market.markers);
-    fillsTooltip(chart, box, market.fills || {});
+    TrendyCharts.tooltip(chart, box, market.fills || {}, zones);
     chart.timeScale().fitContent();
   }
 
   var equityBox = document.getElementById("equity-chart");
   if (equityBox && data.equity && data.equity.length) {
-    var equityChart = makeChart(equityBox, 2);
+    var equityChart = makeChart(equityBox, 2, data.equity[0].zones || []);
     data.equity.forEach(function (line, i) {
       var series = equityChart.addSeries(LightweightCharts.LineSeries, {
         color: COLORS[i % COLORS.length],

@@ -1,6 +1,6 @@
 """The trader's screens (issue 6), in Chromium: a new trader signs up, onboards on the paper exchange and
-watches the first bot trade under a real worker; the webhooks test tool; every main page at a desktop and
-a phone size, with screenshots. No page may reach another host (the ``page`` fixture aborts and counts it)."""
+watches the first bot trade under a real worker; the webhooks test tool. No page may reach another host (the
+``page`` fixture aborts and counts it)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ import pytest
 from accounts import services as account_services
 from accounts.models import ExchangeAccount, RiskProfile, User
 from market_data.services import candles_import_csv
-from onboarding import services as onboarding_services
 from onboarding.models import OnboardingState
 from strategies.models import BacktestRun
 from tests.browser.conftest import SHOTS, wait_for
@@ -24,13 +23,11 @@ from tests.conftest import needs_postgres
 from tests.factories import PASSWORD, UserFactory
 from tests.strategies.conftest import BTC_1H
 from trading import clock
-from trading import services as trading_services
 from trading.models import Bot, MarketClock, Order, Position, Trade
 from trading_site import display
 from trading_site.celery import app as celery_app
 from webhooks import services as webhook_services
 from webhooks.models import WebhookEndpoint, WebhookEvent
-from webhooks.views import sample_alert
 
 pytestmark = [pytest.mark.django_db(transaction=True), needs_postgres]
 # EMA crossover (12/26) goes long on the candle of 2024-03-03 13:00, six candles after this point; with a
@@ -336,132 +333,4 @@ def test_webhooks_test_tool(page, market):
     assert page.locator(f"#recent-events #event-{event.pk}").is_visible()
 
 
-# --- 3. every page at a desktop and a phone size ---------------------------------------------------------------
-
-
-ANONYMOUS_PAGES = [
-    ("home", "/"),
-    ("login", "/accounts/login/"),
-    ("signup", "/accounts/signup/"),
-    ("password-reset", "/accounts/password/reset/"),
-]
-
-
-def trader_with_data() -> tuple[User, dict[str, int]]:
-    """A trader who went through the onboarding's five steps (a paper account, a webhook endpoint, a finished
-    backtest), with a running bot and an open position and its trade from a webhook alert, made through the
-    services."""
-    user = UserFactory(email="screens@example.com")
-    answers = [
-        (1, {"action": "connect", "exchange": "paper", "label": "Paper", "paper_balance": Decimal(10000)}),
-        (1, {"action": "next"}),
-        (2, {"risk_level": "balanced", "strategy": "ema_crossover"}),
-        (3, {"leverage": 2, "position_size_pct": Decimal(10), "stop_loss_pct": Decimal(2), "take_profit_pct": 5}),
-        (4, {"action": "create"}),
-        (4, {"action": "next"}),
-        (5, {"action": "backtest"}),
-    ]
-    secret = ""
-    for step, data in answers:
-        secret = onboarding_services.step_submit(user=user, step=step, data=data).secret or secret
-    state = OnboardingState.objects.get(user=user)
-    account = onboarding_services.chosen_account(state=state)
-    endpoint = onboarding_services.chosen_endpoint(state=state)
-    run = onboarding_services.chosen_run(state=state)
-    assert state.step == 5 and run.status == BacktestRun.Status.DONE
-    bot = trading_services.bot_create(
-        user=user,
-        exchange_account=account,
-        settings_=trading_services.BotSettings(strategy="supertrend", symbol="BTC/USDT", timeframe="1h"),
-        start=True,
-    )
-    body = sample_alert(secret, action="buy", symbol="BTCUSDT")
-    answer = webhook_services.alert_receive(
-        token=endpoint.token, body=json.dumps(body).encode(), remote_addr="127.0.0.1"
-    )
-    assert answer.status < 300, answer.payload
-    assert Position.objects.filter(exchange_account=account, status=Position.Status.OPEN).exists()
-    assert Trade.objects.filter(user=user).exists()
-    return user, {"bot": bot.pk, "run": run.pk, "endpoint": endpoint.pk}
-
-
-def signed_in_pages(ids: dict[str, int]) -> list[tuple[str, str]]:
-    return [
-        ("dashboard", "/trading/dashboard/"),
-        *[(f"onboarding-{step}", f"/onboarding/{step}/") for step in range(1, 6)],
-        ("markets", "/markets/"),
-        ("strategies", "/strategies/"),
-        ("backtest-new", "/strategies/backtests/new/"),
-        ("backtests", "/strategies/backtests/"),
-        ("backtest-run", f"/strategies/backtests/{ids['run']}/"),
-        ("backtest-compare", f"/strategies/backtests/compare/?a={ids['run']}&b={ids['run']}"),
-        ("optimise-new", "/strategies/optimise/new/"),
-        ("bots", "/trading/bots/"),
-        ("bot-new", "/trading/bots/new/"),
-        ("positions", "/trading/positions/"),
-        ("api-keys", "/trading/keys/"),
-        ("webhooks", "/webhooks/"),
-        ("webhooks-guide", f"/webhooks/{ids['endpoint']}/guide/"),
-        ("webhooks-events", "/webhooks/events/"),
-        ("settings", "/settings/"),
-        ("api-docs", "/api/v1/docs/"),
-    ]
-
-
-# The page's width, and the outermost elements that stick out past the window (not those a scrolling box clips).
-OVERFLOW_JS = """() => {
-  const width = window.innerWidth;
-  const clipped = (el) => {
-    for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
-      const style = getComputedStyle(p);
-      if (style.overflowX !== 'visible' && p.getBoundingClientRect().right <= width + 1) return true;
-    }
-    return false;
-  };
-  const out = (el) => el.getBoundingClientRect().right > width + 1;
-  const wide = [];
-  for (const el of document.querySelectorAll('body *')) {
-    if (!out(el) || !el.getBoundingClientRect().width || clipped(el)) continue;
-    if (el.parentElement && el.parentElement !== document.body && out(el.parentElement)) continue;
-    const name = el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + (el.className ? '.' + el.className : '');
-    wide.push(`${name} → ${Math.round(el.getBoundingClientRect().right)}px`);
-  }
-  return {scroll: document.documentElement.scrollWidth, width, wide: wide.slice(0, 8)};
-}"""
-
-
-def visit(page, name: str, path: str, size: dict[str, int]) -> str:
-    """Open the page, screenshot it; the problem found (HTTP status, or wider than the phone), or ""."""
-    response = page.goto(path)
-    if response is None or response.status >= 400:
-        return f"{path}: HTTP {response and response.status}"
-    page.wait_for_load_state("load")
-    for chart in page.locator(".chart").all():  # the charts draw after load
-        if chart.is_visible():
-            chart.locator("canvas").first.wait_for()
-    shot(page, f"{name}-{size['width']}x{size['height']}")
-    if size["width"] < 500:
-        found = page.evaluate(OVERFLOW_JS)
-        if found["scroll"] > found["width"] + 1:
-            return f"{path} is {found['scroll']}px wide on a {found['width']}px phone: {found['wide']}"
-    return ""
-
-
-def test_every_page_at_desktop_and_phone_sizes(page, market):
-    problems = []
-    for size in (DESKTOP, PHONE):
-        page.set_viewport_size(size)
-        problems += [visit(page, name, path, size) for name, path in ANONYMOUS_PAGES]
-
-    user, ids = trader_with_data()
-    sign_in(page, user.email)
-    for size in (DESKTOP, PHONE):
-        page.set_viewport_size(size)
-        problems += [visit(page, name, path, size) for name, path in signed_in_pages(ids)]
-    problems = [problem for problem in problems if problem]
-    assert problems == [], "\n".join(problems)
-    # The pages showed the trader's rows, not empty states.
-    page.goto("/trading/positions/")
-    assert page.locator("#positions-table tbody tr").count() == 1
-    page.goto("/trading/bots/")
-    assert page.get_by_text(Bot.objects.get(pk=ids["bot"]).name).first.is_visible()
+# Every page at three sizes in both languages: tests/browser/test_every_page_browser.py.
