@@ -33,6 +33,7 @@ from market_data.selectors import series_info, series_list
 from onboarding.models import STEPS, OnboardingState
 from strategies import services as strategy_services
 from strategies.builtin import REGISTRY
+from strategies.labels import strategy_name
 from strategies.models import BacktestRun
 from trading import clock as market_clock
 from trading import services as trading_services
@@ -488,7 +489,7 @@ def _step_4(user: Any, data: dict[str, Any]) -> StepResult:
         endpoint = chosen_endpoint(state=state)
         if endpoint is not None and endpoint.exchange_account_id == account.pk:
             return StepResult(state, notice=_("You already created this endpoint; its secret was shown once."))
-        name = _("TradingView: %(strategy)s") % {"strategy": REGISTRY[state.data["strategy"]].name}
+        name = _("TradingView: %(strategy)s") % {"strategy": strategy_name(state.data["strategy"])}
         created = webhook_services.endpoint_create(user=user, exchange_account=account, name=name)
         new_state = _commit(user, 4, {"endpoint_id": created.endpoint.pk, "endpoint_skipped": False}, next_step=4)
         return StepResult(new_state, secret=created.secret, notice=_("Endpoint created."))

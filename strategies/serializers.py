@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from strategies.builtin import REGISTRY
+from strategies.labels import param_label, strategy_name
 from strategies.models import SETTINGS_FIELDS, BacktestRun
 from strategies.optimise import METRICS
 from trading_site.api import MarketDateTimeField
@@ -15,9 +16,9 @@ from trading_site.api import MarketDateTimeField
 def strategy_payload(strategy: Any) -> dict[str, Any]:
     return {
         "slug": strategy.slug,
-        "name": strategy.name,
+        "name": strategy_name(strategy),
         "description": _(strategy.description),
-        "params": [{**spec.as_dict(), "label": _(spec.label)} for spec in strategy.params],
+        "params": [{**spec.as_dict(), "label": param_label(strategy, spec.name)} for spec in strategy.params],
         "defaults": strategy.defaults(),
     }
 

@@ -14,6 +14,7 @@ from django import template
 from django.utils.translation import gettext as _
 
 from market_data.labels import exchange_name, timeframe_label
+from strategies.labels import strategy_name
 from trading_site import display
 
 register = template.Library()
@@ -54,3 +55,9 @@ def exchange_label(exchange: object) -> str:
 @register.filter
 def timeframe(value: object) -> str:
     return timeframe_label(str(value or ""))
+
+
+@register.filter
+def strategy_label(strategy: object) -> str:
+    """A strategy (or its slug) by name in the reader's language."""
+    return strategy_name(strategy if isinstance(strategy, str) else getattr(strategy, "slug", ""))

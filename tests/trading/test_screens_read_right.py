@@ -169,3 +169,15 @@ def test_a_wizard_left_half_way_can_be_resumed_from_the_dashboard(alice, alice_c
     assert 'href="/onboarding/3/"' in html and "Resume the guided setup (step 3 of 5)" in html
     OnboardingState.objects.filter(user=alice).update(completed_at=NOW)
     assert "Resume the guided setup" not in alice_client.get(DASHBOARD).content.decode()
+
+
+def test_strategy_names_follow_the_readers_language(alice_client):
+    from strategies.builtin import REGISTRY
+    from strategies.serializers import strategy_payload
+
+    with translation.override("ko"):
+        assert strategy_payload(REGISTRY["ema_crossover"])["name"] == "EMA 크로스오버"
+        assert services.BotSettings and services.strategy_name("ichimoku_cloud") == "일목균형표"
+    alice_client.cookies["django_language"] = "ko"
+    html = alice_client.get(reverse("trading:bot-new")).content.decode()
+    assert "EMA 크로스오버" in html and "EMA crossover" not in html
