@@ -3,7 +3,7 @@ from django.urls import include, path
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from django.views.i18n import set_language
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from trading_site import health, views
 
@@ -16,7 +16,8 @@ api_v1 = [
     path("", include("trading.api_urls")),
     path("", include("webhooks.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema", title=DOCS_TITLE), name="api-docs"),
+    # The split view serves Swagger UI's start-up script as a file ("?script"): no inline script (CSP).
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema", title=DOCS_TITLE), name="api-docs"),
 ]
 
 urlpatterns = [

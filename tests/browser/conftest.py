@@ -106,6 +106,19 @@ def browser():
         browser.close()
 
 
+CSP_LISTENER = """document.addEventListener("securitypolicyviolation", (e) => {
+  console.error(`CSP violation: ${e.effectiveDirective} refused ${e.blockedURI || "inline"} ` +
+    `at ${e.sourceFile}:${e.lineNumber} ${JSON.stringify(e.sample)}`);
+}, true);"""
+CSP_MESSAGES = ("CSP violation", "Content Security Policy", "Refused to", "Permissions-Policy", "Permissions policy",
+                "htmx:evalDisallowedError")  # fmt: skip
+
+
+def _csp_violation(page, text: str) -> None:
+    if any(marker in text for marker in CSP_MESSAGES):
+        page.csp_violations.append(f"{page.url}: {text[:400]}")
+
+
 @pytest.fixture
 def page(browser, live_server, settings):
     """A fresh browser context on the live server. Every request to another host (a CDN, a font, an
@@ -129,13 +142,20 @@ def page(browser, live_server, settings):
             route.continue_()
 
     context.route("**/*", guard)
+    context.add_init_script(CSP_LISTENER)
     page = context.new_page()
     page.set_default_timeout(15_000)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # Content Security Policy violations (and a Permissions-Policy the browser does not understand) fail the
+    # test: Chromium says "Refused to …" on the console, and CSP_LISTENER reports the securitypolicyviolation
+    # events there too. ``page.csp_violations`` lets a test name the page of each.
+    page.csp_violations = []
+    page.on("console", lambda message: _csp_violation(page, message.text))
     yield page
     context.close()
     assert errors == [], f"JavaScript errors on the page: {errors}"
+    assert page.csp_violations == [], f"Content Security Policy violations: {page.csp_violations}"
     assert external == [], f"Requests to other hosts (aborted): {external}"
 
 
