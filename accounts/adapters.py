@@ -12,7 +12,7 @@ from allauth.mfa.adapter import DefaultMFAAdapter
 from django.http import HttpRequest
 from django.urls import reverse
 
-from accounts import secrets
+from accounts import secrets, sign_in_limits
 from accounts.models import RiskProfile
 
 PRODUCT_NAME = "Trendy"
@@ -52,6 +52,21 @@ class AccountAdapter(DefaultAccountAdapter):
         if request.user.is_authenticated:
             return self.get_login_redirect_url(request)
         return super().get_signup_redirect_url(request)
+
+    # Sign-in attempts: ``accounts.sign_in_limits`` (one policy for this login and the API's token endpoint)
+    # replaces allauth's own "login_failed" limit (switched off in settings).
+
+    def pre_authenticate(self, request: HttpRequest, **credentials: Any) -> None:
+        login = credentials.get("email", credentials.get("username", "")) or ""
+        self._sign_in_attempt = sign_in_limits.attempt(login=login, ip=sign_in_limits.request_ip(request))
+        if not self._sign_in_attempt.allowed:
+            raise self.validation_error("too_many_login_attempts")
+
+    def _rollback_login_failed_rl_usage(self) -> None:
+        """allauth calls this after a right password: give the attempt back, remember the address."""
+        attempt = getattr(self, "_sign_in_attempt", None)
+        if attempt is not None:
+            attempt.succeeded()
 
     def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
         request = allauth_context.request

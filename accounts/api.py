@@ -19,7 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import services
+from accounts import services, sign_in_limits
 from accounts.selectors import user_with_profile
 from accounts.serializers import MeSerializer, RiskProfileSerializer
 
@@ -51,13 +51,15 @@ class TokenObtainApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         email = data.validated_data["email"].lower()
-        if services.sign_in_failures(key=email) >= services.MAX_SIGN_IN_FAILURES:
+        # Counted before the password is checked (accounts/sign_in_limits.py: the HTML login's policy too).
+        attempt = sign_in_limits.attempt(login=email, ip=sign_in_limits.request_ip(request._request))
+        if not attempt.allowed:
             raise exceptions.Throttled(
-                detail=_("Too many failed attempts for this account; wait a few minutes and try again.")
+                wait=attempt.retry_after,
+                detail=str(_("Too many failed sign-in attempts; wait a few minutes and try again.")),
             )
         user = authenticate(request._request, email=email, password=data.validated_data["password"])
         if user is None:
-            services.sign_in_failed(key=email)
             raise exceptions.AuthenticationFailed(_("The e-mail address or password is not correct."))
         if (
             settings.ACCOUNT_EMAIL_VERIFICATION == "mandatory"
@@ -70,8 +72,8 @@ class TokenObtainApi(APIView):
             if not code:
                 raise exceptions.ValidationError({"totp_code": [_("Two-factor authentication is on: enter the code.")]})
             if not TOTP(totp).validate_code(code):
-                services.sign_in_failed(key=email)
                 raise exceptions.AuthenticationFailed(_("The two-factor code is not correct."))
+        attempt.succeeded()
         issued = services.api_token_issue(user=user, name=data.validated_data["name"])
         out = self.OutputSerializer({"token": issued.key, "expires_at": issued.token.expires_at})
         return Response(out.data, status=status.HTTP_201_CREATED)

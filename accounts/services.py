@@ -12,7 +12,6 @@ from typing import Any
 
 from allauth.mfa.models import Authenticator
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError, RestrictedError
@@ -87,28 +86,6 @@ def demo_user_ensure(*, email: str, password: str) -> tuple[User, bool]:
     EmailAddress.objects.filter(user=user).exclude(email__iexact=email).update(primary=False)
     EmailAddress.objects.update_or_create(user=user, email=email, defaults={"verified": True, "primary": True})
     return user, created
-
-
-MAX_SIGN_IN_FAILURES = 5
-SIGN_IN_FAILURE_WINDOW = 300  # seconds
-
-
-def _failure_key(key: str) -> str:
-    return "sign-in-failures:" + hashlib.sha256(key.lower().encode()).hexdigest()
-
-
-def sign_in_failures(*, key: str) -> int:
-    """Failed API sign-ins (password or TOTP) for one account in the current window, from any address."""
-    return int(cache.get(_failure_key(key), 0))
-
-
-def sign_in_failed(*, key: str) -> None:
-    cache_key = _failure_key(key)
-    if not cache.add(cache_key, 1, timeout=SIGN_IN_FAILURE_WINDOW):
-        try:
-            cache.incr(cache_key)
-        except ValueError:
-            cache.set(cache_key, 1, timeout=SIGN_IN_FAILURE_WINDOW)
 
 
 @transaction.atomic

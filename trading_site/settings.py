@@ -191,7 +191,9 @@ if ACCOUNT_EMAIL_VERIFICATION not in {"mandatory", "optional", "none"}:
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Trendy] "
 ACCOUNT_PREVENT_ENUMERATION = True
-ACCOUNT_RATE_LIMITS = {"login_failed": "5/5m/ip,5/5m/key"}
+# Failed sign-ins are limited by accounts/sign_in_limits.py (atomic counters, for this login and the API alike);
+# allauth's own "login_failed" limit is off so that one address cannot lock an account out.
+ACCOUNT_RATE_LIMITS = {"login_failed": ""}
 ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
 TRENDY_NUM_PROXIES = env_int("TRENDY_NUM_PROXIES", 0)
 ALLAUTH_TRUSTED_PROXY_COUNT = TRENDY_NUM_PROXIES
