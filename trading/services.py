@@ -382,6 +382,17 @@ def _fill_record(
         position.save()
         order.position = position
         remaining = amount - closing
+    elif position is not None:
+        # A fill on the side already held (an order whose fill is learnt late, by the reconciler): it grows the
+        # position; a second open position on one market would break the one-per-market rule.
+        total = position.amount + amount
+        position.entry_price = (position.entry_price * position.amount + price * amount) / total
+        position.amount = total
+        position.margin += margin if margin is not None else amount * price / position.leverage
+        position.fees += fee
+        position.save()
+        order.position = position
+        remaining = Decimal(0)
     if remaining > 0:
         leverage = int(leverage or (order.bot.leverage if order.bot else 1))
         position = Position.objects.create(
@@ -744,7 +755,10 @@ def protect(*, exchange: Exchange, position: Position, capped: router.Capped, cl
         wanted.append(("take_profit", take, Order.Purpose.TAKE_PROFIT, "tp"))
     for kind, level, purpose, leg in wanted:
         placed = False
-        for attempt in range(2):
+        # A fresh client order id only after the exchange refused one; after a transient failure the same id
+        # again, which order_submit looks up before it sends anything (the first one may rest there already).
+        attempt = 0
+        for _try in range(2):
             request = OrderRequest(
                 symbol=position.symbol,
                 side=side,
@@ -761,10 +775,12 @@ def protect(*, exchange: Exchange, position: Position, capped: router.Capped, cl
                 )  # fmt: skip
             except (InvalidOrder, TemporaryError) as exc:
                 log.warning("protective order failed", extra={"position_id": position.pk, "error": exc.message})
+                attempt += isinstance(exc, InvalidOrder)
                 continue
             placed = _verified(exchange, order)
             if placed:
                 break
+            attempt += order.status in (Order.Status.REJECTED, Order.Status.CANCELED, Order.Status.EXPIRED)
         if not placed:
             position.refresh_from_db()
             if position.status == Position.Status.OPEN:

@@ -15,7 +15,9 @@ everything else rests. Every request is recorded (``requests``, ``calls()``, ``c
 
 Faults: ``reject_keys``, ``rate_limit(n)``, ``server_error(n)``, ``delay_next_create(s)`` (the order is
 created, the answer comes late), ``delist(symbol)``, ``echo_requests`` (error messages quote the
-request, headers included, as a careless exchange might).
+request, headers included, as a careless exchange might). A seeded plan of random faults per request
+(time-outs, 5xx, 429, lost answers, partial fills, duplicate fill reports) and changes made outside Trendy
+lives in ``tests/trading/fault_plan.py``: set ``plan`` on a fake (``FaultPlan.attach``).
 """
 
 from __future__ import annotations
@@ -112,6 +114,7 @@ class FakeOrder:
     fee: Decimal = Decimal(0)
     created_ms: int = field(default_factory=now_ms)
     updated_ms: int = field(default_factory=now_ms)
+    pieces: list[Decimal] = field(default_factory=list)  # a partial fill: what later polls fill, in order units
 
 
 @dataclass
@@ -126,6 +129,9 @@ class Reply:
     status: int
     body: Any
     headers: dict[str, str] = field(default_factory=dict)
+
+
+DROP = Reply(0, None)  # close the connection without an answer (the client sees it cut or times out)
 
 
 class Refused(Exception):
@@ -170,6 +176,9 @@ class FakeVenue:
         self._faults: list[Fault] = []
         self._create_delay = 0.0
         self._seq = 1000
+        self.plan: Any = None  # a fault_plan.FaultPlan: random faults per request
+        self.split_next_fill = 0  # the next market order fills in this many pieces (the rest on later polls)
+        self.duplicate_next_fills = False  # the next order answer reports each of its trades twice
 
     # --- faults ------------------------------------------------------------------------------------
     def rate_limit(self, times: int = 1, *, path: str | None = None) -> None:
@@ -258,17 +267,39 @@ class FakeVenue:
         return qty > self.balances.get(market.base, Decimal(0))
 
     def place(self, order: FakeOrder) -> None:
-        """Store the order; fill it at once when it is a market order or a crossing limit."""
+        """Store the order; fill it at once when it is a market order or a crossing limit (in pieces over
+        later polls after ``split_next_fill``)."""
         current = self.price(order.market)
         self.orders.append(order)
         if order.type == "market":
-            self.fill(order, current)
+            pieces, self.split_next_fill = self.split_next_fill, 0
+            if pieces > 1:
+                order.pieces = self.pieces(order, pieces)
+                self.fill(order, current, order.pieces.pop(0))
+            else:
+                self.fill(order, current)
         elif order.type == "limit" and order.price is not None and crosses(order.side, order.price, current):
             self.fill(order, order.price)
 
-    def fill(self, order: FakeOrder, price: Decimal) -> None:
+    @staticmethod
+    def pieces(order: FakeOrder, count: int) -> list[Decimal]:
+        """``order.amount`` cut into ``count`` pieces on the market's size step (the last takes the rest)."""
+        step = order.market.amount_step
+        piece = (order.amount / count // step) * step
+        if piece <= 0:
+            return [order.amount]
+        return [piece] * (count - 1) + [order.amount - piece * (count - 1)]
+
+    def advance(self, order: FakeOrder) -> None:
+        """A poll of a partially filled order: the next piece fills."""
+        if order.pieces and order.status == "open":
+            self.fill(order, order.average or self.price(order.market), order.pieces.pop(0))
+
+    def fill(self, order: FakeOrder, price: Decimal, piece: Decimal | None = None) -> None:
+        """Fill ``piece`` order units (the rest of the order when None) at ``price``."""
         market = order.market
-        qty = order.amount * market.contract_size
+        amount = order.amount - order.filled if piece is None else piece
+        qty = amount * market.contract_size
         cost = qty * price
         fee = cost * FEE_RATE
         if market.swap:
@@ -280,7 +311,10 @@ class FakeVenue:
         else:
             self.balances[market.base] -= qty
             self.balances[market.quote] += cost - fee
-        order.status, order.filled, order.average, order.fee = "filled", order.amount, price, fee
+        filled = order.filled + amount
+        order.average = ((order.average or price) * order.filled + price * amount) / filled
+        order.filled, order.fee = filled, order.fee + fee
+        order.status = "filled" if filled >= order.amount else "open"
         order.updated_ms = now_ms()
 
     def move_position(self, symbol: str, signed: Decimal, price: Decimal) -> None:
@@ -331,6 +365,12 @@ class FakeVenue:
         )
 
     def handle(self, method: str, target: str, raw_body: str, headers: dict[str, str]) -> Reply:
+        """One request, through the fault plan when there is one."""
+        if self.plan is not None:
+            return self.plan.serve(self, method, target, raw_body, headers)
+        return self.serve(method, target, raw_body, headers)
+
+    def serve(self, method: str, target: str, raw_body: str, headers: dict[str, str]) -> Reply:
         parts = urlsplit(target)
         form = (
             dict(parse_qsl(raw_body, keep_blank_values=True))
@@ -685,22 +725,25 @@ class FakeBinance(FakeVenue):
                 raise self.error(400, -2010, "Account has insufficient balance for requested action.")
         self.place(order)
         body = self.render(order, swap=swap)
-        if not swap and order.status == "filled":
+        if not swap and order.filled > 0:
             assert order.average is not None
             body["fills"] = [
                 {
                     "price": text(order.average),
-                    "qty": text(order.amount),
+                    "qty": text(order.filled),
                     "commission": text(order.fee),
                     "commissionAsset": market.quote,
-                    "tradeId": 1,
+                    "tradeId": int(order.id),
                 }
             ]
+            if self.duplicate_next_fills:  # the same trade reported twice
+                body["fills"] = body["fills"] * 2
+        self.duplicate_next_fills = False
         return body | {"transactTime": order.updated_ms} if not swap else body
 
     def render(self, order: FakeOrder, *, swap: bool) -> dict[str, Any]:
         market = order.market
-        statuses = {"open": "NEW", "filled": "FILLED", "canceled": "CANCELED"}
+        statuses = {"open": "PARTIALLY_FILLED" if order.filled else "NEW", "filled": "FILLED", "canceled": "CANCELED"}
         types = {"market": "MARKET", "limit": "LIMIT", "stop_market": "STOP_LOSS", "take_profit": "TAKE_PROFIT"}
         body: dict[str, Any] = {
             "symbol": market.exchange_id,
@@ -750,7 +793,9 @@ class FakeBinance(FakeVenue):
 
     def get_order(self, request: Recorded, *, swap: bool) -> dict[str, Any]:
         self.market_of(request, swap=swap)
-        return self.render(self.lookup(request, algo=False), swap=swap)
+        order = self.lookup(request, algo=False)
+        self.advance(order)
+        return self.render(order, swap=swap)
 
     def cancel(self, request: Recorded, *, swap: bool) -> dict[str, Any]:
         self.market_of(request, swap=swap)
@@ -946,7 +991,7 @@ class FakeOkx(FakeVenue):
             ("POST", "/api/v5/trade/batch-orders"): self.batch_orders,
             ("POST", "/api/v5/trade/order"): lambda r: self.place_orders([r.body]),
             ("POST", "/api/v5/trade/order-algo"): self.algo_order,
-            ("GET", "/api/v5/trade/order"): lambda r: ok([self.render(self.lookup(r.fields, algo=False))]),
+            ("GET", "/api/v5/trade/order"): lambda r: ok([self.render(self.polled(self.lookup(r.fields, algo=False)))]),
             ("GET", "/api/v5/trade/order-algo"): lambda r: ok([self.render_algo(self.lookup(r.fields, algo=True))]),
             ("GET", "/api/v5/trade/orders-pending"): lambda r: self.pending(r, algo=False),
             ("GET", "/api/v5/trade/orders-algo-pending"): lambda r: self.pending(r, algo=True),
@@ -1242,9 +1287,13 @@ class FakeOkx(FakeVenue):
             raise self.error("51603", "Order does not exist")
         return order
 
+    def polled(self, order: FakeOrder) -> FakeOrder:
+        self.advance(order)
+        return order
+
     def render(self, order: FakeOrder) -> dict[str, Any]:
         market = order.market
-        states = {"open": "live", "filled": "filled", "canceled": "canceled"}
+        states = {"open": "partially_filled" if order.filled else "live", "filled": "filled", "canceled": "canceled"}
         return {
             "instType": "SWAP" if market.swap else "SPOT",
             "instId": market.exchange_id,
@@ -1377,6 +1426,9 @@ def _handler(fake: FakeVenue) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             raw_body = self.rfile.read(length).decode() if length else ""
             reply = fake.handle(self.command, self.path, raw_body, dict(self.headers.items()))
+            if reply is DROP:  # the connection is cut with no answer
+                self.close_connection = True
+                return
             is_text = isinstance(reply.body, str)
             data = reply.body.encode() if is_text else json.dumps(reply.body).encode()
             try:

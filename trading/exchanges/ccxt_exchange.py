@@ -57,6 +57,7 @@ from .errors import (
 DEFAULT_TIMEOUT_MS = 10_000
 DEFAULT_RETRIES = 3
 DEFAULT_BACKOFF_S = 0.5
+FILL_POLLS = (0.2, 0.4, 0.8, 1.6)  # waits before each look at a market order that came back partly filled
 MARGIN_MODES = ("isolated", "cross")
 _MAX_REASON = 240
 _QUERY_RE = re.compile(r"([^\s?\"'<>]*/[^\s?\"'<>]*)\?[^\s\"'<>]+")  # a URL or path with its query
@@ -600,6 +601,27 @@ class CcxtExchange:
         state = self._order_state(raw, symbol=request.symbol, request=sent)
         if raw.get("status") is None or raw.get("amount") is None:  # a bare acknowledgement (OKX, algo orders)
             state = self._settled(state, trigger_order)
+        if request.type == "market" and state.status == "open":
+            state = self._filled(state)
+        return state
+
+    def _filled(self, state: OrderState) -> OrderState:
+        """A market order that came back open (filled in pieces, or not yet): looked at again for a few
+        seconds until it is filled, so that its position and its stops are set up at once. The last state read
+        when it is still open then (the reconciler settles it later)."""
+        for wait in FILL_POLLS:
+            self._sleep(wait)
+            try:
+                later = self.fetch_order(
+                    state.symbol,
+                    exchange_order_id=state.exchange_order_id or None,
+                    client_order_id=state.client_order_id or None,
+                )
+            except ExchangeError:
+                continue
+            state = replace(later, type=state.type, reduce_only=state.reduce_only or later.reduce_only)
+            if state.status != "open":
+                break
         return state
 
     def cancel_order(
