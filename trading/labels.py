@@ -30,6 +30,7 @@ EXIT_REASONS = {
     "end": gettext_lazy("End of the test"),
     "manual": gettext_lazy("Closed by you"),
     "risk_halt": gettext_lazy("Closed by a risk limit"),
+    "outside": gettext_lazy("Closed on the exchange, outside Trendy"),
 }
 
 

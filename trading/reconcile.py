@@ -26,11 +26,12 @@ class OurPosition:
 
 @dataclass(frozen=True)
 class Correction:
-    kind: str  # order_update, order_missing, position_unexplained
+    kind: str  # order_update, order_missing, position_changed, position_unexplained
     symbol: str
     client_order_id: str = ""
     state: OrderState | None = None
     detail: str = ""
+    held: Decimal | None = None  # position_changed: what the exchange holds now, on our side (0: nothing)
 
 
 def diff_orders(ours: list[OurOrder], theirs: dict[str, OrderState | None]) -> list[Correction]:
@@ -59,8 +60,10 @@ def diff_orders(ours: list[OurOrder], theirs: dict[str, OrderState | None]) -> l
 def diff_positions(
     ours: list[OurPosition], theirs: list[PositionState], *, tolerance: Decimal = Decimal("1e-9")
 ) -> list[Correction]:
-    """A position on one side and not the other, or with another side or size, cannot be explained by
-    our records: the bot halts and a person looks."""
+    """Our open positions against the exchange's. A position of ours that the exchange closed or resized on the
+    same side (its owner on the exchange's site, the exchange itself) is ``position_changed``: we take the
+    exchange's figure and say so. A position we do not know of, or on the other side, cannot be explained by our
+    records: ``position_unexplained``, the bot halts and a person looks."""
     mine = {p.symbol: p for p in ours}
     exchange = {p.symbol: p for p in theirs if p.amount > 0}
     corrections = []
@@ -75,15 +78,27 @@ def diff_positions(
         elif b is None:
             corrections.append(
                 Correction(
-                    "position_unexplained", symbol, detail=f"we hold {a.side} {a.amount}; the exchange holds nothing"
+                    "position_changed",
+                    symbol,
+                    detail=f"we held {a.side} {a.amount}; the exchange holds nothing",
+                    held=Decimal(0),
                 )
             )
-        elif a.side != b.side or abs(a.amount - b.amount) > tolerance * max(a.amount, Decimal(1)):
+        elif a.side != b.side:
             corrections.append(
                 Correction(
                     "position_unexplained",
                     symbol,
                     detail=f"we hold {a.side} {a.amount}; the exchange holds {b.side} {b.amount}",
+                )
+            )
+        elif abs(a.amount - b.amount) > tolerance * max(a.amount, Decimal(1)):
+            corrections.append(
+                Correction(
+                    "position_changed",
+                    symbol,
+                    detail=f"we held {a.side} {a.amount}; the exchange holds {b.side} {b.amount}",
+                    held=b.amount,
                 )
             )
     return corrections

@@ -1,22 +1,29 @@
 """Reconciliation: bring our orders and positions in line with what the exchange reports, at start-up
-and every few minutes. What cannot be explained halts the account's bots and says why."""
+and every few minutes. A position closed or resized on the exchange, outside Trendy, is taken as the exchange
+holds it, through an order of the exchange's own that says so; the stops and take-profits of a closed position
+are cancelled. What cannot be explained halts the account's bots and says why."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from django.db.models import Q
+from django.utils import timezone
 
 from accounts.models import ExchangeAccount
-from market_data.selectors import ms_to_datetime
-from trading import clock, reconcile, services
+from market_data.selectors import ms_to_datetime, to_ms
+from trading import clock, reconcile, router, services
 from trading.adapters import exchange_session
+from trading.exchanges.base import Exchange
 from trading.exchanges.errors import ExchangeError, OrderNotFound
 from trading.models import Bot, Order, Position
 
 log = logging.getLogger(__name__)
+
+OUTSIDE_NOTE = "changed on the exchange, outside Trendy"
 
 
 @dataclass
@@ -24,6 +31,8 @@ class AccountReport:
     account_id: int
     updated: int = 0
     missing: int = 0
+    changed: list[str] = field(default_factory=list)  # positions taken as the exchange holds them
+    canceled: int = 0  # stops and take-profits of closed positions
     unexplained: list[str] = field(default_factory=list)
     error: str = ""
 
@@ -67,12 +76,17 @@ def reconcile_account(*, account: ExchangeAccount) -> AccountReport:
                         )
                     report.updated += 1
             if exchange.capabilities.positions:
-                positions = [
-                    reconcile.OurPosition(p.symbol, p.side, p.amount)
-                    for p in Position.objects.filter(exchange_account=account, status=Position.Status.OPEN)
-                ]
+                held = {
+                    p.symbol: p for p in Position.objects.filter(exchange_account=account, status=Position.Status.OPEN)
+                }
+                positions = [reconcile.OurPosition(p.symbol, p.side, p.amount) for p in held.values()]
                 for fix in reconcile.diff_positions(positions, exchange.fetch_positions()):
-                    report.unexplained.append(f"{fix.symbol}: {fix.detail}")
+                    if fix.kind == "position_changed" and fix.held is not None and fix.symbol in held:
+                        _changed_outside(exchange, held[fix.symbol], fix.held, fix.detail)
+                        report.changed.append(f"{fix.symbol}: {fix.detail}")
+                    else:
+                        report.unexplained.append(f"{fix.symbol}: {fix.detail}")
+            report.canceled = _cancel_stale_protection(exchange, account)
     except ExchangeError as exc:
         report.error = exc.message
         return report
@@ -90,6 +104,61 @@ def reconcile_account(*, account: ExchangeAccount) -> AccountReport:
     return report
 
 
+def _changed_outside(exchange: Exchange, position: Position, held: Any, detail: str) -> None:
+    """The exchange holds ``held`` (same side; 0: nothing) where we hold ``position.amount``: the difference is
+    recorded as the exchange's own order at the current price (its note and the position's exit reason tell the
+    user), so the position, its realised PnL and the history agree with the exchange."""
+    price = exchange.fetch_ticker(position.symbol).last
+    change = position.amount - held  # > 0: reduced or closed; < 0: grown
+    long = position.side == Position.Side.LONG
+    order = Order.objects.create(
+        user_id=position.user_id,
+        exchange_account=position.exchange_account,
+        bot=position.bot,
+        position=position,
+        symbol=position.symbol,
+        side=("sell" if long else "buy") if change > 0 else ("buy" if long else "sell"),
+        type="market",
+        purpose=Order.Purpose.EXIT if change > 0 else Order.Purpose.ENTRY,
+        source=Order.Source.SYSTEM,
+        amount=abs(change),
+        reduce_only=change > 0,
+        client_order_id=router.client_order_id(f"position:{position.pk}", to_ms(timezone.now()), "outside"),
+        status=Order.Status.FILLED,
+        filled=abs(change),
+        average_price=price,
+        note=OUTSIDE_NOTE,
+        created_at=clock.now(),
+    )
+    services._event(order, "outside", detail)
+    services._fill_record(
+        order=order, price=price, amount=abs(change), fee=Decimal(0), time=clock.now(), reason="outside"
+    )
+    Position.objects.filter(pk=position.pk, status=Position.Status.CLOSED).update(exit_reason="outside")
+    services._notify(position.user, "position_changed_outside", position=position.pk, detail=detail)
+
+
+def _cancel_stale_protection(exchange: Exchange, account: ExchangeAccount) -> int:
+    """Stops and take-profits still resting for a position that is closed (by an exit, or on the exchange):
+    cancelled, so that they never act on the next position. One that cannot be cancelled now waits for the next
+    reconciliation."""
+    canceled = 0
+    stale = Order.objects.filter(
+        exchange_account=account,
+        status=Order.Status.OPEN,
+        purpose__in=[Order.Purpose.STOP_LOSS, Order.Purpose.TAKE_PROFIT],
+        position__status=Position.Status.CLOSED,
+    )
+    for order in stale:
+        try:
+            services.order_cancel(order=order, exchange=exchange)
+        except ExchangeError as exc:
+            log.warning("stale stop not cancelled", extra={"order_id": order.pk, "error": exc.message})
+            continue
+        canceled += 1
+    return canceled
+
+
 def reconcile_all() -> dict[str, Any]:
     accounts = (
         ExchangeAccount.objects.filter(enabled=True)
@@ -105,6 +174,8 @@ def reconcile_all() -> dict[str, Any]:
         "accounts": len(reports),
         "updated": sum(r.updated for r in reports),
         "missing": sum(r.missing for r in reports),
+        "changed": sum(len(r.changed) for r in reports),
+        "canceled": sum(r.canceled for r in reports),
         "unexplained": sum(len(r.unexplained) for r in reports),
         "errors": [r.error for r in reports if r.error][:10],
     }

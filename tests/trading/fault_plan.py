@@ -51,8 +51,8 @@ DEFAULT_WEIGHTS = {
     "error_after": 1.0,
     "rate_limited": 2.0,
     "response_lost": 1.5,
-    "partial_fill": 1.5,
-    "duplicate_fill": 1.0,
+    "partial_fill": 6.0,  # these two fit market order creates only (a tenth of the requests): weighed up
+    "duplicate_fill": 6.0,
 }
 CREATE_ONLY = {"partial_fill", "duplicate_fill"}
 SPOT_CREATES = ("/api/v3/order",)
@@ -152,11 +152,12 @@ class FaultPlan:
                 venue.split_next_fill, venue.duplicate_next_fills = 0, False
 
     # --- outside Trendy ----------------------------------------------------------------------------------
-    def outside_change(self, venue: FakeVenue, *, positions: bool = True) -> str:
-        """Change ``venue`` as its owner might between ticks; returns the kind (also counted)."""
+    def outside_change(self, venue: FakeVenue, *, positions: bool = True, kind: str | None = None) -> str:
+        """Change ``venue`` as its owner might between ticks (``kind``, or one drawn); returns the kind (also
+        counted)."""
         with venue.lock, self.lock:
             held = [s for s, p in venue.positions.items() if p.amount != 0] if positions else []
-            kind = self.rng.choice(OUTSIDE_KINDS if held else ("balance_moved",))
+            kind = kind or self.rng.choice(OUTSIDE_KINDS if held else ("balance_moved",))
             if kind == "balance_moved":
                 share = Decimal(self.rng.choice((-3, -2, -1, 1, 2, 3))) / 100
                 venue.balances["USDT"] += (venue.balances["USDT"] * share).quantize(Decimal("0.01"))

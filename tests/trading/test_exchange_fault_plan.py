@@ -13,7 +13,7 @@ import pytest
 from accounts import services as account_services
 from tests.trading.fault_plan import FaultPlan
 from tests.trading.fault_run import FaultRunConfig, run_faults
-from trading import clock, services
+from trading import clock, labels, services
 from trading.exchanges.base import OrderRequest
 from trading.exchanges.errors import TemporaryError
 from trading.models import Bot, Order, Position
@@ -129,3 +129,65 @@ def test_a_stop_whose_answer_was_lost_is_looked_up_not_placed_twice(swap, binanc
     assert len(stops) == 1, [o.client_id for o in stops]  # one stop loss on the exchange, not two
     ours = Order.objects.filter(purpose=Order.Purpose.STOP_LOSS)
     assert [(o.client_order_id, o.status) for o in ours] == [(stops[0].client_id, Order.Status.OPEN)]
+
+
+def test_a_trade_reported_twice_is_counted_once(binance_server):
+    FaultPlan(rate=0).attach(binance_server).force("duplicate_fill", path="/api/v3/order")
+    binance_server.balances = {"USDT": D(10_000), "BTC": D(0)}
+    exchange = binance_server.exchange("spot")
+    state = exchange.create_order(
+        OrderRequest(symbol="BTC/USDT", side="buy", type="market", amount=D("0.02"), client_order_id="Ttwice1")
+    )
+    venue = binance_server.order("Ttwice1")
+    assert len(binance_server.calls("/api/v3/order", "POST")) == 1
+    assert (state.filled, state.average) == (D("0.02"), D(50_000))
+    assert state.fee == venue.fee == D("1")  # 0.1 % of 1,000 USDT, once
+
+
+def _bot_long(swap, binance_server):
+    bot = Bot.objects.create(
+        user=swap.user, exchange_account=swap, name="b", strategy="ema_crossover", symbol="BTC/USDT:USDT",
+        timeframe="1h", leverage=2, status=Bot.Status.RUNNING,
+    )  # fmt: skip
+    with clock.pinned(clock.Pin(time=C1 + HOUR, price=lambda exchange, symbol: D(50_000))):
+        assert services.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG).outcome == "traded"
+    return bot, Position.objects.get(bot=bot, status=Position.Status.OPEN)
+
+
+def test_a_position_closed_on_the_exchange_is_closed_here_with_the_reason(swap, binance_server, monkeypatch):
+    fast(monkeypatch)
+    bot, position = _bot_long(swap, binance_server)
+    plan = FaultPlan(rate=0).attach(binance_server)
+    plan.outside_change(binance_server, kind="position_closed")
+    assert binance_server.positions == {}
+    with clock.pinned(clock.Pin(time=C1 + 2 * HOUR, price=lambda exchange, symbol: D(50_000))):
+        report = reconcile_account(account=swap)
+    assert report.error == "" and report.unexplained == [] and len(report.changed) == 1
+    position.refresh_from_db()
+    assert (position.status, position.exit_reason) == (Position.Status.CLOSED, "outside")
+    assert labels.exit_reason(position.exit_reason) == "Closed on the exchange, outside Trendy"
+    outside = Order.objects.get(position=position, source=Order.Source.SYSTEM, purpose=Order.Purpose.EXIT)
+    assert (
+        outside.note == "changed on the exchange, outside Trendy" and outside.filled == position.trades.first().amount
+    )
+    # its stop loss and take profit no longer rest, here or there
+    assert report.canceled == 2
+    assert not Order.objects.filter(position=position, status=Order.Status.OPEN).exists()
+    assert {o.status for o in binance_server.orders if o.algo} == {"canceled"}
+    bot.refresh_from_db()
+    assert bot.status == Bot.Status.RUNNING  # explained: the bot trades on
+    assert reconcile_account(account=swap).changed == []  # and the next look finds nothing to change
+
+
+def test_a_position_halved_on_the_exchange_is_halved_here(swap, binance_server, monkeypatch):
+    fast(monkeypatch)
+    _bot, position = _bot_long(swap, binance_server)
+    held = position.amount
+    FaultPlan(rate=0).attach(binance_server).outside_change(binance_server, kind="position_resized")
+    with clock.pinned(clock.Pin(time=C1 + 2 * HOUR, price=lambda exchange, symbol: D(50_000))):
+        report = reconcile_account(account=swap)
+    assert report.unexplained == [] and len(report.changed) == 1
+    position.refresh_from_db()
+    assert position.status == Position.Status.OPEN
+    assert position.amount == binance_server.positions["BTC/USDT:USDT"].amount < held
+    assert Order.objects.filter(position=position, note="changed on the exchange, outside Trendy").count() == 1

@@ -775,8 +775,18 @@ class CcxtExchange:
         )
 
     def _fee_in_quote(self, raw: dict[str, Any], market: Market | None, average: Decimal | None) -> Decimal:
-        """Fees in the quote currency: base-currency fees at the average price; others (BNB) are left out."""
-        fees = [f for f in raw.get("fees") or [] if isinstance(f, dict)]
+        """Fees in the quote currency: base-currency fees at the average price; others (BNB) are left out.
+        When the answer lists the order's trades, the fees are theirs, each trade once (an exchange may report the
+        same trade twice; ccxt would add its fee twice)."""
+        trades = [t for t in raw.get("trades") or [] if isinstance(t, dict)]
+        if trades:
+            unique = {str(t.get("id")) if t.get("id") is not None else f"#{i}": t for i, t in enumerate(trades)}
+            fees = []
+            for trade in unique.values():
+                listed = [f for f in trade.get("fees") or [] if isinstance(f, dict)]
+                fees += listed or ([trade["fee"]] if isinstance(trade.get("fee"), dict) else [])
+        else:
+            fees = [f for f in raw.get("fees") or [] if isinstance(f, dict)]
         if not fees and isinstance(raw.get("fee"), dict):
             fees = [raw["fee"]]
         total = ZERO
