@@ -3,6 +3,9 @@
 ``sealed_values()`` lists every place a secret is stored encrypted, so ``rotate_keys`` can
 re-seal all of them. A model field that stores a sealed secret declares
 ``encrypted_secret = True`` and is found here without further wiring.
+
+Every value sealed or opened here is remembered by ``trading_site.redact`` (in this process, the most recent
+ones), so the logging filter and the error reports mask it wherever it shows up.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from accounts.crypto import Keyring
+from trading_site import redact
 
 MFA_CONTEXT = "allauth.mfa"
 
@@ -34,11 +38,14 @@ def _reset_keyring(*, setting: str, **kwargs: Any) -> None:
 
 
 def encrypt(plaintext: str, *, context: str) -> str:
+    redact.remember(plaintext)  # from now on this process's logs and error pages mask it
     return keyring().encrypt(plaintext, context=context)
 
 
 def decrypt(token: str, *, context: str) -> str:
-    return keyring().decrypt(token, context=context)
+    plaintext = keyring().decrypt(token, context=context)
+    redact.remember(plaintext)
+    return plaintext
 
 
 @dataclass(frozen=True)

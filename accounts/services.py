@@ -154,6 +154,50 @@ KEY_MAX_LENGTH = 512
 SECRET_MAX_LENGTH = 4096  # room for a PEM private key (Binance RSA or Ed25519 keys)
 
 
+KEY_FIELDS = ("api_key", "secret", "passphrase")
+PEM_RE = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----\n[A-Za-z0-9+/=\n]+\n-----END [A-Z0-9 ]*PRIVATE KEY-----")
+
+
+def _key_field_name(name: str) -> str:
+    return {"api_key": _("API key"), "secret": _("API secret"), "passphrase": _("Passphrase")}[name]
+
+
+def clean_credential(name: str, value: str | None) -> tuple[str, str | None]:
+    """A key, secret or passphrase as it is sent to the exchange, and the message when it cannot be.
+
+    Exchange keys are printable ASCII (they travel in HTTP headers and signed query strings). Ordinary spaces
+    at either end are dropped (a careless copy); any other character outside printable ASCII, anywhere, is
+    refused: a zero-width space or a no-break space pasted from a web page, a tab, a line break inside,
+    letters of other scripts. The one exception is a secret that is a PEM private key (Binance RSA and
+    Ed25519 keys): its line breaks are kept.
+    """
+    value = (value or "").strip(" ")
+    if not value:
+        return "", None
+    candidate = value
+    if name == "secret" and candidate.startswith("-----BEGIN "):
+        candidate = candidate.replace("\r\n", "\n").strip("\n")
+        if PEM_RE.fullmatch(candidate):
+            return candidate, None
+    bad = next((c for c in candidate if not " " <= c <= "~"), None)
+    if bad is None:
+        return candidate, None
+    position = candidate.index(bad) + 1
+    message = _(
+        "The %(field)s contains a character that is not a plain letter, digit or symbol (%(character)s, "
+        "position %(position)d): keys are printable ASCII only. Copy the key again from the exchange "
+        "(a space or an invisible character from a web page is a common cause) or type it in."
+    ) % {"field": _key_field_name(name), "character": _character_name(bad), "position": position}
+    return candidate, message
+
+
+def _character_name(char: str) -> str:
+    """A refused character as the reader can recognise it, never the key itself: ``U+200B ZERO WIDTH SPACE``."""
+    import unicodedata
+
+    return f"U+{ord(char):04X} {unicodedata.name(char, '')}".strip()
+
+
 def _paper_balance(value: Decimal | int | str | None, errors: dict[str, list[str]]) -> Decimal | None:
     if value is None or value == "":
         return PAPER_BALANCE_DEFAULT
@@ -202,7 +246,12 @@ def exchange_account_create(
     errors: dict[str, list[str]] = {}
     exchange = (exchange or "").strip().lower()
     label = (label or "").strip()
-    api_key, secret, passphrase = (api_key or "").strip(), (secret or "").strip(), (passphrase or "").strip()
+    credentials: dict[str, str] = {}
+    for name, value in (("api_key", api_key), ("secret", secret), ("passphrase", passphrase)):
+        credentials[name], problem = clean_credential(name, value)
+        if problem:
+            errors[name] = [problem]
+    api_key, secret, passphrase = credentials["api_key"], credentials["secret"], credentials["passphrase"]
 
     if not label:
         errors["label"] = [_("Give the account a label, so you can tell it apart later.")]
@@ -226,15 +275,21 @@ def exchange_account_create(
             ]
         if paper_balance not in (None, ""):
             errors["paper_balance"] = [_("Only paper accounts have a starting balance.")]
-        if not api_key:
+        if "api_key" in errors:  # already refused for its characters
+            pass
+        elif not api_key:
             errors["api_key"] = [_("Enter the API key.")]
         elif len(api_key) > KEY_MAX_LENGTH:
             errors["api_key"] = [_("This API key is too long.")]
-        if not secret:
+        if "secret" in errors:
+            pass
+        elif not secret:
             errors["secret"] = [_("Enter the API secret.")]
         elif len(secret) > SECRET_MAX_LENGTH:
             errors["secret"] = [_("This API secret is too long.")]
-        if not passphrase and exchange in PASSPHRASE_EXCHANGES:
+        if "passphrase" in errors:
+            pass
+        elif not passphrase and exchange in PASSPHRASE_EXCHANGES:
             errors["passphrase"] = [_("OKX API keys come with a passphrase: enter the one you set for this key.")]
         elif len(passphrase) > KEY_MAX_LENGTH:
             errors["passphrase"] = [_("This passphrase is too long.")]

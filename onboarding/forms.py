@@ -62,10 +62,11 @@ class ConnectForm(WizardForm):
         required=False,
         help_text=_("Tick this if the key was made on the exchange's test network (test funds, no real money)."),
     )
-    api_key = forms.CharField(label=_("API key"), required=False, strip=True, widget=_secret_input("off"))
-    secret = forms.CharField(label=_("API secret"), required=False, strip=True, widget=_secret_input("new-password"))
+    # strip=False: accounts.services.clean_credential decides what is dropped (ordinary spaces at the ends only).
+    api_key = forms.CharField(label=_("API key"), required=False, strip=False, widget=_secret_input("off"))
+    secret = forms.CharField(label=_("API secret"), required=False, strip=False, widget=_secret_input("new-password"))
     passphrase = forms.CharField(
-        label=_("Passphrase (OKX)"), required=False, strip=True, widget=_secret_input("new-password")
+        label=_("Passphrase (OKX)"), required=False, strip=False, widget=_secret_input("new-password")
     )
     paper_balance = forms.DecimalField(
         label=_("Starting balance (USDT)"),

@@ -16,7 +16,13 @@ from accounts.crypto import CryptoError
 from accounts.models import ExchangeAccount
 from trading.adapters import adapter_for
 from trading.exchanges.base import Balance, KeyPermissions
-from trading.exchanges.errors import AuthenticationError, ExchangeError, RateLimited, TemporaryError
+from trading.exchanges.errors import (
+    AuthenticationError,
+    CredentialsUnusable,
+    ExchangeError,
+    RateLimited,
+    TemporaryError,
+)
 from trading_site import display
 
 logger = logging.getLogger(__name__)
@@ -50,6 +56,10 @@ def exchange_account_test(*, account: ExchangeAccount, api_urls: dict[str, str] 
     except CryptoError as exc:
         failure = exc
         detail = {"kind": "keys_unreadable"}
+        result = ConnectionResult(ok=False, message=test_message(detail))
+    except UnicodeError:  # an adapter that let it through: the keys cannot be sent (the error holds them: not kept)
+        failure = CredentialsUnusable("", code="credentials_encoding")
+        detail = {"kind": "keys_unusable", "exchange": account.exchange, "testnet": account.testnet}
         result = ConnectionResult(ok=False, message=test_message(detail))
     except ExchangeError as exc:
         failure = exc
@@ -95,6 +105,8 @@ def _reason(account: ExchangeAccount, exc: ExchangeError) -> str:
 def _failure_detail(account: ExchangeAccount, exc: ExchangeError) -> dict[str, Any]:
     if exc.code == "unknown_exchange":
         kind = "unknown_exchange"
+    elif isinstance(exc, CredentialsUnusable):
+        kind = "keys_unusable"
     elif isinstance(exc, AuthenticationError):
         kind = "keys_rejected"
     elif isinstance(exc, RateLimited):
@@ -131,6 +143,15 @@ def test_message(detail: dict[str, Any]) -> str:
     }
     if kind == "keys_unreadable":
         return _("The stored keys cannot be opened. Delete this account and add it again with the keys.")
+    if kind == "keys_unusable":
+        return (
+            _(
+                "The API key, secret or passphrase of this account contains a character that is not printable ASCII "
+                "(such as an invisible space copied from a web page), so it cannot be sent to %(exchange)s. Delete "
+                "this account and add it again with the keys copied exactly."
+            )
+            % values
+        )
     if kind == "unknown_exchange":
         return _(
             "ccxt does not know the exchange “%(exchange)s”. Delete this account and add it again with the "

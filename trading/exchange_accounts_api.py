@@ -60,9 +60,14 @@ class ExchangeAccountRegisterSerializer(serializers.Serializer):
     label = serializers.CharField(max_length=100, allow_blank=True)
     testnet = serializers.BooleanField(default=False)
     market_type = serializers.ChoiceField(choices=ExchangeAccount.MarketType.choices, default="spot")
-    api_key = serializers.CharField(required=False, allow_blank=True, default="", write_only=True)
-    secret = serializers.CharField(required=False, allow_blank=True, default="", write_only=True)
-    passphrase = serializers.CharField(required=False, allow_blank=True, default="", write_only=True)
+    # trim_whitespace=False: accounts.services.clean_credential decides (only ordinary spaces at the ends go).
+    api_key = serializers.CharField(
+        required=False, allow_blank=True, default="", write_only=True, trim_whitespace=False
+    )
+    secret = serializers.CharField(required=False, allow_blank=True, default="", write_only=True, trim_whitespace=False)
+    passphrase = serializers.CharField(
+        required=False, allow_blank=True, default="", write_only=True, trim_whitespace=False
+    )
     paper_balance = serializers.DecimalField(
         max_digits=20, decimal_places=2, required=False, allow_null=True, default=None
     )

@@ -64,12 +64,13 @@ class ExchangeAccountForm(forms.Form):
         required=False,
         help_text=gettext_lazy("The exchange's test network, with test funds and test keys."),
     )
-    api_key = forms.CharField(label=gettext_lazy("API key"), required=False, strip=True, widget=_secret_input("off"))
+    # strip=False: accounts.services.clean_credential decides what is dropped (ordinary spaces at the ends only).
+    api_key = forms.CharField(label=gettext_lazy("API key"), required=False, strip=False, widget=_secret_input("off"))
     secret = forms.CharField(
-        label=gettext_lazy("API secret"), required=False, strip=True, widget=_secret_input("new-password")
+        label=gettext_lazy("API secret"), required=False, strip=False, widget=_secret_input("new-password")
     )
     passphrase = forms.CharField(
-        label=gettext_lazy("Passphrase"), required=False, strip=True, widget=_secret_input("new-password")
+        label=gettext_lazy("Passphrase"), required=False, strip=False, widget=_secret_input("new-password")
     )
     paper_balance = forms.DecimalField(
         label=gettext_lazy("Starting balance (USDT)"),

@@ -10,6 +10,11 @@ answer is stored for 24 hours under (user, key). The same key again:
 * while the first one is still running: 409 with ``Retry-After`` (``cache.add`` is the lock).
 
 Answers a retry could change (409, 429 and 5xx) are not stored, so the client may simply retry.
+
+Secrets are never stored: a field that carries one (``secret``, ``api_key``, ``passphrase``, ``password``,
+``token``, ``key``, at any depth) is kept as ``null``, and any other text holding a secret this process knows
+is masked. A replay of an answer that had one says so: ``secret_note`` in the body and the
+``Idempotent-Secrets-Omitted`` header name what was left out (it was shown once, in the first answer).
 """
 
 from __future__ import annotations
@@ -26,12 +31,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
+from trading_site.redact import redact_known
+
 HEADERS = ("Idempotency-Key", "X-Idempotency-Key")
 TTL = 24 * 3600
 LOCK_TTL = 120  # a request that takes longer than this is long dead
 MAX_KEY_LENGTH = 200
 RETRY_AFTER = 1
 NOT_STORED = {409, 429}
+SECRET_FIELDS = frozenset({"secret", "api_key", "passphrase", "password", "token", "key"})
+OMITTED_HEADER = "Idempotent-Secrets-Omitted"
 
 
 def cache_keys(user_id: object, key: str) -> tuple[str, str]:
@@ -107,8 +116,14 @@ def idempotent(method: Callable[..., Response]) -> Callable[..., Response]:
 
         if stored["fingerprint"] != fingerprint:
             return _reused()
-        replay = Response(stored["data"], status=stored["status"], headers=stored["headers"])
+        data = stored["data"]
+        omitted = stored.get("omitted") or []
+        if omitted and isinstance(data, dict):
+            data = {**data, "secret_note": secret_note()}
+        replay = Response(data, status=stored["status"], headers=stored["headers"])
         replay["Idempotent-Replayed"] = "true"
+        if omitted:
+            replay[OMITTED_HEADER] = ", ".join(omitted)
         return replay
 
     return handler
@@ -122,9 +137,41 @@ def _reused() -> Response:
     )
 
 
+def secret_note() -> str:
+    return _(
+        "This is a replay of an earlier answer. Its secret was shown once, in that answer, and is not kept: if it "
+        "was lost, rotate the secret to get a new one."
+    )
+
+
+def _without_secrets(value: Any, omitted: set[str]) -> Any:
+    if isinstance(value, dict):
+        clean = {}
+        for name, item in value.items():
+            if name in SECRET_FIELDS and item not in (None, ""):
+                clean[name] = None
+                omitted.add(name)
+            else:
+                clean[name] = _without_secrets(item, omitted)
+        return clean
+    if isinstance(value, list):
+        return [_without_secrets(item, omitted) for item in value]
+    if isinstance(value, str):
+        return redact_known(value)
+    return value
+
+
 def _snapshot(response: Response, fingerprint: str) -> dict[str, Any]:
+    """What is stored for a replay: status, Location/Retry-After and the body, without its secrets."""
     headers = {name: response[name] for name in ("Location", "Retry-After") if response.has_header(name)}
     data = response.data
+    omitted: set[str] = set()
     if data is not None:  # plain containers: ReturnDict keeps a reference to its serializer
-        data = json.loads(json.dumps(data, cls=JSONEncoder))
-    return {"fingerprint": fingerprint, "status": response.status_code, "data": data, "headers": headers}
+        data = _without_secrets(json.loads(json.dumps(data, cls=JSONEncoder)), omitted)
+    return {
+        "fingerprint": fingerprint,
+        "status": response.status_code,
+        "data": data,
+        "headers": headers,
+        "omitted": sorted(omitted),
+    }

@@ -64,6 +64,37 @@ def status_reason(code: str, data: dict[str, Any]) -> str:
         }
     if code == "keys_rejected":
         return _("The exchange rejected the API keys. Check them on the API keys page, then start the bot again.")
+    if code == "keys_unusable":
+        return _(
+            "The exchange account's API key, secret or passphrase contains a character that is not printable ASCII "
+            "(such as an invisible space copied from a web page), so it cannot be sent. Add the account again with "
+            "the keys copied exactly, then start the bot again."
+        )
+    if code == "keys_unreadable":
+        return _("The exchange account's stored keys cannot be opened. Add the account again with its keys.")
+    if code == "unknown_symbol":
+        return _("The exchange does not list %(symbol)s. Choose another market for this bot.") % {
+            "symbol": data.get("symbol", "")
+        }
+    if code == "insufficient_funds":
+        return _(
+            "The exchange refused the bot's order: not enough funds (%(reason)s). Add funds or lower the position "
+            "size, then start the bot again."
+        ) % {"reason": data.get("reason", "")}
+    if code == "order_refused":
+        return _(
+            "The exchange refused the bot's order (%(reason)s). Check the bot's market and position size, then "
+            "start it again."
+        ) % {"reason": data.get("reason", "")}
+    if code == "exchange_refused":
+        return _(
+            "The exchange refused the bot's request (%(reason)s). Check the exchange account, then start the bot again."
+        ) % {"reason": data.get("reason", "")}
+    if code == "exchange_unavailable":
+        return _(
+            "The exchange failed to answer %(count)s times in a row (last: %(reason)s). The bot stopped rather "
+            "than trade without the exchange: start it again once the exchange answers."
+        ) % {"count": data.get("count", ""), "reason": data.get("reason", "")}
     if code == "reconciliation":
         return _(
             "The exchange shows positions on %(detail)s that Trendy cannot explain. Check the account, then start "

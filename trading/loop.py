@@ -24,6 +24,7 @@ from typing import Any
 
 import pandas as pd
 from django.db.models import Q
+from django.utils import timezone
 
 from accounts.models import ExchangeAccount
 from market_data.selectors import load_candles, to_ms
@@ -159,7 +160,10 @@ def catch_up(*, now: datetime, dispatch: Dispatch | None = None, grace: timedelt
     died before it claimed) get it again, at least ``grace`` after the close and before the next one
     closes. The claim makes a duplicate harmless. Returns how many bots were sent."""
     sent = 0
+    wall_clock = timezone.now()
     for bot in running_bots():
+        if bot.retry_not_before is not None and bot.retry_not_before > wall_clock:
+            continue  # backing off after exchange failures: its task tries again when the wait is over
         step = timedelta(milliseconds=TIMEFRAME_MS[bot.timeframe])
         step_ms = TIMEFRAME_MS[bot.timeframe]
         latest = pd.Timestamp(to_ms(now) // step_ms * step_ms - step_ms, unit="ms", tz="UTC").to_pydatetime()

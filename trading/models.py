@@ -101,6 +101,10 @@ class Bot(models.Model):
     # The last closed candle this bot acted on: the claim (a conditional update) moves it forward.
     last_candle_open = models.DateTimeField(_("last candle"), null=True, blank=True)
     last_tick_at = models.DateTimeField(_("last tick at"), null=True, blank=True)
+    # Transient exchange failures in a row (time-outs, 5xx, 429) and when the next try may run (wall clock): the
+    # tick's task backs off, the catch-up waits, and past a bound the bot halts (trading.services.bot_tick).
+    transient_failures = models.PositiveIntegerField(_("exchange failures in a row"), default=0)
+    retry_not_before = models.DateTimeField(_("next try not before"), null=True, blank=True)
     peak_equity = money(_("peak equity"), null=True, blank=True)
     day_start_equity = money(_("equity at the start of the day"), null=True, blank=True)
     day_start = models.DateField(_("trading day"), null=True, blank=True)

@@ -19,6 +19,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.crypto import CryptoError
 from accounts.models import ExchangeAccount, RiskProfile
 from market_data.selectors import load_candles, ms_to_datetime, to_ms
 from market_data.timeframes import TIMEFRAME_MS
@@ -31,11 +32,13 @@ from trading.adapters import exchange_session, flush
 from trading.exchanges.base import Exchange, Market, OrderRequest, OrderState
 from trading.exchanges.errors import (
     AuthenticationError,
+    CredentialsUnusable,
     ExchangeError,
     InsufficientFunds,
     InvalidOrder,
     OrderNotFound,
     TemporaryError,
+    UnknownSymbol,
 )
 from trading.exchanges.paper import Fill
 from trading.models import Bot, Direction, EquitySnapshot, Order, OrderEvent, Position, Trade
@@ -609,13 +612,110 @@ def _bot_tick(
         Bot.objects.filter(pk=bot.pk, last_candle_open=candle_open).update(
             last_candle_open=candle_open - timedelta(milliseconds=1)
         )
+        halted = _transient_failure(bot, exc)
+        if halted:
+            return TickResult(bot_id, "halted", orders, halted)
         raise exc
-    except AuthenticationError as exc:
-        bot_set_status(bot=bot, status=Bot.Status.HALTED, reason=exc.message, reason_code="keys_rejected")
-        return TickResult(bot_id, "halted", orders, exc.message)
-    except (InvalidOrder, InsufficientFunds) as exc:
-        return TickResult(bot_id, "error", orders, exc.message)
+    except (ExchangeError, UnicodeError, CryptoError) as exc:
+        _streak_reset(bot)
+        message = _permanent_failure(bot, exc)
+        return TickResult(bot_id, "halted", orders, message)
+    _streak_reset(bot)
     return TickResult(bot_id, "traded" if orders else "nothing", orders)
+
+
+# --- what an exchange error does to a bot -----------------------------------------------------------------
+
+
+def _permanent_code(exc: BaseException) -> str:
+    if isinstance(exc, CryptoError):
+        return "keys_unreadable"
+    if isinstance(exc, CredentialsUnusable | UnicodeError):
+        return "keys_unusable"
+    if isinstance(exc, AuthenticationError):
+        return "keys_rejected"
+    if isinstance(exc, UnknownSymbol):
+        return "unknown_symbol"
+    if isinstance(exc, InsufficientFunds):
+        return "insufficient_funds"
+    if isinstance(exc, InvalidOrder):
+        return "order_refused"
+    return "exchange_refused"
+
+
+def _permanent_failure(bot: Bot, exc: BaseException) -> str:
+    """A permanent error stops the bot: the same request would fail the same way on every candle. The bot is
+    halted with the reason as a code (worded for each reader by ``trading.labels.status_reason``; the dashboard
+    and the bots page show it); keys that cannot work also mark the account, as a failed connection test."""
+    from trading_site.redact import redact
+
+    code = _permanent_code(exc)
+    # Never the UnicodeError's own text (it holds the key); the adapter's message is already clean.
+    reason = redact(exc.message)[:200] if isinstance(exc, ExchangeError) else ""
+    data: dict[str, Any] = {"reason": reason} if reason else {}
+    if code == "unknown_symbol":
+        data["symbol"] = bot.symbol
+    log.warning(
+        "bot %s halted: %s (%s)", bot.pk, code, type(exc).__name__, extra={"bot_id": bot.pk, "reason_code": code}
+    )
+    bot_set_status(bot=bot, status=Bot.Status.HALTED, reason_code=code, reason_data=data)
+    if code in ("keys_unusable", "keys_rejected", "keys_unreadable"):
+        _mark_account_keys(bot.exchange_account, code, reason)
+    return labels.status_reason(code, data)
+
+
+def _mark_account_keys(account: ExchangeAccount, code: str, reason: str) -> None:
+    from accounts import services as account_services
+    from trading.connection import test_message
+
+    detail: dict[str, Any] = {"kind": code, "exchange": account.exchange, "testnet": account.testnet}
+    if reason:
+        detail["reason"] = reason
+    account_services.exchange_account_record_test(
+        account=account, ok=False, message=test_message(detail), withdrawals_enabled=None, detail=detail
+    )
+
+
+def _transient_failure(bot: Bot, exc: TemporaryError) -> str:
+    """Count a transient failure in a row and set when the next try may run (``retry_delay``: 1 s doubling to
+    5 minutes, with jitter, never before the exchange's Retry-After; the task and the catch-up both wait for
+    it). Past ``TRENDY_BOT_MAX_TRANSIENT_FAILURES`` in a row the bot halts and the user reads why: returns
+    that reason, or "" while the bot should try again (``exc.retry_in`` is then the wait in seconds)."""
+    from trading.exchanges.errors import retry_delay
+
+    with transaction.atomic():
+        row = Bot.objects.select_for_update().get(pk=bot.pk)
+        failures = row.transient_failures + 1
+        delay = retry_delay(failures - 1, retry_after=getattr(exc, "retry_after", None))
+        Bot.objects.filter(pk=bot.pk).update(
+            transient_failures=failures, retry_not_before=timezone.now() + timedelta(seconds=delay)
+        )
+    bot.transient_failures = failures
+    exc.retry_in = delay  # type: ignore[attr-defined]
+    limit = int(settings.TRENDY_BOT_MAX_TRANSIENT_FAILURES)
+    log.warning(
+        "bot %s: exchange failure %d of %d in a row (%s), next try in %.1f s",
+        bot.pk,
+        failures,
+        limit,
+        type(exc).__name__,
+        delay,
+        extra={"bot_id": bot.pk},
+    )
+    if failures < limit:
+        return ""
+    from trading_site.redact import redact
+
+    data = {"count": failures, "reason": redact(exc.message)[:200]}
+    bot_set_status(bot=bot, status=Bot.Status.HALTED, reason_code="exchange_unavailable", reason_data=data)
+    _streak_reset(bot)
+    return labels.status_reason("exchange_unavailable", data)
+
+
+def _streak_reset(bot: Bot) -> None:
+    if bot.transient_failures or bot.retry_not_before:
+        Bot.objects.filter(pk=bot.pk).update(transient_failures=0, retry_not_before=None)
+        bot.transient_failures, bot.retry_not_before = 0, None
 
 
 def _close_position(

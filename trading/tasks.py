@@ -7,6 +7,7 @@ from typing import Any
 
 from celery import shared_task
 from celery.signals import worker_ready
+from django.conf import settings
 
 from trading import clock, loop, services
 from trading.exchanges.errors import TemporaryError
@@ -43,16 +44,22 @@ def replay_tick() -> dict[str, Any]:
 @shared_task(
     name="trading.run_bot_tick",
     bind=True,
-    autoretry_for=(TemporaryError,),
-    retry_backoff=2,
-    retry_backoff_max=30,
-    max_retries=4,
     # The outcome is in the database (and the worker's log); no result means the tick's publisher skips the
     # Redis result backend's SUBSCRIBE for each of its thousand tasks.
     ignore_result=True,
 )
 def run_bot_tick(self: Any, bot_id: int, candle_open: str, signal: dict[str, bool] | None = None) -> dict[str, Any]:
-    result = services.bot_tick(bot_id=bot_id, candle_open=datetime.fromisoformat(candle_open), signal=signal)
+    """One bot on one closed candle (ids and the signal only: never keys). A transient exchange failure is tried
+    again after the bot's own backoff (1 s doubling to 5 minutes with jitter, Retry-After honoured); past
+    ``TRENDY_BOT_MAX_TRANSIENT_FAILURES`` in a row the service halts the bot and tells the user, and a
+    permanent failure halts it at once: no error is retried forever."""
+    try:
+        result = services.bot_tick(bot_id=bot_id, candle_open=datetime.fromisoformat(candle_open), signal=signal)
+    except TemporaryError as exc:
+        wait = getattr(exc, "retry_in", None) or 1.0
+        raise self.retry(
+            countdown=wait, max_retries=settings.TRENDY_BOT_MAX_TRANSIENT_FAILURES, exc=exc, throw=True
+        ) from None
     return {"bot": bot_id, "outcome": result.outcome, "orders": result.orders, "message": result.message}
 
 

@@ -13,6 +13,8 @@ from typing import Any
 from celery import Celery
 from celery.contrib.django.task import DjangoTask
 
+from trading_site import logging as secrets_filter
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trading_site.settings")
 
 
@@ -28,6 +30,7 @@ class TransactionAwareTask(DjangoTask):
 
 
 app = Celery("trading_site", task_cls=TransactionAwareTask)
+secrets_filter.connect_celery()  # the worker's own log handlers mask secrets too
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 

@@ -328,6 +328,8 @@ TRENDY_PAPER_SLIPPAGE_BPS = env_str("TRENDY_PAPER_SLIPPAGE_BPS", "5")
 TRENDY_LIVE_SLIPPAGE_BPS = env_str("TRENDY_LIVE_SLIPPAGE_BPS", "5")
 # API base URL overrides per exchange id ("binance=http://127.0.0.1:9000,okx=…"): a proxy, or a fake exchange.
 TRENDY_EXCHANGE_API_URLS = dict(item.split("=", 1) for item in env_list("TRENDY_EXCHANGE_API_URLS") if "=" in item)
+# A bot whose exchange fails this many times in a row (time-outs, 5xx, 429; retried 1 s … 5 min apart) halts.
+TRENDY_BOT_MAX_TRANSIENT_FAILURES = env_int("TRENDY_BOT_MAX_TRANSIENT_FAILURES", 10)
 
 # --- E-mail -----------------------------------------------------------------------------
 # EMAIL_URL: smtp://user:password@host:587 (STARTTLS), smtps://…:465 (TLS), console://, locmem://
@@ -473,10 +475,28 @@ LOGGING = {
         "json": {"()": "trading_site.logging.JsonFormatter"},
         "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
+    # Every handler masks secrets (trading_site.logging.SecretsFilter; a worker's own handlers get it through
+    # trading_site.celery). Django's own handlers are replaced here so that none is left without the filter.
+    "filters": {
+        "secrets": {"()": "trading_site.logging.SecretsFilter"},
+        "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["secrets"]},
+        "mail_admins": {
+            "class": "django.utils.log.AdminEmailHandler",
+            "level": "ERROR",
+            "filters": ["require_debug_false", "secrets"],
+        },
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        "django": {"handlers": ["mail_admins"], "level": "INFO"},
+        "django.server": {"handlers": [], "level": "INFO", "propagate": True},
         "django.db.backends": {"level": "INFO"},
         "ccxt": {"level": "WARNING"},
     },
 }
+# Error pages and e-mails hide secrets by name and by value, in debug too (trading_site.error_reports).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "trading_site.error_reports.SafeReporterFilter"
+DEFAULT_EXCEPTION_REPORTER = "trading_site.error_reports.SafeExceptionReporter"

@@ -52,9 +52,9 @@ class EndpointListCreateApi(ListAPIView):
         parameters=[IDEMPOTENCY_HEADER],
         responses={201: WebhookEndpointSecretSerializer, 400: ERROR},
     )
-    # The answer holds the secret, and ``idempotent`` stores it for 24 hours to replay it: only to the same
-    # user with the same key and the same request (the cache key is per user). That is deliberate: an app
-    # whose first answer was lost must still get the secret, or the endpoint it created is useless.
+    # The answer holds the secret; ``idempotent`` stores the answer without it (``secret: null`` and a
+    # ``secret_note`` on a replay): the cache is no place for a secret. An app whose first answer was lost
+    # rotates the secret (POST …/rotate/) to get a new one.
     @idempotent
     def post(self, request: Request) -> Response:
         """Create an endpoint. The answer carries the URL and the secret, this once."""

@@ -41,13 +41,15 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
 class WebhookEndpointSecretSerializer(WebhookEndpointSerializer):
     """The endpoint with its secret: the answer to a creation or a rotation, and nothing else."""
 
-    secret = serializers.SerializerMethodField(help_text="Shown this once: put it in the alert message.")
+    secret = serializers.SerializerMethodField(
+        help_text="Shown this once: put it in the alert message. null in a replay (Idempotency-Key): never stored."
+    )
 
     class Meta(WebhookEndpointSerializer.Meta):
         fields = [*WebhookEndpointSerializer.Meta.fields, "secret"]
         read_only_fields = fields
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(serializers.CharField(allow_null=True))
     def get_secret(self, endpoint: WebhookEndpoint) -> str:
         return self.context["secret"]
 

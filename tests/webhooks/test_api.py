@@ -78,7 +78,11 @@ def test_a_retried_create_replays_the_same_answer_and_creates_one(alice_api, pap
     first = alice_api.post(ENDPOINTS, data, format="json", HTTP_IDEMPOTENCY_KEY="create-1")
     again = alice_api.post(ENDPOINTS, data, format="json", HTTP_IDEMPOTENCY_KEY="create-1")
     assert first.status_code == again.status_code == 201
-    assert again["Idempotent-Replayed"] == "true" and again.json() == first.json()
+    assert again["Idempotent-Replayed"] == "true" and again["Idempotent-Secrets-Omitted"] == "secret"
+    # The same answer, but the secret: shown once, never stored for a replay (issue 13).
+    replayed = again.json()
+    assert replayed.pop("secret") is None and replayed.pop("secret_note").startswith("This is a replay")
+    assert {**replayed, "secret": first.json()["secret"]} == first.json()
     assert WebhookEndpoint.objects.count() == 1
 
 
@@ -95,7 +99,8 @@ def test_rotate_returns_the_new_secret_once(alice_api, endpoint, send, prices):
     new = response.json()["secret"]
     assert new != endpoint.secret and new == services.endpoint_secret(WebhookEndpoint.objects.get(pk=ep.pk))
     replay = alice_api.post(f"{ENDPOINTS}{ep.pk}/rotate/", HTTP_IDEMPOTENCY_KEY="rot-1")
-    assert replay.json()["secret"] == new  # rotated once
+    assert replay.status_code == 200 and replay.json()["secret"] is None  # rotated once; the secret is not replayed
+    assert services.endpoint_secret(WebhookEndpoint.objects.get(pk=ep.pk)) == new
     assert new not in text(alice_api.get(f"{ENDPOINTS}{ep.pk}/")) and new not in text(alice_api.get(ENDPOINTS))
     assert send(ep, alert(endpoint.secret)).status_code == 404
     assert send(ep, alert(new)).status_code == 200

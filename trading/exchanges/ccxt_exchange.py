@@ -44,6 +44,7 @@ from .base import (
 )
 from .errors import (
     AuthenticationError,
+    CredentialsUnusable,
     ExchangeError,
     InsufficientFunds,
     InvalidOrder,
@@ -207,6 +208,8 @@ class CcxtExchange:
         self.venue = VENUES.get(exchange_id, GENERIC)
         self._sleep = sleep
         self._secrets = tuple(sorted({s for s in (api_key, secret, passphrase) if s}, key=len, reverse=True))
+        if self._unsendable():  # keys stored before they were checked: fail before any request, as the keys' fault
+            raise self._encoding_error("set up the client")
         self._markets: dict[str, Market] | None = None
         config = {
             "apiKey": api_key,
@@ -352,6 +355,22 @@ class CcxtExchange:
         except ccxt.BaseError as exc:
             # ``from None``: ccxt's own message holds the request URL and the raw answer.
             raise self._error(exc, action, order=order) from None
+        except UnicodeError:
+            # Raised while building headers or signing; the exception holds the whole key: never chained.
+            raise self._encoding_error(action) from None
+
+    def _unsendable(self) -> bool:
+        """A key, secret or passphrase with a character outside printable ASCII (line breaks of a PEM key aside)."""
+        return any(not all(" " <= c <= "~" or c in "\r\n" for c in s) for s in self._secrets)
+
+    def _encoding_error(self, action: str) -> ExchangeError:
+        if self._unsendable():
+            return CredentialsUnusable(
+                f"{self.id}: cannot {action}: the API key, secret or passphrase holds a character outside "
+                "printable ASCII",
+                code="credentials_encoding",
+            )
+        return ExchangeError(f"{self.id}: cannot {action}: the request cannot be encoded", code="encoding")
 
     def _read(self, action: str, call: Callable[[], T]) -> T:
         """A read (or an idempotent setting): retried on TemporaryError with exponential backoff."""

@@ -3,9 +3,21 @@ their boundary; callers decide by class what the bot does next (documented on ea
 
 Reads may be retried automatically (``TemporaryError``); an order create is never blindly re-sent:
 after a ``RequestTimeout`` the service looks the order up by its client order id first.
+
+Two kinds, and what a bot does with each (``is_permanent``, ``retry_delay``):
+
+- **transient** (``TemporaryError``: time-outs, network, 5xx, maintenance, 429/418): try again later, waiting
+  longer each time (1 s, 2 s, 4 s … capped at 5 minutes, with jitter, never sooner than the exchange's
+  ``Retry-After``), and give up after a bounded number of failures in a row;
+- **permanent** (everything else: keys refused or unusable, a missing permission, an unknown market, an order
+  the exchange will never take, not enough funds): the same request would fail the same way, so the bot stops
+  and the user is told what to fix.
 """
 
 from __future__ import annotations
+
+import random
+from collections.abc import Callable
 
 
 class ExchangeError(Exception):
@@ -41,6 +53,11 @@ class AuthenticationError(ExchangeError):
     """The keys were rejected or lack a permission: the bot halts until the user fixes the keys."""
 
 
+class CredentialsUnusable(AuthenticationError):
+    """The stored key, secret or passphrase cannot even be sent (a character outside printable ASCII, such as a
+    zero-width space pasted with it): the same keys never work; the user must enter them again."""
+
+
 class InsufficientFunds(ExchangeError):
     """Not enough balance or margin: the order is rejected, the user is told."""
 
@@ -56,3 +73,34 @@ class UnknownSymbol(InvalidOrder):
 
 class OrderNotFound(ExchangeError):
     """No order with that id (or client order id) on the exchange."""
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """True when trying again cannot help (see the module's docstring); a ``UnicodeError`` raised while
+    sending is the credentials' characters (an adapter that did not translate it)."""
+    if isinstance(exc, TemporaryError):
+        return False
+    return isinstance(exc, ExchangeError | UnicodeError)
+
+
+RETRY_BASE_S = 1.0
+RETRY_CAP_S = 300.0
+RETRY_AFTER_CAP_S = 3600.0  # an exchange asking for more than an hour is treated as asking for an hour
+
+
+def retry_delay(
+    attempt: int,
+    *,
+    retry_after: float | None = None,
+    base: float = RETRY_BASE_S,
+    cap: float = RETRY_CAP_S,
+    rand: Callable[[], float] = random.random,
+) -> float:
+    """Seconds to wait before try ``attempt + 1`` (``attempt`` counts from 0): ``base * 2**attempt`` capped at
+    ``cap``, drawn between half and all of it (so that many bots do not retry in step), and never less than
+    the exchange's ``Retry-After``."""
+    ceiling = min(cap, base * 2 ** max(0, min(attempt, 32)))
+    delay = max(base, ceiling / 2 + rand() * ceiling / 2)
+    if retry_after is not None and retry_after > 0:
+        delay = max(delay, min(float(retry_after), RETRY_AFTER_CAP_S))
+    return delay
