@@ -341,6 +341,7 @@ def paper_changes_record(*, account: ExchangeAccount, fills: list[Fill], orders:
             ).update(status=STATUS_FROM_EXCHANGE[state.status], note=state.reason[:300], updated_at=timezone.now())
 
 
+@transaction.atomic  # the position is locked (select_for_update): a worker outside a transaction could not
 def _fill_record(
     *,
     order: Order,
