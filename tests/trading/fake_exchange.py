@@ -115,6 +115,7 @@ class FakeOrder:
     created_ms: int = field(default_factory=now_ms)
     updated_ms: int = field(default_factory=now_ms)
     pieces: list[Decimal] = field(default_factory=list)  # a partial fill: what later polls fill, in order units
+    trades: list[tuple[int, Decimal, Decimal, Decimal, int]] = field(default_factory=list)  # id, qty, price, fee, ms
 
 
 @dataclass
@@ -312,6 +313,8 @@ class FakeVenue:
             self.balances[market.base] -= qty
             self.balances[market.quote] += cost - fee
         filled = order.filled + amount
+        self._seq += 1
+        order.trades.append((self._seq, amount, price, fee, now_ms()))
         order.average = ((order.average or price) * order.filled + price * amount) / filled
         order.filled, order.fee = filled, order.fee + fee
         order.status = "filled" if filled >= order.amount else "open"
@@ -486,6 +489,7 @@ class FakeBinance(FakeVenue):
             ("GET", "/api/v3/order"): lambda r: self.get_order(r, swap=False),
             ("DELETE", "/api/v3/order"): lambda r: self.cancel(r, swap=False),
             ("GET", "/api/v3/openOrders"): lambda r: self.open_orders(r, swap=False, algo=False),
+            ("GET", "/api/v3/myTrades"): self.my_trades,
             ("GET", "/fapi/v3/account"): self.futures_account,
             ("GET", "/fapi/v2/account"): self.futures_account,
             ("POST", "/fapi/v1/order"): lambda r: self.new_order(r, swap=True),
@@ -729,12 +733,13 @@ class FakeBinance(FakeVenue):
             assert order.average is not None
             body["fills"] = [
                 {
-                    "price": text(order.average),
-                    "qty": text(order.filled),
-                    "commission": text(order.fee),
+                    "price": text(price),
+                    "qty": text(qty),
+                    "commission": text(fee),
                     "commissionAsset": market.quote,
-                    "tradeId": int(order.id),
+                    "tradeId": trade_id,
                 }
+                for trade_id, qty, price, fee, _ms in order.trades
             ]
             if self.duplicate_next_fills:  # the same trade reported twice
                 body["fills"] = body["fills"] * 2
@@ -779,6 +784,36 @@ class FakeBinance(FakeVenue):
                 "isWorking": True,
             }
         return body
+
+    def my_trades(self, request: Recorded) -> list[dict[str, Any]]:
+        """Spot trades of the account on a symbol (of one order with ``orderId``)."""
+        market = self.market_of(request, swap=False)
+        wanted = request.fields.get("orderId")
+        trades = []
+        for order in self.orders:
+            if order.market != market or (wanted and order.id != wanted):
+                continue
+            for trade_id, qty, price, fee, ms in order.trades:
+                trades.append(
+                    {
+                        "symbol": market.exchange_id,
+                        "id": trade_id,
+                        "orderId": int(order.id),
+                        "orderListId": -1,
+                        "price": text(price),
+                        "qty": text(qty),
+                        "quoteQty": text(qty * price),
+                        "commission": text(fee),
+                        "commissionAsset": market.quote,
+                        "time": ms,
+                        "isBuyer": order.side == "buy",
+                        "isMaker": False,
+                        "isBestMatch": True,
+                    }
+                )
+        if self.duplicate_next_fills:  # the same trades reported twice
+            trades = trades * 2
+        return trades
 
     def lookup(self, request: Recorded, *, algo: bool) -> FakeOrder:
         fields = request.fields

@@ -11,7 +11,8 @@ behind one address.
 - ``rate_limited``: the exchange's 429 with ``Retry-After``;
 - ``response_lost``: the request is carried out (an order is stored and filled), then the connection is cut;
 - ``partial_fill`` (market order creates): the order fills in pieces, the rest on later polls of its status;
-- ``duplicate_fill`` (Binance spot market order creates, whose answer lists its trades): each trade twice.
+- ``duplicate_fill`` (Binance spot market order creates, whose answer lists its trades, and ``myTrades``): each
+  trade reported twice.
 
 Between ticks ``outside_change`` changes an account the way its owner (or the exchange) might without Trendy:
 closes or halves an open perpetual position (``position_closed``, ``position_resized``) or moves part of the
@@ -56,6 +57,7 @@ DEFAULT_WEIGHTS = {
 }
 CREATE_ONLY = {"partial_fill", "duplicate_fill"}
 SPOT_CREATES = ("/api/v3/order",)
+SPOT_TRADES = ("/api/v3/myTrades",)
 
 
 @dataclass
@@ -98,6 +100,8 @@ class FaultPlan:
                 kinds.append("partial_fill")
             if path in SPOT_CREATES and venue.name == "binance" and self.weights.get("duplicate_fill", 0) > 0:
                 kinds.append("duplicate_fill")
+        if method == "GET" and path in SPOT_TRADES and self.weights.get("duplicate_fill", 0) > 0:
+            kinds.append("duplicate_fill")
         return kinds
 
     def draw(self, venue: FakeVenue, method: str, path: str, raw_body: str) -> str | None:

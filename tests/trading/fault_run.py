@@ -55,6 +55,7 @@ class FaultRunConfig:
     sleep_scale: float = 0.01  # back-off and Retry-After waits are recorded, then slept this much of
     settle_rounds: int = 12
     max_rounds: int = 100_000
+    progress: bool = False  # a line every 10 candles
 
 
 @dataclass
@@ -180,6 +181,7 @@ class FaultRun:
         self.client = Client()
         self.pending_ticks: dict[int, tuple[datetime, dict[str, bool]]] = {}  # bot → the candle its task gave up on
         self.halts_seen: set[tuple[int, str]] = set()
+        self.last_reconcile: dict[str, Any] = {}
 
     # set-up
     def _build(self) -> None:
@@ -340,7 +342,7 @@ class FaultRun:
         from trading.reconcile_service import reconcile_all
 
         with _pinned(candle):
-            reconcile_all()
+            self.last_reconcile = reconcile_all()
             # The owner reads why a reconciliation halted the bot, checks the account, starts it again.
             for bot in Bot.objects.filter(status=Bot.Status.HALTED):
                 self._count_halt(bot)
@@ -382,7 +384,7 @@ class FaultRun:
             self._catch_up(candle)
             with _pinned(candle):
                 self._sweep()
-        for actor in self.actors:
+        for actor in self.actors if trade else ():  # settling: nobody changes the accounts any more
             if self.rng.random() < self.config.outside_rate:
                 self.plan.outside_change(actor.venue, positions=actor.market_type == "swap")
         if k % self.config.reconcile_every == self.config.reconcile_every - 1 or not trade:
@@ -399,6 +401,9 @@ class FaultRun:
                 status__in=[WebhookEvent.Status.PENDING, WebhookEvent.Status.PROCESSING],
             ).count()
             + len(self.pending_ticks)
+            # the last reconciliation still had something to put right, or could not read an account
+            + sum(self.last_reconcile.get(k, 0) for k in ("updated", "missing", "changed", "canceled", "unexplained"))
+            + len(self.last_reconcile.get("errors", []))
         )
 
     def run(self) -> FaultRunReport:
@@ -419,9 +424,14 @@ class FaultRun:
                 seed=self.config.seed, rate=self.config.rate, hang_s=self.config.timeout_ms / 1000 + 0.1
             ).attach(*self.fleet.venues.values())
             k = 0
-            while k < self.config.max_rounds and Order.objects.count() < self.config.orders:
+            placed = 0
+            while k < self.config.max_rounds and placed < self.config.orders:
                 self._round(k, t0 + HOUR * k, trade=True)
                 k += 1
+                placed = Order.objects.count()
+                if self.config.progress and k % 10 == 0:
+                    elapsed = time.perf_counter() - started
+                    print(f"candle {k}: {placed} orders, {self.plan.requests} requests, {elapsed:.0f} s", flush=True)
             self.report.rounds = k
             last = t0 + HOUR * max(k - 1, 0)
             for settle in range(self.config.settle_rounds):

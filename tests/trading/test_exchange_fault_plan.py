@@ -191,3 +191,18 @@ def test_a_position_halved_on_the_exchange_is_halved_here(swap, binance_server, 
     assert position.status == Position.Status.OPEN
     assert position.amount == binance_server.positions["BTC/USDT:USDT"].amount < held
     assert Order.objects.filter(position=position, note="changed on the exchange, outside Trendy").count() == 1
+
+
+def test_a_spot_order_looked_up_after_a_lost_answer_has_its_fee(binance_server):
+    """Binance's order status tells no fee: a fill learnt by a look-up reads its trades (each once) for it."""
+    plan = FaultPlan(rate=0).attach(binance_server)
+    binance_server.balances = {"USDT": D(10_000), "BTC": D(0)}
+    exchange = binance_server.exchange("spot")
+    plan.force("response_lost", path="/api/v3/order").force("duplicate_fill", path="/api/v3/myTrades", method="GET")
+    with pytest.raises(TemporaryError):
+        exchange.create_order(
+            OrderRequest(symbol="BTC/USDT", side="buy", type="market", amount=D("0.02"), client_order_id="Tlookfee")
+        )
+    state = exchange.fetch_order("BTC/USDT", client_order_id="Tlookfee")
+    assert (state.status, state.filled) == ("closed", D("0.02"))
+    assert state.fee == binance_server.order("Tlookfee").fee == D("1")

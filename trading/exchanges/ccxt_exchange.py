@@ -521,7 +521,10 @@ class CcxtExchange:
                 if trigger or not self._split_triggers:
                     raise OrderNotFound(f"{self.id}: no such order on {symbol}.", code="not_found")
                 continue
-            return self._order_state(raw, symbol=symbol, client_order_id=client_order_id)
+            state = self._order_state(raw, symbol=symbol, client_order_id=client_order_id)
+            if self.market_type == "spot" and state.filled > 0 and not (raw.get("fee") or raw.get("fees")):
+                state = replace(state, fee=self._trade_fees(state))
+            return state
         raise OrderNotFound(f"{self.id}: no such order on {symbol}.", code="not_found")  # pragma: no cover
 
     def fetch_open_orders(self, symbol: str | None = None) -> list[OrderState]:
@@ -792,6 +795,20 @@ class CcxtExchange:
             reason=self._clean(str(info.get("sMsg") or info.get("msg") or "")) if status == "rejected" else "",
             info=info,
         )
+
+    def _trade_fees(self, state: OrderState) -> Decimal:
+        """A filled spot order's fees read from its trades, each once, for a status answer that carries none
+        (Binance's): the same order then reads alike whether its create answer or a look-up told of its fill."""
+        if not state.exchange_order_id or not self.client.has.get("fetchOrderTrades"):
+            return state.fee
+        try:
+            trades = self._read(
+                "fetch the order's trades",
+                lambda: self.client.fetch_order_trades(state.exchange_order_id, state.symbol),
+            )
+        except ExchangeError:
+            return state.fee
+        return self._fee_in_quote({"trades": trades}, (self._markets or {}).get(state.symbol), state.average)
 
     def _fee_in_quote(self, raw: dict[str, Any], market: Market | None, average: Decimal | None) -> Decimal:
         """Fees in the quote currency: base-currency fees at the average price; others (BNB) are left out.
