@@ -39,6 +39,8 @@ SCHEDULE: list[Entry] = [
     Entry("reconcile", "trading.reconcile", "*/5 * * * *", expires_seconds=240),
     # Accepted TradingView alerts that no task picked up (a broker restart) are enqueued again; every minute.
     Entry("sweep webhook events", "webhooks.sweep_events", "* * * * *", expires_seconds=50),
+    # Delete refused webhook events older than TRENDY_WEBHOOK_REFUSED_RETENTION_DAYS once a day.
+    Entry("prune refused webhook events", "webhooks.prune_refused_events", "43 3 * * *", expires_seconds=3600),
     # Delete expired API tokens once a day.
     Entry("purge expired API tokens", "accounts.purge_expired_api_tokens", "17 3 * * *", expires_seconds=3600),
 ]

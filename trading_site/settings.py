@@ -337,6 +337,15 @@ TRENDY_BOT_MAX_TRANSIENT_FAILURES = env_int("TRENDY_BOT_MAX_TRANSIENT_FAILURES",
 
 def _email_settings(url: str) -> dict[str, object]:
     if not url:
+# --- Webhook receiver: requests that do not authenticate (README "Security") -------------
+# Per minute, refused requests from one address (TradingView's own addresses excepted) and to one webhook URL;
+# beyond them the receiver answers 429 and stores nothing. Per hour, refused rows kept per webhook (the rest
+# are only counted). Refused events are deleted after this many days (the beat's "prune refused webhook events").
+TRENDY_WEBHOOK_REFUSED_PER_IP = env_int("TRENDY_WEBHOOK_REFUSED_PER_IP", 30)
+TRENDY_WEBHOOK_REFUSED_PER_URL = env_int("TRENDY_WEBHOOK_REFUSED_PER_URL", 30)
+TRENDY_WEBHOOK_REFUSED_ROWS_PER_HOUR = env_int("TRENDY_WEBHOOK_REFUSED_ROWS_PER_HOUR", 100)
+TRENDY_WEBHOOK_REFUSED_RETENTION_DAYS = env_int("TRENDY_WEBHOOK_REFUSED_RETENTION_DAYS", 14)
+
         return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
     parsed = urlparse(url)
     backends = {

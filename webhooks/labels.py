@@ -180,9 +180,14 @@ def _reason(code: str, d: dict[str, Any], event: Any, html: bool) -> str:
             "not_positive": _("%(field)s must be above 0."),
             "not_finite": _("%(field)s must be a finite number."),
             "out_of_range": _("%(field)s is out of range."),
+            "too_big": _("%(field)s must be at most %(limit)s."),
+            "too_precise": _("%(field)s has more than %(limit)s decimal places."),
             "too_long": _("%(field)s is longer than %(limit)s characters."),
         }[d["problem"]]
-        return _fill(template, {"field": _field(d["field"], html), "limit": d.get("limit", "")}, html)
+        limit = d.get("limit", "")
+        if d["problem"] == "too_big":
+            limit = display.number(Decimal(str(limit)), 0)
+        return _fill(template, {"field": _field(d["field"], html), "limit": limit}, html)
     if code == "bad_symbol":
         if d.get("problem") == "quote":
             template = _("%(symbol)s: the quote currency is not recognised. Write the market as BTC/USDT.")

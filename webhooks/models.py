@@ -115,6 +115,10 @@ class WebhookEvent(models.Model):
     message = models.CharField(_("message"), max_length=300, blank=True)
     body = models.JSONField(_("body"), null=True, blank=True)
     body_size = models.PositiveIntegerField(_("body size (bytes)"), default=0)
+    # A request that did not authenticate (unknown URL, wrong secret, unreadable body) keeps no body: only its
+    # first characters with secrets masked, and its SHA-256 (to tell repeats apart).
+    body_prefix = models.CharField(_("body prefix"), max_length=256, blank=True)
+    body_sha256 = models.CharField(_("body SHA-256"), max_length=64, blank=True)
     symbol = models.CharField(_("symbol"), max_length=32, blank=True)
     action = models.CharField(_("action"), max_length=16, blank=True)
     dedupe_key = models.CharField(_("duplicate check key"), max_length=64, null=True, blank=True)

@@ -76,7 +76,24 @@ class WebhookEventSerializer(serializers.ModelSerializer):
     order_status = serializers.CharField(source="order.status", read_only=True, allow_null=True, default=None)
     order_filled = MoneyField(source="order.filled", read_only=True, allow_null=True, default=None)
     order_average_price = MoneyField(source="order.average_price", read_only=True, allow_null=True, default=None)
-    body = serializers.JSONField(read_only=True, help_text="The request body as received, the secret removed.")
+    status = serializers.ChoiceField(
+        choices=[("", ""), *WebhookEvent.Status.choices],
+        read_only=True,
+        help_text="What an accepted alert became; empty for a refused request.",
+    )
+    body = serializers.JSONField(
+        read_only=True,
+        allow_null=True,
+        help_text="The request body as received, the secret removed; null for a request that did not authenticate "
+        "(unknown URL, wrong secret, unreadable body): see body_prefix.",
+    )
+    body_prefix = serializers.CharField(
+        read_only=True,
+        help_text="A request that did not authenticate: the first 256 characters of its body, secrets masked.",
+    )
+    body_sha256 = serializers.CharField(
+        read_only=True, help_text="A request that did not authenticate: the SHA-256 of its body (hex)."
+    )
     market_time = serializers.DateTimeField(
         read_only=True, help_text="The market clock's time when it arrived (the replay's time on the replay clock)."
     )
@@ -90,6 +107,6 @@ class WebhookEventSerializer(serializers.ModelSerializer):
         fields = [
             "id", "endpoint", "endpoint_name", "received_at", "market_time", "source_ip", "outcome", "reason",
             "message", "symbol", "action", "is_test", "status", "result", "order", "order_status", "order_filled",
-            "order_average_price", "adjustments", "body", "processed_at",
+            "order_average_price", "adjustments", "body", "body_prefix", "body_sha256", "processed_at",
         ]  # fmt: skip
         read_only_fields = fields

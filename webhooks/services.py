@@ -10,6 +10,7 @@ places a second order. ``events_sweep`` re-enqueues accepted events no task pick
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets as pysecrets
 from dataclasses import asdict, dataclass, field
@@ -172,15 +173,19 @@ class Answer:
 
 
 def _reject(status: int, code: str, message: str, details: dict[str, Any] | None = None, **event: Any) -> Answer:
-    """Store the refusal (its code, its English message and its figures for the pages) and answer it."""
-    stored = WebhookEvent.objects.create(
-        outcome=WebhookEvent.Outcome.REJECTED,
-        reason=code,
-        message=message[:300],
-        details=_jsonable(details or {}),
-        **event,
-    )
-    return Answer(status, {"status": "rejected", "reason": code, "message": message, "event": stored.pk}, stored.pk)
+    """Store the refusal (its code, its English message and its figures for the pages) and answer it. Beyond
+    the hourly cap of refused rows per webhook the refusal is answered alike and only counted."""
+    stored = None
+    if _row_allowed(event.get("endpoint"), event["received_at"]):
+        stored = WebhookEvent.objects.create(
+            outcome=WebhookEvent.Outcome.REJECTED,
+            reason=code,
+            message=message[:300],
+            details=_jsonable(details or {}),
+            **event,
+        )
+    pk = stored.pk if stored is not None else None
+    return Answer(status, {"status": "rejected", "reason": code, "message": message, "event": pk}, pk)
 
 
 NOT_FOUND = {"status": "rejected", "reason": "not_found", "message": "No such webhook."}
@@ -207,6 +212,11 @@ def alert_receive(
 
 def _receive(token: str, body: bytes, remote_addr: str, forwarded_for: str | None, is_test: bool, now: Any) -> Answer:
     ip = validation.client_ip(remote_addr, forwarded_for, settings.TRENDY_NUM_PROXIES)
+    # An address that sent too many requests that did not authenticate this minute: refused from Redis,
+    # before the database is touched. TradingView's own addresses carry every trader's alerts: never held.
+    ip_key = None if ip in validation.TRADINGVIEW_IPS else f"webhooks:refused-ip:{ip}:{_minute(now)}"
+    if ip_key is not None and _peek(ip_key) >= settings.TRENDY_WEBHOOK_REFUSED_PER_IP:
+        return _too_many(now)
     common: dict[str, Any] = {
         "source_ip": ip,
         "body_size": len(body),
@@ -214,45 +224,38 @@ def _receive(token: str, body: bytes, remote_addr: str, forwarded_for: str | Non
         "received_at": now,
         "market_time": clock.now(),
     }
+    door = _Door(token=token, body=body, ip_key=ip_key, now=now, common=common)
     endpoint = _endpoint_for(token) if token and len(token) <= 64 else None
     if endpoint is None or not endpoint.active:
         # Unknown and revoked tokens answer alike: the URL cannot be probed.
-        stored = WebhookEvent.objects.create(
-            endpoint=endpoint,
-            outcome=WebhookEvent.Outcome.REJECTED,
-            reason="revoked" if endpoint else "unknown_token",
-            message="This endpoint is revoked or paused." if endpoint else "No endpoint has this URL.",
-            **common,
-        )
-        return Answer(404, NOT_FOUND, stored.pk)
+        if endpoint:
+            return door.refuse(404, "revoked", "This endpoint is revoked or paused.", endpoint=endpoint)
+        return door.refuse(404, "unknown_token", "No endpoint has this URL.", endpoint=None)
     common["endpoint"] = endpoint
     if len(body) > validation.MAX_BODY_BYTES:
         kb = validation.MAX_BODY_BYTES // 1024
-        return _reject(413, "too_large", f"The body is larger than {kb} KB.", {"kb": kb}, **common)
+        return door.refuse(413, "too_large", f"The body is larger than {kb} KB.", {"kb": kb}, endpoint=endpoint)
     if endpoint.ip_allowlist and ip not in validation.TRADINGVIEW_IPS:
-        return _reject(403, "ip_not_allowed", f"{ip} is not one of TradingView's addresses.", **common)
+        message = f"{ip} is not one of TradingView's addresses."
+        return door.refuse(403, "ip_not_allowed", message, endpoint=endpoint)
     try:
         data = validation.parse_body(body)
     except AlertError as exc:
-        return _reject(400, exc.code, exc.message, exc.params, **common)
-    common["body"] = _jsonable(validation.redact(data))
+        return door.refuse(400, exc.code, exc.message, exc.params, endpoint=endpoint)
     try:
         secret = endpoint_secret(endpoint)
     except Exception:  # noqa: BLE001 - a secret that cannot be opened is a wrong secret to the sender
         log.error("webhook secret cannot be opened", extra={"endpoint_id": endpoint.pk})
         secret = ""
     if not validation.secret_matches(data.get("secret"), secret):
-        stored = WebhookEvent.objects.create(
-            outcome=WebhookEvent.Outcome.REJECTED,
-            reason="bad_secret" if data.get("secret") else "missing_secret",
-            message="The secret is wrong." if data.get("secret") else "The body has no secret.",
-            **common,
-        )
-        return Answer(404, NOT_FOUND, stored.pk)  # like an unknown token
+        if data.get("secret"):
+            return door.refuse(404, "bad_secret", "The secret is wrong.", endpoint=endpoint)  # like an unknown token
+        return door.refuse(404, "missing_secret", "The body has no secret.", endpoint=endpoint)
+    common["body"] = _jsonable(validation.redact(data))
     try:
         alert = validation.parse_alert(data)
     except AlertError as exc:
-        return _reject(422, exc.code, exc.message, exc.params, **common)
+        return _reject(exc.status, exc.code, exc.message, exc.params, **common)
     common["symbol"], common["action"] = alert.market, alert.action
     try:
         validation.check_age(alert.time, now, endpoint.max_age_seconds)
@@ -275,7 +278,17 @@ def _receive(token: str, body: bytes, remote_addr: str, forwarded_for: str | Non
         if bot is None:
             message = _("No bot %(id)s on this endpoint's account.") % {"id": alert.bot}
             return _reject(422, "unknown_bot", message, {"bot": alert.bot}, **common)
-    key = validation.dedupe_key(alert, body)
+    window = None
+    if not alert.order_id and not alert.time:
+        # No order id and no time: the same bytes are the same alert within a window only (the bot's candle,
+        # else 60 s), so that the same alert next week trades again.
+        window = _dedupe_window(bot)
+        start = validation.window_start(now, window)
+        if bot is None and (original := _recent_copy(endpoint, alert, body, start, window, now)) is not None:
+            return _duplicate(original, common)
+        key = validation.dedupe_key(alert, body, start)
+    else:
+        key = validation.dedupe_key(alert, body)
     # No look-up first: the unique index on the accepted events' keys decides, in the insert itself.
     try:
         with transaction.atomic():
@@ -308,6 +321,39 @@ def _receive(token: str, body: bytes, remote_addr: str, forwarded_for: str | Non
         return _duplicate(original, common)
     _enqueue(event.pk)
     return Answer(200, {"status": "accepted", "event": event.pk}, event.pk)
+
+
+DEFAULT_DEDUPE_WINDOW = 60  # seconds: an endpoint bound to no bot
+
+
+def _dedupe_window(bot: Bot | None) -> int:
+    """The duplicate window of an alert without order id and time: the bot's candle, else 60 s."""
+    if bot is None:
+        return DEFAULT_DEDUPE_WINDOW
+    from market_data.timeframes import timeframe_ms
+
+    try:
+        return max(1, timeframe_ms(bot.timeframe) // 1000)
+    except (KeyError, ValueError, TypeError):
+        return DEFAULT_DEDUPE_WINDOW
+
+
+def _recent_copy(
+    endpoint: WebhookEndpoint, alert: validation.Alert, body: bytes, start: Any, window: int, now: Any
+) -> WebhookEvent | None:
+    """Without a bot the window slides: a copy in the next minute within 60 s of the first is a duplicate
+    too (the unique index catches copies within the same minute)."""
+    previous = validation.dedupe_key(alert, body, start - timedelta(seconds=window))
+    return (
+        WebhookEvent.objects.filter(
+            endpoint=endpoint,
+            dedupe_key=previous,
+            outcome=WebhookEvent.Outcome.ACCEPTED,
+            received_at__gt=now - timedelta(seconds=window),
+        )
+        .order_by()
+        .first()
+    )
 
 
 def _duplicate(original: WebhookEvent, common: dict[str, Any]) -> Answer:
@@ -354,40 +400,141 @@ _RECEIVER_FIELDS = (
     "exchange_account__enabled",
     "exchange_account__market_type",
     "user__auto_trading",
+    "bot__timeframe",
 )
 
 
 def _endpoint_for(token: str) -> WebhookEndpoint | None:
-    query = WebhookEndpoint.objects.select_related("exchange_account", "user").only(*_RECEIVER_FIELDS)
+    query = WebhookEndpoint.objects.select_related("exchange_account", "user", "bot").only(*_RECEIVER_FIELDS)
     return next(iter(query.filter(token=token).order_by()[:1]), None)
 
 
 def _redis_client_and_key(key: str) -> tuple[Any, str]:
-    """The cache's own Redis connection and full key when the cache is django-redis (settings use it whenever
-    REDIS_URL is set); else (None, key) and the cache's own add/incr serve."""
+    """The cache's own Redis connection and full key when the cache is Redis (django-redis, or Django's own
+    RedisCache that settings use whenever REDIS_URL is set); else (None, key) and the cache's add/incr serve."""
     client = getattr(cache, "client", None)
     if client is not None and hasattr(client, "get_client"):
         return client.get_client(write=True), str(client.make_key(key))
+    raw = getattr(cache, "_cache", None)
+    if raw is not None and hasattr(raw, "get_client") and hasattr(cache, "make_and_validate_key"):
+        full_key = cache.make_and_validate_key(key)
+        return raw.get_client(full_key, write=True), full_key
     return None, key
+
+
+def _count(key: str, ttl: int) -> int:
+    """An atomic counter with an expiry (Redis: INCR and EXPIRE in one round trip)."""
+    redis_client, full_key = _redis_client_and_key(key)
+    if redis_client is not None:
+        pipe = redis_client.pipeline()
+        pipe.incr(full_key)
+        pipe.expire(full_key, ttl)
+        count, _expired = pipe.execute()
+        return int(count)
+    cache.add(key, 0, timeout=ttl)
+    try:
+        return int(cache.incr(key))
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, timeout=ttl)
+        return 1
+
+
+def _peek(key: str) -> int:
+    redis_client, full_key = _redis_client_and_key(key)
+    value = redis_client.get(full_key) if redis_client is not None else cache.get(key)
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _minute(now: Any) -> int:
+    return int(now.timestamp()) // 60
+
+
+def _too_many(now: Any) -> Answer:
+    """429 for a sender past a limit of refused requests: nothing stored, Retry-After the minute's end."""
+    wait = 60 - int(now.timestamp()) % 60
+    message = f"Too many refused requests; try again in {wait} s."
+    return Answer(
+        429,
+        {"status": "rejected", "reason": "rate_limited", "message": message},
+        extra_headers={"Retry-After": str(wait)},
+    )
+
+
+def _rows_key(endpoint_id: int | None, now: Any) -> str:
+    return f"webhooks:refused-rows:{endpoint_id or 'none'}:{int(now.timestamp()) // 3600}"
+
+
+def _row_allowed(endpoint: WebhookEndpoint | None, now: Any) -> bool:
+    """Whether one more refused row may be stored for this webhook this hour (unknown URLs share one cap)."""
+    cap = settings.TRENDY_WEBHOOK_REFUSED_ROWS_PER_HOUR
+    count = _count(_rows_key(endpoint.pk if endpoint else None, now), 2 * 3600)
+    if count == cap + 1:
+        log.warning(
+            "webhook: more than %d refused requests this hour; the rest are counted, not stored",
+            cap,
+            extra={"endpoint_id": endpoint.pk if endpoint else None},
+        )
+    return count <= cap
+
+
+def refused_not_stored(*, endpoint_id: int | None, now: Any = None) -> int:
+    """Refused requests to this webhook this hour that were counted but not stored (beyond the hourly cap)."""
+    count = _peek(_rows_key(endpoint_id, now or timezone.now()))
+    return max(0, count - settings.TRENDY_WEBHOOK_REFUSED_ROWS_PER_HOUR)
+
+
+@dataclass
+class _Door:
+    """A request that did not authenticate: counted per URL and per address before anything is stored, kept
+    (within the hourly cap) as a short masked prefix of its body and its hash, never its body."""
+
+    token: str
+    body: bytes
+    ip_key: str | None
+    now: Any
+    common: dict[str, Any]
+
+    def refuse(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: dict[str, Any] | None = None,
+        *,
+        endpoint: WebhookEndpoint | None,
+    ) -> Answer:
+        token_hash = hashlib.sha256(self.token.encode(errors="replace")).hexdigest()[:32]
+        if _count(f"webhooks:refused-url:{token_hash}:{_minute(self.now)}", 120) > (
+            settings.TRENDY_WEBHOOK_REFUSED_PER_URL
+        ):
+            return _too_many(self.now)
+        if self.ip_key is not None and _count(self.ip_key, 120) > settings.TRENDY_WEBHOOK_REFUSED_PER_IP:
+            return _too_many(self.now)
+        stored = None
+        if _row_allowed(endpoint, self.now):
+            event = {k: v for k, v in self.common.items() if k not in ("body", "endpoint")}
+            stored = WebhookEvent.objects.create(
+                endpoint=endpoint,
+                outcome=WebhookEvent.Outcome.REJECTED,
+                reason=code,
+                message=message[:300],
+                details=_jsonable(details or {}),
+                body_prefix=validation.body_prefix(self.body),
+                body_sha256=validation.body_hash(self.body),
+                **event,
+            )
+        pk = stored.pk if stored is not None else None
+        if status == 404:
+            return Answer(404, NOT_FOUND, pk)
+        return Answer(status, {"status": "rejected", "reason": code, "message": message, "event": pk}, pk)
 
 
 def _within_rate(endpoint: WebhookEndpoint, now: Any) -> bool:
     """An atomic per-minute counter in the cache (Redis in production: INCR is atomic across workers)."""
-    key = f"webhooks:rate:{endpoint.pk}:{int(now.timestamp()) // 60}"
-    redis_client, full_key = _redis_client_and_key(key)
-    if redis_client is not None:  # Redis: INCR and EXPIRE in one round trip
-        pipe = redis_client.pipeline()
-        pipe.incr(full_key)
-        pipe.expire(full_key, 120)
-        count, _expired = pipe.execute()
-        return count <= endpoint.max_alerts_per_minute
-    cache.add(key, 0, timeout=120)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.add(key, 1, timeout=120)
-        count = 1
-    return count <= endpoint.max_alerts_per_minute
+    return _count(f"webhooks:rate:{endpoint.pk}:{_minute(now)}", 120) <= endpoint.max_alerts_per_minute
 
 
 def _market_problem(endpoint: WebhookEndpoint, alert: validation.Alert) -> tuple[str, dict[str, Any]]:
@@ -614,3 +761,19 @@ def events_sweep(*, older_than: timedelta = SWEEP_AFTER) -> int:
         for pk in stuck:
             _enqueue(pk)
     return len(stuck)
+
+
+def refused_events_prune(*, now: Any = None) -> int:
+    """Delete refused events received more than TRENDY_WEBHOOK_REFUSED_RETENTION_DAYS ago, in batches (the
+    accepted and duplicate ones stay: they are the trading record). Returns how many were deleted."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.TRENDY_WEBHOOK_REFUSED_RETENTION_DAYS)
+    deleted = 0
+    while True:
+        batch = list(
+            WebhookEvent.objects.filter(outcome=WebhookEvent.Outcome.REJECTED, received_at__lt=cutoff)
+            .order_by()
+            .values_list("pk", flat=True)[:5000]
+        )
+        if not batch:
+            return deleted
+        deleted += WebhookEvent.objects.filter(pk__in=batch).delete()[0]

@@ -30,3 +30,11 @@ def sweep_webhook_events() -> int:
     from webhooks.services import events_sweep
 
     return events_sweep()
+
+
+@shared_task(name="webhooks.prune_refused_events")
+def prune_refused_events() -> int:
+    """Refused events older than TRENDY_WEBHOOK_REFUSED_RETENTION_DAYS: deleted (daily)."""
+    from webhooks.services import refused_events_prune
+
+    return refused_events_prune()

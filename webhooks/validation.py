@@ -34,18 +34,35 @@ _DIGITS = re.compile(r"[0-9]{1,18}")
 # Numbers beyond this many digits either side of the point are nobody's price, size or leverage; refusing them
 # at the door keeps a 1e5000 away from the integer conversions of the risk envelope.
 _MAX_EXPONENT = 15
+# Every number of an alert is above 0 and at most MAX_NUMBER, with at most MAX_DECIMAL_PLACES decimals (what
+# the database's money columns hold: 40 digits, 18 of them decimals).
+MAX_NUMBER = Decimal(10) ** 12
+MAX_DECIMAL_PLACES = 18
+# What the event log keeps of a request that did not authenticate: this many characters, secrets masked.
+PREFIX_CHARS = 256
+_SECRET_IN_JSON = re.compile(r'("(?:secret|passphrase|password|token)"\s*:\s*)"(?:[^"\\]|\\.)*"?', re.IGNORECASE)
+_SECRET_IN_TEXT = re.compile(r"((?:secret|passphrase|password|token)\s*[=:]\s*)[^\s,;&}]+", re.IGNORECASE)
+_SECRET_SHAPE = re.compile(r"whs_[A-Za-z0-9_\-]+")
 
 
 class AlertError(ValueError):
     """``code`` names the refusal, ``message`` says it in English (the answer to TradingView and the API), and
     ``params`` holds its figures (the field, the value, the age…), so that a page can say it in the reader's
-    language."""
+    language. ``status`` is the HTTP answer when the alert's schema refuses it (422 unless said)."""
+
+    status = 422
 
     def __init__(self, code: str, message: str, **params: Any) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.params = params
+
+
+class BadNumber(AlertError):
+    """A number that no price, size or percentage can be (zero, negative, NaN, infinite, absurd): 400."""
+
+    status = 400
 
 
 @dataclass(frozen=True)
@@ -153,9 +170,24 @@ def _decimal(data: dict[str, Any], key: str) -> Decimal | None:
             "bad_type", f"'{key}' must be a number, not {str(value)[:20]!r}.", field=key, expected="number"
         ) from None
     if not number.is_finite():
-        raise AlertError("bad_value", f"'{key}' must be a finite number.", field=key, problem="not_finite")
-    if number and not -_MAX_EXPONENT <= number.adjusted() <= _MAX_EXPONENT:
-        raise AlertError("bad_value", f"'{key}' is out of range.", field=key, problem="out_of_range")
+        raise BadNumber("bad_value", f"'{key}' must be a finite number.", field=key, problem="not_finite")
+    if number <= 0:
+        raise BadNumber("bad_value", f"'{key}' must be above 0.", field=key, problem="not_positive")
+    if number > MAX_NUMBER:
+        raise BadNumber(
+            "bad_value", f"'{key}' must be at most {MAX_NUMBER:,.0f}.", field=key, problem="too_big", limit=MAX_NUMBER
+        )
+    if number.adjusted() < -_MAX_EXPONENT:
+        raise BadNumber("bad_value", f"'{key}' is out of range.", field=key, problem="out_of_range")
+    exponent = number.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > MAX_DECIMAL_PLACES and number != round(number, MAX_DECIMAL_PLACES):
+        raise BadNumber(
+            "bad_value",
+            f"'{key}' has more than {MAX_DECIMAL_PLACES} decimal places.",
+            field=key,
+            problem="too_precise",
+            limit=MAX_DECIMAL_PLACES,
+        )
     return number
 
 
@@ -229,9 +261,6 @@ def parse_alert(data: dict[str, Any]) -> Alert:
                 "bad_position", f"Unknown position {position[:20]!r}; use long, short or flat.", position=position[:20]
             )
     numbers = {key: _decimal(data, key) for key in _DECIMAL_FIELDS}
-    for key in ("size", "size_pct", "leverage", "stop_loss_pct", "take_profit_pct"):
-        if numbers[key] is not None and numbers[key] <= 0:
-            raise AlertError("bad_value", f"'{key}' must be above 0.", field=key, problem="not_positive")
     when = parse_time(data["time"]) if data.get("time") not in (None, "") else None
     bot = data.get("bot")
     if bot in (None, ""):
@@ -272,15 +301,36 @@ def check_age(when: datetime | None, now: datetime, max_age_seconds: int) -> Non
         )
 
 
-def dedupe_key(alert: Alert, body: bytes) -> str:
+def dedupe_key(alert: Alert, body: bytes, window_start: datetime | None = None) -> str:
     """One alert, one order: the alert's order id, time, action and symbol when it has an order id or a
-    time; otherwise a hash of the whole body (TradingView resends the same bytes)."""
+    time; otherwise a hash of the whole body and the start of the duplicate window it arrived in
+    (``window_start``: the bot's candle, or the minute), so that the same bytes next week are a new alert."""
     if alert.order_id or alert.time:
         parts = (alert.order_id or "", alert.time.isoformat() if alert.time else "", alert.action, alert.market)
         source = "|".join(parts).encode()
     else:
-        source = body
+        source = body + (b"|" + window_start.isoformat().encode() if window_start is not None else b"")
     return hashlib.sha256(source).hexdigest()
+
+
+def window_start(when: datetime, seconds: int) -> datetime:
+    """The start of the ``seconds``-long window (candles start at 00:00 UTC) that ``when`` falls in."""
+    epoch = int(when.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % max(1, seconds), tz=UTC)
+
+
+def body_prefix(body: bytes) -> str:
+    """What the event log keeps of a body that did not authenticate: its first ``PREFIX_CHARS`` characters as
+    text, with anything named or shaped like a secret masked (before cutting, so no secret is half kept)."""
+    text = body[: PREFIX_CHARS * 8].decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+    text = _SECRET_IN_JSON.sub(lambda m: m.group(1) + '"***"', text)
+    text = _SECRET_IN_TEXT.sub(lambda m: m.group(1) + "***", text)
+    text = _SECRET_SHAPE.sub("whs_***", text)
+    return text[:PREFIX_CHARS]
+
+
+def body_hash(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
 
 
 def client_ip(remote_addr: str, forwarded_for: str | None, trusted_proxies: int) -> str:

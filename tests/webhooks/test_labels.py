@@ -115,7 +115,7 @@ REFUSALS = [
         "레버리지(<code>leverage</code>) 값은 0보다 커야 합니다.",
     ),
     (
-        lambda ep, s: received(ep, alert(s, stop_loss_pct="1e40")),
+        lambda ep, s: received(ep, alert(s, stop_loss_pct="1e-40")),
         "bad_value",
         "The stop loss (<code>stop_loss_pct</code>) is out of range.",
         "손절(<code>stop_loss_pct</code>) 값이 허용 범위를 벗어났습니다.",
