@@ -432,7 +432,8 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 # Browser features no Trendy page uses, off for the page and anything it might embed (the clipboard stays:
-# the copy buttons need it). Only features Chromium knows: an unknown one is an error on the console.
+# the copy buttons need it). Only features browsers know today (an unknown name, such as the retired
+# interest-cohort, is ignored); a page that uses a blocked feature is a console error the browser tests catch.
 PERMISSIONS_POLICY = {
     "accelerometer": [],
     "autoplay": [],

@@ -110,7 +110,7 @@ CSP_LISTENER = """document.addEventListener("securitypolicyviolation", (e) => {
   console.error(`CSP violation: ${e.effectiveDirective} refused ${e.blockedURI || "inline"} ` +
     `at ${e.sourceFile}:${e.lineNumber} ${JSON.stringify(e.sample)}`);
 }, true);"""
-CSP_MESSAGES = ("CSP violation", "Content Security Policy", "Refused to", "Permissions-Policy", "Permissions policy",
+CSP_MESSAGES = ("CSP violation", "Content Security Policy", "Refused to", "Permissions policy violation",
                 "htmx:evalDisallowedError")  # fmt: skip
 
 
@@ -147,9 +147,9 @@ def page(browser, live_server, settings):
     page.set_default_timeout(15_000)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    # Content Security Policy violations (and a Permissions-Policy the browser does not understand) fail the
-    # test: Chromium says "Refused to …" on the console, and CSP_LISTENER reports the securitypolicyviolation
-    # events there too. ``page.csp_violations`` lets a test name the page of each.
+    # Content Security Policy violations (and the use of a feature the Permissions-Policy blocks) fail the
+    # test: Chromium says "Refused to …" / "Permissions policy violation" on the console, and CSP_LISTENER
+    # reports the securitypolicyviolation events there too. ``page.csp_violations`` names the page of each.
     page.csp_violations = []
     page.on("console", lambda message: _csp_violation(page, message.text))
     yield page
