@@ -64,12 +64,17 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @never_cache
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
-    """Prometheus metrics; with TRENDY_METRICS_TOKEN set, only for ``Authorization: Bearer <token>``."""
+    """Prometheus metrics, only for ``Authorization: Bearer <TRENDY_METRICS_TOKEN>`` (constant-time compare).
+    Without a token configured they are open in debug only; with DJANGO_DEBUG=0 the page does not exist."""
     expected = settings.TRENDY_METRICS_TOKEN
-    if expected:
-        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(given.encode(), expected.encode()):
-            return HttpResponse(
-                "Unauthorized\n", status=401, content_type="text/plain", headers={"WWW-Authenticate": "Bearer"}
-            )
+    if not expected:
+        if not settings.DEBUG:
+            return HttpResponse("Not Found\n", status=404, content_type="text/plain")
+        return ExportToDjangoView(request)
+    header = request.headers.get("Authorization", "")
+    given = header[len("Bearer ") :].strip() if header.startswith("Bearer ") else ""
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        return HttpResponse(
+            "Unauthorized\n", status=401, content_type="text/plain", headers={"WWW-Authenticate": "Bearer"}
+        )
     return ExportToDjangoView(request)

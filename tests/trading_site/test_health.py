@@ -39,9 +39,10 @@ def test_healthz_cache_down(client, settings):
     assert response.json()["checks"]["cache"]["status"] == "down"
 
 
-def test_metrics(client):
+def test_metrics(client, settings):
+    settings.TRENDY_METRICS_TOKEN = "scrape-me"  # required whenever DEBUG is off, as it is in tests
     client.get("/healthz")
-    response = client.get("/metrics")
+    response = client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-me")
     assert response.status_code == 200
     text = response.content.decode()
     assert "trendy_django_http_requests_before_middlewares_total" in text

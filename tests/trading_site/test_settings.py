@@ -21,6 +21,7 @@ PRODUCTION = {
     "TRENDY_ENCRYPTION_KEYS": KEY,
     "EMAIL_URL": "smtp://user:pass@127.0.0.1:587",
     "REDIS_URL": "redis://127.0.0.1:6379/5",
+    "TRENDY_METRICS_TOKEN": "a-long-random-metrics-token",
 }
 
 
