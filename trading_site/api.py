@@ -12,11 +12,13 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, QueryDict
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 EARLIEST_YEAR, LATEST_YEAR = 2000, 2100
@@ -38,9 +40,81 @@ class MarketDateTimeField(serializers.DateTimeField):
         return parsed
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """``true`` or ``false`` in a JSON body (not 0, 1 or "yes": the schema says boolean); a form post keeps
+    DRF's usual spellings."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if isinstance(data, bool):
+            return data
+        root = self.root if self.parent is not None else None
+        if root is not None and isinstance(getattr(root, "initial_data", None), QueryDict):
+            return super().to_internal_value(data)
+        self.fail("invalid", input=data)
+        raise AssertionError  # pragma: no cover - fail() raises
+
+
+class QuerySerializer(serializers.Serializer):
+    """Query-string filters: a filter sent empty (``?status=``) is refused rather than silently ignored."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        empty = [name for name in self.fields if name in data and data.get(name) == ""]
+        if empty:
+            raise serializers.ValidationError(
+                {name: [_("Leave the filter out rather than send it empty.")] for name in empty}
+            )
+        return super().to_internal_value(data)
+
+
 class Pagination(PageNumberPagination):
+    """``page`` from 1 and ``page_size`` from 1 to 500 (50 by default); any other value is a 400 that says so,
+    not a silent default. A page past the last one is a 404."""
+
     page_size_query_param = "page_size"
     max_page_size = 500
+
+    def get_page_size(self, request: Request) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
+            raise exceptions.ValidationError(
+                {"page_size": [_("Send a whole number from 1 to %(max)d.") % {"max": self.max_page_size}]}
+            )
+        return int(raw)
+
+    def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> Any:
+        raw = request.query_params.get(self.page_query_param)
+        if raw is not None and (not raw.isdigit() or int(raw) < 1):
+            raise exceptions.ValidationError({"page": [_("Send a whole number from 1.")]})
+        return super().paginate_queryset(queryset, request, view)
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_query_param:
+                parameter["schema"] = {"type": "integer", "minimum": 1}
+                parameter["description"] = "The page, from 1. A page past the last one is a 404."
+            elif parameter["name"] == self.page_size_query_param:
+                parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": self.max_page_size}
+                parameter["description"] = f"Results per page, 1 to {self.max_page_size} ({self.page_size} by default)."
+        return parameters
+
+
+class NotFoundApi(APIView):
+    """Any other path under /api/v1/ (a malformed id, a typo): the API's JSON 404, never an HTML page."""
+
+    permission_classes: list[Any] = []
+    authentication_classes: list[Any] = []
+    throttle_classes: list[Any] = []
+    schema = None
+
+    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        self.args, self.kwargs, self.request = args, kwargs, self.initialize_request(request, *args, **kwargs)
+        self.headers = self.default_response_headers
+        response = self.handle_exception(exceptions.NotFound())
+        self.response = self.finalize_response(self.request, response, *args, **kwargs)
+        return self.response
 
 
 def _flatten(detail: Any) -> Any:

@@ -1,11 +1,12 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from django.views.i18n import set_language
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from trading_site import health, views
+from trading_site.api import NotFoundApi
 
 DOCS_TITLE = format_lazy("{} · Trendy", _("API documentation"))
 
@@ -18,6 +19,8 @@ api_v1 = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script as a file ("?script"): no inline script (CSP).
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema", title=DOCS_TITLE), name="api-docs"),
+    # Last: any other path (``bots/abc/``, a typo) is the API's JSON 404, not the site's HTML page.
+    re_path(r"^.*$", NotFoundApi.as_view(), name="api-not-found"),
 ]
 
 urlpatterns = [
