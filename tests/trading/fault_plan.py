@@ -110,7 +110,11 @@ class FaultPlan:
             if method == "POST" and path in venue.create_paths:
                 self.creates += 1
             for forced in self.forced:
-                if forced[1] == method and path.startswith(forced[2]):
+                if (
+                    forced[1] == method
+                    and path.startswith(forced[2])
+                    and forced[0] in self.kinds_for(venue, method, path, raw_body)
+                ):
                     self.forced.remove(forced)
                     self.counts[forced[0]] += 1
                     return forced[0]

@@ -56,6 +56,7 @@ class FaultRunConfig:
     settle_rounds: int = 12
     max_rounds: int = 100_000
     progress: bool = False  # a line every 10 candles
+    cover_all: bool = True  # every kind of fault at least once: the random ones are topped up early on
 
 
 @dataclass
@@ -326,6 +327,11 @@ class FaultRun:
         with TestCase.captureOnCommitCallbacks(execute=True):
             answer = self.client.post(url, data=json.dumps(body), content_type="application/json")
         self.report.outcomes[f"alert answered {answer.status_code}"] += 1
+        if answer.status_code != 200:  # the sender reads the receiver's answer
+            explained = (
+                bool(answer.json().get("message")) if answer.get("Content-Type") == "application/json" else False
+            )
+            self._failure("alert refused", explained, f"{answer.status_code} {answer.content[:120]!r}")
 
     def _sweep(self) -> None:
         from webhooks.services import events_sweep
@@ -387,8 +393,26 @@ class FaultRun:
         for actor in self.actors if trade else ():  # settling: nobody changes the accounts any more
             if self.rng.random() < self.config.outside_rate:
                 self.plan.outside_change(actor.venue, positions=actor.market_type == "swap")
+        if trade and self.config.cover_all:
+            self._cover()
         if k % self.config.reconcile_every == self.config.reconcile_every - 1 or not trade:
             self._reconcile(candle)
+
+    def _cover(self) -> None:
+        """Kinds of fault the dice have not thrown yet: forced on the next request they fit (a change outside
+        Trendy on an account that holds a position)."""
+        counts, plan = self.plan.counts, self.plan
+        waiting = {kind for kind, _method, _path in plan.forced}
+        if not counts["duplicate_fill"] and "duplicate_fill" not in waiting:
+            plan.force("duplicate_fill", path="/api/v3/order")
+        if not counts["partial_fill"] and "partial_fill" not in waiting:
+            plan.force("partial_fill", path="/fapi/v1/order")
+        for kind in ("position_closed", "position_resized"):
+            holding = [a for a in self.actors if a.market_type == "swap" and a.venue.positions]
+            if not counts[kind] and holding:
+                plan.outside_change(self.rng.choice(holding).venue, kind=kind)
+        if not counts["balance_moved"]:
+            plan.outside_change(self.actors[0].venue, kind="balance_moved")
 
     def _unsettled(self) -> int:
         from trading.models import Order

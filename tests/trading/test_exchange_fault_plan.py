@@ -11,7 +11,7 @@ from decimal import Decimal as D
 import pytest
 
 from accounts import services as account_services
-from tests.trading.fault_plan import FaultPlan
+from tests.trading.fault_plan import OUTSIDE_KINDS, REQUEST_KINDS, FaultPlan
 from tests.trading.fault_run import FaultRunConfig, run_faults
 from trading import clock, labels, services
 from trading.exchanges.base import OrderRequest
@@ -27,14 +27,16 @@ LONG = {"long_entry": True, "long_exit": False, "short_entry": False, "short_exi
 
 
 def test_three_hundred_orders_at_twelve_percent_faults(monkeypatch):
-    report = run_faults(FaultRunConfig(orders=300), monkeypatch)
+    # Changes outside Trendy twice as often as in the benchmark, so that 17 candles see each kind.
+    report = run_faults(FaultRunConfig(orders=300, outside_rate=0.1), monkeypatch)
     print("\n".join(report.lines()))
     assert report.orders_total >= 300
     assert report.problems() == []
     assert report.positions_reconciled == 9  # every account
-    assert report.duplicate_client_ids == report.duplicate_intents == report.lost == 0
+    assert report.duplicate_client_ids == report.duplicate_intents == report.orphans == report.lost == 0
+    assert report.orders_mismatched == report.positions_mismatched == report.failures_unexplained == 0
     assert 0.09 < report.fault_rate < 0.15
-    assert report.failures_unexplained == 0
+    assert {kind for kind in (*REQUEST_KINDS, *OUTSIDE_KINDS) if not report.faults[kind]} == set()
 
 
 # --- the faults it found -----------------------------------------------------------------------------------
