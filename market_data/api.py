@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,7 +19,7 @@ from market_data.models import Candle
 from market_data.symbols import normalize_exchange, normalize_symbol
 from market_data.timeframes import TIMEFRAMES
 from market_data.validation import FIELDS
-from trading_site.api import MarketDateTimeField
+from trading_site.api import MarketDateTimeField, QuerySerializer
 
 MAX_LIMIT = 5000
 DEFAULT_LIMIT = 500
@@ -58,7 +58,7 @@ class CandlesSerializer(serializers.Serializer):
     candles = CandleSerializer(many=True)
 
 
-class CandlesQuerySerializer(serializers.Serializer):
+class CandlesQuerySerializer(QuerySerializer):
     exchange = serializers.CharField(max_length=32, help_text="ccxt exchange id, e.g. binance.")
     symbol = serializers.CharField(max_length=32, help_text="BTC/USDT (or BTCUSDT).")
     timeframe = serializers.ChoiceField(choices=TIMEFRAMES)
@@ -106,7 +106,10 @@ class CandlesApi(APIView):
 
     @extend_schema(
         parameters=[CandlesQuerySerializer],
-        responses=CandlesSerializer,
+        responses={
+            200: CandlesSerializer,
+            404: OpenApiResponse(description="Nothing at all is stored for this series."),
+        },
         summary="Candles of one series",
     )
     def get(self, request: Request) -> Response:

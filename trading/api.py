@@ -38,6 +38,7 @@ from trading.serializers import (
     PositionSerializer,
     TradeSerializer,
 )
+from trading_site.api import QuerySerializer
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
@@ -46,6 +47,12 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
     description="Send the same key again to retry safely: the first answer is replayed for 24 hours.",
 )
 ERROR = OpenApiResponse(OpenApiTypes.OBJECT, description='{"error": {"code", "message", "fields"}}')
+# What ``exchange_errors`` turns an exchange's refusal or silence into (the shape: trading_site.openapi.Error).
+EXCHANGE_ERRORS = {
+    409: OpenApiResponse(OpenApiTypes.OBJECT, description="The exchange refused it (funds, order rules, keys)."),
+    502: OpenApiResponse(OpenApiTypes.OBJECT, description="The exchange answered with an error."),
+    503: OpenApiResponse(OpenApiTypes.OBJECT, description="The exchange did not answer or is rate-limiting: retry."),
+}
 
 
 class ExchangeRefused(exceptions.APIException):
@@ -95,7 +102,7 @@ class BotListCreateApi(ListAPIView):
     @extend_schema(
         request=BotCreateSerializer,
         parameters=[IDEMPOTENCY_HEADER],
-        responses={201: BotSerializer, 400: ERROR, 404: ERROR, 422: ERROR},
+        responses={201: BotSerializer, 400: ERROR, **EXCHANGE_ERRORS},
     )
     @idempotent
     def post(self, request: Request) -> Response:
@@ -128,7 +135,9 @@ class _BotStatusApi(APIView):
     target: str = ""
 
     @extend_schema(
-        request=None, parameters=[IDEMPOTENCY_HEADER], responses={200: BotSerializer, 400: ERROR, 404: ERROR}
+        request=None,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={200: BotSerializer, 400: ERROR, 404: ERROR, **EXCHANGE_ERRORS},
     )
     @idempotent
     def post(self, request: Request, bot_id: int) -> Response:
@@ -158,7 +167,7 @@ class BotStopApi(_BotStatusApi):
 # --- positions ------------------------------------------------------------------------------------------
 
 
-class PositionFilterSerializer(serializers.Serializer):
+class PositionFilterSerializer(QuerySerializer):
     status = serializers.ChoiceField(choices=[*Position.Status.values, "all"], default=Position.Status.OPEN)
 
 
@@ -200,7 +209,7 @@ class PositionDetailApi(APIView):
     @extend_schema(
         request=PositionUpdateSerializer,
         parameters=[IDEMPOTENCY_HEADER],
-        responses={200: PositionSerializer, 400: ERROR, 404: ERROR, 409: ERROR, 503: ERROR},
+        responses={200: PositionSerializer, 400: ERROR, 404: ERROR, **EXCHANGE_ERRORS},
     )
     @idempotent
     def patch(self, request: Request, position_id: int) -> Response:
@@ -224,7 +233,7 @@ class PositionCloseApi(APIView):
     @extend_schema(
         request=None,
         parameters=[IDEMPOTENCY_HEADER],
-        responses={200: PositionCloseSerializer, 400: ERROR, 404: ERROR, 409: ERROR, 503: ERROR},
+        responses={200: PositionCloseSerializer, 400: ERROR, 404: ERROR, **EXCHANGE_ERRORS},
     )
     @idempotent
     def post(self, request: Request, position_id: int) -> Response:
@@ -238,7 +247,7 @@ class PositionCloseApi(APIView):
 # --- orders and trades ------------------------------------------------------------------------------------
 
 
-class OrderFilterSerializer(serializers.Serializer):
+class OrderFilterSerializer(QuerySerializer):
     status = serializers.ChoiceField(choices=Order.Status.values, required=False)
 
 
@@ -265,7 +274,7 @@ class OrderCancelApi(APIView):
     @extend_schema(
         request=None,
         parameters=[IDEMPOTENCY_HEADER],
-        responses={200: OrderSerializer, 400: ERROR, 404: ERROR, 409: ERROR, 503: ERROR},
+        responses={200: OrderSerializer, 400: ERROR, 404: ERROR, **EXCHANGE_ERRORS},
     )
     @idempotent
     def post(self, request: Request, order_id: int) -> Response:

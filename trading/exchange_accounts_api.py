@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 from accounts import selectors, services
 from accounts.models import ExchangeAccount
 from trading.connection import ConnectionResult, exchange_account_test, plain_number
+from trading_site.api import StrictBooleanField
 
 ERROR = OpenApiResponse(OpenApiTypes.OBJECT, description='{"error": {"code", "message", "fields"}}')
 TAGS = ["exchange accounts"]
@@ -58,7 +59,7 @@ class ConnectionTestSerializer(serializers.Serializer):
 class ExchangeAccountRegisterSerializer(serializers.Serializer):
     exchange = serializers.CharField(max_length=32, help_text="paper, binance, okx or another ccxt id.")
     label = serializers.CharField(max_length=100, allow_blank=True)
-    testnet = serializers.BooleanField(default=False)
+    testnet = StrictBooleanField(default=False)
     market_type = serializers.ChoiceField(choices=ExchangeAccount.MarketType.choices, default="spot")
     # trim_whitespace=False: accounts.services.clean_credential decides (only ordinary spaces at the ends go).
     api_key = serializers.CharField(
@@ -74,7 +75,7 @@ class ExchangeAccountRegisterSerializer(serializers.Serializer):
 
 
 class ExchangeAccountToggleSerializer(serializers.Serializer):
-    enabled = serializers.BooleanField(required=False)
+    enabled = StrictBooleanField(required=False)
 
 
 def _test_data(result: ConnectionResult, account: ExchangeAccount) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from rest_framework import serializers
 
 from strategies.builtin import REGISTRY
 from trading.models import Bot, Direction, Order, Position, Trade
+from trading_site.api import StrictBooleanField
 
 
 class MoneyField(serializers.DecimalField):
@@ -19,6 +20,16 @@ class MoneyField(serializers.DecimalField):
         kwargs.setdefault("max_digits", 40)
         kwargs.setdefault("decimal_places", 18)
         super().__init__(**kwargs)
+
+    def bind(self, field_name: str, parent: Any) -> None:
+        super().bind(field_name, parent)
+        # null where the model's column may be null (a stop loss not set, an order without a price): the
+        # schema says so too (drf-spectacular reads allow_null).
+        model = getattr(getattr(parent, "Meta", None), "model", None)
+        if model is not None and not self.allow_null:
+            column = next((f for f in model._meta.concrete_fields if f.name == self.source), None)
+            if column is not None:
+                self.allow_null = column.null
 
     def to_representation(self, value: Any) -> str | None:
         if value is None:
@@ -83,7 +94,7 @@ class BotCreateSerializer(serializers.Serializer):
         max_digits=5, decimal_places=2, min_value=1, max_value=50, allow_null=True, default=None
     )
     direction = serializers.ChoiceField(choices=Direction.choices, default=Direction.LONG)
-    start = serializers.BooleanField(default=False)
+    start = StrictBooleanField(default=False)
 
 
 class PositionSerializer(serializers.ModelSerializer):
@@ -194,4 +205,4 @@ class PositionCloseSerializer(serializers.Serializer):
 
 
 class AutoTradingSerializer(serializers.Serializer):
-    enabled = serializers.BooleanField()
+    enabled = StrictBooleanField()

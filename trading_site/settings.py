@@ -274,6 +274,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The API is JSON: the schema documents JSON bodies only (the form parsers stay for the browsable API).
+    "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "trading_site.openapi.document_errors",
+    ],
 }
 TRENDY_API_TOKEN_TTL_DAYS = env_int("TRENDY_API_TOKEN_TTL_DAYS", 90)
 

@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 from trading import selectors as trading_selectors
 from trading.api import ERROR, IDEMPOTENCY_HEADER
 from trading.idempotency import idempotent
+from trading_site.api import QuerySerializer
 from webhooks import selectors, services
 from webhooks.models import WebhookEndpoint, WebhookEvent
 from webhooks.serializers import (
@@ -115,9 +116,11 @@ class EndpointRotateApi(APIView):
         return Response(_with_secret(request, endpoint, secret))
 
 
-class EventFilterSerializer(serializers.Serializer):
+class EventFilterSerializer(QuerySerializer):
     outcome = serializers.ChoiceField(choices=WebhookEvent.Outcome.choices, required=False)
-    symbol = serializers.CharField(required=False, max_length=32, help_text="BTCUSDT, BTC/USDT or a fragment.")
+    symbol = serializers.CharField(
+        required=False, min_length=1, max_length=32, help_text="BTCUSDT, BTC/USDT or a fragment."
+    )
     endpoint = serializers.IntegerField(required=False, help_text="One of your endpoints' id.")
     since = serializers.DateTimeField(required=False, help_text="Market time at or after (ISO 8601).")
     until = serializers.DateTimeField(required=False, help_text="Market time at or before (ISO 8601).")

@@ -9,6 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from trading.serializers import MoneyField
+from trading_site.api import StrictBooleanField
 from webhooks import services
 from webhooks.models import WebhookEndpoint, WebhookEvent
 
@@ -67,8 +68,8 @@ class WebhookEndpointCreateSerializer(serializers.Serializer):
     )
     max_alerts_per_minute = serializers.IntegerField(min_value=1, max_value=600, default=30)
     max_age_seconds = serializers.IntegerField(min_value=5, max_value=3600, default=60)
-    ip_allowlist = serializers.BooleanField(default=False, help_text="Accept only TradingView's addresses.")
-    live = serializers.BooleanField(default=False, help_text="Real orders; only on a real (not paper) account.")
+    ip_allowlist = StrictBooleanField(default=False, help_text="Accept only TradingView's addresses.")
+    live = StrictBooleanField(default=False, help_text="Real orders; only on a real (not paper) account.")
 
 
 class WebhookEventSerializer(serializers.ModelSerializer):
