@@ -166,12 +166,12 @@ def clean_credential(name: str, value: str | None) -> tuple[str, str | None]:
     """A key, secret or passphrase as it is sent to the exchange, and the message when it cannot be.
 
     Exchange keys are printable ASCII (they travel in HTTP headers and signed query strings). Ordinary spaces
-    at either end are dropped (a careless copy); any other character outside printable ASCII, anywhere, is
-    refused: a zero-width space or a no-break space pasted from a web page, a tab, a line break inside,
-    letters of other scripts. The one exception is a secret that is a PEM private key (Binance RSA and
+    and line breaks at either end are dropped (a careless copy); any other character outside printable ASCII
+    is refused, anywhere: a zero-width space or a no-break space pasted from a web page, a tab, a line break
+    inside, letters of other scripts. The one exception is a secret that is a PEM private key (Binance RSA and
     Ed25519 keys): its line breaks are kept.
     """
-    value = (value or "").strip(" ")
+    value = (value or "").strip(" \r\n")
     if not value:
         return "", None
     candidate = value

@@ -49,13 +49,13 @@ def test_the_service_refuses_a_key_outside_printable_ascii(alice, field, case):
     assert not ExchangeAccount.objects.exists()
 
 
-def test_ordinary_spaces_at_the_ends_are_dropped(alice):
+def test_ordinary_spaces_and_line_breaks_at_the_ends_are_dropped(alice):
     account = services.exchange_account_create(
         user=alice,
         exchange="okx",
         label="OKX",
         api_key=f"  {GOOD_KEY} ",
-        secret=f" {GOOD_SECRET}",
+        secret=f" {GOOD_SECRET}\r\n",
         passphrase="p a s s ",
     )
     assert account.credentials() == {"api_key": GOOD_KEY, "secret": GOOD_SECRET, "passphrase": "p a s s"}
