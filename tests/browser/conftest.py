@@ -107,8 +107,9 @@ def browser():
 
 
 CSP_LISTENER = """document.addEventListener("securitypolicyviolation", (e) => {
+  const element = e.target instanceof Element ? e.target.outerHTML.slice(0, 200) : "";
   console.error(`CSP violation: ${e.effectiveDirective} refused ${e.blockedURI || "inline"} ` +
-    `at ${e.sourceFile}:${e.lineNumber} ${JSON.stringify(e.sample)}`);
+    `at ${e.sourceFile}:${e.lineNumber} ${JSON.stringify(e.sample)} ${element}`);
 }, true);"""
 CSP_MESSAGES = ("CSP violation", "Content Security Policy", "Refused to", "Permissions policy violation",
                 "htmx:evalDisallowedError")  # fmt: skip

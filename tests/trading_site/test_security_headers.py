@@ -325,11 +325,15 @@ def test_no_project_script_needs_eval():
 def test_htmx_is_configured_for_the_policy(client, db):
     """htmx evaluates nothing (allowEval off: an hx-on or a filter would be refused and logged, not run), has
     no nonce to give a <script> in a swapped fragment (json_script data in fragments must stay, so script tags
-    are not stripped), and does not inject its indicator <style> (the indicator rules are in trendy.css)."""
+    are not stripped), does not inject its indicator <style> (the indicator rules are in trendy.css) and does
+    not settle style attributes."""
     import json
 
     html = client.get("/accounts/login/").content.decode()
     config = json.loads(re.search(r"<meta name=\"htmx-config\" content='([^']+)'>", html).group(1))
     assert config["allowEval"] is False and not config.get("inlineScriptNonce")
     assert config["includeIndicatorStyles"] is False
+    # Settling copies the old element's attributes onto the new one with setAttribute; a style attribute (one
+    # a script set through element.style, say) copied that way is refused by the policy.
+    assert "style" not in config["attributesToSettle"]
     assert ".htmx-indicator" in (ROOT / "static/css/trendy.css").read_text()
