@@ -198,12 +198,14 @@ def test_insufficient_balance_rejects_the_order_with_a_clear_message_and_no_posi
     bot = make_bot(account, position_size_pct=D(20))
     with at(C1, "50000"):
         result = services.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG)
-    assert result.outcome == "error"
+    assert result.outcome == "halted"  # permanent (issue 13): the bot stops and says why, it does not try again
     # balance 10000 − fee 9.0045 = 9990.9955, of which 9004.5 is ETH margin: 986.4955 free. The entry is
     # sized from the balance: 20 % = 1998.1991 → 0.03994 BTC × 50025 = 1997.9985, + fee 1.9979985
-    assert result.message == (
-        "Insufficient balance: the order needs 2000.00 USDT of margin and fees, 986.50 USDT is free."
+    assert "Insufficient balance: the order needs 2000.00 USDT of margin and fees, 986.50 USDT is free" in (
+        result.message
     )
+    bot.refresh_from_db()
+    assert bot.status == Bot.Status.HALTED and bot.status_detail["code"] == "insufficient_funds"
     assert not Position.objects.filter(bot=bot).exists()
     assert not PaperPosition.objects.filter(account=account, symbol="BTC/USDT").exists()
     assert not PaperOrder.objects.filter(account=account, symbol="BTC/USDT").exists()
@@ -226,8 +228,9 @@ def test_below_the_minimum_notional_is_refused_before_sending(alice, listed):
     bot = make_bot(small)  # 10 % of 40 USDT = 4 USDT < the 5 USDT minimum
     with at(C1, "50000"):
         result = services.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG)
-    assert result.outcome == "error"
-    assert result.message == "The order value 3.50 USDT is below the market's minimum 5 USDT."
+    assert result.outcome == "halted"
+    assert "The order value 3.50 USDT is below the market's minimum 5 USDT" in result.message
+    assert Bot.objects.get(pk=bot.pk).status_detail["code"] == "order_refused"
     assert not Order.objects.filter(exchange_account=small).exists()
     assert not PaperOrder.objects.filter(account=small).exists()
     assert wallet_for(small).balance == D(40)
@@ -237,8 +240,9 @@ def test_a_symbol_the_paper_exchange_does_not_list(account):
     bot = make_bot(account, symbol="DOGE/USDT")
     with at(C1, "0.1"):
         result = services.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG)
-    assert result.outcome == "error"
-    assert result.message == "The paper exchange does not list DOGE/USDT."
+    assert result.outcome == "halted"
+    assert result.message == "The exchange does not list DOGE/USDT. Choose another market for this bot."
+    assert Bot.objects.get(pk=bot.pk).status_detail["code"] == "unknown_symbol"
     assert not Order.objects.filter(bot=bot).exists()
     with pytest.raises(ValidationError) as err:
         services.bot_create(
