@@ -339,12 +339,6 @@ TRENDY_EXCHANGE_API_URLS = dict(item.split("=", 1) for item in env_list("TRENDY_
 # A bot whose exchange fails this many times in a row (time-outs, 5xx, 429; retried 1 s … 5 min apart) halts.
 TRENDY_BOT_MAX_TRANSIENT_FAILURES = env_int("TRENDY_BOT_MAX_TRANSIENT_FAILURES", 10)
 
-# --- E-mail -----------------------------------------------------------------------------
-# EMAIL_URL: smtp://user:password@host:587 (STARTTLS), smtps://…:465 (TLS), console://, locmem://
-
-
-def _email_settings(url: str) -> dict[str, object]:
-    if not url:
 # --- Webhook receiver: requests that do not authenticate (README "Security") -------------
 # Per minute, refused requests from one address (TradingView's own addresses excepted) and to one webhook URL;
 # beyond them the receiver answers 429 and stores nothing. Per hour, refused rows kept per webhook (the rest
@@ -354,6 +348,12 @@ TRENDY_WEBHOOK_REFUSED_PER_URL = env_int("TRENDY_WEBHOOK_REFUSED_PER_URL", 30)
 TRENDY_WEBHOOK_REFUSED_ROWS_PER_HOUR = env_int("TRENDY_WEBHOOK_REFUSED_ROWS_PER_HOUR", 100)
 TRENDY_WEBHOOK_REFUSED_RETENTION_DAYS = env_int("TRENDY_WEBHOOK_REFUSED_RETENTION_DAYS", 14)
 
+# --- E-mail -----------------------------------------------------------------------------
+# EMAIL_URL: smtp://user:password@host:587 (STARTTLS), smtps://…:465 (TLS), console://, locmem://
+
+
+def _email_settings(url: str) -> dict[str, object]:
+    if not url:
         return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
     parsed = urlparse(url)
     backends = {
