@@ -105,7 +105,7 @@ def main() -> int:
             except OSError:
                 time.sleep(0.2)
         started = time.perf_counter()
-        run = subprocess.run(
+        run = subprocess.run(  # in the report folder: schemathesis keeps its cache in the working directory
             [
                 ST,
                 "run",
@@ -126,7 +126,7 @@ def main() -> int:
                 str(report),
                 "--continue-on-failure",
             ],
-            cwd=ROOT,
+            cwd=report,
             env=env,
             capture_output=True,
             text=True,
