@@ -19,7 +19,7 @@ def test_chart_draws_the_candles(page, live_server):
     page.wait_for_url(lambda url: "/accounts/login/" not in url)
 
     page.get_by_role("link", name="Markets").click()
-    page.wait_for_function("document.querySelectorAll('#markets-chart canvas').length > 0")
+    page.wait_for_function("() => document.querySelectorAll('#markets-chart canvas').length > 0")
     assert page.locator("#markets-chart-missing").is_hidden()
     # Times and prices on the chart through the shared formatters (the pages' date style, grouped thousands).
     assert page.evaluate("TrendyCharts.number(2)(96708.5)") == "96,708.50"

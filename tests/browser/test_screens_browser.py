@@ -71,10 +71,18 @@ def sign_in(page, email: str, password: str = PASSWORD) -> None:
 
 
 def wizard_submit(page, text: str) -> None:
-    """Click a wizard button and wait for htmx to swap the answer in."""
+    """Click a wizard button and wait for htmx to swap the answer in and settle it: htmx binds the new step's
+    live fields (the explanation's ``input`` trigger) only when it settles, a few milliseconds after the pushed
+    URL, so a field filled in between would change nothing. A full page load instead (no ``__settled``) ends
+    the wait too."""
+    page.evaluate(
+        "() => { window.__settled = false;"
+        " document.body.addEventListener('htmx:afterSettle', () => { window.__settled = true; }, {once: true}); }"
+    )
     with page.expect_response(lambda r: "/onboarding/" in r.url and r.request.method == "POST") as answer:
         page.locator("#wizard button[type=submit]", has_text=text).first.click()
     assert answer.value.status == 200, answer.value.text()[:2000]
+    page.wait_for_function("() => window.__settled !== false")
 
 
 # --- 1. sign up, onboard on paper, watch the first bot trade -------------------------------------------------
