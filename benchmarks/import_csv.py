@@ -18,6 +18,16 @@ of --runs. ``--tree`` picks the code the children import, so the same script mea
 The import steps write the scratch series ``bench BTC/USDT 1m`` into an empty series (its rows are
 deleted by a separate child before each run) on the databases given by --postgres and --sqlite
 (migrated first).
+
+``--quick`` (``make bench-quick``): a 50,000-row file instead of 1,000,000, one run instead of five, and
+only the steps start-up, ``read_candle_csv .csv.gz``, ``backtest --csv .csv.gz`` and, when --postgres is
+given, ``import_candles .csv.gz`` and the unchanged re-import on PostgreSQL (no SQLite file needed);
+about 25 s (eight child processes, each starting Django).
+
+    createdb -h 127.0.0.1 -U postgres trendy_import_bench
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/trendy_import_bench .venv/bin/python manage.py migrate
+    DATABASE_URL=sqlite:////tmp/trendy-import-bench.sqlite3 .venv/bin/python manage.py migrate
+    .venv/bin/python benchmarks/import_csv.py --postgres postgres://postgres@127.0.0.1:5432/trendy_import_bench
 """
 
 from __future__ import annotations
@@ -33,6 +43,8 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from _common import print_header, report
 
 ROOT = Path(__file__).resolve().parents[1]
 OHLCV = ROOT.parent / "shared" / "data" / "ohlcv"
@@ -154,12 +166,23 @@ def main() -> int:
         "environment of the code before pyarrow was added",
     )
     parser.add_argument("--build-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--quick", action="store_true", help="50,000 rows, 1 run, the .csv.gz steps only")
     args = parser.parse_args()
+    if args.quick:
+        args.rows, args.runs = 50_000, 1
+        args.only = args.only or [
+            "start-up",
+            "read_candle_csv .csv.gz",
+            "backtest --csv .csv.gz",
+            "import_candles .csv.gz PostgreSQL",
+            "unchanged, PostgreSQL",
+        ]
 
     python = sys.executable
     if args.build_only:
         build(args.rows, args.work)
         return 0
+    print_header(args, uses_db=args.postgres or False)
     # Built in a child so this process stays small: a child's ru_maxrss starts from its parent's size.
     build_args = ["--build-only", "--rows", str(args.rows), "--work", str(args.work)]
     subprocess.run([python, __file__, *build_args], check=True)
@@ -197,6 +220,7 @@ def main() -> int:
 
     print(f"tree: {args.tree}; file: {plain} ({args.rows:,} rows; {packed.stat().st_size / 1e6:.1f} MB gzip)")
     print(f"{'step':<36} {'call s':>7} {'cpu s':>6} {'wall s':>7} {'peak MB':>7} {'maxrss':>7}  (medians)")
+    figures: dict[str, list[dict]] = {}
     for name, database, (step, *step_args), clear, prepare in steps:
         if prepare:
             measure(python, args.tree, blocked, database, "clear", EXCHANGE)
@@ -206,6 +230,7 @@ def main() -> int:
             if clear:
                 measure(python, args.tree, blocked, database, "clear", EXCHANGE)
             results.append(measure(python, args.tree, blocked, database, step, *step_args))
+        figures[name] = results
 
         def median(key: str, results: list = results) -> float:
             return statistics.median(float(r[key]) for r in results)
@@ -219,7 +244,13 @@ def main() -> int:
         )
     if args.postgres:
         measure(python, args.tree, blocked, args.postgres, "clear", EXCHANGE)
-    measure(python, args.tree, blocked, sqlite, "clear", EXCHANGE)
+    if any(database == sqlite for _name, database, _command, clear, prepare in steps if clear or prepare):
+        measure(python, args.tree, blocked, sqlite, "clear", EXCHANGE)
+    print()
+    for name, results in figures.items():
+        report(f"{name}: call", [float(r["seconds"]) for r in results], "s")
+        report(f"{name}: child wall", [float(r["wall"]) for r in results], "s")
+        report(f"{name}: peak RSS", [float(r["rss_mb"]) for r in results], "MB")
     return 0
 
 
