@@ -81,10 +81,13 @@ def percentile(values: Iterable[float], q: float) -> float:
 
 
 def fmt(value: float) -> str:
-    """4 significant digits, thousands separated, never an exponent: 0.001234, 1.235, 1,235, 12,346."""
+    """4 significant digits, thousands separated, never an exponent: 0.001234, 1.235, 1,235, 12,346; whole
+    numbers as such (148)."""
     value = float(value)
     if value == 0 or value != value:  # zero or NaN
         return f"{value:g}"
+    if value.is_integer():  # counts: 148, 4,523
+        return f"{int(value):,}"
     magnitude = abs(value)
     if magnitude >= 1000:
         return f"{value:,.0f}"
