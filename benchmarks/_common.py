@@ -24,7 +24,8 @@ API (stable; other scripts depend on it, only add keyword arguments with default
 ``report(name, values, unit="s", *, file=None) -> dict``
     Prints one line ``result  <name>: median …`` for a list of measurements (or one number).
     With 20 values or more it adds p95 and p99 (linear interpolation); with 2 or more, the
-    fastest and the slowest (min / max); always ``n``. Returns the figures as a dict
+    fastest and the slowest (min / max); always ``n``. A single value (one number, or a list of
+    one) prints as ``result  <name>: <value> <unit>``. Returns the figures as a dict
     (``n``, ``median``, ``min``, ``max``, and ``p95``/``p99`` when printed).
 
 ``percentile(values, q) -> float``
@@ -115,6 +116,9 @@ def report(name: str, values: Iterable[float] | float, unit: str = "s", *, file:
     median = ordered[middle] if n % 2 else (ordered[middle - 1] + ordered[middle]) / 2
     figures: dict[str, float] = {"n": n, "median": median, "min": ordered[0], "max": ordered[-1]}
     suffix = f" {unit}" if unit else ""
+    if n == 1:  # one figure (a count, a total, a single timing): no statistics to speak of
+        print(f"result  {name}: {fmt(median)}{suffix}", file=out, flush=True)
+        return figures
     parts = [f"median {fmt(median)}{suffix}"]
     if n >= 20:
         figures["p95"] = percentile(ordered, 95)

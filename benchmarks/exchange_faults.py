@@ -13,7 +13,11 @@ exchange's own books, and the counts are printed:
 orders intended, venue orders, duplicates (by client order id and by intent), lost, positions reconciled or
 mismatched, failures shown to users with and without an explanation, the faults by kind, the wall time.
 
-Exit status 1 when any duplicate, loss, mismatch or unexplained failure was found.
+Exit status 1 when any duplicate, loss, mismatch or unexplained failure was found. TEST_DATABASE_NAME defaults
+to ``test_faults_bench`` here (never the test suite's own ``test_<name>``).
+
+``--quick`` (``make bench-quick``): 120 orders with the CI test's fleet (4 perpetual + 2 spot bots, 2 + 1
+webhook endpoints) instead of 10,000 with 12 + 4 bots and 6 + 2 endpoints; about 40 s with the database.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres TEST_DATABASE_NAME=test_faults_bench \\
         REDIS_URL=redis://127.0.0.1:6379/12 .venv/bin/python benchmarks/exchange_faults.py --orders 10000
@@ -31,6 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trading_site.settings")
+os.environ.setdefault("TEST_DATABASE_NAME", "test_faults_bench")  # a database of its own, not the suite's
 warnings.filterwarnings("ignore", message="TRENDY_ENCRYPTION_KEYS is not set")
 
 import django  # noqa: E402
@@ -38,6 +43,8 @@ import django  # noqa: E402
 django.setup()
 
 import pytest  # noqa: E402
+from _common import print_header  # noqa: E402
+from _common import report as result  # noqa: E402 - "report" is the fault run's report here
 from django.test.utils import setup_databases, setup_test_environment, teardown_databases  # noqa: E402
 
 from tests.trading.fault_run import FaultRunConfig, run_faults  # noqa: E402
@@ -54,7 +61,12 @@ def main() -> int:
     parser.add_argument("--spot-hooks", type=int, default=2)
     parser.add_argument("--outside-rate", type=float, default=0.05, help="per account and candle")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--quick", action="store_true", help="120 orders with the CI test's fleet")
     args = parser.parse_args()
+    if args.quick:
+        args.orders, args.swap_bots, args.spot_bots, args.swap_hooks, args.spot_hooks = 120, 4, 2, 2, 1
+    print_header(args, uses_db=True, uses_redis=True)
+    print(f"test database: {os.environ['TEST_DATABASE_NAME']}", flush=True)
     # The run's thousands of warnings (a protective order that failed, a bot's failure streak) are its subject,
     # not news: the counts at the end say what happened.
     logging.disable(logging.WARNING)
@@ -81,6 +93,13 @@ def main() -> int:
     problems = report.problems()
     for problem in problems:
         print("PROBLEM:", problem)
+    print()
+    result("wall time", report.wall_s, "s")
+    result("orders intended", report.orders_total, "")
+    result("orders per second", report.orders_total / report.wall_s if report.wall_s else 0.0, "orders/s")
+    result("exchange requests", report.requests, "")
+    result("fault rate", 100 * report.fault_rate, "%")
+    result("problems", len(problems), "")
     return 1 if problems else 0
 
 
