@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint format check worker beat migrate seed kernels bench messages clean
+.PHONY: install run test lint format check worker beat migrate seed kernels bench bench-quick bench-db messages clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -69,8 +69,61 @@ beat: install
 	$(PY) manage.py setup_periodic_tasks
 	$(VENV)/bin/celery -A trading_site beat --loglevel info
 
-bench: install
-	$(PY) benchmarks/market_data.py
+# Every benchmark of benchmarks/ (figures in benchmarks/RESULTS.md). `make bench` runs them at full size (an hour
+# or more); `make bench QUICK=1`, or `make bench-quick`, runs each with --quick (a few minutes: the sizes are in
+# each script's docstring). Each prints its machine, services, revision and settings, then `result` lines; the
+# first benchmark that fails stops the run with its status. The databases are scratch ones created here
+# (trendy_bench, trendy_whbench; api_schema and exchange_faults create and drop their own), never the tests' ones.
+BENCH_PG ?= postgres://postgres@127.0.0.1:5432
+BENCH_REDIS ?= redis://127.0.0.1:6379
+BENCH_DBS := trendy_bench trendy_whbench
+# backtest.py compares against vectorbt and backtesting.py only in the benchmark venv (benchmarks/requirements-bench.txt).
+BENCH_PY ?= $(if $(wildcard .venv-bench/bin/python),.venv-bench/bin/python,$(PY))
+QUICK ?=
+BENCH_FLAGS := $(if $(QUICK),--quick)
+BENCH_TIMES := var/bench-times.txt
+
+# $(call bench_run,name,command): runs one benchmark, stops on its failure, and records its wall time.
+define bench_run
+	@printf '\n########## %s\n' "$(1)"; start=$$(date +%s.%N); \
+	$(2) || { status=$$?; printf '########## %s FAILED (exit status %s)\n' "$(1)" "$$status"; exit $$status; }; \
+	seconds=$$(awk "BEGIN { printf \"%.1f\", $$(date +%s.%N) - $$start }"); \
+	printf '########## %s: %s s\n' "$(1)" "$$seconds"; printf '%-16s %7s s\n' "$(1)" "$$seconds" >>$(BENCH_TIMES)
+endef
+
+# The scratch databases (created when missing, then migrated) and, for a full run, import_csv's SQLite file.
+bench-db: install
+	@mkdir -p var; date +%s >var/bench-started
+	@for db in $(BENCH_DBS); do \
+	  out=$$(createdb -h 127.0.0.1 -U postgres $$db 2>&1) || case "$$out" in \
+	    *"already exists"*) ;; \
+	    *) echo "$$out" >&2; exit 1 ;; \
+	  esac; \
+	done
+	@pids=""; for db in $(BENCH_DBS); do \
+	  DATABASE_URL=$(BENCH_PG)/$$db $(PY) -W ignore manage.py migrate --noinput -v0 & pids="$$pids $$!"; \
+	done; for pid in $$pids; do wait $$pid || exit 1; done
+	$(if $(QUICK),,DATABASE_URL=sqlite:////tmp/trendy-import-bench.sqlite3 $(PY) -W ignore manage.py migrate --noinput -v0)
+
+bench: bench-db
+	@: >$(BENCH_TIMES)
+	$(call bench_run,market_data,DATABASE_URL=$(BENCH_PG)/trendy_bench $(PY) benchmarks/market_data.py $(BENCH_FLAGS))
+	$(call bench_run,admin,DATABASE_URL=$(BENCH_PG)/trendy_bench $(PY) benchmarks/admin.py $(BENCH_FLAGS))
+	$(call bench_run,dashboard,DATABASE_URL=$(BENCH_PG)/trendy_bench $(PY) benchmarks/dashboard.py $(BENCH_FLAGS))
+	$(call bench_run,import_csv,$(PY) benchmarks/import_csv.py --postgres $(BENCH_PG)/trendy_bench $(BENCH_FLAGS))
+	$(call bench_run,indicators,$(PY) benchmarks/indicators.py $(BENCH_FLAGS))
+	$(call bench_run,strategies,$(PY) benchmarks/strategies.py $(BENCH_FLAGS))
+	$(call bench_run,backtest,$(BENCH_PY) benchmarks/backtest.py $(BENCH_FLAGS))
+	$(call bench_run,trading_loop,DATABASE_URL=$(BENCH_PG)/trendy_bench $(PY) benchmarks/trading_loop.py $(BENCH_FLAGS))
+	$(call bench_run,webhooks,DATABASE_URL=$(BENCH_PG)/trendy_whbench REDIS_URL=$(BENCH_REDIS)/12 $(PY) benchmarks/webhooks.py $(BENCH_FLAGS))
+	$(call bench_run,api_schema,DATABASE_URL=$(BENCH_PG)/postgres REDIS_URL=$(BENCH_REDIS)/11 $(PY) benchmarks/api_schema.py $(BENCH_FLAGS))
+	$(call bench_run,exchange_faults,DATABASE_URL=$(BENCH_PG)/postgres TEST_DATABASE_NAME=test_faults_bench REDIS_URL=$(BENCH_REDIS)/12 $(PY) benchmarks/exchange_faults.py $(BENCH_FLAGS))
+	$(call bench_run,first_run,$(PY) benchmarks/first_run.py $(BENCH_FLAGS))
+	@printf '\n########## wall time per benchmark%s\n' "$(if $(QUICK), (--quick))"; cat $(BENCH_TIMES); \
+	printf '%-16s %7s s (with the databases)\n' total "$$(( $$(date +%s) - $$(cat var/bench-started) ))"
+
+bench-quick:
+	@$(MAKE) --no-print-directory bench QUICK=1
 
 # Refresh the translation catalogues after changing user-facing strings (needs GNU gettext).
 messages: install

@@ -24,10 +24,10 @@ only the steps start-up, ``read_candle_csv .csv.gz``, ``backtest --csv .csv.gz``
 given, ``import_candles .csv.gz`` and the unchanged re-import on PostgreSQL (no SQLite file needed);
 about 25 s (eight child processes, each starting Django).
 
-    createdb -h 127.0.0.1 -U postgres trendy_import_bench
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/trendy_import_bench .venv/bin/python manage.py migrate
+    createdb -h 127.0.0.1 -U postgres trendy_bench
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/trendy_bench .venv/bin/python manage.py migrate
     DATABASE_URL=sqlite:////tmp/trendy-import-bench.sqlite3 .venv/bin/python manage.py migrate
-    .venv/bin/python benchmarks/import_csv.py --postgres postgres://postgres@127.0.0.1:5432/trendy_import_bench
+    .venv/bin/python benchmarks/import_csv.py --postgres postgres://postgres@127.0.0.1:5432/trendy_bench
 """
 
 from __future__ import annotations
