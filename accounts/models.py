@@ -225,7 +225,8 @@ class ExchangeAccount(models.Model):
     last_test_ok = models.BooleanField(_("connection test passed"), null=True, blank=True)
     last_test_message = models.TextField(_("connection test message"), blank=True)
     # The same outcome as facts (kind, exchange, network, balances, reason), so each page writes the sentence in
-    # its reader's language (trading.connection.test_message); last_test_message keeps the words of the time.
+    # its reader's language (trading.exchange_accounts.connection.test_message); last_test_message keeps the words
+    # of the time.
     last_test_detail = models.JSONField(_("connection test details"), default=dict, blank=True)
     withdrawals_enabled = models.BooleanField(
         _("withdrawals enabled on the key"),

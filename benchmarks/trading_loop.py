@@ -5,7 +5,7 @@ Setup (not timed): candles for M markets under the scratch data exchange "bench"
 Binance 1h files, and for M > 5 copies of them under made-up symbols (SYN01/USDT…: synthetic, only
 to have more markets), N users each with a paper account and a bot spread over the markets and the
 six strategies (default parameters). Timed: ``loop.loop_step`` for one closed candle — the paper
-step, one signal computation per (strategy, market), and ``services.bot_tick`` for every bot run
+step, one signal computation per (strategy, market), and ``ticks.bot_tick`` for every bot run
 in this process (what one worker process would do with the per-bot tasks). Repeated for REPEAT
 consecutive candles; prints the median and the slowest. Everything it created is deleted at the end.
 Target: 1,000 bots over 20 markets within one minute.
@@ -45,7 +45,9 @@ from market_data.selectors import load_candles  # noqa: E402
 from market_data.services import candles_upsert  # noqa: E402
 from strategies.builtin import REGISTRY  # noqa: E402
 from strategies.warmup import warm_up  # noqa: E402
-from trading import clock, loop, services  # noqa: E402
+from trading import clock  # noqa: E402
+from trading.bots import loop  # noqa: E402
+from trading.bots import tick as ticks  # noqa: E402
 from trading.models import Bot  # noqa: E402
 
 EXCHANGE = "bench"
@@ -117,7 +119,7 @@ def main() -> None:
                 outcomes: dict[str, int] = {}
 
                 def dispatch(bot_id, opened, signal, outcomes=outcomes) -> None:
-                    result = services.bot_tick(bot_id=bot_id, candle_open=opened, signal=signal)
+                    result = ticks.bot_tick(bot_id=bot_id, candle_open=opened, signal=signal)
                     outcomes[result.outcome] = outcomes.get(result.outcome, 0) + 1
 
                 assert len(frame)

@@ -10,7 +10,7 @@ class OnboardingConfig(AppConfig):
     def ready(self) -> None:
         # The dashboard offers to resume a wizard left half-way (trading never imports onboarding).
         from onboarding.services import resume_link
-        from trading import dashboard
+        from trading.dashboard import selectors as dashboard
 
         if resume_link not in dashboard.RESUME_SOURCES:
             dashboard.RESUME_SOURCES.append(resume_link)

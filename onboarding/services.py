@@ -36,8 +36,8 @@ from strategies.builtin import REGISTRY
 from strategies.labels import strategy_name
 from strategies.models import BacktestRun
 from trading import clock as market_clock
-from trading import services as trading_services
-from trading.connection import exchange_account_test
+from trading.bots import services as bot_services
+from trading.exchange_accounts.connection import exchange_account_test
 from trading.models import Bot, PaperWallet
 from webhooks import services as webhook_services
 from webhooks.models import WebhookEndpoint
@@ -610,10 +610,10 @@ def onboarding_finish(*, user: Any, live: bool, confirm: bool, auto_trading: boo
         else:
             target = _paper_account(user, account)
         d = state.data
-        bot = trading_services.bot_create(
+        bot = bot_services.bot_create(
             user=user,
             exchange_account=target,
-            settings_=trading_services.BotSettings(
+            settings_=bot_services.BotSettings(
                 strategy=d["strategy"],
                 symbol=run.symbol,
                 timeframe=run.timeframe,
@@ -626,7 +626,7 @@ def onboarding_finish(*, user: Any, live: bool, confirm: bool, auto_trading: boo
             start=True,
         )
         if auto_trading and not state.user.auto_trading:
-            trading_services.auto_trading_set(user=user, enabled=True)
+            bot_services.auto_trading_set(user=user, enabled=True)
         state.data = {**state.data, "bot_id": bot.pk, "live": bool(live)}
         state.completed_at = timezone.now()
         _save(state)

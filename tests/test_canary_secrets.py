@@ -29,7 +29,8 @@ from accounts.models import ExchangeAccount, User
 from tests.conftest import ON_POSTGRES, ON_REDIS
 from tests.onboarding.conftest import HTMX, step_url
 from tests.trading.fake_exchange import FakeBinance, serving
-from trading import clock, services
+from trading import clock
+from trading.bots import services as bot_services
 from trading.models import Bot, Order
 from trading.tasks import run_bot_tick
 from trading_site import redact
@@ -205,10 +206,10 @@ def test_no_canary_secret_reaches_a_log_a_task_the_cache_the_database_or_a_page(
         fake._faults.clear()
 
         # 3. a bot that trades a candle, through its Celery task
-        services.auto_trading_set(user=user, enabled=True)
-        bot = services.bot_create(
+        bot_services.auto_trading_set(user=user, enabled=True)
+        bot = bot_services.bot_create(
             user=user, exchange_account=account,
-            settings_=services.BotSettings(strategy="ema_crossover", symbol="BTC/USDT", timeframe="1h"), start=True,
+            settings_=bot_services.BotSettings(strategy="ema_crossover", symbol="BTC/USDT", timeframe="1h"), start=True,
         )  # fmt: skip
         Bot.objects.filter(pk=bot.pk).update(last_candle_open=None)
         with clock.pinned(clock.Pin(time=C1 + HOUR, price=lambda exchange, symbol: D(50_000))):

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from trading import services
+from trading.bots import services as bot_services
 from trading.models import Bot, MarketClock, Order, OrderEvent, PaperWallet, Position, Trade
 from trading_site.admin_filters import titled
 
@@ -30,7 +30,9 @@ def _set_status(modeladmin: admin.ModelAdmin, request: Any, queryset: Any, statu
     done = 0
     for bot in queryset:
         try:
-            services.bot_set_status(bot=bot, status=status, reason=_("Set by staff (%(who)s).") % {"who": request.user})
+            bot_services.bot_set_status(
+                bot=bot, status=status, reason=_("Set by staff (%(who)s).") % {"who": request.user}
+            )
             done += 1
         except ValidationError as exc:
             modeladmin.message_user(request, f"{bot}: {' '.join(exc.messages)}", messages.ERROR)

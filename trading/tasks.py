@@ -9,8 +9,11 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.conf import settings
 
-from trading import clock, loop, services
+from trading import clock
+from trading.bots import loop
+from trading.bots import tick as ticks
 from trading.exchanges.errors import TemporaryError
+from trading.execution import positions as position_services
 
 
 @shared_task(name="trading.tick")
@@ -21,7 +24,7 @@ def tick() -> dict[str, Any]:
     now = clock.now().replace(second=0, microsecond=0)
     report = loop.loop_step(now=now, refresh=True)
     caught_up = loop.catch_up(now=now)
-    watched = services.watch_stops(now=now)
+    watched = position_services.watch_stops(now=now)
     return {
         "markets": report.markets,
         "bots": report.bots,
@@ -54,7 +57,7 @@ def run_bot_tick(self: Any, bot_id: int, candle_open: str, signal: dict[str, boo
     ``TRENDY_BOT_MAX_TRANSIENT_FAILURES`` in a row the service halts the bot and tells the user, and a
     permanent failure halts it at once: no error is retried forever."""
     try:
-        result = services.bot_tick(bot_id=bot_id, candle_open=datetime.fromisoformat(candle_open), signal=signal)
+        result = ticks.bot_tick(bot_id=bot_id, candle_open=datetime.fromisoformat(candle_open), signal=signal)
     except TemporaryError as exc:
         wait = getattr(exc, "retry_in", None) or 1.0
         raise self.retry(
@@ -63,10 +66,10 @@ def run_bot_tick(self: Any, bot_id: int, candle_open: str, signal: dict[str, boo
     return {"bot": bot_id, "outcome": result.outcome, "orders": result.orders, "message": result.message}
 
 
-@shared_task(name="trading.reconcile")
+@shared_task(name="trading.reconciliation.diff")
 def reconcile() -> dict[str, Any]:
     """Every few minutes and at start-up: our orders and positions against the exchanges'."""
-    from trading.reconcile_service import reconcile_all
+    from trading.reconciliation.services import reconcile_all
 
     return reconcile_all()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from trading.dashboard import Activity
+from trading.dashboard.selectors import Activity
 from webhooks import labels
 from webhooks.models import WebhookEvent
 

@@ -1,6 +1,6 @@
 """Webhooks API for the mobile app: the user's TradingView endpoints (list, create, rotate the secret,
 revoke) and the activity log. A secret is in an answer only once: at creation and at a rotation. Writes
-accept an ``Idempotency-Key`` (``trading.idempotency``) so the app may retry them."""
+accept an ``Idempotency-Key`` (``trading_site.idempotency``) so the app may retry them."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from trading.execution.api import ERROR, IDEMPOTENCY_HEADER
 
 from trading import selectors as trading_selectors
-from trading.api import ERROR, IDEMPOTENCY_HEADER
-from trading.idempotency import idempotent
 from trading_site.api import QuerySerializer
+from trading_site.idempotency import idempotent
 from webhooks import selectors, services
 from webhooks.models import WebhookEndpoint, WebhookEvent
 from webhooks.serializers import (

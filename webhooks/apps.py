@@ -8,7 +8,7 @@ class WebhooksConfig(AppConfig):
     verbose_name = _("Webhooks")
 
     def ready(self) -> None:
-        from trading import dashboard
+        from trading.dashboard import selectors as dashboard
         from webhooks.activity import recent_alerts
 
         if recent_alerts not in dashboard.ACTIVITY_SOURCES:

@@ -29,9 +29,7 @@ from redis.exceptions import RedisError
 from accounts import secrets
 from accounts.crypto import mask
 from accounts.models import ExchangeAccount
-from trading import clock, router
-from trading import services as trading
-from trading.adapters import exchange_session
+from trading import clock
 from trading.exchanges.errors import (
     AuthenticationError,
     ExchangeError,
@@ -39,8 +37,12 @@ from trading.exchanges.errors import (
     TemporaryError,
     UnknownSymbol,
 )
-from trading.markets import paper_markets
+from trading.execution import equity as equity_services
+from trading.execution import positions as position_services
+from trading.execution import router
+from trading.execution.adapters import exchange_session
 from trading.models import Bot, Order, Position
+from trading.paper.markets import paper_markets
 from webhooks import validation
 from webhooks.models import WebhookEndpoint, WebhookEvent
 from webhooks.validation import AlertError
@@ -664,7 +666,7 @@ def _trade(event: WebhookEvent) -> Traded:
                 or (target is not None and target != current.side)
             )
             if close:
-                order = trading._close_position(
+                order = position_services.close_position(
                     exchange, current, client_id=router.client_order_id(scope, 0, "exit"),
                     note="tradingview", source=Order.Source.WEBHOOK,
                 )  # fmt: skip
@@ -672,7 +674,7 @@ def _trade(event: WebhookEvent) -> Traded:
             if target in ("long", "short") and current is None:
                 capped = _capped(alert, bot, endpoint.user, exchange, account, symbol)
                 adjustments = [asdict(a) for a in capped.adjustments]
-                order = trading.position_open(
+                order = position_services.position_open(
                     exchange=exchange, account=account, symbol=symbol, side=target, capped=capped,
                     client_id=router.client_order_id(scope, 0, "entry"), bot=bot, source=Order.Source.WEBHOOK,
                     note=f"TradingView {alert.action}",
@@ -716,12 +718,12 @@ def _capped(
     size_pct = alert.size_pct if alert.size_pct is not None else (bot.position_size_pct if bot else None)
     if alert.size is not None and alert.size_pct is None:
         # An amount of the base currency: as a share of the balance at the current price.
-        balance, _equity = trading.account_equity(exchange, account)
+        balance, _equity = equity_services.account_equity(exchange, account)
         price = alert.price or exchange.fetch_ticker(symbol).last
         # The leverage the envelope will allow, so that margin × leverage buys the asked amount.
         lev = Decimal(
             router.apply_envelope(
-                router.Request(leverage=leverage, position_size_pct=Decimal(1)), trading._envelope(user)
+                router.Request(leverage=leverage, position_size_pct=Decimal(1)), position_services.risk_envelope(user)
             ).leverage
         )
         size_pct = (alert.size * price / (balance * lev) * 100) if balance > 0 else Decimal(0)
@@ -737,7 +739,7 @@ def _capped(
             take_profit_pct=take_profit,
             use_default_stops=bot is None,
         ),
-        trading._envelope(user),
+        position_services.risk_envelope(user),
     )
 
 

@@ -32,7 +32,7 @@ from tests.browser.test_screens_browser import btc_1h_slice, market, sign_in  # 
 from tests.conftest import needs_postgres
 from tests.factories import UserFactory
 from tests.strategies.conftest import OHLCV
-from trading import services as trading_services
+from trading.bots import services as bot_services
 from trading.models import Position, Trade
 from webhooks import services as webhook_services
 from webhooks.views import sample_alert
@@ -100,10 +100,10 @@ def trader_with_data() -> tuple[object, dict[str, int]]:
     endpoint = onboarding_services.chosen_endpoint(state=state)
     run = onboarding_services.chosen_run(state=state)
     assert state.step == 5 and run.status == BacktestRun.Status.DONE
-    bot = trading_services.bot_create(
+    bot = bot_services.bot_create(
         user=user,
         exchange_account=account,
-        settings_=trading_services.BotSettings(strategy="supertrend", symbol="BTC/USDT", timeframe="1h"),
+        settings_=bot_services.BotSettings(strategy="supertrend", symbol="BTC/USDT", timeframe="1h"),
         start=True,
     )
     user.auto_trading = True

@@ -23,8 +23,10 @@ from onboarding import services
 from onboarding.models import OnboardingState
 from tests.factories import PASSWORD
 from tests.onboarding.conftest import HTMX, PAPER, step_url, walk_to
-from trading import clock, loop
-from trading import services as trading_services
+from trading import clock
+from trading.bots import loop
+from trading.bots import services as bot_services
+from trading.bots import tick as ticks
 from trading.models import Bot, Order
 
 pytestmark = pytest.mark.django_db
@@ -98,10 +100,10 @@ def test_others_land_where_they_always_did(client, why, request):
     else:  # set up elsewhere (the API keys and Bots pages), without the wizard
         account = account_services.exchange_account_create(user=user, exchange="paper", label="Paper")
         if why == "has a bot":
-            trading_services.bot_create(
+            bot_services.bot_create(
                 user=user,
                 exchange_account=account,
-                settings_=trading_services.BotSettings(strategy="ema_crossover", symbol="BTC/USDT", timeframe="1h"),
+                settings_=bot_services.BotSettings(strategy="ema_crossover", symbol="BTC/USDT", timeframe="1h"),
             )
     assert services.needs_onboarding(user=user) is False
     response = sign_in(client, user.email)
@@ -253,7 +255,7 @@ def finish_the_wizard(client, user, *, auto_trading: bool):
 def tick(bot: Bot, candle_open):
     pin = clock.Pin(time=candle_open + timedelta(hours=1), price=lambda exchange, symbol: Decimal(60_000))
     with clock.pinned(pin):
-        return trading_services.bot_tick(bot_id=bot.pk, candle_open=candle_open, signal=LONG)
+        return ticks.bot_tick(bot_id=bot.pk, candle_open=candle_open, signal=LONG)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -308,7 +310,7 @@ def test_a_trader_whose_auto_trading_is_on_sees_it_said_not_asked(
 def test_an_existing_user_off_stays_off_when_finishing_without_the_box(
     alice, alice_client, stored_candles, django_capture_on_commit_callbacks
 ):
-    trading_services.auto_trading_set(user=alice, enabled=False)
+    bot_services.auto_trading_set(user=alice, enabled=False)
     walk_to(alice_client, 5)
     with django_capture_on_commit_callbacks(execute=True):
         alice_client.post(step_url(5), {"action": "backtest"}, **HTMX)
@@ -320,7 +322,7 @@ def test_an_existing_user_off_stays_off_when_finishing_without_the_box(
 def test_the_demo_user_trades_at_once():
     user, created = account_services.demo_user_ensure(email="demo@trendy.local", password=NEW_PASSWORD)
     assert created and user.auto_trading is True
-    trading_services.auto_trading_set(user=user, enabled=False)  # the presenter switches it off …
+    bot_services.auto_trading_set(user=user, enabled=False)  # the presenter switches it off …
     user, created = account_services.demo_user_ensure(email="demo@trendy.local", password=NEW_PASSWORD)
     assert not created and user.auto_trading is False  # … and a re-seed keeps their choice
 

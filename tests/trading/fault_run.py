@@ -188,7 +188,7 @@ class FaultRun:
     def _build(self) -> None:
         from accounts import services as account_services
         from accounts.models import RiskProfile, User
-        from trading import services
+        from trading.bots import services as bot_services
         from trading.models import Direction
         from webhooks import services as webhook_services
         from webhooks.models import WebhookEndpoint
@@ -221,10 +221,10 @@ class FaultRun:
             )
             actor = Actor(kind, market_type, account, venue)
             if kind == "bot":
-                actor.bot = services.bot_create(
+                actor.bot = bot_services.bot_create(
                     user=user,
                     exchange_account=account,
-                    settings_=services.BotSettings(
+                    settings_=bot_services.BotSettings(
                         strategy="ema_crossover",
                         symbol="BTC/USDT",
                         timeframe="1h",
@@ -289,7 +289,7 @@ class FaultRun:
             self.tick_errors.append((actor, result))
 
     def _catch_up(self, candle: datetime) -> None:
-        from trading import loop
+        from trading.bots import loop
 
         by_bot = {a.bot.pk: a for a in self.actors if a.kind == "bot"}
 
@@ -343,16 +343,16 @@ class FaultRun:
             self.report.outcomes["alert task gave up"] += 1
 
     def _reconcile(self, candle: datetime) -> None:
-        from trading import services
+        from trading.bots import services as bot_services
         from trading.models import Bot
-        from trading.reconcile_service import reconcile_all
+        from trading.reconciliation.services import reconcile_all
 
         with _pinned(candle):
             self.last_reconcile = reconcile_all()
             # The owner reads why a reconciliation halted the bot, checks the account, starts it again.
             for bot in Bot.objects.filter(status=Bot.Status.HALTED):
                 self._count_halt(bot)
-                services.bot_set_status(bot=bot, status=Bot.Status.RUNNING)
+                bot_services.bot_set_status(bot=bot, status=Bot.Status.RUNNING)
 
     def _count_halt(self, bot: Any) -> None:
         key = (bot.pk, f"{bot.status_changed_at}")
@@ -483,7 +483,7 @@ class FaultRun:
     def _audit(self) -> None:
         from trading.labels import EXIT_REASONS
         from trading.models import Bot, Order, Position
-        from trading.reconcile_service import OUTSIDE_NOTE
+        from trading.reconciliation.services import OUTSIDE_NOTE
         from webhooks.models import WebhookEvent
 
         r = self.report

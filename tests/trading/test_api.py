@@ -18,10 +18,14 @@ from django.core.cache import cache
 from accounts.models import ExchangeAccount
 from market_data.services import candles_import_csv
 from tests.conftest import token_client
-from trading import clock, idempotency, router, services
-from trading.adapters import exchange_session
+from trading import clock
+from trading.bots import services as bot_services
 from trading.exchanges.errors import InsufficientFunds, RateLimited
+from trading.execution import positions as position_services
+from trading.execution import router
+from trading.execution.adapters import exchange_session
 from trading.models import Bot, Order, Position, Trade
+from trading_site import idempotency
 
 pytestmark = pytest.mark.django_db
 
@@ -49,7 +53,9 @@ def paper_account(user, label: str = "Paper") -> ExchangeAccount:
 
 def make_bot(account: ExchangeAccount, **overrides) -> Bot:
     values = {"strategy": "ema_crossover", "symbol": "BTC/USDT", "timeframe": "1h", **overrides}
-    return services.bot_create(user=account.user, exchange_account=account, settings_=services.BotSettings(**values))
+    return bot_services.bot_create(
+        user=account.user, exchange_account=account, settings_=bot_services.BotSettings(**values)
+    )
 
 
 def open_position(account: ExchangeAccount, *, bot: Bot | None = None, client_id: str = "entry-1") -> Position:
@@ -58,7 +64,7 @@ def open_position(account: ExchangeAccount, *, bot: Bot | None = None, client_id
         leverage=1, position_size_pct=Decimal(10), stop_loss_pct=Decimal(2), take_profit_pct=Decimal(4)
     )
     with exchange_session(account) as exchange:
-        services.position_open(
+        position_services.position_open(
             exchange=exchange,
             account=account,
             symbol="BTC/USDT",
@@ -298,10 +304,10 @@ def test_other_users_positions_are_404(bob_api, alice_position):
 
 def test_exchange_errors_are_mapped(alice_api, alice_position):
     url = f"/api/v1/positions/{alice_position.pk}/close/"
-    with mock.patch.object(services, "position_close", side_effect=InsufficientFunds("Not enough margin.")):
+    with mock.patch.object(position_services, "position_close", side_effect=InsufficientFunds("Not enough margin.")):
         error = assert_error(alice_api.post(url), 409, "exchange_refused")
     assert error["message"] == "Not enough margin."
-    with mock.patch.object(services, "position_close", side_effect=RateLimited("Slow down.", retry_after=7)):
+    with mock.patch.object(position_services, "position_close", side_effect=RateLimited("Slow down.", retry_after=7)):
         response = alice_api.post(url)
     assert_error(response, 503, "exchange_unavailable")
     assert response["Retry-After"] == "7"
@@ -423,7 +429,7 @@ def test_a_request_in_flight_gets_409(alice, alice_api):
 
 def test_retryable_errors_are_not_stored(alice_api, alice_position):
     url = f"/api/v1/positions/{alice_position.pk}/close/"
-    with mock.patch.object(services, "position_close", side_effect=RateLimited("Slow down.")):
+    with mock.patch.object(position_services, "position_close", side_effect=RateLimited("Slow down.")):
         assert alice_api.post(url, HTTP_IDEMPOTENCY_KEY="retry-me").status_code == 503
     response = alice_api.post(url, HTTP_IDEMPOTENCY_KEY="retry-me")
     assert response.status_code == 200 and not response.has_header("Idempotent-Replayed")

@@ -13,7 +13,7 @@ from django.utils import translation
 from accounts import services
 from accounts.models import ExchangeAccount
 from tests.trading.fake_exchange import API_KEY, PASSPHRASE, SECRET
-from trading import connection
+from trading.exchange_accounts import connection
 from trading.exchanges import registry
 from trading.models import Bot
 

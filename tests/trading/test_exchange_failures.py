@@ -15,7 +15,9 @@ from django.utils import timezone, translation
 
 from accounts import services as account_services
 from accounts.models import ExchangeAccount
-from trading import clock, loop, services
+from trading import clock
+from trading.bots import loop
+from trading.bots import tick as ticks
 from trading.exchanges import errors
 from trading.models import Bot, Order
 
@@ -114,9 +116,9 @@ def test_a_permanent_error_halts_the_bot_with_a_reason_it_reads(bot, monkeypatch
     def session(account):
         yield Refusing(exc)
 
-    monkeypatch.setattr(services, "exchange_session", session)
+    monkeypatch.setattr(ticks, "exchange_session", session)
     with at(C1):
-        result = services.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG)
+        result = ticks.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG)
     assert result.outcome == "halted" and words in result.message
     bot.refresh_from_db()
     assert bot.status == Bot.Status.HALTED and bot.status_detail["code"] == code
@@ -136,7 +138,7 @@ def test_keys_that_cannot_work_halt_the_bot_and_mark_the_account(bot, account, b
         ExchangeAccount.objects.filter(pk=account.pk).update(secret="tv1$00000000$AAAA")
     code = {"reject_keys": "keys_rejected", "unusable_keys": "keys_unusable", "unreadable_keys": "keys_unreadable"}
     with at(C1):
-        result = services.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG)  # no exception: nothing to retry
+        result = ticks.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG)  # no exception: nothing to retry
     assert result.outcome == "halted"
     bot.refresh_from_db()
     account.refresh_from_db()
@@ -153,7 +155,7 @@ def test_transient_failures_back_off_and_halt_after_the_bound(bot, binance_serve
     waits = []
     for attempt in range(1, 3):
         with at(C1), pytest.raises(errors.TemporaryError) as caught:
-            services.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG)
+            ticks.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG)
         waits.append(caught.value.retry_in)
         bot.refresh_from_db()
         assert bot.status == Bot.Status.RUNNING and bot.transient_failures == attempt
@@ -166,7 +168,7 @@ def test_transient_failures_back_off_and_halt_after_the_bound(bot, binance_serve
         loop.catch_up(now=C1 + HOUR + timedelta(minutes=5), dispatch=lambda *a: sent.append(a))
     assert sent == []
     with at(C1):
-        result = services.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG)  # the third in a row
+        result = ticks.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG)  # the third in a row
     assert result.outcome == "halted"
     bot.refresh_from_db()
     assert bot.status == Bot.Status.HALTED and bot.status_detail["code"] == "exchange_unavailable"
@@ -177,11 +179,11 @@ def test_transient_failures_back_off_and_halt_after_the_bound(bot, binance_serve
 def test_a_success_ends_the_streak(bot, binance_server, settings):
     binance_server.server_error(4)  # the first read fails 4 times (the adapter itself tries 4 times): one tick fails
     with at(C1), pytest.raises(errors.TemporaryError):
-        services.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG)
+        ticks.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG)
     bot.refresh_from_db()
     assert bot.transient_failures == 1
     with at(C1):
-        assert services.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG).outcome == "traded"
+        assert ticks.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG).outcome == "traded"
     bot.refresh_from_db()
     assert bot.transient_failures == 0 and bot.retry_not_before is None and bot.status == Bot.Status.RUNNING
 

@@ -13,11 +13,13 @@ import pytest
 from accounts import services as account_services
 from tests.trading.fault_plan import OUTSIDE_KINDS, REQUEST_KINDS, FaultPlan
 from tests.trading.fault_run import FaultRunConfig, run_faults
-from trading import clock, labels, services
+from trading import clock, labels
+from trading.bots import tick as ticks
 from trading.exchanges.base import OrderRequest
 from trading.exchanges.errors import TemporaryError
+from trading.execution import orders as order_services
 from trading.models import Bot, Order, Position
-from trading.reconcile_service import reconcile_account
+from trading.reconciliation.services import reconcile_account
 
 pytestmark = pytest.mark.django_db
 
@@ -85,7 +87,7 @@ def test_an_entry_filled_in_pieces_is_protected_at_once(swap, binance_server, mo
     )  # fmt: skip
     FaultPlan(rate=0).attach(binance_server).force("partial_fill", path="/fapi/v1/order")
     with clock.pinned(clock.Pin(time=C1 + HOUR, price=lambda exchange, symbol: D(50_000))):
-        assert services.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG).outcome == "traded"
+        assert ticks.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG).outcome == "traded"
     position = Position.objects.get(bot=bot, status=Position.Status.OPEN)
     assert position.amount == binance_server.positions["BTC/USDT:USDT"].amount
     stops = Order.objects.filter(position=position, purpose__in=["stop_loss", "take_profit"], status="open")
@@ -103,7 +105,7 @@ def test_a_fill_learnt_late_on_the_side_held_grows_the_position(swap, binance_se
         request = OrderRequest(
             symbol="BTC/USDT:USDT", side="buy", type="market", amount=D("0.01"), client_order_id=client_id
         )
-        services.order_submit(exchange=exchange, account=swap, request=request, purpose=Order.Purpose.ENTRY)
+        order_services.order_submit(exchange=exchange, account=swap, request=request, purpose=Order.Purpose.ENTRY)
 
     with clock.pinned(clock.Pin(time=C1, price=lambda exchange, symbol: D(50_000))):
         buy("Tlate1")
@@ -126,7 +128,7 @@ def test_a_stop_whose_answer_was_lost_is_looked_up_not_placed_twice(swap, binanc
     )  # fmt: skip
     FaultPlan(rate=0).attach(binance_server).force("response_lost", path="/fapi/v1/algoOrder")
     with clock.pinned(clock.Pin(time=C1 + HOUR, price=lambda exchange, symbol: D(50_000))):
-        assert services.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG).outcome == "traded"
+        assert ticks.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG).outcome == "traded"
     stops = [o for o in binance_server.orders if o.type == "stop_market"]
     assert len(stops) == 1, [o.client_id for o in stops]  # one stop loss on the exchange, not two
     ours = Order.objects.filter(purpose=Order.Purpose.STOP_LOSS)
@@ -152,7 +154,7 @@ def _bot_long(swap, binance_server):
         timeframe="1h", leverage=2, status=Bot.Status.RUNNING,
     )  # fmt: skip
     with clock.pinned(clock.Pin(time=C1 + HOUR, price=lambda exchange, symbol: D(50_000))):
-        assert services.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG).outcome == "traded"
+        assert ticks.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG).outcome == "traded"
     return bot, Position.objects.get(bot=bot, status=Position.Status.OPEN)
 
 

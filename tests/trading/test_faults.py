@@ -12,11 +12,18 @@ from django.utils import translation
 
 from accounts.models import ExchangeAccount, RiskProfile
 from market_data.models import Candle
-from trading import clock, loop, paper_store, router, services
+from trading import clock
+from trading.bots import loop
+from trading.bots import services as bot_services
+from trading.bots import tick as ticks
 from trading.exchanges.base import OrderRequest
 from trading.exchanges.errors import TemporaryError
+from trading.execution import orders as order_services
+from trading.execution import router
+from trading.execution.adapters import paper_session
 from trading.models import Bot, Order, OrderEvent, PaperOrder, PaperPosition, Position
-from trading.paper_store import paper_session, wallet_for
+from trading.paper import store as paper_store
+from trading.paper.store import wallet_for
 
 pytestmark = pytest.mark.django_db
 
@@ -91,8 +98,8 @@ def entry_id(bot: Bot, candle_open: datetime = C1) -> str:
 
 def test_the_same_bot_and_candle_twice_trades_once(bot):
     with at(C1, "50000"):
-        first = services.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG)
-        second = services.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG)
+        first = ticks.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG)
+        second = ticks.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG)
     assert first.outcome == "traded"
     assert (second.outcome, second.orders) == ("skipped", [])
     entries = Order.objects.filter(bot=bot, purpose=Order.Purpose.ENTRY)
@@ -136,7 +143,7 @@ def test_crash_before_the_exchange_call_the_retry_sends_it_once(bot):
     stored = pending_entry(bot)
     assert stored.status == Order.Status.PENDING
     with at(C1, "50000"):
-        result = services.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG)
+        result = ticks.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG)
     assert result.outcome == "traded"
     entries = Order.objects.filter(bot=bot, purpose=Order.Purpose.ENTRY)
     assert list(entries.values_list("pk", flat=True)) == [stored.pk]  # the stored row, not a second one
@@ -151,7 +158,7 @@ def test_crash_after_the_exchange_call_the_retry_looks_it_up_and_never_sends_twi
     stored = pending_entry(bot)
     # The exchange got the order, but the worker died before Trendy recorded the answer.
     with at(C1, "50000"), monkeypatch.context() as patch:
-        patch.setattr(paper_store, "flush", lambda account, exchange: None)
+        patch.setattr(paper_store, "flush", lambda account, exchange, record: None)
         with paper_session(bot.exchange_account) as exchange:
             exchange.create_order(
                 OrderRequest(
@@ -166,7 +173,7 @@ def test_crash_after_the_exchange_call_the_retry_looks_it_up_and_never_sends_twi
     assert balance_after_one == D("10000") - D("0.01999") * D("50025") * D("0.001")
 
     with at(C1, "50000"):
-        services.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG)
+        ticks.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG)
     assert PaperOrder.objects.filter(account=bot.exchange_account, client_order_id=stored.client_order_id).count() == 1
     assert wallet_for(bot.exchange_account).balance == balance_after_one  # no second fill
     assert PaperPosition.objects.get(account=bot.exchange_account).amount == D("0.01999")
@@ -181,7 +188,7 @@ def test_crash_after_the_exchange_call_the_retry_looks_it_up_and_never_sends_twi
 def _eth_uses_most_of_the_balance(account):
     """A position on ETH (opened by hand) holds 4.5 × 2001 = 9004.5 USDT of the 10000 as margin."""
     with at(C1, "2000"), paper_session(account) as exchange:
-        services.order_submit(
+        order_services.order_submit(
             exchange=exchange,
             account=account,
             request=OrderRequest(
@@ -197,7 +204,7 @@ def test_insufficient_balance_rejects_the_order_with_a_clear_message_and_no_posi
     _eth_uses_most_of_the_balance(account)
     bot = make_bot(account, position_size_pct=D(20))
     with at(C1, "50000"):
-        result = services.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG)
+        result = ticks.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG)
     assert result.outcome == "halted"  # permanent (issue 13): the bot stops and says why, it does not try again
     # balance 10000 − fee 9.0045 = 9990.9955, of which 9004.5 is ETH margin: 986.4955 free. The entry is
     # sized from the balance: 20 % = 1998.1991 → 0.03994 BTC × 50025 = 1997.9985, + fee 1.9979985
@@ -215,7 +222,7 @@ def test_insufficient_balance_keeps_the_rejected_order_for_the_user(account):
     _eth_uses_most_of_the_balance(account)
     bot = make_bot(account, position_size_pct=D(20))
     with at(C1, "50000"):
-        services.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG)
+        ticks.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG)
     rejected = Order.objects.filter(bot=bot, purpose=Order.Purpose.ENTRY).first()
     assert rejected is not None
     assert rejected.status == Order.Status.REJECTED
@@ -227,7 +234,7 @@ def test_below_the_minimum_notional_is_refused_before_sending(alice, listed):
     small = ExchangeAccount.objects.create(user=alice, exchange="paper", label="small", paper_balance=D(40))
     bot = make_bot(small)  # 10 % of 40 USDT = 4 USDT < the 5 USDT minimum
     with at(C1, "50000"):
-        result = services.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG)
+        result = ticks.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG)
     assert result.outcome == "halted"
     assert "The order value 3.50 USDT is below the market's minimum 5 USDT" in result.message
     assert Bot.objects.get(pk=bot.pk).status_detail["code"] == "order_refused"
@@ -239,16 +246,16 @@ def test_below_the_minimum_notional_is_refused_before_sending(alice, listed):
 def test_a_symbol_the_paper_exchange_does_not_list(account):
     bot = make_bot(account, symbol="DOGE/USDT")
     with at(C1, "0.1"):
-        result = services.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG)
+        result = ticks.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG)
     assert result.outcome == "halted"
     assert result.message == "The exchange does not list DOGE/USDT. Choose another market for this bot."
     assert Bot.objects.get(pk=bot.pk).status_detail["code"] == "unknown_symbol"
     assert not Order.objects.filter(bot=bot).exists()
     with pytest.raises(ValidationError) as err:
-        services.bot_create(
+        bot_services.bot_create(
             user=account.user,
             exchange_account=account,
-            settings_=services.BotSettings(strategy="ema_crossover", symbol="DOGE/USDT", timeframe="1h"),
+            settings_=bot_services.BotSettings(strategy="ema_crossover", symbol="DOGE/USDT", timeframe="1h"),
         )
     assert err.value.message_dict["symbol"] == ["paper does not list DOGE/USDT."]
 
@@ -261,17 +268,17 @@ def test_a_temporary_price_failure_releases_the_candle_so_the_retry_trades(bot):
         raise TemporaryError("binance is unreachable")
 
     with at(C1, source=down), pytest.raises(TemporaryError, match="unreachable"):
-        services.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG)
+        ticks.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG)
     bot.refresh_from_db()
     assert bot.last_candle_open is None or bot.last_candle_open < C1  # the claim is released
     assert not Order.objects.filter(bot=bot).exists()
     assert not PaperOrder.objects.filter(account=bot.exchange_account).exists()
     with at(C1, "50000"):
-        retry = services.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG)
+        retry = ticks.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG)
     assert retry.outcome == "traded"
     assert Order.objects.filter(bot=bot, purpose=Order.Purpose.ENTRY, status=Order.Status.FILLED).count() == 1
     with at(C1, "50000"):
-        assert services.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG).outcome == "skipped"
+        assert ticks.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG).outcome == "skipped"
 
 
 # --- risk and switches ---------------------------------------------------------------------------------
@@ -280,14 +287,14 @@ def test_a_temporary_price_failure_releases_the_candle_so_the_retry_trades(bot):
 def test_drawdown_beyond_the_limit_halts_the_bot_and_closes_its_position(account):
     bot = make_bot(account, leverage=10, position_size_pct=D(20), max_drawdown_pct=D(5))
     with at(C1, "50000"):
-        assert services.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG).outcome == "traded"
+        assert ticks.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG).outcome == "traded"
     position = Position.objects.get(bot=bot)
     assert position.amount == D("0.3998")  # 2000 × 10 / 50025, rounded down
     bot.refresh_from_db()
     assert bot.peak_equity == D(10000)
     c2 = C1 + HOUR
     with at(c2, "47000"):  # unrealised 0.3998 × (47000 − 50025) = −1209.4: a 12 % drawdown
-        result = services.bot_tick(bot_id=bot.pk, candle_open=c2, signal=NOTHING)
+        result = ticks.bot_tick(bot_id=bot.pk, candle_open=c2, signal=NOTHING)
     assert result.outcome == "halted"
     assert result.message == "The account fell 12.3% below its peak, beyond the bot's limit of 5.0%."
     bot.refresh_from_db()
@@ -306,19 +313,19 @@ def test_drawdown_beyond_the_limit_halts_the_bot_and_closes_its_position(account
     # a halted bot does not trade
     c3 = c2 + HOUR
     with at(c3, "47000"):
-        assert services.bot_tick(bot_id=bot.pk, candle_open=c3, signal=LONG).outcome == "skipped"
+        assert ticks.bot_tick(bot_id=bot.pk, candle_open=c3, signal=LONG).outcome == "skipped"
 
 
 def test_auto_trading_off_places_no_order(bot):
-    services.auto_trading_set(user=bot.user, enabled=False)
+    bot_services.auto_trading_set(user=bot.user, enabled=False)
     with at(C1, "50000"):
-        result = services.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG)
+        result = ticks.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG)
     assert result.outcome == "skipped"
     assert not Order.objects.filter(bot=bot).exists()
     assert bot.pk not in [b.pk for b in loop.running_bots()]
-    services.auto_trading_set(user=bot.user, enabled=True)
+    bot_services.auto_trading_set(user=bot.user, enabled=True)
     with at(C1, "50000"):
-        assert services.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG).outcome == "traded"
+        assert ticks.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG).outcome == "traded"
 
 
 def test_an_entry_whose_stop_loss_the_exchange_refuses_is_closed(bot, monkeypatch):
@@ -338,7 +345,7 @@ def test_an_entry_whose_stop_loss_the_exchange_refuses_is_closed(bot, monkeypatc
 
     monkeypatch.setattr(PaperExchange, "create_order", no_stops)
     with at(C1, "50000"):
-        result = services.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG)
+        result = ticks.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG)
     assert result.outcome == "traded"
     assert len(refused) == 2 and len(set(refused)) == 2  # tried twice, each with its own client id
     position = Position.objects.get(bot=bot)

@@ -9,7 +9,7 @@ from django.core.cache import cache
 
 from accounts import services as account_services
 from tests.conftest import ON_REDIS
-from trading import idempotency
+from trading_site import idempotency
 from webhooks import services as webhook_services
 from webhooks.models import WebhookEndpoint
 

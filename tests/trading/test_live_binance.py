@@ -11,7 +11,12 @@ from decimal import Decimal as D
 import pytest
 
 from accounts import services as account_services
-from trading import clock, loop, router, services
+from trading import clock
+from trading.bots import loop
+from trading.bots import tick as ticks
+from trading.execution import orders as order_services
+from trading.execution import positions as position_services
+from trading.execution import router
 from trading.models import Bot, Order, Position
 
 pytestmark = pytest.mark.django_db
@@ -48,9 +53,9 @@ def bot(account):
 
 def test_a_tick_sends_one_signed_order_with_our_client_id(bot, binance_server):
     with clock.pinned(clock.Pin(time=C1 + HOUR, price=lambda exchange, symbol: D(50_000))):
-        result = services.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG)
+        result = ticks.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG)
         assert result.outcome == "traded", result.message
-        again = services.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG)
+        again = ticks.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG)
     assert again.outcome == "skipped"
     entry_id = router.client_order_id(f"bot:{bot.pk}", int(C1.timestamp() * 1000), "entry")
     creates = [r for r in binance_server.creates() if r.fields.get("newClientOrderId") == entry_id]
@@ -77,13 +82,13 @@ def test_a_stop_the_exchange_does_not_hold_is_watched(bot, account, binance_serv
         take_profit=D(55_000),
         opened_at=C1,
     )
-    assert services.watch_stops() == 1  # the fake Binance trades at 50,000: below the stop
+    assert position_services.watch_stops() == 1  # the fake Binance trades at 50,000: below the stop
     position.refresh_from_db()
     assert position.status == Position.Status.CLOSED and position.exit_reason == "stop_loss"
     sell = Order.objects.get(position=position, purpose=Order.Purpose.STOP_LOSS)
     assert sell.side == "sell" and sell.type == "market" and sell.status == Order.Status.FILLED
     assert binance_server.order(sell.client_order_id) is not None
-    assert services.watch_stops() == 0  # closed: nothing left to watch
+    assert position_services.watch_stops() == 0  # closed: nothing left to watch
 
 
 def test_a_missed_candle_is_caught_up(bot):
@@ -103,7 +108,7 @@ def test_a_missed_candle_is_caught_up(bot):
 def test_keys_the_exchange_rejects_halt_the_bot_with_the_reason(bot, binance_server):
     binance_server.reject_keys = True
     with clock.pinned(clock.Pin(time=C1 + HOUR, price=lambda exchange, symbol: D(50_000))):
-        result = services.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG)
+        result = ticks.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG)
     assert result.outcome == "halted"
     bot.refresh_from_db()
     assert bot.status == Bot.Status.HALTED and bot.status_detail["code"] == "keys_rejected"
@@ -120,7 +125,7 @@ def test_a_rate_limited_exchange_releases_the_candle_for_the_retry(bot, binance_
         clock.pinned(clock.Pin(time=C1 + HOUR, price=lambda exchange, symbol: D(50_000))),
         pytest.raises(TemporaryError),
     ):
-        services.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG)
+        ticks.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG)
     bot.refresh_from_db()
     assert bot.last_candle_open is None or bot.last_candle_open < C1  # the task's retry may act on it
     assert binance_server.creates() == []
@@ -136,12 +141,14 @@ def test_a_create_that_times_out_is_looked_up_and_never_sent_twice(account, bina
     )
     binance_server.delay_next_create(1.5)  # the exchange takes the order, the answer comes too late
     with clock.pinned(clock.Pin(time=C1, price=lambda exchange, symbol: D(50_000))), pytest.raises(RequestTimeout):
-        services.order_submit(exchange=exchange, account=account, request=request, purpose=Order.Purpose.ENTRY)
+        order_services.order_submit(exchange=exchange, account=account, request=request, purpose=Order.Purpose.ENTRY)
     order = Order.objects.get(client_order_id=request.client_order_id)
     assert order.status == Order.Status.PENDING  # unknown: stored, looked up on the retry
     time.sleep(1.2)
     with clock.pinned(clock.Pin(time=C1, price=lambda exchange, symbol: D(50_000))):
-        again = services.order_submit(exchange=exchange, account=account, request=request, purpose=Order.Purpose.ENTRY)
+        again = order_services.order_submit(
+            exchange=exchange, account=account, request=request, purpose=Order.Purpose.ENTRY
+        )
     assert again.pk == order.pk and again.status == Order.Status.FILLED
     sent = [r for r in binance_server.creates() if r.fields.get("newClientOrderId") == request.client_order_id]
     assert len(sent) == 1

@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 
 from strategies.backtest import BacktestSettings, run_backtest
-from trading import engine, router
+from trading.bots import engine
 from trading.exchanges.base import Market
+from trading.execution import router
 
 SIGNALS = ("long_entry", "long_exit", "short_entry", "short_exit")
 COMBOS = [dict(zip(SIGNALS, bits, strict=True)) for bits in itertools.product((False, True), repeat=4)]

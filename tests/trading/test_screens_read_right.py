@@ -13,9 +13,12 @@ from django.utils import translation
 
 from accounts.models import ExchangeAccount
 from market_data.services import candles_import_csv
+from strategies.labels import strategy_name
 from tests.strategies.conftest import BTC_1H
-from trading import clock, services
-from trading.dashboard import _markers, activity
+from trading import clock
+from trading.bots import services as bot_services
+from trading.dashboard.selectors import _markers, activity
+from trading.execution import fills as fill_services
 from trading.models import Bot, Order, OrderEvent, Position, Trade
 
 pytestmark = pytest.mark.django_db
@@ -52,12 +55,12 @@ def test_a_fill_is_shown_at_its_own_market_time_everywhere(alice, alice_client, 
     the order's history, the trade, the position, the feed and the chart all say 10:00, never the tick's time."""
     account, bot = book
     entry = _order(account, bot, side="buy", purpose="entry", key="e1")
-    services._fill_record(
+    fill_services.fill_record(
         order=entry, price=D(60_000), amount=D("0.01"), fee=D("0.6"), time=NOW - 3 * HOUR, reason="market"
     )
     stop = _order(account, bot, side="sell", purpose="stop_loss", key="s1", type_="stop_market")
     stop_time = NOW - 2 * HOUR
-    services._fill_record(
+    fill_services.fill_record(
         order=stop, price=D(58_800), amount=D("0.01"), fee=D("0.59"), time=stop_time, reason="stop_loss"
     )
 
@@ -111,7 +114,7 @@ def test_the_dashboard_reads_right_in_both_languages(alice, alice_client, book, 
     candles_import_csv(path=BTC_1H, exchange="binance", symbol="BTC/USDT", timeframe="1h")
     account, bot = book
     entry = _order(account, bot, side="buy", purpose="entry", key="e1")
-    services._fill_record(
+    fill_services.fill_record(
         order=entry, price=D("61234.5"), amount=D("0.01"), fee=D("0.61"), time=NOW - HOUR, reason="market"
     )
     Bot.objects.filter(pk=bot.pk).update(
@@ -177,7 +180,7 @@ def test_strategy_names_follow_the_readers_language(alice_client):
 
     with translation.override("ko"):
         assert strategy_payload(REGISTRY["ema_crossover"])["name"] == "EMA 크로스오버"
-        assert services.BotSettings and services.strategy_name("ichimoku_cloud") == "일목균형표"
+        assert bot_services.BotSettings and strategy_name("ichimoku_cloud") == "일목균형표"
     alice_client.cookies["django_language"] = "ko"
     html = alice_client.get(reverse("trading:bot-new")).content.decode()
     assert "EMA 크로스오버" in html and "EMA crossover" not in html

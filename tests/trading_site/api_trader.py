@@ -23,7 +23,7 @@ from accounts import services as account_services
 from accounts.models import User
 from strategies.models import BacktestRun
 from tests.trading.test_api import REPLAY_AT, make_bot, paper_account, position_row, store_market
-from trading import services
+from trading.bots import services as bot_services
 from trading.models import Bot, Order, Position
 from webhooks import services as webhook_services
 
@@ -82,10 +82,10 @@ def build_trader(tmp_dir: Path, *, email: str = "trader@example.com") -> Trader:
     account_services.exchange_account_set_enabled(account=spare, enabled=False)
 
     running = make_bot(account, name="Runner")
-    services.bot_set_status(bot=running, status=Bot.Status.RUNNING)
+    bot_services.bot_set_status(bot=running, status=Bot.Status.RUNNING)
     make_bot(account, name="Paused", strategy="supertrend")
     stopped = make_bot(account, name="Stopped", daily_loss_limit_pct=Decimal(5), stop_loss_pct=None)
-    services.bot_set_status(bot=stopped, status=Bot.Status.STOPPED)
+    bot_services.bot_set_status(bot=stopped, status=Bot.Status.STOPPED)
     halted = make_bot(account, name="Halted", direction="short")
     Bot.objects.filter(pk=halted.pk).update(status=Bot.Status.HALTED, status_reason="Daily loss limit reached.")
 

@@ -12,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from trading import clock, dashboard
+from trading import clock
+from trading.dashboard import selectors as dashboard
 from trading_site import display
 from webhooks.models import WebhookEvent
 

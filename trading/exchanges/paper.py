@@ -1,7 +1,7 @@
 """The built-in paper exchange (pure: no Django). It speaks the same protocol as the ccxt adapter.
 
 State (a ``PaperBook``: the USDT balance, resting orders, positions) is handed in by the caller and
-read back after each call; the Django side (``trading.paper_store``) loads and saves it in the
+read back after each call; the Django side (``trading.paper.store``) loads and saves it in the
 database under a row lock. Prices come from a callable (the market clock: the exchange's public
 ticker online, the replayed candle offline).
 

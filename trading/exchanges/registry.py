@@ -1,5 +1,5 @@
 """Building the adapter for an exchange account (pure: no Django). The paper exchange is built on the
-Django side (``trading.paper_store``), not here."""
+Django side (``trading.paper.store``), not here."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django import template
 
 from trading import labels
-from trading.connection import test_message
+from trading.exchange_accounts.connection import test_message
 
 register = template.Library()
 

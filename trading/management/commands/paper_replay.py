@@ -31,9 +31,12 @@ from strategies.interface import StrategyError
 from strategies.management.commands.backtest import JSON_VERSION
 from strategies.management.commands.backtest import Command as BacktestCommand
 from strategies.messages import strategy_error_message
-from trading import clock, loop, services
+from trading import clock
+from trading.bots import loop, paper_market
+from trading.bots import tick as ticks
+from trading.execution.adapters import paper_session
 from trading.models import Bot, Position
-from trading.paper_store import paper_session, wallet_for
+from trading.paper.store import wallet_for
 
 
 class Rollback(Exception):
@@ -139,7 +142,7 @@ class Command(BacktestCommand):
             ]
 
         def dispatch(bot_id: int, opened, signal) -> None:
-            services.bot_tick(bot_id=bot_id, candle_open=opened, signal=signal)
+            ticks.bot_tick(bot_id=bot_id, candle_open=opened, signal=signal)
 
         current: dict[str, Any] = {}
         equity = np.empty(len(times))
@@ -157,7 +160,7 @@ class Command(BacktestCommand):
         current["time"] = last
         with clock.pinned(clock.Pin(time=last + step, price=price_at)):
             row = candles.iloc[-1]
-            services.paper_candle(
+            paper_market.paper_candle(
                 account=account,
                 symbol=symbol,
                 candle={

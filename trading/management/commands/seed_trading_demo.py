@@ -13,7 +13,7 @@ from accounts.models import ExchangeAccount, User
 from accounts.services import exchange_account_create
 from market_data.management.commands.seed_demo import DEMO_EMAIL
 from market_data.management.reports import database_errors_in_one_line
-from trading import services
+from trading.bots import services as bot_services
 from trading.models import Bot
 
 
@@ -37,10 +37,10 @@ class Command(BaseCommand):
                 account = exchange_account_create(
                     user=user, exchange="paper", label="Demo paper", paper_balance=Decimal(10_000)
                 )
-            bot = services.bot_create(
+            bot = bot_services.bot_create(
                 user=user,
                 exchange_account=account,
-                settings_=services.BotSettings(strategy="ema_crossover", symbol="BTC/USDT", timeframe="1h"),
+                settings_=bot_services.BotSettings(strategy="ema_crossover", symbol="BTC/USDT", timeframe="1h"),
                 start=True,
             )
         except ValidationError as exc:

@@ -1,10 +1,7 @@
-"""Trading pages: bots (create, start, pause, stop), positions and orders (close, SL/TP, cancel) and the
-auto-trading switch in the header. Each htmx action answers with the fragment it changed."""
+"""The bots pages (create, start, pause, stop) and the auto-trading switch in the header."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -23,11 +20,11 @@ from market_data.timeframes import TIMEFRAMES
 from strategies.builtin import REGISTRY, get_strategy
 from strategies.interface import Strategy, StrategyError
 from strategies.labels import param_label, strategy_name, strategy_names
-from trading import selectors, services
+from trading import selectors
+from trading.bots import services as bot_services
 from trading.exchanges.errors import ExchangeError
-from trading.models import Bot, Order
-
-RECENT_TRADES = 50
+from trading.execution.views import attempt
+from trading.models import Bot
 
 
 def strategy_choices() -> list[tuple[str, str]]:
@@ -36,6 +33,8 @@ def strategy_choices() -> list[tuple[str, str]]:
 
 
 BOT_ACTIONS = {"start": Bot.Status.RUNNING, "pause": Bot.Status.PAUSED, "stop": Bot.Status.STOPPED}
+
+
 BOT_FIELDS = [
     "name",
     "exchange_account",
@@ -91,9 +90,9 @@ class BotForm(forms.ModelForm):
     def risk_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in BOT_FIELDS[4:-1]]
 
-    def settings(self) -> services.BotSettings:
+    def settings(self) -> bot_services.BotSettings:
         data = self.cleaned_data
-        return services.BotSettings(
+        return bot_services.BotSettings(
             strategy=self.strategy_obj.slug,
             params={k.removeprefix("param_"): v for k, v in data.items() if k.startswith("param_")},
             **{name: data[name] for name in BOT_FIELDS if name != "exchange_account"},
@@ -127,20 +126,6 @@ def _apply_errors(form: forms.Form, exc: ValidationError) -> None:
         form.add_error(name if name in form.fields else None, found)
 
 
-def _attempt(action: Callable[[], Any]) -> str:
-    """Run a service call; the user-facing message of what went wrong, or ""."""
-    try:
-        action()
-    except ValidationError as exc:
-        return " ".join(exc.messages)
-    except ExchangeError as exc:
-        return _("The exchange refused: %(message)s") % {"message": exc.message}
-    return ""
-
-
-# --- bots ----------------------------------------------------------------------------------------------
-
-
 def _bot_form(request: HttpRequest, data: Any = None) -> BotForm:
     slug = (data or request.GET).get("strategy") or "ema_crossover"
     strategy = _strategy_or_404(slug)
@@ -161,7 +146,7 @@ def bot_new(request: HttpRequest) -> HttpResponse:
         form = _bot_form(request, request.POST)
         if form.is_valid():
             try:
-                bot = services.bot_create(
+                bot = bot_services.bot_create(
                     user=request.user,
                     exchange_account=form.cleaned_data["exchange_account"],
                     settings_=form.settings(),
@@ -193,7 +178,7 @@ def bot_action(request: HttpRequest, bot_id: int, action: str) -> HttpResponse:
     bot = selectors.bot_get_for_user(user=request.user, bot_id=bot_id)
     if action not in BOT_ACTIONS:
         raise Http404
-    error = _attempt(lambda: services.bot_set_status(bot=bot, status=BOT_ACTIONS[action]))
+    error = attempt(lambda: bot_services.bot_set_status(bot=bot, status=BOT_ACTIONS[action]))
     if not request.htmx:
         if error:
             messages.error(request, error)
@@ -201,89 +186,6 @@ def bot_action(request: HttpRequest, bot_id: int, action: str) -> HttpResponse:
     bot = selectors.bot_get_for_user(user=request.user, bot_id=bot_id)
     context = {"bot": bot, "error": error, "names": _names()}
     return render(request, "trading/partials/bot_row.html", context, status=400 if error else 200)
-
-
-# --- positions and orders --------------------------------------------------------------------------------
-
-
-def _positions_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
-    return {"positions": list(selectors.positions_for_user(user=request.user)), **extra}
-
-
-def _orders_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
-    return {"orders": list(selectors.orders_for_user(user=request.user, status="open")), **extra}
-
-
-@login_required
-@require_GET
-def positions(request: HttpRequest) -> HttpResponse:
-    context = {
-        **_positions_context(request),
-        **_orders_context(request),
-        "trades": list(selectors.trades_for_user(user=request.user)[:RECENT_TRADES]),
-    }
-    return render(request, "trading/positions.html", context)
-
-
-@login_required
-@require_GET
-def positions_table(request: HttpRequest) -> HttpResponse:
-    """The open positions fragment the page polls every few seconds."""
-    return render(request, "trading/partials/positions_table.html", _positions_context(request))
-
-
-def _after(request: HttpRequest, error: str, template: str, context: dict[str, Any]) -> HttpResponse:
-    if not request.htmx:
-        if error:
-            messages.error(request, error)
-        return redirect("trading:positions")
-    return render(request, template, {**context, "error": error}, status=400 if error else 200)
-
-
-@login_required
-@require_POST
-def position_close(request: HttpRequest, position_id: int) -> HttpResponse:
-    position = selectors.position_get_for_user(user=request.user, position_id=position_id)
-    error = _attempt(lambda: services.position_close(position=position, source=Order.Source.MANUAL))
-    if not error and not request.htmx:
-        messages.success(request, _("The position is closed."))
-    return _after(request, error, "trading/partials/positions_table.html", _positions_context(request))
-
-
-class StopsForm(forms.Form):
-    stop_loss = forms.DecimalField(label=gettext_lazy("Stop loss"), required=False, min_value=Decimal(0))
-    take_profit = forms.DecimalField(label=gettext_lazy("Take profit"), required=False, min_value=Decimal(0))
-
-
-@login_required
-@require_POST
-def position_stops(request: HttpRequest, position_id: int) -> HttpResponse:
-    """Move the stop loss / take profit (prices); an empty field removes it."""
-    position = selectors.position_get_for_user(user=request.user, position_id=position_id)
-    form = StopsForm(request.POST)
-    if form.is_valid():
-        error = _attempt(
-            lambda: services.position_update_sl_tp(
-                position=position,
-                stop_loss=form.cleaned_data["stop_loss"],
-                take_profit=form.cleaned_data["take_profit"],
-            )
-        )
-    else:
-        error = " ".join(str(m) for found in form.errors.values() for m in found)
-    context = _positions_context(request, error_position=position.pk)
-    return _after(request, error, "trading/partials/positions_table.html", context)
-
-
-@login_required
-@require_POST
-def order_cancel(request: HttpRequest, order_id: int) -> HttpResponse:
-    order = selectors.order_get_for_user(user=request.user, order_id=order_id)
-    error = _attempt(lambda: services.order_cancel(order=order))
-    return _after(request, error, "trading/partials/orders_table.html", _orders_context(request))
-
-
-# --- the auto-trading switch -------------------------------------------------------------------------------
 
 
 def real_user(user: Any) -> Any:
@@ -296,7 +198,7 @@ def real_user(user: Any) -> Any:
 def auto_trading(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         enabled = request.POST.get("enabled") == "on"
-        services.auto_trading_set(user=real_user(request.user), enabled=enabled)
+        bot_services.auto_trading_set(user=real_user(request.user), enabled=enabled)
         request.user.auto_trading = enabled
         if not request.htmx:
             messages.success(request, _("Auto-trading is on.") if enabled else _("Auto-trading is off."))

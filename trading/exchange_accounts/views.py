@@ -20,7 +20,7 @@ from django_htmx.middleware import HtmxDetails
 
 from accounts import selectors, services
 from accounts.models import ExchangeAccount
-from trading.connection import ConnectionResult, exchange_account_test, withdrawals_warning
+from trading.exchange_accounts.connection import ConnectionResult, exchange_account_test, withdrawals_warning
 
 OTHER = "other"
 EXCHANGE_CHOICES = [

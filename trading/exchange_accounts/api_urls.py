@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from trading import exchange_accounts_api as api
+from trading.exchange_accounts import api
 
 urlpatterns = [
     path("register", api.ExchangeAccountRegisterApi.as_view(), name="api-exchange-account-register"),

@@ -14,7 +14,6 @@ from django.utils.translation import ngettext
 from accounts import services as account_services
 from accounts.crypto import CryptoError
 from accounts.models import ExchangeAccount
-from trading.adapters import adapter_for
 from trading.exchanges.base import Balance, KeyPermissions
 from trading.exchanges.errors import (
     AuthenticationError,
@@ -23,6 +22,7 @@ from trading.exchanges.errors import (
     RateLimited,
     TemporaryError,
 )
+from trading.execution.adapters import adapter_for
 from trading_site import display
 
 logger = logging.getLogger(__name__)

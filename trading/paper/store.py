@@ -16,8 +16,12 @@ from trading.exchanges.errors import ExchangeError, InsufficientFunds, InvalidOr
 from trading.exchanges.paper import PaperBook, PaperExchange
 from trading.exchanges.paper import PaperOrder as BookOrder
 from trading.exchanges.paper import PaperPosition as BookPosition
-from trading.markets import paper_markets
 from trading.models import PaperOrder, PaperPosition, PaperWallet
+from trading.paper.markets import paper_markets
+
+# What the session calls with its fills and changed orders: ``trading.execution.fills.paper_changes_record``,
+# handed in by ``trading.execution.adapters`` (the paper books sit below execution and never import it).
+Recorder = Callable[..., None]
 
 ORDER_FIELDS = (
     "client_order_id", "symbol", "side", "type", "status", "amount", "filled", "average", "fee", "price",
@@ -136,7 +140,7 @@ def build_exchange(
 
 @contextmanager
 def paper_session(
-    account: ExchangeAccount, *, price: Callable[[str], Decimal] | None = None
+    account: ExchangeAccount, *, record: Recorder, price: Callable[[str], Decimal] | None = None
 ) -> Iterator[PaperExchange]:
     """One transaction with the paper wallet locked: concurrent calls on one account run one at a time.
     On leaving, the book is saved and its fills are recorded in Trendy's orders and positions.
@@ -148,22 +152,20 @@ def paper_session(
         wallet = wallet_for(account, lock=True)
         book = load_book(account, wallet)
         exchange = build_exchange(account, wallet, book, price=price)
-        exchange.flush = lambda: flush(account, exchange)  # type: ignore[attr-defined]
+        exchange.flush = lambda: flush(account, exchange, record)  # type: ignore[attr-defined]
         try:
             yield exchange
         except (InvalidOrder, InsufficientFunds) as exc:
             refused = exc
-        flush(account, exchange)
+        flush(account, exchange, record)
         save_book(account, wallet, book)
     if refused is not None:
         raise refused
 
 
-def flush(account: ExchangeAccount, exchange: PaperExchange) -> None:
-    """Record the fills and order changes so far in Trendy's orders, positions and trades."""
-    from trading import services  # services call this module
-
+def flush(account: ExchangeAccount, exchange: PaperExchange, record: Recorder) -> None:
+    """Hand the fills and order changes so far to ``record`` (Trendy's orders, positions and trades)."""
     fills = list(exchange.fills)
     exchange.fills.clear()
     changed = [exchange.book.orders[k].state() for k in sorted(exchange.book.changed)]
-    services.paper_changes_record(account=account, fills=fills, orders=changed)
+    record(account=account, fills=fills, orders=changed)

@@ -23,7 +23,8 @@ from market_data.timeframes import TIMEFRAME_MS
 from market_data.views import chart_zones
 from strategies.builtin import REGISTRY
 from strategies.labels import strategy_name
-from trading import clock, engine, labels
+from trading import clock, labels
+from trading.bots import engine
 from trading.models import Bot, EquitySnapshot, OrderEvent, PaperPosition, PaperWallet, Position, Trade
 
 ZERO = Decimal(0)

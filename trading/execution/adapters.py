@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
+from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 
 from accounts.models import ExchangeAccount
 from trading.exchanges.base import Exchange
+from trading.execution.fills import paper_changes_record
+from trading.paper.store import build_exchange, load_book, wallet_for
+from trading.paper.store import paper_session as book_session
 
 
 def adapter_for(account: ExchangeAccount, *, api_urls: dict[str, str] | None = None, **options: object) -> Exchange:
@@ -16,8 +21,6 @@ def adapter_for(account: ExchangeAccount, *, api_urls: dict[str, str] | None = N
     go through ``exchange_session`` so that they are saved). Otherwise the ccxt adapter with the
     account's opened keys; ``api_urls`` (or ``TRENDY_EXCHANGE_API_URLS``) points it elsewhere."""
     if account.is_paper:
-        from trading.paper_store import build_exchange, load_book, wallet_for
-
         wallet = wallet_for(account)
         return build_exchange(account, wallet, load_book(account, wallet))
     from trading.exchanges.registry import build_exchange as build_ccxt
@@ -38,10 +41,8 @@ def adapter_for(account: ExchangeAccount, *, api_urls: dict[str, str] | None = N
 @contextmanager
 def exchange_session(account: ExchangeAccount) -> Iterator[Exchange]:
     """The adapter for a series of calls: for paper, one locked transaction whose fills are recorded on
-    leaving (``paper_store.paper_session``); for a real exchange, the ccxt adapter."""
+    leaving (``paper_session``); for a real exchange, the ccxt adapter."""
     if account.is_paper:
-        from trading.paper_store import paper_session
-
         with paper_session(account) as exchange:
             yield exchange
     else:
@@ -49,8 +50,7 @@ def exchange_session(account: ExchangeAccount) -> Iterator[Exchange]:
             yield exchange
 
 
-def flush(exchange: Exchange) -> None:
-    """Record what a paper exchange did so far (no-op for real exchanges: their fills are read back)."""
-    hook = getattr(exchange, "flush", None)
-    if hook is not None:
-        hook()
+def paper_session(account: ExchangeAccount, *, price: Callable[[str], Decimal] | None = None) -> Any:
+    """A paper account's locked session whose fills are recorded in Trendy's books on leaving
+    (``trading.paper.store.paper_session`` with ``fills.paper_changes_record`` as its recorder)."""
+    return book_session(account, record=paper_changes_record, price=price)

@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 
 from accounts import selectors, services
 from accounts.models import ExchangeAccount
-from trading.connection import ConnectionResult, exchange_account_test, plain_number
+from trading.exchange_accounts.connection import ConnectionResult, exchange_account_test, plain_number
 from trading_site.api import StrictBooleanField
 
 ERROR = OpenApiResponse(OpenApiTypes.OBJECT, description='{"error": {"code", "message", "fields"}}')

@@ -15,11 +15,17 @@ from django.utils import timezone
 
 from accounts.models import ExchangeAccount
 from market_data.selectors import ms_to_datetime, to_ms
-from trading import clock, reconcile, router, services
-from trading.adapters import exchange_session
+from trading import clock
+from trading.bots import services as bot_services
 from trading.exchanges.base import Exchange
 from trading.exchanges.errors import ExchangeError, OrderNotFound
+from trading.execution import fills as fill_services
+from trading.execution import orders as order_services
+from trading.execution import records as order_records
+from trading.execution import router
+from trading.execution.adapters import exchange_session
 from trading.models import Bot, Order, Position
+from trading.reconciliation import diff as reconcile
 
 log = logging.getLogger(__name__)
 
@@ -55,18 +61,18 @@ def reconcile_account(*, account: ExchangeAccount) -> AccountReport:
                 order = next(o for o in ours if o.client_order_id == fix.client_order_id)
                 if fix.kind == "order_missing":
                     Order.objects.filter(pk=order.pk).update(status=Order.Status.REJECTED, note=fix.detail)
-                    services._event(order, "reconciled", fix.detail)
+                    order_records.order_event(order, "reconciled", fix.detail)
                     report.missing += 1
                 elif fix.state is not None:
-                    services._state_update(order, fix.state)
-                    services._event(order, "reconciled", f"exchange says {fix.state.status}")
+                    order_records.order_state_update(order, fix.state)
+                    order_records.order_event(order, "reconciled", f"exchange says {fix.state.status}")
                     if (
                         fix.state.status == "closed"
                         and fix.state.filled > 0
                         and not order.trades.exists()
                         and not account.is_paper
                     ):
-                        services._fill_record(
+                        fill_services.fill_record(
                             order=order,
                             price=fix.state.average or order.price,
                             amount=fix.state.filled,
@@ -93,7 +99,7 @@ def reconcile_account(*, account: ExchangeAccount) -> AccountReport:
     if report.unexplained:
         detail = "; ".join(report.unexplained)
         for bot in Bot.objects.filter(exchange_account=account, status=Bot.Status.RUNNING):
-            services.bot_set_status(
+            bot_services.bot_set_status(
                 bot=bot,
                 status=Bot.Status.HALTED,
                 reason=detail,
@@ -130,12 +136,12 @@ def _changed_outside(exchange: Exchange, position: Position, held: Any, detail: 
         note=OUTSIDE_NOTE,
         created_at=clock.now(),
     )
-    services._event(order, "outside", detail)
-    services._fill_record(
+    order_records.order_event(order, "outside", detail)
+    fill_services.fill_record(
         order=order, price=price, amount=abs(change), fee=Decimal(0), time=clock.now(), reason="outside"
     )
     Position.objects.filter(pk=position.pk, status=Position.Status.CLOSED).update(exit_reason="outside")
-    services._notify(position.user, "position_changed_outside", position=position.pk, detail=detail)
+    order_records.notify(position.user, "position_changed_outside", position=position.pk, detail=detail)
 
 
 def _cancel_stale_protection(exchange: Exchange, account: ExchangeAccount) -> int:
@@ -151,7 +157,7 @@ def _cancel_stale_protection(exchange: Exchange, account: ExchangeAccount) -> in
     )
     for order in stale:
         try:
-            services.order_cancel(order=order, exchange=exchange)
+            order_services.order_cancel(order=order, exchange=exchange)
         except ExchangeError as exc:
             log.warning("stale stop not cancelled", extra={"order_id": order.pk, "error": exc.message})
             continue

@@ -10,7 +10,8 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from market_data.views import chart_data
-from trading import clock, dashboard, selectors
+from trading import clock, selectors
+from trading.dashboard import selectors as dashboard
 from trading_site import display
 
 PARTIALS = {

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from trading import exchange_accounts_views as views
+from trading.exchange_accounts import views
 
 urlpatterns = [
     path("", views.exchange_accounts, name="exchange-accounts"),

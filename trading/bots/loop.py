@@ -30,7 +30,9 @@ from accounts.models import ExchangeAccount
 from market_data.selectors import load_candles, to_ms
 from market_data.timeframes import TIMEFRAME_MS
 from strategies.builtin import get_strategy
-from trading import clock, services
+from trading import clock
+from trading.bots import paper_market
+from trading.bots import tick as ticks
 from trading.exchanges.errors import ExchangeError
 from trading.models import Bot, PaperOrder, PaperPosition
 
@@ -132,9 +134,7 @@ def loop_step(
             clean = strategy.validate(dict(params))
             key = (exchange, symbol, timeframe, slug, params)
             try:
-                signals[key] = services.signal_from_candles(
-                    slug, clean, window.iloc[-strategy.lookback(clean) :], opened
-                )
+                signals[key] = ticks.signal_from_candles(slug, clean, window.iloc[-strategy.lookback(clean) :], opened)
             except Exception as exc:
                 log.exception("signal failed", extra={"strategy": slug, "symbol": symbol})
                 report.errors.append(f"{slug} {symbol}: {exc}")
@@ -232,6 +232,6 @@ def _paper_step(
             return candle, inside
 
         try:
-            services.paper_step(account=account, now=now, candle_for=candle_for)
+            paper_market.paper_step(account=account, now=now, candle_for=candle_for)
         except ExchangeError as exc:
             report.errors.append(f"paper {account.pk}: {exc.message}")

@@ -1,5 +1,5 @@
-"""Trading API: bots, positions, orders, trades and the auto-trading switch. One small view per action;
-every write accepts an ``Idempotency-Key`` (``trading.idempotency``) so the phone app may retry it."""
+"""Positions, orders and trades API, and how an exchange's refusal or silence becomes an API error
+(``exchange_errors``). Every write accepts an ``Idempotency-Key`` (``trading_site.idempotency``)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
@@ -17,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from trading import selectors, services
+from trading import selectors
 from trading.exchanges.errors import (
     AuthenticationError,
     ExchangeError,
@@ -27,18 +25,17 @@ from trading.exchanges.errors import (
     RateLimited,
     TemporaryError,
 )
-from trading.idempotency import idempotent
-from trading.models import Bot, Order, Position
+from trading.execution import orders as order_services
+from trading.execution import positions as position_services
+from trading.models import Order, Position
 from trading.serializers import (
-    AutoTradingSerializer,
-    BotCreateSerializer,
-    BotSerializer,
     OrderSerializer,
     PositionCloseSerializer,
     PositionSerializer,
     TradeSerializer,
 )
 from trading_site.api import QuerySerializer
+from trading_site.idempotency import idempotent
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
@@ -46,8 +43,11 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
     OpenApiParameter.HEADER,
     description="Send the same key again to retry safely: the first answer is replayed for 24 hours.",
 )
+
+
 ERROR = OpenApiResponse(OpenApiTypes.OBJECT, description='{"error": {"code", "message", "fields"}}')
-# What ``exchange_errors`` turns an exchange's refusal or silence into (the shape: trading_site.openapi.Error).
+
+
 EXCHANGE_ERRORS = {
     409: OpenApiResponse(OpenApiTypes.OBJECT, description="The exchange refused it (funds, order rules, keys)."),
     502: OpenApiResponse(OpenApiTypes.OBJECT, description="The exchange answered with an error."),
@@ -88,83 +88,6 @@ def exchange_errors() -> Iterator[None]:
         raise ExchangeRefused(exc.message) from None
     except ExchangeError as exc:
         raise ExchangeFailed(exc.message) from None
-
-
-# --- bots ---------------------------------------------------------------------------------------------
-
-
-class BotListCreateApi(ListAPIView):
-    serializer_class = BotSerializer
-
-    def get_queryset(self) -> Any:
-        return selectors.bot_list(user=self.request.user)
-
-    @extend_schema(
-        request=BotCreateSerializer,
-        parameters=[IDEMPOTENCY_HEADER],
-        responses={201: BotSerializer, 400: ERROR, **EXCHANGE_ERRORS},
-    )
-    @idempotent
-    def post(self, request: Request) -> Response:
-        data = BotCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = dict(data.validated_data)
-        account = selectors.exchange_accounts_enabled(user=request.user).filter(pk=values.pop("exchange_account"))
-        if not account.exists():
-            raise exceptions.ValidationError({"exchange_account": [_("Choose one of your enabled exchange accounts.")]})
-        start = values.pop("start")
-        with exchange_errors():
-            bot = services.bot_create(
-                user=request.user,
-                exchange_account=account.get(),
-                settings_=services.BotSettings(**values),
-                start=start,
-            )
-        bot = selectors.bot_get_for_user(user=request.user, bot_id=bot.pk)
-        return Response(BotSerializer(bot).data, status=status.HTTP_201_CREATED)
-
-
-class BotDetailApi(APIView):
-    @extend_schema(responses={200: BotSerializer, 404: ERROR})
-    def get(self, request: Request, bot_id: int) -> Response:
-        bot = selectors.bot_get_for_user(user=request.user, bot_id=bot_id)
-        return Response(BotSerializer(bot).data)
-
-
-class _BotStatusApi(APIView):
-    target: str = ""
-
-    @extend_schema(
-        request=None,
-        parameters=[IDEMPOTENCY_HEADER],
-        responses={200: BotSerializer, 400: ERROR, 404: ERROR, **EXCHANGE_ERRORS},
-    )
-    @idempotent
-    def post(self, request: Request, bot_id: int) -> Response:
-        bot = selectors.bot_get_for_user(user=request.user, bot_id=bot_id)
-        with exchange_errors():
-            services.bot_set_status(bot=bot, status=self.target)
-        bot = selectors.bot_get_for_user(user=request.user, bot_id=bot_id)
-        return Response(BotSerializer(bot).data)
-
-
-class BotStartApi(_BotStatusApi):
-    """Run the bot from the next closed candle."""
-
-    target = Bot.Status.RUNNING
-
-
-class BotPauseApi(_BotStatusApi):
-    """Stop placing new orders; an open position keeps its stop loss and take profit."""
-
-    target = Bot.Status.PAUSED
-
-
-class BotStopApi(_BotStatusApi):
-    target = Bot.Status.STOPPED
-
-
-# --- positions ------------------------------------------------------------------------------------------
 
 
 class PositionFilterSerializer(QuerySerializer):
@@ -218,7 +141,7 @@ class PositionDetailApi(APIView):
         data.is_valid(raise_exception=True)
         values = data.validated_data
         with exchange_errors():
-            position = services.position_update_sl_tp(
+            position = position_services.position_update_sl_tp(
                 position=position,
                 stop_loss=values.get("stop_loss", position.stop_loss),
                 take_profit=values.get("take_profit", position.take_profit),
@@ -239,12 +162,9 @@ class PositionCloseApi(APIView):
     def post(self, request: Request, position_id: int) -> Response:
         position = selectors.position_get_for_user(user=request.user, position_id=position_id)
         with exchange_errors():
-            order = services.position_close(position=position, source=Order.Source.MANUAL)
+            order = position_services.position_close(position=position, source=Order.Source.MANUAL)
         position = selectors.position_get_for_user(user=request.user, position_id=position_id)
         return Response({"position": PositionSerializer(position).data, "order": OrderSerializer(order).data})
-
-
-# --- orders and trades ------------------------------------------------------------------------------------
 
 
 class OrderFilterSerializer(QuerySerializer):
@@ -280,7 +200,7 @@ class OrderCancelApi(APIView):
     def post(self, request: Request, order_id: int) -> Response:
         order = selectors.order_get_for_user(user=request.user, order_id=order_id)
         with exchange_errors():
-            order = services.order_cancel(order=order)
+            order = order_services.order_cancel(order=order)
         return Response(OrderSerializer(order).data)
 
 
@@ -289,32 +209,3 @@ class TradeListApi(ListAPIView):
 
     def get_queryset(self) -> Any:
         return selectors.trades_for_user(user=self.request.user)
-
-
-# --- the auto-trading switch ---------------------------------------------------------------------------------
-
-
-def real_user(user: Any) -> Any:
-    """With session auth ``request.user`` is a lazy object, and the service calls ``type(user)``."""
-    return get_user_model().objects.get(pk=user.pk)
-
-
-class AutoTradingApi(APIView):
-    """Off: no bot of yours places a new order (stop loss and take profit orders stay in place)."""
-
-    @extend_schema(responses=AutoTradingSerializer)
-    def get(self, request: Request) -> Response:
-        return Response({"enabled": request.user.auto_trading})
-
-    @extend_schema(
-        request=AutoTradingSerializer,
-        parameters=[IDEMPOTENCY_HEADER],
-        responses={200: AutoTradingSerializer, 400: ERROR},
-    )
-    @idempotent
-    def post(self, request: Request) -> Response:
-        data = AutoTradingSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        enabled = services.auto_trading_set(user=real_user(request.user), enabled=data.validated_data["enabled"])
-        request.user.auto_trading = enabled
-        return Response({"enabled": enabled})

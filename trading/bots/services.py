@@ -1,0 +1,170 @@
+"""Bots: create one from a strategy inside the user's risk profile, start / pause / stop / halt it, and the
+per-user auto-trading switch. Views, API views, admin actions and commands call these."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from accounts.models import ExchangeAccount, RiskProfile
+from market_data.selectors import ms_to_datetime
+from market_data.timeframes import TIMEFRAME_MS
+from strategies.builtin import REGISTRY, get_strategy
+from strategies.interface import StrategyError
+from strategies.labels import strategy_name
+from strategies.messages import strategy_error_message
+from trading import clock
+from trading.exchanges.errors import (
+    ExchangeError,
+)
+from trading.execution.records import notify
+from trading.models import Bot, Direction
+
+
+@dataclass(frozen=True)
+class BotSettings:
+    strategy: str
+    symbol: str
+    timeframe: str
+    params: Mapping[str, Any] | None = None
+    name: str = ""
+    leverage: int = 1
+    position_size_pct: Decimal = Decimal(10)
+    stop_loss_pct: Decimal | None = Decimal(2)
+    take_profit_pct: Decimal | None = Decimal(4)
+    max_drawdown_pct: Decimal = Decimal(20)
+    daily_loss_limit_pct: Decimal | None = None
+    direction: str = Direction.LONG
+
+
+def _fail(field: str, message: str) -> None:
+    raise ValidationError({field: [message]})
+
+
+def _validate_bot(*, user: Any, account: ExchangeAccount, bot: BotSettings) -> tuple[dict[str, Any], str]:
+    if account.user_id != user.pk:
+        _fail("exchange_account", _("Choose one of your exchange accounts."))
+    if not account.enabled:
+        _fail("exchange_account", _("This exchange account is disabled: enable it first."))
+    if bot.strategy not in REGISTRY:
+        _fail("strategy", _("Unknown strategy %(slug)r.") % {"slug": bot.strategy})
+    strategy = get_strategy(bot.strategy)
+    try:
+        params = strategy.validate(bot.params)
+    except StrategyError as exc:
+        raise ValidationError({"params": [strategy_error_message(exc)]}) from None
+    if bot.timeframe not in TIMEFRAME_MS:
+        _fail("timeframe", _("Unknown timeframe %(tf)r.") % {"tf": bot.timeframe})
+    if bot.direction not in Direction.values:
+        _fail("direction", _("Direction must be long, short or both."))
+    if (
+        bot.direction != Direction.LONG
+        and account.market_type == ExchangeAccount.MarketType.SPOT
+        and not account.is_paper
+    ):
+        _fail("direction", _("A spot account can only go long; use a perpetual account to short."))
+    profile = RiskProfile.objects.get_or_create(user=user)[0]
+    if not 1 <= int(bot.leverage) <= int(profile.leverage):
+        _fail(
+            "leverage",
+            _("Leverage must be from 1 to %(max)sx (your risk profile's limit).") % {"max": profile.leverage},
+        )
+    if not Decimal(5) <= Decimal(bot.position_size_pct) <= profile.position_size_pct:
+        _fail(
+            "position_size_pct",
+            _("Position size must be from 5 to %(max)s %% (your risk profile's limit).")
+            % {"max": profile.position_size_pct},
+        )
+    symbol = bot.symbol.strip().upper()
+    from trading.execution.adapters import adapter_for
+
+    try:
+        market = adapter_for(account).market(_unified(symbol, account))
+    except ExchangeError:
+        _fail("symbol", _("%(exchange)s does not list %(symbol)s.") % {"exchange": account.exchange, "symbol": symbol})
+    return params, market.symbol
+
+
+def _unified(symbol: str, account: ExchangeAccount) -> str:
+    base = symbol.split(":", 1)[0]
+    if "/" not in base:
+        from market_data.symbols import normalize_symbol
+
+        base = normalize_symbol(base)
+    if account.market_type == ExchangeAccount.MarketType.SWAP:
+        return f"{base}:{base.split('/')[1]}"
+    return base
+
+
+@transaction.atomic
+def bot_create(*, user: Any, exchange_account: ExchangeAccount, settings_: BotSettings, start: bool = False) -> Bot:
+    """A bot from a strategy; paused unless ``start``. Its risk settings must sit inside the user's
+    risk profile (leverage and size are maxima there)."""
+    params, symbol = _validate_bot(user=user, account=exchange_account, bot=settings_)
+    bot = Bot(
+        user=user,
+        exchange_account=exchange_account,
+        name=settings_.name or f"{strategy_name(settings_.strategy)} {symbol} {settings_.timeframe}",
+        strategy=settings_.strategy,
+        params=params,
+        symbol=symbol,
+        timeframe=settings_.timeframe,
+        leverage=int(settings_.leverage),
+        position_size_pct=Decimal(settings_.position_size_pct),
+        stop_loss_pct=settings_.stop_loss_pct,
+        take_profit_pct=settings_.take_profit_pct,
+        max_drawdown_pct=Decimal(settings_.max_drawdown_pct),
+        daily_loss_limit_pct=settings_.daily_loss_limit_pct,
+        direction=settings_.direction,
+        status=Bot.Status.PAUSED,
+    )
+    bot.full_clean()
+    bot.save()
+    if start:
+        bot_set_status(bot=bot, status=Bot.Status.RUNNING)
+    return bot
+
+
+def bot_set_status(
+    *, bot: Bot, status: str, reason: str = "", reason_code: str = "", reason_data: Mapping[str, Any] | None = None
+) -> Bot:
+    """Start, pause, stop, or halt (a risk limit). Starting re-arms the drawdown from today's equity;
+    it also skips the candle that is already closed, so a start never trades on a stale signal. A halt's reason
+    is a code with its figures (``trading.labels.status_reason`` words it for the reader) or a text."""
+    if status not in Bot.Status.values:
+        raise ValidationError({"status": [_("Unknown bot status.")]})
+    with transaction.atomic():
+        bot = Bot.objects.select_for_update().get(pk=bot.pk)
+        if status == Bot.Status.RUNNING:
+            if not bot.exchange_account.enabled:
+                raise ValidationError(
+                    _("The exchange account %(label)s is disabled.") % {"label": bot.exchange_account.label}
+                )
+            bot.peak_equity = None
+            bot.day_start = None
+            step = TIMEFRAME_MS[bot.timeframe]
+            bot.last_candle_open = ms_to_datetime(clock.now_ms() // step * step - step)
+        bot.status = status
+        bot.status_reason = reason[:300]
+        bot.status_detail = {"code": reason_code, **(reason_data or {})} if reason_code else {}
+        bot.status_changed_at = clock.now()
+        fields = ["status", "status_reason", "status_detail", "status_changed_at", "peak_equity", "day_start"]
+        fields.append("last_candle_open")
+        bot.save(update_fields=[*fields, "updated_at"])
+    notify(bot.user, "bot_status", bot=bot.pk, status=status, reason=reason or reason_code)
+    return bot
+
+
+def auto_trading_set(*, user: Any, enabled: bool) -> bool:
+    """The per-user switch: off, no bot of this user places an order (protective orders stay)."""
+    get_user_model().objects.filter(pk=user.pk).update(auto_trading=enabled)
+    user.auto_trading = enabled
+    notify(user, "auto_trading", enabled=enabled)
+    return enabled

@@ -1,0 +1,171 @@
+"""Fills into Trendy's books: a fill's Trade row and the position it opens, grows, reduces or closes; the paper
+exchange's fills and cancellations (``paper_changes_record``, the paper session's recorder)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import ExchangeAccount
+from market_data.selectors import ms_to_datetime
+from trading.exchanges.base import OrderState
+from trading.exchanges.paper import Fill
+from trading.execution.records import STATUS_FROM_EXCHANGE, order_event, order_state_update
+from trading.models import Order, Position, Trade
+
+log = logging.getLogger(__name__)
+
+
+def paper_changes_record(*, account: ExchangeAccount, fills: list[Fill], orders: list[OrderState]) -> None:
+    """What the paper exchange did (fills, cancellations) into Trendy's orders, positions and trades."""
+    for fill in fills:
+        order = Order.objects.filter(exchange_account=account, client_order_id=fill.order.client_order_id).first()
+        if order is None:  # the exchange's own order: a liquidation, or the end of a replay
+            order = Order.objects.create(
+                user_id=account.user_id,
+                exchange_account=account,
+                symbol=fill.order.symbol,
+                side=fill.order.side,
+                type="market",
+                purpose=Order.Purpose.EXIT,
+                source=Order.Source.SYSTEM,
+                amount=fill.amount,
+                reduce_only=True,
+                client_order_id=fill.order.client_order_id,
+                exchange_order_id=fill.order.exchange_order_id,
+                created_at=ms_to_datetime(fill.time_ms),
+            )
+            order_event(order, "created", fill.reason)
+        if order.trades.exists():
+            continue
+        order_state_update(order, fill.order)
+        fill_record(
+            order=order,
+            price=fill.price,
+            amount=fill.amount,
+            fee=fill.fee,
+            time=ms_to_datetime(fill.time_ms),
+            reason=fill.reason,
+            realized_pnl=fill.realized_pnl if fill.closed_amount else None,
+            margin=fill.opened.margin if fill.opened is not None else None,
+            leverage=fill.opened.leverage if fill.opened is not None else None,
+        )
+    for state in orders:
+        if state.status in ("canceled", "expired", "rejected"):
+            Order.objects.filter(
+                exchange_account=account, client_order_id=state.client_order_id, status__in=Order.OPEN_STATUSES
+            ).update(status=STATUS_FROM_EXCHANGE[state.status], note=state.reason[:300], updated_at=timezone.now())
+
+
+@transaction.atomic  # the position is locked (select_for_update): a worker outside a transaction could not
+def fill_record(
+    *,
+    order: Order,
+    price: Decimal,
+    amount: Decimal,
+    fee: Decimal,
+    time: datetime,
+    reason: str,
+    realized_pnl: Decimal | None = None,
+    margin: Decimal | None = None,
+    leverage: int | None = None,
+) -> Trade:
+    """One fill: the Trade row, and the position it opens, grows, reduces or closes. ``leverage``: what the
+    order was placed with (the exchange's position says; else the bot's, else 1)."""
+    account = order.exchange_account
+    position = (
+        Position.objects.select_for_update()
+        .filter(exchange_account=account, symbol=order.symbol, status=Position.Status.OPEN)
+        .first()
+    )
+    pnl = Decimal(0)
+    remaining = amount
+    if position is not None and (position.side == Position.Side.LONG) == (order.side == "sell"):
+        closing = min(amount, position.amount)
+        share = closing / position.amount
+        sign = 1 if position.side == Position.Side.LONG else -1
+        exit_fee = fee * (closing / amount)
+        if realized_pnl is None:  # net of the exit fee and of the closed share of the entry fee
+            gross = sign * closing * (price - position.entry_price)
+            realized_pnl = gross - exit_fee - position.fees * share
+        pnl = realized_pnl
+        position.realized_pnl = (position.realized_pnl or Decimal(0)) + pnl
+        position.fees += exit_fee
+        position.amount -= closing
+        position.margin -= position.margin * share
+        if position.amount <= 0:
+            position.amount = Decimal(0)
+            position.status = Position.Status.CLOSED
+            position.closed_at = time
+            position.exit_price = price
+            position.exit_reason = _exit_reason(order, reason)
+        position.save()
+        order.position = position
+        remaining = amount - closing
+    elif position is not None:
+        # A fill on the side already held (an order whose fill is learnt late, by the reconciler): it grows the
+        # position; a second open position on one market would break the one-per-market rule.
+        total = position.amount + amount
+        position.entry_price = (position.entry_price * position.amount + price * amount) / total
+        position.amount = total
+        position.margin += margin if margin is not None else amount * price / position.leverage
+        position.fees += fee
+        position.save()
+        order.position = position
+        remaining = Decimal(0)
+    if remaining > 0:
+        leverage = int(leverage or (order.bot.leverage if order.bot else 1))
+        position = Position.objects.create(
+            user_id=order.user_id,
+            exchange_account=account,
+            bot=order.bot,
+            symbol=order.symbol,
+            side=Position.Side.LONG if order.side == "buy" else Position.Side.SHORT,
+            amount=remaining,
+            entry_price=price,
+            leverage=leverage,
+            margin=margin if margin is not None else remaining * price / leverage,
+            fees=fee * (remaining / amount),
+            mark_price=price,
+            opened_at=time,
+        )
+        if position.side == Position.Side.LONG and leverage > 1:
+            position.liquidation_price = price * (1 - Decimal(1) / leverage)
+        elif position.side == Position.Side.SHORT:
+            position.liquidation_price = price * (1 + Decimal(1) / leverage)
+        position.save(update_fields=["liquidation_price"])
+        order.position = position
+    order.save(update_fields=["position", "updated_at"])
+    order_event(order, "filled", "", at=time, price=str(price), amount=str(amount), fee=str(fee), reason=reason)
+    return Trade.objects.create(
+        user_id=order.user_id,
+        exchange_account=account,
+        order=order,
+        position=order.position,
+        bot=order.bot,
+        symbol=order.symbol,
+        side=order.side,
+        amount=amount,
+        price=price,
+        fee=fee,
+        realized_pnl=pnl,
+        time=time,
+    )
+
+
+def _exit_reason(order: Order, reason: str) -> str:
+    if reason in ("liquidation", "end", "stop_loss", "take_profit"):
+        return reason
+    if order.purpose == Order.Purpose.STOP_LOSS:
+        return "stop_loss"
+    if order.purpose == Order.Purpose.TAKE_PROFIT:
+        return "take_profit"
+    if order.note.startswith("reversal"):
+        return "reversal"
+    if order.note.startswith("risk halt"):
+        return "risk_halt"
+    return "manual" if order.source == Order.Source.MANUAL else "signal"

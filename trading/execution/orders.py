@@ -1,0 +1,120 @@
+"""Where an order is placed: ``order_submit`` stores the order before the exchange hears of it, sends it once
+(a client order id seen before returns the stored order), and records the answer; ``order_cancel``."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from datetime import datetime
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import ExchangeAccount
+from market_data.selectors import ms_to_datetime
+from trading import clock
+from trading.exchanges.base import Exchange, OrderRequest
+from trading.exchanges.errors import (
+    AuthenticationError,
+    InsufficientFunds,
+    InvalidOrder,
+    OrderNotFound,
+    TemporaryError,
+)
+from trading.execution.adapters import exchange_session
+from trading.execution.fills import fill_record
+from trading.execution.records import flush, order_event, order_state_update
+from trading.models import Bot, Order, Position
+
+log = logging.getLogger(__name__)
+
+
+def order_submit(
+    *,
+    exchange: Exchange,
+    account: ExchangeAccount,
+    request: OrderRequest,
+    purpose: str,
+    source: str = Order.Source.BOT,
+    bot: Bot | None = None,
+    position: Position | None = None,
+    candle_open: datetime | None = None,
+    note: str = "",
+) -> Order:
+    """Store the order (the row exists before the exchange hears of it), then send it. The same client
+    order id twice returns the stored order instead of sending a second one. Exchange errors end in a
+    clear state: rejected (with the reason) or pending (unknown: the reconciler looks it up)."""
+    order, created = Order.objects.get_or_create(
+        exchange_account=account,
+        client_order_id=request.client_order_id,
+        defaults={
+            "user_id": account.user_id,
+            "bot": bot,
+            "position": position,
+            "symbol": request.symbol,
+            "side": request.side,
+            "type": request.type,
+            "purpose": purpose,
+            "source": source,
+            "amount": request.amount,
+            "price": request.price,
+            "trigger_price": request.trigger_price,
+            "reduce_only": request.reduce_only,
+            "candle_open": candle_open,
+            "note": note[:300],
+            "created_at": clock.now(),
+        },
+    )
+    if not created and order.status != Order.Status.PENDING:
+        return order  # already sent and answered: never twice
+    order_event(order, "created" if created else "resent", note)
+    try:
+        if created:
+            state = exchange.create_order(request)
+        else:  # a retry: the first attempt may have reached the exchange
+            try:
+                state = exchange.fetch_order(request.symbol, client_order_id=request.client_order_id)
+            except OrderNotFound:
+                state = exchange.create_order(request)
+    except (InvalidOrder, InsufficientFunds, AuthenticationError) as exc:
+        order.status = Order.Status.REJECTED
+        order.note = exc.message[:300]
+        order.save(update_fields=["status", "note", "updated_at"])
+        order_event(order, "rejected", exc.message, error=type(exc).__name__)
+        raise
+    except TemporaryError as exc:
+        order_event(order, "send_failed", exc.message, error=type(exc).__name__)
+        raise
+    order_state_update(order, state)
+    order_event(order, "acknowledged", "", status=state.status, exchange_order_id=state.exchange_order_id)
+    flush(exchange)
+    if not account.is_paper and state.status == "closed" and state.filled > 0:
+        fill_record(
+            order=Order.objects.get(pk=order.pk),
+            price=state.average or request.price or Decimal(0),
+            amount=state.filled,
+            fee=state.fee,
+            time=ms_to_datetime(state.updated_ms) if state.updated_ms else clock.now(),
+            reason="market",
+        )
+    order.refresh_from_db()
+    return order
+
+
+def order_cancel(*, order: Order, exchange: Exchange | None = None) -> Order:
+    if not order.is_open:
+        raise ValidationError(
+            _("Only an open order can be cancelled (this one is %(status)s).") % {"status": order.get_status_display()}
+        )
+    if exchange is None:
+        with exchange_session(order.exchange_account) as session:
+            return order_cancel(order=order, exchange=session)
+    with contextlib.suppress(OrderNotFound):  # already gone on the exchange: cancelled for us too
+        exchange.cancel_order(order.symbol, client_order_id=order.client_order_id)
+    Order.objects.filter(pk=order.pk).update(status=Order.Status.CANCELED, updated_at=timezone.now())
+    order_event(order, "canceled", "cancelled by request")
+    flush(exchange)
+    order.refresh_from_db()
+    return order
