@@ -50,9 +50,11 @@ run: install
 test: install lint check
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
+# ruff, then the layers and the import rules of pyproject.toml's [tool.importlinter] (docs/architecture.md).
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: install
 	$(VENV)/bin/ruff check --fix .

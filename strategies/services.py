@@ -29,6 +29,7 @@ from strategies.interface import Strategy, StrategyError
 from strategies.messages import as_validation_error, strategy_error_message
 from strategies.models import BacktestRun
 from strategies.optimise import SearchSpec, optimise
+from trading_site.dispatch import enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -232,9 +233,7 @@ def backtest_run_create(
     )
     run.full_clean()
     run.save()
-    from strategies.tasks import execute_backtest_run
-
-    execute_backtest_run.delay(run.id)  # sent when this transaction commits
+    enqueue("strategies.execute_backtest_run", run.id)  # sent when this transaction commits
     return run
 
 

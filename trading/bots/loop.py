@@ -35,6 +35,7 @@ from trading.bots import paper_market
 from trading.bots import tick as ticks
 from trading.exchanges.errors import ExchangeError
 from trading.models import Bot, PaperOrder, PaperPosition
+from trading_site.dispatch import enqueue as dispatch_task
 
 log = logging.getLogger(__name__)
 
@@ -147,9 +148,7 @@ def loop_step(
                     continue
                 report.bots += 1
                 if dispatch is None:
-                    from trading.tasks import run_bot_tick
-
-                    run_bot_tick.delay(bot.pk, opened.isoformat(), signal)
+                    dispatch_task("trading.run_bot_tick", bot.pk, opened.isoformat(), signal)
                 else:
                     dispatch(bot.pk, opened, signal)
     return report
@@ -173,9 +172,7 @@ def catch_up(*, now: datetime, dispatch: Dispatch | None = None, grace: timedelt
             continue  # the regular dispatch for this candle may still be on its way
         sent += 1
         if dispatch is None:
-            from trading.tasks import run_bot_tick
-
-            run_bot_tick.delay(bot.pk, latest.isoformat(), None)
+            dispatch_task("trading.run_bot_tick", bot.pk, latest.isoformat(), None)
         else:
             dispatch(bot.pk, latest, None)
     return sent
