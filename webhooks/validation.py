@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import orjson
+
 MAX_BODY_BYTES = 16 * 1024
 ACTIONS = ("buy", "sell", "long", "short", "close", "close_long", "close_short")
 POSITIONS = ("long", "short", "flat")
@@ -104,6 +106,9 @@ def parse_body(body: bytes) -> dict[str, Any]:
         raise AlertError(
             "too_large", f"The body is larger than {MAX_BODY_BYTES // 1024} KB.", kb=MAX_BODY_BYTES // 1024
         )
+    fast = _parse_fast(body)
+    if fast is not None:
+        return fast
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -123,6 +128,35 @@ def parse_body(body: bytes) -> dict[str, Any]:
 
 def _no_constant(name: str) -> Any:
     raise ValueError(name)
+
+
+# orjson reads an alert in about a microsecond; the standard library (with every fraction as a Decimal) is the
+# reference. orjson's answer is used only when it is the same as the reference's would be: an object with no
+# fraction anywhere (orjson reads fractions as floats), nested at most _FAST_NESTING deep (the standard library
+# gives up on deep nesting sooner than orjson). Anything else (fractions, deep nesting, invalid UTF-8, a lone
+# surrogate, NaN, integers beyond 64 bits, not JSON at all) is read again by the reference, which decides.
+_FAST_NESTING = 64
+
+
+def _parse_fast(body: bytes) -> dict[str, Any] | None:
+    if body.count(b"{") + body.count(b"[") > _FAST_NESTING:
+        return None
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if type(data) is not dict or _has_float(data):
+        return None
+    return data
+
+
+def _has_float(value: Any) -> bool:
+    items = value.values() if type(value) is dict else value
+    for item in items:
+        kind = type(item)
+        if kind is float or ((kind is dict or kind is list) and _has_float(item)):
+            return True
+    return False
 
 
 def secret_matches(given: object, expected: str) -> bool:

@@ -1,0 +1,203 @@
+"""The receiver's hot path: the endpoint's row read with one prepared statement, and the accepted event handed
+to the worker with one Redis command.
+
+``CompiledSelect``: a queryset's SQL compiled by the ORM once per process and database, then run as a
+server-side prepared statement (PostgreSQL plans it once per connection), its row turned into model instances
+the way ``select_related`` does (``Model.from_db`` and Django's related populators). The ORM still writes the
+SQL (tables, columns, joins), the query goes through Django's cursor wrapper (errors become ``DatabaseError``,
+test captures and debug logs see it), and it costs a tenth of compiling it again for every request.
+
+``publish``: the Celery task message of ``webhooks.process_event``, built here (protocol 2, JSON, the same
+headers and properties Celery writes) and pushed onto the queue's Redis list with one ``LPUSH``, which is what
+kombu's Redis transport does at the end of a full ``apply_async`` (after routing, exchange look-up, producer
+pool, signals). The worker consumes it like any other. Used only where it is the same thing: a Redis broker
+without key prefix, not eager; otherwise (the embedded file-system broker, eager tests) ``delay`` is called.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+from django.db import connections
+from django.db.models import QuerySet
+from django.db.models.query import get_related_populators
+
+_MARK = "\x00webhooks.hotpath.parameter\x00"
+
+
+class _PreparedCursor(psycopg.Cursor):
+    """Server-side binding, prepared on first use (the connection keeps its prepared statements)."""
+
+    def execute(self, query: Any, params: Any = None, *, prepare: bool | None = True, binary: bool | None = None):
+        return super().execute(query, params, prepare=prepare, binary=binary)
+
+
+def prepared_cursor(alias: str) -> Any:
+    """Django's cursor wrapper around a prepared-statement cursor: what ``connection.cursor()`` does (health
+    check, connect, error wrapping, query capture), with server-side binding for this one cursor."""
+    connection = connections[alias]
+    if connection.vendor != "postgresql":
+        return connection.cursor()
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        cursor = _PreparedCursor(connection.connection)
+        return connection._prepare_cursor(cursor)
+
+
+class CompiledSelect:
+    """``build(base, parameter)`` makes the queryset (one row at most, model instances, ``select_related``
+    allowed) from a base queryset and one parameter; its SQL is compiled once per database with a marker in
+    the parameter's place."""
+
+    def __init__(self, build: Callable[[QuerySet, Any], QuerySet]) -> None:
+        self.build = build
+        self._compiled: dict[str, tuple[str, list[Any], int, Callable[[tuple], Any]]] = {}
+        self._lock = threading.Lock()
+
+    def first(self, base: QuerySet, parameter: Any) -> Any:
+        alias = base.db
+        compiled = self._compiled.get(alias)
+        if compiled is None:
+            with self._lock:
+                compiled = self._compiled.get(alias) or self._compile(base, alias)
+                self._compiled[alias] = compiled
+        sql, params, slot, make = compiled
+        params = list(params)
+        params[slot] = parameter
+        with prepared_cursor(alias) as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+        return None if row is None else make(row)
+
+    def _compile(self, base: QuerySet, alias: str) -> tuple[str, list[Any], int, Callable[[tuple], Any]]:
+        queryset = self.build(base, _MARK)
+        compiler = queryset.query.get_compiler(using=alias)
+        sql, params = compiler.as_sql()
+        params = list(params)
+        slot = params.index(_MARK)
+        select, klass_info = compiler.select, compiler.klass_info
+        model = klass_info["model"]
+        fields = klass_info["select_fields"]
+        start, end = fields[0], fields[-1] + 1
+        names = [column[0].target.attname for column in select[start:end]]
+        populators = get_related_populators(klass_info, select, alias)
+        converters = compiler.get_converters([column[0] for column in select])
+
+        def make(row: tuple) -> Any:
+            if converters:
+                row = next(iter(compiler.apply_converters([row], converters)))
+            obj = model.from_db(alias, names, row[start:end])
+            for populator in populators:
+                populator.populate(row, obj)
+            return obj
+
+        return sql, params, slot, make
+
+
+# --- the enqueue -----------------------------------------------------------------------------------------
+
+_ORIGIN = f"gen{os.getpid()}@{socket.gethostname()}"
+_EMBED = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
+
+
+class _Route:
+    """Where and how ``task`` is published: resolved from Celery's own configuration once per process."""
+
+    def __init__(self, task: Any) -> None:
+        import redis
+
+        app = task.app
+        conf = app.conf
+        route = app.amqp.router.route({}, task.name, (0,), {})
+        queue = route["queue"]
+        self.queue = queue.name
+        self.exchange = route.get("exchange") or (queue.exchange.name if queue.exchange else "")
+        self.routing_key = route.get("routing_key") or queue.routing_key or queue.name
+        if hasattr(self.exchange, "name"):
+            self.exchange = self.exchange.name
+        self.task_name = task.name
+        self.ignore_result = bool(task.ignore_result)
+        self.timelimit = [
+            task.time_limit if task.time_limit is not None else conf.task_time_limit,
+            task.soft_time_limit if task.soft_time_limit is not None else conf.task_soft_time_limit,
+        ]
+        self.reply_to = app.thread_oid
+        self.client = redis.Redis.from_url(
+            conf.broker_url, socket_connect_timeout=2, socket_timeout=2, health_check_interval=30
+        )
+        self.pid = os.getpid()
+
+    def message(self, args: tuple) -> bytes:
+        task_id = str(uuid.uuid4())
+        body = json.dumps([list(args), {}, _EMBED]).encode()
+        envelope = {
+            "body": base64.b64encode(body).decode(),
+            "content-encoding": "utf-8",
+            "content-type": "application/json",
+            "headers": {
+                "lang": "py",
+                "task": self.task_name,
+                "id": task_id,
+                "shadow": None,
+                "eta": None,
+                "expires": None,
+                "group": None,
+                "group_index": None,
+                "retries": 0,
+                "timelimit": self.timelimit,
+                "root_id": task_id,
+                "parent_id": None,
+                "argsrepr": repr(args),
+                "kwargsrepr": "{}",
+                "origin": _ORIGIN,
+                "ignore_result": self.ignore_result,
+                "replaced_task_nesting": 0,
+                "stamped_headers": None,
+                "stamps": {},
+            },
+            "properties": {
+                "correlation_id": task_id,
+                "reply_to": self.reply_to,
+                "delivery_mode": 2,
+                "delivery_info": {"exchange": self.exchange, "routing_key": self.routing_key},
+                "priority": 0,
+                "body_encoding": "base64",
+                "delivery_tag": str(uuid.uuid4()),
+            },
+        }
+        return json.dumps(envelope).encode()
+
+
+_routes: dict[str, _Route] = {}
+
+
+def direct_publish_possible(task: Any) -> bool:
+    """A Redis broker used as kombu's Redis transport does by default (no key prefix, no custom separator or
+    priorities), and tasks really sent (not run eagerly)."""
+    conf = task.app.conf
+    if conf.task_always_eager:
+        return False
+    if not str(conf.broker_url or "").startswith(("redis://", "rediss://", "unix://")):
+        return False
+    return set(conf.broker_transport_options or {}) <= {"visibility_timeout"}
+
+
+def publish(task: Any, *args: Any) -> bool:
+    """Send ``task(*args)`` with one LPUSH when ``direct_publish_possible``; False when it is not (the caller
+    uses ``delay``). Broker errors propagate (the caller decides: the sweeper re-sends)."""
+    if not direct_publish_possible(task):
+        return False
+    route = _routes.get(task.name)
+    if route is None or route.pid != os.getpid():
+        route = _routes[task.name] = _Route(task)
+    route.client.lpush(route.queue, route.message(args))
+    return True
