@@ -1,4 +1,7 @@
-"""Every write to accounts goes through here (HTML views, API, admin actions, commands, tasks)."""
+"""Every write to accounts goes through here (HTML views, API, admin actions, commands, tasks).
+
+Why this file is long: every write of the accounts app (users, risk profiles, exchange accounts and their
+keys, two-factor) in one place, as the style guide asks; each function is short."""
 
 from __future__ import annotations
 

@@ -16,7 +16,9 @@ Two readers cut a file into cells, and one set of vectorised checks judges the c
 
 Both readers give the same cells for a file both can read (row i is file line i + 2), so the
 checks, their order and their messages are the same whichever reader ran.
-"""
+
+Why this file is long: two readers (pyarrow and a Python fallback) must apply one set of checks with identical
+messages; keeping them together keeps them from drifting apart."""
 
 from __future__ import annotations
 

@@ -12,7 +12,9 @@ never makes a second bot.
 A new account's auto-trading is off; step 5 turns it on only when the trader ticks the box beside what it means
 in money (``auto_trading_money``). Sign-in leads a trader to the wizard until it is finished or dismissed, or
 they have an exchange account or a bot (``needs_onboarding``).
-"""
+
+Why this file is long: one function per wizard step plus the state machine that orders them; each step is
+short, and keeping them together shows the whole path a new trader takes."""
 
 from __future__ import annotations
 

@@ -1,6 +1,9 @@
 """The onboarding wizard's pages: ``/onboarding/`` sends the trader to their current step; each step is a
 partial (``templates/onboarding/partials/step_<n>.html``) that htmx swaps into ``#wizard``, and a full page
-without JavaScript. Views parse the input and call ``onboarding.services``; they write nothing themselves."""
+without JavaScript. Views parse the input and call ``onboarding.services``; they write nothing themselves.
+
+Why this file is long: one view per wizard step, each parsing its own form; together they are the wizard's
+HTTP surface."""
 
 from __future__ import annotations
 

@@ -24,7 +24,9 @@ process loads it instead of compiling. ``warm_up()`` pays that load (or the comp
 start, instead of inside a request or task. The indicator functions always hand the kernels read-only,
 C-contiguous float64 arrays (what pandas' ``to_numpy`` returns), so exactly one specialisation per
 kernel exists, the one ``warm_up`` loads.
-"""
+
+Why this file is long: every indicator kernel shares the NaN conventions and the ring-buffer technique
+described above; numba compiles them as one cached module."""
 
 from __future__ import annotations
 

@@ -34,7 +34,9 @@ entry-bar stop/target levels, and quantity sizing.
 The generated Pine avoids ``else``/``else if`` (flat ``if`` statements on exclusive conditions
 instead): it is equally valid Pine, and pynescript's parser (the tests' check) takes seconds on every
 ``else if`` chain.
-"""
+
+Why this file is long: one Pine template per built-in strategy, each a mirror of its Python rules; they are
+easiest to check against each other side by side."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Backtest and optimisation runs: create (validate everything, nothing half-saved), execute (in a task)."""
+"""Backtest and optimisation runs: create (validate everything, nothing half-saved), execute (in a task).
+
+Why this file is long: creating a run validates settings, search spaces and data availability in one
+transaction; execution and its failure paths stay next to the creation they mirror."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Strategy pages: the six strategies, new backtests and optimisations, results, comparison, Pine download."""
+"""Strategy pages: the six strategies, new backtests and optimisations, results, comparison, Pine download.
+
+Why this file is long: the strategy pages share forms, the result context and the chart data; each view is
+short."""
 
 from __future__ import annotations
 

@@ -1,3 +1,5 @@
+"""The trading app: bots, execution, the paper books, reconciliation, exchange accounts and the dashboard."""
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 

@@ -3,7 +3,9 @@
 Every variable is listed in the README's configuration table. With nothing set, Trendy runs
 on the embedded defaults (SQLite, a file-system Celery broker, local-memory cache); with
 ``DATABASE_URL`` and ``REDIS_URL`` it runs on PostgreSQL and Redis.
-"""
+
+Why this file is long: Django reads one settings module; every environment variable is parsed here, next to
+the setting it drives."""
 
 from __future__ import annotations
 

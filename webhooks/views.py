@@ -3,7 +3,10 @@ reveal the secret after re-entering the password), a test tool that sends a samp
 receiver, the activity log and a setup guide. Each htmx action answers with the fragment it changed.
 
 A secret reaches a page only in the answer to a POST (create, rotate, reveal), once, with ``no-store``;
-no GET ever renders it."""
+no GET ever renders it.
+
+Why this file is long: the Webhooks page is one screen with many small htmx actions (create, rotate, reveal,
+pause, revoke, test, log, guide) sharing one context builder."""
 
 from __future__ import annotations
 

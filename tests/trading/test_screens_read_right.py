@@ -17,7 +17,8 @@ from strategies.labels import strategy_name
 from tests.strategies.conftest import BTC_1H
 from trading import clock
 from trading.bots import services as bot_services
-from trading.dashboard.selectors import _markers, activity
+from trading.dashboard.chart import _markers
+from trading.dashboard.selectors import activity
 from trading.execution import fills as fill_services
 from trading.models import Bot, Order, OrderEvent, Position, Trade
 

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET
 
 from market_data.views import chart_data
 from trading import clock, selectors
+from trading.dashboard import chart
 from trading.dashboard import selectors as dashboard
 from trading_site import display
 
@@ -24,8 +25,8 @@ PARTIALS = {
 
 def _context(request: HttpRequest, part: str | None) -> dict[str, Any]:
     user = request.user
-    options = dashboard.markets(user=user)
-    choice = dashboard.choose(user=user, key=request.GET.get("market"), options=options)
+    options = chart.markets(user=user)
+    choice = chart.choose(user=user, key=request.GET.get("market"), options=options)
     context: dict[str, Any] = {"choice": choice}
     if part in (None, "stats"):
         context["stats"] = dashboard.stats(user=user)
@@ -34,13 +35,13 @@ def _context(request: HttpRequest, part: str | None) -> dict[str, Any]:
     if part in (None, "activity"):
         context["activity"] = dashboard.activity(user=user)
     if part in (None, "analysis") and choice is not None:
-        context["analysis"] = dashboard.analysis(choice=choice)
+        context["analysis"] = chart.analysis(choice=choice)
     if part is None:
         context["markets"] = options
         context["started"] = dashboard.has_started(user=user)
         context["resume_links"] = dashboard.resume_links(user=user) if context["started"] else []
         context["charts"] = {
-            "market": dashboard.chart(user=user, choice=choice, chart_data=chart_data) if choice else None,
+            "market": chart.chart(user=user, choice=choice, chart_data=chart_data) if choice else None,
             "equity": dashboard.equity_curve(user=user),
             # The charts draw the user's wall clock (times are shifted server-side): the caption names the zone.
             "zone": display.zone_name(clock.now()),

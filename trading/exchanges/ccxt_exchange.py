@@ -12,7 +12,9 @@ This module and ``market_data.ccxt_client`` are the only ones that import ccxt. 
 
 What differs between exchanges lives in ``VENUES`` (Binance, OKX); any other ccxt id runs on the
 generic default, with capabilities read from ccxt's ``has``.
-"""
+
+Why this file is long: one class is the whole ccxt boundary (error mapping, retries, rounding, venue quirks);
+split, the rules that must hold for every call would be spread over modules that each see part of them."""
 
 from __future__ import annotations
 

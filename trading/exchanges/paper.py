@@ -21,7 +21,9 @@ exactly as it was backtested:
 - When a position closes, the reduce-only orders left on its market are canceled (one-cancels-other).
 - Amounts must respect the market's size step, minimum amount and minimum notional (as on the real
   market); a reduce-only order with nothing to reduce is rejected.
-"""
+
+Why this file is long: the paper exchange is one state machine over one book (orders, positions, fills,
+liquidations); its fill rules mirror the backtest engine's line for line and read best in one place."""
 
 from __future__ import annotations
 
