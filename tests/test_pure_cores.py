@@ -13,6 +13,12 @@ PURE = [
     "trading.exchanges.ccxt_exchange",
     "trading.exchanges.registry",
     "trading.exchanges.submit",
+    "trading.exchanges.paper",
+    "trading.bots.engine",
+    "trading.execution.router",
+    "trading.reconciliation.diff",
+    "strategies.backtest",
+    "strategies.builtin",
 ]
 
 
