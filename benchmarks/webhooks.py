@@ -1,18 +1,28 @@
 #!/usr/bin/env python
-"""Benchmark the TradingView receiver under gunicorn, and the alert-to-paper-fill latency with a worker.
+"""Benchmark the TradingView receiver under gunicorn, granian or uvicorn, and the alert-to-paper-fill latency.
 
 Not a test. Setup (not timed): in the PostgreSQL database of DATABASE_URL, the BTC/USDT 1h candles (imported
 from TRENDY_OHLCV_DIR when missing), the market clock on replay over them, one bench user with a paper
 account and ENDPOINTS webhook endpoints. Their rate limit is lifted past the form's 600/min with an update,
 so that the limiter is not what is measured (TradingView's senders are spread over many endpoints).
 
-Phase 1, the receiver: gunicorn (two sync workers, or ``--worker-class gthread``) pinned to core 0 with
-``taskset -c 0``; a load generator pinned to core 1 (this file run as ``_load``: a thread pool of
-``http.client`` connections, kept alive when the server allows it) sends distinct valid alerts (distinct
-``order_id``, ``time`` = now) in a closed loop for DURATION seconds at each concurrency. No Celery worker
-runs: the accepted events stay pending (their tasks wait in a queue of their own, purged at the end), so it
-measures the receiver: size, endpoint, JSON, secret, schema, age, market, account, rate limit, duplicate
-look-up, the insert, the enqueue. Reported: accepted alerts/s and the client-side p50/p99 latency.
+Phase 1, the receiver: the server (``--server``, one or a comma-separated list compared run by run:
+``gunicorn-sync``, ``gunicorn-gthread``, ``granian-wsgi``, ``granian-asgi``, ``uvicorn``; WORKERS processes)
+pinned to core 0 with ``taskset -c 0``; a load generator pinned to core 1 (this file run as ``_load``: a thread
+pool of ``http.client`` connections, kept alive when the server allows it) sends distinct valid alerts
+(distinct ``order_id``, ``time`` = now) in a closed loop for DURATION seconds at each concurrency, then, on the
+same server at the same concurrency, BARE_DURATION seconds of ``GET /webhooks/tv/bare-405/`` (405 from Django's
+full stack, no database): the baseline of what the box and the server do at that moment, since this VM's speed
+drifts. No Celery worker runs: the accepted events stay pending (their tasks wait in a queue of their own,
+purged at the end), so it measures the receiver: size, endpoint, JSON, secret, schema, age, market, account,
+rate limit, the insert that decides duplicates, the enqueue. Reported: accepted alerts/s and the client-side
+p50/p99 latency, and the bare 405s/s with theirs; medians of the REPEAT runs. Each server start is followed
+by WARM_UP seconds of alerts that are not counted.
+
+``--profile``: one more run of the first concurrency (not counted) with py-spy (benchmarks/requirements-
+bench.txt) sampling the server's processes; prints the functions holding the most samples (inclusive) and the
+leaves (own time). ``--quick``: what CI can afford (under 30 s): one server, concurrency 4, 3 runs of 4 s,
+bare 1.5 s, 5 endpoints, the receiver only, one server start.
 
 Phase 2, alert to paper fill: gunicorn again plus one Celery worker (``--pool solo``, core 0) on a fresh
 queue; ALERTS alerts at RATE/s, alternately opening a long and closing it, so that every alert places one
@@ -23,12 +33,12 @@ Broker and cache: Redis when REDIS_URL is set (then with DJANGO_DEBUG off, as in
 prefixed ``whbench``, its queues named ``whbench-*``), else the file-system broker and the local-memory
 cache in a temporary TRENDY_VAR_DIR (DJANGO_DEBUG on). PostgreSQL and Redis themselves are not pinned.
 Each phase runs REPEAT times; the medians are printed. Everything it created is deleted at the end.
-Targets: >= 300 alerts/s with p99 < 100 ms at the receiver; alert-to-fill p95 < 500 ms.
+Targets: >= 400 alerts/s with p99 <= 50 ms at the receiver on one core (issue 14); alert-to-fill p95 < 500 ms.
 
     createdb -h 127.0.0.1 -U postgres trendy_whbench
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/trendy_whbench .venv/bin/python manage.py migrate
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/trendy_whbench REDIS_URL=redis://127.0.0.1:6379/12 \\
-        .venv/bin/python benchmarks/webhooks.py
+        .venv/bin/python benchmarks/webhooks.py --server gunicorn-sync,gunicorn-gthread,granian-wsgi,uvicorn
 """
 
 from __future__ import annotations
@@ -84,11 +94,11 @@ class _Sender:
         self.port = port
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
 
-    def post(self, path: str, body: bytes) -> tuple[int, dict, float]:
+    def post(self, path: str, body: bytes | None, method: str = "POST") -> tuple[int, dict, float]:
         started = time.perf_counter()
         for attempt in range(2):
             try:
-                self.conn.request("POST", path, body, {"Content-Type": "application/json"})
+                self.conn.request(method, path, body, {"Content-Type": "application/json"} if body else {})
                 response = self.conn.getresponse()
                 data = response.read()
                 if response.will_close:
@@ -107,7 +117,10 @@ class _Sender:
         return response.status, payload, elapsed
 
 
-def _load_closed(port: int, endpoints: list[list[str]], concurrency: int, duration: float, tag: str) -> dict:
+def _load_closed(
+    port: int, endpoints: list[list[str]], concurrency: int, duration: float, tag: str, bare: bool = False
+) -> dict:
+    """Alerts in a closed loop; ``bare``: ``GET /webhooks/tv/bare-405/`` instead (405 counted as "accepted")."""
     stop = time.perf_counter() + duration
     results: list[list[tuple[int, str, float]]] = [[] for _ in range(concurrency)]
 
@@ -115,6 +128,10 @@ def _load_closed(port: int, endpoints: list[list[str]], concurrency: int, durati
         sender = _Sender(port)
         k = 0
         while time.perf_counter() < stop:
+            if bare:
+                status, _payload, elapsed = sender.post("/webhooks/tv/bare-405/", None, "GET")
+                results[n].append((status, "accepted" if status == 405 else "", elapsed))
+                continue
             path, secret = endpoints[(n + k * concurrency) % len(endpoints)]
             status, payload, elapsed = sender.post(path, _alert(secret, f"{tag}-{n}-{k}"))
             results[n].append((status, payload.get("status", "") or payload.get("reason", ""), elapsed))
@@ -169,8 +186,10 @@ def _pct(values: list[float], p: float) -> float | None:
 
 def _load_main(argv: list[str]) -> None:
     spec = json.loads(argv[0])
-    if spec["mode"] == "closed":
-        out = _load_closed(spec["port"], spec["endpoints"], spec["concurrency"], spec["duration"], spec["tag"])
+    if spec["mode"] in ("closed", "bare"):
+        out = _load_closed(
+            spec["port"], spec["endpoints"], spec["concurrency"], spec["duration"], spec["tag"], spec["mode"] == "bare"
+        )
     else:
         out = _load_paced(spec["port"], spec["endpoints"][0], spec["count"], spec["rate"], spec["tag"])
     print(json.dumps(out))
@@ -214,15 +233,39 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+SERVERS = ("gunicorn-sync", "gunicorn-gthread", "granian-wsgi", "granian-asgi", "uvicorn")
+
+
+def server_command(kind: str, port: int, workers: int, threads: int) -> list[str]:
+    """The command line of each server: WORKERS processes; THREADS threads per gunicorn gthread worker and
+    blocking threads per granian WSGI worker; the ASGI servers run Django's synchronous code in one thread."""
+    bind = ["--host", "127.0.0.1", "--port", str(port)]
+    if kind.startswith("gunicorn-"):
+        cmd = [str(BIN / "gunicorn"), "trading_site.wsgi:application", "--workers", str(workers)]
+        cmd += ["--worker-class", kind.removeprefix("gunicorn-"), "--bind", f"127.0.0.1:{port}"]
+        cmd += ["--log-level", "warning", "--chdir", str(ROOT), "--timeout", "60"]
+        return cmd + (["--threads", str(threads)] if kind == "gunicorn-gthread" else [])
+    if kind == "granian-wsgi":
+        return [str(BIN / "granian"), "--interface", "wsgi", *bind, "--workers", str(workers),
+                "--blocking-threads", str(threads), "--runtime-threads", "1", "--no-access-log",
+                "--log-level", "warning", "trading_site.wsgi:application"]  # fmt: skip
+    if kind == "granian-asgi":
+        return [str(BIN / "granian"), "--interface", "asgi", *bind, "--workers", str(workers),
+                "--runtime-threads", "1", "--no-access-log", "--log-level", "warning",
+                "trading_site.asgi:application"]  # fmt: skip
+    if kind == "uvicorn":
+        return [str(BIN / "uvicorn"), "trading_site.asgi:application", *bind, "--workers", str(workers),
+                "--loop", "uvloop", "--http", "h11", "--lifespan", "off", "--no-access-log",
+                "--log-level", "warning"]  # fmt: skip
+    raise SystemExit(f"unknown server {kind!r}; one of {', '.join(SERVERS)}")
+
+
 class Server:
-    def __init__(self, env: dict[str, str], queue: str, worker_class: str, workers: int, threads: int) -> None:
+    def __init__(self, env: dict[str, str], queue: str, kind: str, workers: int, threads: int) -> None:
+        self.kind = kind
         self.port = _free_port()
         self.env = {**os.environ, **env, "WHBENCH_QUEUE": queue}
-        cmd = ["taskset", "-c", "0", str(BIN / "gunicorn"), "trading_site.wsgi:application"]
-        cmd += ["--workers", str(workers), "--worker-class", worker_class, "--bind", f"127.0.0.1:{self.port}"]
-        cmd += ["--log-level", "warning", "--chdir", str(ROOT), "--timeout", "60"]
-        if worker_class == "gthread":
-            cmd += ["--threads", str(threads)]
+        cmd = ["taskset", "-c", "0", *server_command(kind, self.port, workers, threads)]
         self.proc = subprocess.Popen(cmd, env=self.env, cwd=ROOT, start_new_session=True)
         self._wait()
 
@@ -230,7 +273,7 @@ class Server:
         deadline = time.time() + 30
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise SystemExit(f"gunicorn exited with {self.proc.returncode}")
+                raise SystemExit(f"{self.kind} exited with {self.proc.returncode}")
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
                 conn.request("GET", "/webhooks/tv/warm-up/")  # 405: answered, nothing stored
@@ -239,7 +282,7 @@ class Server:
                 return
             except OSError:
                 time.sleep(0.2)
-        raise SystemExit("gunicorn did not answer within 30 s")
+        raise SystemExit(f"{self.kind} did not answer within 30 s")
 
     def stop(self) -> None:
         _stop(self.proc)
@@ -280,11 +323,26 @@ def main() -> None:
     parser.add_argument("--endpoints", type=int, default=20)
     parser.add_argument("--alerts", type=int, default=50, help="phase 2: alerts to fill")
     parser.add_argument("--rate", type=float, default=5.0, help="phase 2: alerts per second")
-    parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"])
+    parser.add_argument("--server", default="gunicorn-gthread", help=f"one or more of {', '.join(SERVERS)}")
+    parser.add_argument("--worker-class", choices=["sync", "gthread"], help="the same as --server gunicorn-…")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4, help="threads per gthread worker")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gthread / granian-wsgi worker")
+    parser.add_argument("--bare-duration", type=float, default=5.0, help="seconds of bare 405s after each run")
+    parser.add_argument("--warm-up", type=float, default=2.0, help="seconds of alerts after a server starts")
     parser.add_argument("--phase", default="both", choices=["both", "receiver", "fill"])
+    parser.add_argument("--profile", action="store_true", help="py-spy the server during one more run")
+    parser.add_argument("--quick", action="store_true", help="a run CI can afford (under 30 s)")
     args = parser.parse_args()
+    if args.worker_class:
+        args.server = f"gunicorn-{args.worker_class}"
+    if args.quick:
+        args.server = args.server.split(",")[0]
+        args.levels, args.duration, args.repeat, args.bare_duration, args.warm_up = "4", 4.0, 3, 1.5, 1.5
+        args.endpoints, args.phase = 5, "receiver"
+    args.servers = [kind.strip() for kind in args.server.split(",") if kind.strip()]
+    for kind in args.servers:
+        if kind not in SERVERS:
+            raise SystemExit(f"unknown server {kind!r}; one of {', '.join(SERVERS)}")
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         raise SystemExit("Set DATABASE_URL=postgres://… (a database of its own, migrated).")
     if shutil.which("taskset") is None:
@@ -298,15 +356,17 @@ def main() -> None:
     import django
 
     django.setup()
+    from _common import print_header
     from django.conf import settings
     from django.db import connection
 
     run = secrets.token_hex(3)
     queues = {"receiver": f"whbench-recv-{run}", "fill": f"whbench-fill-{run}"}
+    print_header(args, uses_db=True, uses_redis=bool(os.environ.get("REDIS_URL")))
     print(
         f"database {connection.settings_dict['NAME']} on {connection.vendor}; broker "
         f"{'redis' if os.environ.get('REDIS_URL') else 'filesystem'}; cache {settings.CACHES['default']['BACKEND']}; "
-        f"gunicorn {args.workers} {args.worker_class} workers on core 0, load on core 1",
+        f"servers {', '.join(args.servers)} ({args.workers} workers) on core 0, load on core 1; {_versions()}",
         flush=True,
     )
     clock_before = None
@@ -319,6 +379,18 @@ def main() -> None:
     finally:
         _teardown(env, list(queues.values()), clock_before)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _versions() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for name in ("Django", "psycopg", "celery", "orjson", "gunicorn", "granian", "uvicorn"):
+        try:
+            found.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            found.append(f"{name} (not installed)")
+    return ", ".join(found)
 
 
 def _setup(count: int):
@@ -386,35 +458,143 @@ def _phase_receiver(args, env: dict[str, str], queue: str, endpoints: list[list[
     from webhooks.models import WebhookEvent
 
     levels = [int(x) for x in args.levels.split(",")]
-    runs: dict[int, list[dict]] = {c: [] for c in levels}
+    runs: dict[tuple[str, int, str], list[dict]] = {}
+    kept: dict[str, Server] = {}  # --quick: one server start for all the runs
     for rep in range(args.repeat):
-        server = Server(env, queue, args.worker_class, args.workers, args.threads)
-        try:
-            for concurrency in levels:
-                spec = {"mode": "closed", "port": server.port, "endpoints": endpoints, "concurrency": concurrency}
-                spec |= {"duration": args.duration, "tag": f"r{rep}c{concurrency}-{secrets.token_hex(3)}"}
-                result = _load(env, spec)
-                runs[concurrency].append(result)
-                other = {k: v for k, v in result["outcomes"].items() if not k.endswith(" accepted")}
-                print(
-                    f"  run {rep + 1} c={concurrency:>3}: {result['accepted'] / result['wall']:7.1f} accepted/s  "
-                    f"p50 {_ms(result['p50'])}  p99 {_ms(result['p99'])} ms"
-                    + (f"  other answers: {other}" if other else ""),
-                    flush=True,
-                )
-        finally:
-            server.stop()
+        for kind in args.servers:  # run by run, so that the VM's drift falls alike on every server
+            server = kept.get(kind) or Server(env, queue, kind, args.workers, args.threads)
+            try:
+                if kind not in kept:  # not counted: connections, prepared statements, lazy imports
+                    _run_level(env, server, endpoints, levels[0], "closed", args, "warm", duration=args.warm_up)
+                for concurrency in levels:
+                    for mode in ("closed", "bare") if args.bare_duration > 0 else ("closed",):
+                        result = _run_level(env, server, endpoints, concurrency, mode, args, f"r{rep}")
+                        runs.setdefault((kind, concurrency, mode), []).append(result)
+                        other = {k: v for k, v in result["outcomes"].items() if not k.endswith(" accepted")}
+                        label = "accepted/s" if mode == "closed" else "bare 405/s"
+                        rate = result["accepted"] / result["wall"]
+                        print(
+                            f"  run {rep + 1} {kind:<16} c={concurrency:>3}: {rate:7.1f} "
+                            f"{label}  p50 {_ms(result['p50'])}  p99 {_ms(result['p99'])} ms"
+                            + (f"  other answers: {other}" if other else ""),
+                            flush=True,
+                        )
+            finally:
+                if args.quick and rep < args.repeat - 1:
+                    kept[kind] = server
+                else:
+                    server.stop()
     pending = WebhookEvent.objects.filter(endpoint__user__email=EMAIL, status="pending").count()
     print(
-        f"\nreceiver ({args.repeat} runs of {args.duration:.0f} s per level; {pending} events left pending, as meant)"
+        f"\nreceiver ({args.repeat} runs of {args.duration:g} s per level, bare 405s {args.bare_duration:g} s; "
+        f"{pending} events left pending, as meant); medians of the runs"
     )
-    print(f"{'concurrency':>11} {'accepted/s':>11} {'p50 ms':>8} {'p99 ms':>8}   (medians of the runs)")
-    for concurrency in levels:
-        rs = runs[concurrency]
-        rate = statistics.median(r["accepted"] / r["wall"] for r in rs)
-        p50 = statistics.median(r["p50"] or 0 for r in rs)
-        p99 = statistics.median(r["p99"] or 0 for r in rs)
-        print(f"{concurrency:>11} {rate:>11.1f} {_ms(p50)} {_ms(p99)}", flush=True)
+    print(
+        f"{'server':<16} {'concurrency':>11} {'accepted/s':>11} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'bare 405/s':>11} {'p50 ms':>8} {'p99 ms':>8}"
+    )
+    from _common import report
+
+    for kind in args.servers:
+        for concurrency in levels:
+            line = f"{kind:<16} {concurrency:>11}"
+            for mode in ("closed", "bare"):
+                rs = runs.get((kind, concurrency, mode))
+                if not rs:
+                    continue
+                rate = statistics.median(r["accepted"] / r["wall"] for r in rs)
+                p50 = statistics.median(r["p50"] or 0 for r in rs)
+                p99 = statistics.median(r["p99"] or 0 for r in rs)
+                line += f" {rate:>11.1f} {_ms(p50)} {_ms(p99)}"
+            print(line, flush=True)
+    for kind in args.servers:
+        for concurrency in levels:
+            rs = runs[(kind, concurrency, "closed")]
+            report(f"{kind} c={concurrency} accepted alerts", [r["accepted"] / r["wall"] for r in rs], "/s")
+            report(f"{kind} c={concurrency} alert p99", [(r["p99"] or 0) * 1000 for r in rs], "ms")
+            if (kind, concurrency, "bare") in runs:
+                bare = runs[(kind, concurrency, "bare")]
+                report(f"{kind} c={concurrency} bare 405", [r["accepted"] / r["wall"] for r in bare], "/s")
+    if args.profile:
+        _profile(args, env, queue, endpoints, args.servers[0], levels[0])
+
+
+def _run_level(env, server, endpoints, concurrency: int, mode: str, args, tag: str, duration: float = 0) -> dict:
+    spec = {"mode": mode, "port": server.port, "endpoints": endpoints, "concurrency": concurrency}
+    duration = duration or (args.duration if mode == "closed" else args.bare_duration)
+    spec |= {"duration": duration, "tag": f"{tag}{server.kind}c{concurrency}-{secrets.token_hex(3)}"}
+    return _load(env, spec)
+
+
+def _profile(args, env, queue: str, endpoints, kind: str, concurrency: int) -> None:
+    """py-spy on the server's processes (samples holding the GIL) while alerts arrive at ``concurrency``."""
+    spy = shutil.which("py-spy") or str(BIN / "py-spy")
+    if not Path(spy).exists():
+        print("py-spy is not installed (pip install -r benchmarks/requirements-bench.txt): no profile", flush=True)
+        return
+    out = Path(tempfile.mkstemp(prefix="whbench-", suffix=".txt")[1])
+    server = Server(env, queue, kind, args.workers, args.threads)
+    try:
+        duration = max(4, int(args.duration))
+        cmd = [spy, "record", "--pid", str(server.proc.pid), "--subprocesses", "--gil", "--format", "raw"]
+        cmd += ["--rate", "250", "--duration", str(duration), "--output", str(out), "--nonblocking"]
+        spying = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1)
+        spec = {"mode": "closed", "port": server.port, "endpoints": endpoints, "concurrency": concurrency}
+        result = _load(env, spec | {"duration": duration - 1.5, "tag": f"prof-{secrets.token_hex(3)}"})
+        spying.wait(timeout=duration + 30)
+    finally:
+        server.stop()
+    print(
+        f"\nprofile: {kind}, c={concurrency}, {result['accepted'] / result['wall']:.1f} accepted/s under py-spy "
+        f"(250 samples/s, GIL holders)",
+        flush=True,
+    )
+    _print_profile(out)
+    out.unlink(missing_ok=True)
+
+
+# Frames every request passes through before the application: left out of the inclusive list.
+_PLUMBING = ("threading.py", "concurrent/futures", "<frozen", "process ", "selectors.py", "socketserver")
+
+
+def _print_profile(path: Path, top: int = 30) -> None:
+    import collections
+    import re
+
+    inclusive: collections.Counter = collections.Counter()
+    own: collections.Counter = collections.Counter()
+    total = 0
+    for line in path.read_text().splitlines():
+        if not line.strip():
+            continue
+        stack, _, count = line.rpartition(" ")
+        n = int(count)
+        total += n
+        names = []
+        for frame in stack.split(";"):
+            m = re.match(r"(.*) \((.*?)(?::\d+)?\)$", frame)
+            if m:
+                frame = f"{m.group(1)} ({re.sub(r'.*/(site-packages|lib/python3[.0-9]*|main)/', '', m.group(2))})"
+            names.append(frame)
+        for name in set(names):
+            inclusive[name] += n
+        own[names[-1]] += n
+    if not total:
+        print("  (no samples)")
+        return
+    print(f"  {total} samples; inclusive (a function and what it calls):")
+    shown = 0
+    for name, n in inclusive.most_common():
+        if any(p in name for p in _PLUMBING):
+            continue
+        print(f"  {100 * n / total:5.1f} %  {name}")
+        shown += 1
+        if shown == top:
+            break
+    print("  own time (the sampled frame itself):")
+    for name, n in own.most_common(15):
+        print(f"  {100 * n / total:5.1f} %  {name}")
 
 
 def _phase_fill(args, env: dict[str, str], queue: str, endpoints: list[list[str]]) -> None:
@@ -422,7 +602,7 @@ def _phase_fill(args, env: dict[str, str], queue: str, endpoints: list[list[str]
 
     summaries = []
     for rep in range(args.repeat):
-        server = Server(env, queue, args.worker_class, args.workers, args.threads)
+        server = Server(env, queue, args.servers[0], args.workers, args.threads)
         worker = Worker(env, queue)
         try:
             endpoint = endpoints[rep % len(endpoints)]

@@ -434,10 +434,11 @@ def _redis_client_and_key(key: str) -> tuple[Any, str]:
 
 
 def _count(key: str, ttl: int) -> int:
-    """An atomic counter with an expiry (Redis: INCR and EXPIRE in one round trip)."""
+    """An atomic counter with an expiry (Redis: INCR and EXPIRE in one round trip; INCR alone is atomic, so
+    the pipeline needs no MULTI/EXEC around them)."""
     redis_client, full_key = _redis_client_and_key(key)
     if redis_client is not None:
-        pipe = redis_client.pipeline()
+        pipe = redis_client.pipeline(transaction=False)
         pipe.incr(full_key)
         pipe.expire(full_key, ttl)
         count, _expired = pipe.execute()
