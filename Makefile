@@ -4,6 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Every queue: the default one and the trading loop's (README "Workers and queues").
+QUEUES ?= celery,trading.paper,trading.binance,trading.okx,trading.other
 
 .PHONY: install run test lint format check worker beat migrate seed kernels bench bench-quick bench-db messages clean
 
@@ -43,7 +45,7 @@ run: install
 	wait $$kernels; \
 	echo "Starting a Celery worker with embedded beat (log: var/worker.log) and the web server."; \
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
-	$(VENV)/bin/celery -A trading_site worker --beat --pool solo --loglevel info >var/worker.log 2>&1 & worker=$$!; \
+	$(VENV)/bin/celery -A trading_site worker --beat --pool solo -Q $(QUEUES) --loglevel info >var/worker.log 2>&1 & worker=$$!; \
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 # The whole test suite, with lint and migration checks. Uses PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set.
@@ -65,7 +67,7 @@ check: install
 	$(PY) manage.py makemigrations --check --dry-run
 
 worker: install
-	$(VENV)/bin/celery -A trading_site worker --loglevel info
+	$(VENV)/bin/celery -A trading_site worker -Q $(QUEUES) --loglevel info
 
 beat: install
 	$(PY) manage.py setup_periodic_tasks

@@ -2,36 +2,137 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 
-from celery import shared_task
+from celery import chord, shared_task, signature
 from celery.signals import worker_ready
 from django.conf import settings
+from django.core.cache import cache
 
 from trading import clock
-from trading.bots import loop
+from trading.bots import batch, loop, sharding
 from trading.bots import tick as ticks
+from trading.bots.queues import bot_queue
 from trading.exchanges.errors import TemporaryError
 from trading.execution import positions as position_services
+from trading_site.dispatch import enqueue
 
 
 @shared_task(name="trading.tick")
 def tick() -> dict[str, Any]:
-    """Every minute (beat): the candles that just closed, the paper exchange, a task per bot."""
+    """Every minute (beat): the candles that just closed, then the loop's tick split across the workers
+    (``loop_start``); the catch-up and the watched stops."""
     if clock.is_replay():
         return {"skipped": "the replay clock drives the loop"}
     now = clock.now().replace(second=0, microsecond=0)
-    report = loop.loop_step(now=now, refresh=True)
+    started = loop_start_now(now, refresh=True)
     caught_up = loop.catch_up(now=now)
     watched = position_services.watch_stops(now=now)
-    return {
-        "markets": report.markets,
-        "bots": report.bots,
-        "caught_up": caught_up,
-        "stops_closed": watched,
-        "errors": report.errors[:10],
-    }
+    return {**started, "caught_up": caught_up, "stops_closed": watched}
+
+
+@shared_task(name="trading.loop_start")
+def loop_start(now: str) -> dict[str, Any]:
+    """The loop's tick for the candle close ``now`` (what ``tick`` does each minute; benchmarks and operators
+    send it for a given time)."""
+    return loop_start_now(datetime.fromisoformat(now))
+
+
+def loop_start_now(now: datetime, *, refresh: bool = False) -> dict[str, Any]:
+    """Plan the tick (due bots, markets, signal groups) and send a chord: the signals, a slice of markets per
+    task, then ``loop_dispatch``. A candle close already started is not run again."""
+    began = time.perf_counter()
+    record = sharding.tick_start(now)
+    if record is None:
+        return {"skipped": "already started"}
+    planned = sharding.plan(now)
+    if refresh:
+        for exchange, symbol, timeframe in planned.markets:
+            loop._refresh(exchange, symbol, timeframe, loop.StepReport(now=now))
+    due = {tf: opened.isoformat() for tf, opened in planned.due.items()}
+    header = [
+        signature("trading.loop_signals", args=(due, part))
+        for part in sharding.slices(planned.markets, settings.TRENDY_LOOP_SIGNAL_TASKS)
+    ]
+    plan_ms = round((time.perf_counter() - began) * 1000, 1)
+    if not header:
+        sharding.tick_phase(record.pk, "plan_ms", plan_ms, shards=0)
+        return {"markets": 0, "bots": 0}
+    body = signature(
+        "trading.loop_dispatch",
+        args=(record.pk, now.isoformat(), due, planned.live, sorted(planned.paper_keys), plan_ms, time.time()),
+    )
+    chord(header)(body)
+    return {"markets": len(planned.markets), "bots": planned.bots, "signal_tasks": len(header)}
+
+
+@shared_task(name="trading.loop_signals")
+def loop_signals(due: dict[str, str], markets: list[Any]) -> dict[str, dict[str, bool] | None]:
+    """The signals of a slice of markets: each (market, timeframe, strategy, parameters) group once."""
+    out: dict[str, dict[str, bool] | None] = {}
+    for source, symbol, timeframe, groups in markets:
+        opened = datetime.fromisoformat(due[timeframe])
+        out.update(sharding.market_signals(source, symbol, timeframe, opened, groups))
+    return out
+
+
+@shared_task(name="trading.loop_dispatch", ignore_result=True)
+def loop_dispatch(
+    results: list[dict[str, Any]],
+    tick_id: int,
+    now: str,
+    due: dict[str, str],
+    live: list[Any],
+    paper_keys: list[str],
+    plan_ms: float,
+    sent_at: float,
+) -> dict[str, Any]:
+    """The chord's body: live bots get their ``run_bot_tick`` on their exchange's queue (their orders go out
+    one by one, each committed before it is sent); the paper accounts are split in ``TRENDY_LOOP_SHARDS``
+    shards (``account_id % shards``), a ``loop_shard`` task each on ``trading.paper``."""
+    signals: dict[str, Any] = {}
+    for part in results:
+        signals.update(part)
+    for bot_id, exchange, key, opened in live:
+        if signals.get(key) is not None:
+            enqueue("trading.run_bot_tick", bot_id, opened, signals[key], queue=bot_queue(exchange))
+    paper = {key: signals.get(key) for key in paper_keys}
+    shards = int(settings.TRENDY_LOOP_SHARDS) if paper else 0
+    signals_ms = round((time.time() - sent_at) * 1000, 1)
+    sharding.tick_phase(tick_id, "coordinator", {"plan_ms": plan_ms, "signals_ms": signals_ms}, shards=shards)
+    for shard in range(shards):
+        enqueue("trading.loop_shard", tick_id, now, shard, shards, due, paper)
+    return {"live": len(live), "shards": shards}
+
+
+@shared_task(name="trading.loop_shard", ignore_result=True)
+def loop_shard(
+    tick_id: int, now: str, shard: int, shards: int, due: dict[str, str], signals: dict[str, Any]
+) -> dict[str, Any]:
+    """One shard of the paper accounts (``trading.bots.batch.shard_step``), a transaction per chunk of accounts.
+    Acknowledged late: a worker that dies mid-shard leaves it to another, which skips the chunks already
+    committed (their bots' claims would refuse them anyway) and does the rest."""
+    began = time.perf_counter()
+    when = datetime.fromisoformat(now)
+    marker = f"trading:loop:{tick_id}:{shard}:{{}}"
+    report = batch.shard_step(
+        now=when,
+        shard=shard,
+        shards=shards,
+        due={tf: datetime.fromisoformat(opened) for tf, opened in due.items()},
+        signals=signals,
+        candle_for=sharding.candle_lookup(when),
+        chunk_size=int(settings.TRENDY_LOOP_CHUNK),
+        chunk_is_done=lambda index: cache.get(marker.format(index)) is not None,
+        chunk_done=lambda index: cache.set(marker.format(index), 1, 3600),
+    )
+    phases = {name: round(ms, 1) for name, ms in report.phases.items()}
+    phases["total"] = round((time.perf_counter() - began) * 1000, 1)
+    phases["bots"], phases["per_bot"], phases["accounts"] = report.bots, report.per_bot, report.accounts
+    sharding.tick_shard_done(tick_id, shard, phases, report.claimed)
+    return {"shard": shard, "bots": report.bots, "claimed": report.claimed, "errors": report.errors[:10]}
 
 
 @shared_task(name="trading.replay_tick")

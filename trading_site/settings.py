@@ -320,6 +320,23 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
+# The trading loop's queues, one per exchange (README "Workers and queues"): the tick, its signal tasks and the
+# paper shards on trading.paper; each live bot's tick on trading.<its exchange> (named by the loop when it sends
+# one, trading.other for an exchange without a queue of its own). Every other task stays on "celery".
+TRENDY_TRADING_QUEUES = env_list("TRENDY_TRADING_QUEUES", ["paper", "binance", "okx"])
+CELERY_TASK_ROUTES = {
+    "trading.tick": {"queue": "trading.paper"},
+    "trading.loop_start": {"queue": "trading.paper"},
+    "trading.loop_signals": {"queue": "trading.paper"},
+    "trading.loop_dispatch": {"queue": "trading.paper"},
+    "trading.loop_shard": {"queue": "trading.paper"},
+    "trading.run_bot_tick": {"queue": "trading.paper"},
+}
+# One tick: the paper accounts in this many shards (a task each; more shards than workers balance them), a
+# transaction per chunk of this many accounts; the signals in this many tasks (slices of markets).
+TRENDY_LOOP_SHARDS = env_int("TRENDY_LOOP_SHARDS", 8)
+TRENDY_LOOP_CHUNK = env_int("TRENDY_LOOP_CHUNK", 500)
+TRENDY_LOOP_SIGNAL_TASKS = env_int("TRENDY_LOOP_SIGNAL_TASKS", 4)
 # Markets whose closed candles the beat keeps fetching: "binance:BTC/USDT:1h,okx:ETH/USDT:1h".
 TRENDY_MARKET_FEEDS = env_list("TRENDY_MARKET_FEEDS")
 

@@ -33,6 +33,7 @@ from strategies.builtin import get_strategy
 from trading import clock
 from trading.bots import paper_market
 from trading.bots import tick as ticks
+from trading.bots.queues import bot_queue
 from trading.exchanges.errors import ExchangeError
 from trading.models import Bot, PaperOrder, PaperPosition
 from trading_site.dispatch import enqueue as dispatch_task
@@ -148,7 +149,8 @@ def loop_step(
                     continue
                 report.bots += 1
                 if dispatch is None:
-                    dispatch_task("trading.run_bot_tick", bot.pk, opened.isoformat(), signal)
+                    queue = bot_queue(bot.exchange_account.exchange)
+                    dispatch_task("trading.run_bot_tick", bot.pk, opened.isoformat(), signal, queue=queue)
                 else:
                     dispatch(bot.pk, opened, signal)
     return report
@@ -172,7 +174,8 @@ def catch_up(*, now: datetime, dispatch: Dispatch | None = None, grace: timedelt
             continue  # the regular dispatch for this candle may still be on its way
         sent += 1
         if dispatch is None:
-            dispatch_task("trading.run_bot_tick", bot.pk, latest.isoformat(), None)
+            queue = bot_queue(bot.exchange_account.exchange)
+            dispatch_task("trading.run_bot_tick", bot.pk, latest.isoformat(), None, queue=queue)
         else:
             dispatch(bot.pk, latest, None)
     return sent

@@ -131,10 +131,18 @@ def bot_tick(
 def _bot_tick(
     bot: Bot, candle_open: datetime, signal: Mapping[str, bool] | None, history_start: datetime | None
 ) -> TickResult:
-    bot_id = bot.pk
     # 1. claim the candle
     if not _claim(bot, candle_open):
-        return TickResult(bot_id, "skipped", [])
+        return TickResult(bot.pk, "skipped", [])
+    return bot_act(bot, candle_open, signal, history_start)
+
+
+def bot_act(
+    bot: Bot, candle_open: datetime, signal: Mapping[str, bool] | None, history_start: datetime | None = None
+) -> TickResult:
+    """A bot's tick after its claim: the signal, the decision, the risk check and the orders. The loop's
+    batch (``trading.bots.batch``) claims many bots at once and calls this for those that trade or halt."""
+    bot_id = bot.pk
     # 2-3. candles and signals (the loop hands in the signal when it computed it once for many bots)
     if signal is None:
         signal = signal_row(bot=bot, candle_open=candle_open, history_start=history_start)

@@ -4,6 +4,7 @@ exchange's books, the market clock. ``from trading.models import Bot`` works for
 from trading.models.bots import Bot, Direction
 from trading.models.clock import MarketClock
 from trading.models.fields import money
+from trading.models.loop import LoopTick
 from trading.models.orders import EquitySnapshot, Order, OrderEvent, Position, Trade
 from trading.models.paper import PaperOrder, PaperPosition, PaperWallet
 
@@ -11,6 +12,7 @@ __all__ = [
     "Bot",
     "Direction",
     "EquitySnapshot",
+    "LoopTick",
     "MarketClock",
     "Order",
     "OrderEvent",

@@ -3,7 +3,7 @@ paper-exchange calls, save what changed, and record the fills in Trendy's own or
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 
@@ -12,6 +12,7 @@ from django.db import transaction
 
 from accounts.models import ExchangeAccount
 from trading import clock
+from trading.exchanges.base import Market
 from trading.exchanges.errors import ExchangeError, InsufficientFunds, InvalidOrder
 from trading.exchanges.paper import PaperBook, PaperExchange
 from trading.exchanges.paper import PaperOrder as BookOrder
@@ -52,12 +53,19 @@ def _book_order(row: PaperOrder) -> BookOrder:
 
 
 def load_book(account: ExchangeAccount, wallet: PaperWallet) -> PaperBook:
-    orders = {
-        row.exchange_order_id: _book_order(row) for row in PaperOrder.objects.filter(account=account, status="open")
-    }
+    return book_of(
+        wallet, PaperOrder.objects.filter(account=account, status="open"), PaperPosition.objects.filter(account=account)
+    )
+
+
+def book_of(
+    wallet: PaperWallet, open_orders: Iterable[PaperOrder], positions_rows: Iterable[PaperPosition]
+) -> PaperBook:
+    """The book of a wallet from its open order and position rows (read one account at a time, or in bulk)."""
+    orders = {row.exchange_order_id: _book_order(row) for row in open_orders}
     positions = {
         row.symbol: BookPosition(symbol=row.symbol, **{name: getattr(row, name) for name in POSITION_FIELDS})
-        for row in PaperPosition.objects.filter(account=account)
+        for row in positions_rows
     }
     book = PaperBook(
         balance=wallet.balance,
@@ -124,12 +132,17 @@ def _finder(account: ExchangeAccount) -> Callable[[str | None, str | None], Book
 
 
 def build_exchange(
-    account: ExchangeAccount, wallet: PaperWallet, book: PaperBook, *, price: Callable[[str], Decimal] | None = None
+    account: ExchangeAccount,
+    wallet: PaperWallet,
+    book: PaperBook,
+    *,
+    price: Callable[[str], Decimal] | None = None,
+    markets: dict[str, Market] | None = None,
 ) -> PaperExchange:
     source = clock.data_exchange(account.exchange)
     return PaperExchange(
         book,
-        paper_markets(source, market_type=account.market_type, exact=wallet.exact),
+        markets if markets is not None else paper_markets(source, market_type=account.market_type, exact=wallet.exact),
         price=price or (lambda symbol: clock.current_price(source, symbol)),
         now_ms=clock.now_ms,
         fee_rate=wallet.fee_rate,

@@ -1,0 +1,237 @@
+"""The loop's batch (``trading.bots.batch.shard_step``: the paper step and the bots' ticks in bulk, one shard)
+writes exactly the rows of the per-bot path (``paper_step`` per account, then ``bot_tick`` per bot): the same
+state is seeded twice — bots flat and holding with their stop loss and take profit resting, bots that trade on
+the candle, one whose stop is hit by the new price, one whose drawdown halts it, one whose owner switched
+auto-trading off, one whose signal is None, two sharing an account — and the Order, Trade, Position,
+EquitySnapshot, Bot and paper book rows are compared, ids and wall-clock times aside."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal as D
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+
+from accounts.models import ExchangeAccount, RiskProfile
+from market_data.models import Candle
+from tests.factories import UserFactory
+from trading import clock
+from trading.bots import batch, loop, sharding
+from trading.bots import tick as ticks
+from trading.exchanges.errors import TemporaryError
+from trading.models import Bot, EquitySnapshot, Order, PaperOrder, PaperPosition, PaperWallet, Position, Trade
+
+pytestmark = pytest.mark.django_db
+
+HOUR = timedelta(hours=1)
+C0 = datetime(2024, 1, 1, 9, tzinfo=UTC)  # the candle the seeded positions were opened on
+C1 = datetime(2024, 1, 1, 10, tzinfo=UTC)  # the candle that just closed
+NOW = C1 + HOUR
+LONG = {"long_entry": True, "long_exit": False, "short_entry": False, "short_exit": False}
+EXIT = {"long_entry": False, "long_exit": True, "short_entry": False, "short_exit": False}
+NOTHING = dict.fromkeys(LONG, False)
+SEED_PRICES = {"BTC/USDT": D(50000), "ETH/USDT": D(3000), "SOL/USDT": D(100)}
+PRICES = {"BTC/USDT": D(48500), "ETH/USDT": D(3030), "SOL/USDT": D(101)}  # BTC −3 %, ETH +1 %, SOL +1 %
+
+# name: (account, symbol, seeded long?, signal at C1, bot settings)
+CASES: dict[str, tuple[str, str, bool, dict | None, dict[str, Any]]] = {
+    "flat_nothing": ("a1", "ETH/USDT", False, NOTHING, {}),
+    "holding_nothing": ("a2", "ETH/USDT", True, NOTHING, {}),
+    "holding_nothing_btc": ("a3", "BTC/USDT", True, NOTHING, {"stop_loss_pct": D(5)}),
+    "stop_hit": ("a4", "BTC/USDT", True, NOTHING, {"stop_loss_pct": D(1)}),
+    "flat_enters": ("a5", "ETH/USDT", False, LONG, {}),
+    "holding_exits": ("a6", "SOL/USDT", True, EXIT, {}),
+    "drawdown_halts": ("a7", "BTC/USDT", True, NOTHING, {"leverage": 10, "position_size_pct": D(20),
+                                                         "stop_loss_pct": D(5), "max_drawdown_pct": D(5)}),
+    "auto_trading_off": ("a8", "ETH/USDT", False, LONG, {}),
+    "no_signal": ("a9", "ETH/USDT", False, None, {}),
+    "shared_holds": ("a10", "BTC/USDT", True, NOTHING, {"stop_loss_pct": D(5)}),
+    "shared_enters": ("a10", "SOL/USDT", False, LONG, {}),
+    "holding_long_enter_again": ("a11", "SOL/USDT", True, LONG, {}),
+    "paused": ("a12", "ETH/USDT", False, LONG, {"status": Bot.Status.PAUSED}),
+}  # fmt: skip
+
+
+def pinned(when: datetime, prices: dict[str, D]):
+    return clock.pinned(clock.Pin(time=when, price=lambda exchange, symbol: prices[symbol.split(":")[0]]))
+
+
+@pytest.fixture
+def listed(db):
+    Candle.objects.bulk_create(
+        Candle(
+            exchange="binance",
+            symbol=s,
+            timeframe="1h",
+            open_time=C1 - HOUR * k,
+            open=1,
+            high=1,
+            low=1,
+            close=1,
+            volume=1,
+        )
+        for s in PRICES
+        for k in range(3)
+    )
+    cache.clear()
+
+
+def seed(prefix: str) -> dict[str, Bot]:
+    """Users, paper accounts and bots; the holding ones opened a long on C0 (stop loss and take profit rest)."""
+    accounts: dict[str, ExchangeAccount] = {}
+    bots: dict[str, Bot] = {}
+    for name, (label, symbol, _holding, _signal, settings) in CASES.items():
+        if label not in accounts:
+            user = UserFactory(email=f"{prefix}-{label}@example.com", auto_trading=True)
+            RiskProfile.objects.update_or_create(user=user, defaults={"leverage": 10, "position_size_pct": D(20)})
+            accounts[label] = ExchangeAccount.objects.create(
+                user=user, exchange="paper", label=label, paper_balance=D(10000)
+            )
+        account = accounts[label]
+        values = {
+            "user": account.user, "exchange_account": account, "name": name, "strategy": "ema_crossover",
+            "params": {"case": name}, "symbol": symbol, "timeframe": "1h", "leverage": 1,
+            "position_size_pct": D(10), "stop_loss_pct": D(2), "take_profit_pct": D(4), "max_drawdown_pct": D(20),
+            "status": Bot.Status.RUNNING,
+        } | {k: v for k, v in settings.items() if k != "status"}  # fmt: skip
+        bots[name] = Bot.objects.create(**values)
+    with pinned(C0 + HOUR, SEED_PRICES):
+        for name, (_label, _symbol, holding, _signal, _settings) in CASES.items():
+            if holding:
+                assert ticks.bot_tick(bot_id=bots[name].pk, candle_open=C0, signal=LONG).outcome == "traded"
+    for name, (_label, _symbol, _holding, _signal, settings) in CASES.items():
+        if "status" in settings:
+            Bot.objects.filter(pk=bots[name].pk).update(status=settings["status"])
+    bots["auto_trading_off"].user.__class__.objects.filter(pk=bots["auto_trading_off"].user_id).update(
+        auto_trading=False
+    )
+    return bots
+
+
+def per_bot_path(bots: dict[str, Bot]) -> None:
+    """What ``loop_step`` does with a task per bot: the paper step of every account, then ``bot_tick``."""
+    with pinned(NOW, PRICES):
+        running = loop.running_bots()
+        by_market = {("binance", b.symbol, "1h"): [x for x in running if x.symbol == b.symbol] for b in running}
+        loop._paper_step(NOW, by_market, loop.Candles(), None, None, loop.StepReport(now=NOW))
+        for name, bot in sorted(bots.items(), key=lambda item: item[1].pk):
+            signal = CASES[name][3]
+            if signal is not None and bot.pk in {b.pk for b in running}:
+                ticks.bot_tick(bot_id=bot.pk, candle_open=C1, signal=signal)
+
+
+def batch_path(bots: dict[str, Bot], **options: Any) -> batch.ShardReport:
+    signals = {
+        sharding.group_key("binance", bot.symbol, "1h", bot.strategy, bot.params): CASES[name][3]
+        for name, bot in bots.items()
+    }
+    with pinned(NOW, PRICES):
+        return batch.shard_step(
+            now=NOW, shard=0, shards=1, due={"1h": C1}, signals=signals, candle_for=sharding.candle_lookup(NOW),
+            **options,
+        )  # fmt: skip
+
+
+def rows(prefix: str) -> dict[str, list[tuple]]:
+    """Every row the loop writes for these users, ids and wall-clock times replaced by stable names."""
+    accounts = {a.pk: a.label for a in ExchangeAccount.objects.filter(user__email__startswith=f"{prefix}-")}
+    bot_names = {b.pk: b.name for b in Bot.objects.filter(exchange_account_id__in=accounts)}
+    positions = {p.pk: (bot_names.get(p.bot_id), p.symbol, p.opened_at) for p in Position.objects.all()}
+    orders = {o.pk: (bot_names.get(o.bot_id), o.purpose, o.symbol, o.created_at) for o in Order.objects.all()}
+    names = {"exchange_account_id": accounts, "account_id": accounts, "bot_id": bot_names, "position_id": positions,
+             "order_id": orders}  # fmt: skip
+    dropped = {"id", "user_id", "updated_at", "last_tick_at", "client_order_id"}
+
+    def table(model: Any, **filters: Any) -> list[tuple]:
+        out = []
+        skip = dropped | ({"created_at"} if model is Bot else set())  # a bot's created_at is the wall clock's
+        for row in model.objects.filter(**filters).values():
+            out.append(
+                tuple(sorted((k, names[k].get(v) if k in names else v) for k, v in row.items() if k not in skip))
+            )
+        return sorted(out, key=repr)
+
+    mine = {"exchange_account_id__in": list(accounts)}
+    return {
+        "bots": table(Bot, **mine),
+        "orders": table(Order, **mine),
+        "trades": table(Trade, **mine),
+        "positions": table(Position, **mine),
+        "snapshots": table(EquitySnapshot, **mine),
+        "wallets": table(PaperWallet, account_id__in=list(accounts)),
+        "paper_orders": table(PaperOrder, account_id__in=list(accounts)),
+        "paper_positions": table(PaperPosition, account_id__in=list(accounts)),
+    }
+
+
+def retire(prefix: str) -> None:
+    """Take a finished scenario out of the loop's way (its rows stay for the comparison)."""
+    ExchangeAccount.objects.filter(user__email__startswith=f"{prefix}-").update(enabled=False)
+
+
+def test_the_batch_writes_the_rows_of_the_per_bot_path(listed):
+    bots = seed("one")
+    per_bot_path(bots)
+    expected = rows("one")
+    retire("one")
+
+    bots = seed("two")
+    report = batch_path(bots, chunk_size=4)  # several chunks
+    got = rows("two")
+
+    for name in expected:
+        only_got = [row for row in got[name] if row not in expected[name]]
+        only_expected = [row for row in expected[name] if row not in got[name]]
+        assert only_got == only_expected == [], name
+        assert got[name] == expected[name], name
+    # the scenario covers what it says
+    by_name = {row["name"]: row for row in Bot.objects.filter(name__in=CASES).values()}
+    assert Bot.objects.get(pk=bots["drawdown_halts"].pk).status == Bot.Status.HALTED
+    assert Bot.objects.get(pk=bots["no_signal"].pk).last_candle_open is None
+    assert Bot.objects.get(pk=bots["auto_trading_off"].pk).last_candle_open is None
+    assert Trade.objects.filter(bot=bots["flat_enters"]).count() == 1
+    assert Position.objects.get(bot=bots["stop_hit"]).exit_reason == "stop_loss"
+    assert Position.objects.get(bot=bots["holding_exits"]).exit_reason == "signal"
+    assert Bot.objects.get(pk=bots["holding_nothing"].pk).peak_equity > D(10000)
+    assert by_name and report.claimed == 10 and report.per_bot >= 5 and not report.errors
+
+
+def test_a_redelivered_shard_skips_the_chunks_it_committed_and_trades_once(listed):
+    bots = seed("one")
+    done: set[int] = set()
+    batch_path(bots, chunk_size=4, chunk_done=done.add)
+    first = rows("one")
+    report = batch_path(bots, chunk_size=4, chunk_is_done=done.__contains__)
+    assert report.claimed == 0 and rows("one") == first
+    # without the markers (the worker died between the commit and the marker) the paper step plays the same
+    # time again (marks and snapshots at that time are rewritten) and no bot claims again: no second order
+    report = batch_path(bots, chunk_size=4)
+    again = rows("one")
+    assert report.claimed == 0
+    assert all(again[name] == first[name] for name in ("orders", "trades", "bots", "paper_orders", "wallets"))
+
+
+def test_a_temporary_failure_releases_the_claim_and_hands_the_bot_to_its_own_task(listed, monkeypatch):
+    bots = seed("one")
+    sent: list[tuple] = []
+    monkeypatch.setattr(batch, "dispatch_task", lambda name, *args, **options: sent.append((name, args, options)))
+    real = ticks.bot_act
+
+    def flaky(bot, candle_open, signal, history_start=None):
+        if bot.name == "flat_enters":
+            raise TemporaryError("the exchange timed out")
+        return real(bot, candle_open, signal, history_start)
+
+    monkeypatch.setattr(ticks, "bot_act", flaky)
+    report = batch_path(bots)
+    assert report.retried == 1
+    assert [(name, args[0], args[1]) for name, args, _options in sent] == [
+        ("trading.run_bot_tick", bots["flat_enters"].pk, C1.isoformat())
+    ]
+    assert sent[0][2]["queue"] == "trading.paper"
+    bot = Bot.objects.get(pk=bots["flat_enters"].pk)
+    assert bot.last_candle_open == C1 - timedelta(milliseconds=1)  # the task's claim succeeds
+    assert not Order.objects.filter(bot=bot).exists()
+    assert Trade.objects.filter(bot=bots["shared_enters"]).count() == 1  # the others went on
