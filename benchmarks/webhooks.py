@@ -535,6 +535,7 @@ def _profile(args, env, queue: str, endpoints, kind: str, concurrency: int) -> N
     out = Path(tempfile.mkstemp(prefix="whbench-", suffix=".txt")[1])
     server = Server(env, queue, kind, args.workers, args.threads)
     try:
+        _run_level(env, server, endpoints, concurrency, "closed", args, "warm", duration=args.warm_up)
         duration = max(4, int(args.duration))
         cmd = [spy, "record", "--pid", str(server.proc.pid), "--subprocesses", "--gil", "--format", "raw"]
         cmd += ["--rate", "250", "--duration", str(duration), "--output", str(out), "--nonblocking"]

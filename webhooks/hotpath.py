@@ -1,11 +1,16 @@
-"""The receiver's hot path: the endpoint's row read with one prepared statement, and the accepted event handed
-to the worker with one Redis command.
+"""The receiver's hot path: the endpoint's row read with one prepared statement, the event written with
+another, and the accepted event handed to the worker with one Redis command.
 
 ``CompiledSelect``: a queryset's SQL compiled by the ORM once per process and database, then run as a
 server-side prepared statement (PostgreSQL plans it once per connection), its row turned into model instances
 the way ``select_related`` does (``Model.from_db`` and Django's related populators). The ORM still writes the
 SQL (tables, columns, joins), the query goes through Django's cursor wrapper (errors become ``DatabaseError``,
 test captures and debug logs see it), and it costs a tenth of compiling it again for every request.
+
+``CompiledInsert``: ``Model.objects.create`` for a plain model (automatic primary key, no parents, no
+``order_with_respect_to``), with the INSERT compiled by the ORM once per process and database and prepared:
+the same instance (``Model(**fields)``, every field's ``pre_save`` and ``get_db_prep_save``), the same
+``pre_save``/``post_save`` signals, the primary key read back with ``RETURNING``.
 
 ``publish``: the Celery task message of ``webhooks.process_event``, built here (protocol 2, JSON, the same
 headers and properties Celery writes) and pushed onto the queue's Redis list with one ``LPUSH``, which is what
@@ -26,9 +31,10 @@ from collections.abc import Callable
 from typing import Any
 
 import psycopg
-from django.db import connections
-from django.db.models import QuerySet
+from django.db import connections, transaction
+from django.db.models import Model, QuerySet, signals
 from django.db.models.query import get_related_populators
+from django.db.models.sql import InsertQuery
 
 _MARK = "\x00webhooks.hotpath.parameter\x00"
 
@@ -101,6 +107,57 @@ class CompiledSelect:
             return obj
 
         return sql, params, slot, make
+
+
+class CompiledInsert:
+    def __init__(self, model: type[Model]) -> None:
+        meta = model._meta
+        self.model = model
+        self.plain = not meta.parents and meta.order_with_respect_to is None and meta.auto_field is not None
+        self.fields = [f for f in meta.local_concrete_fields if not f.generated and f is not meta.auto_field]
+        self.returning = meta.db_returning_fields
+        self._sql: dict[str, str | None] = {}
+
+    def save(self, obj: Model, alias: str) -> bool:
+        """INSERT ``obj`` (new, its primary key unset) as ``obj.save(force_insert=True)`` would; False when this
+        model or database needs the ORM's own save (the caller then uses it)."""
+        connection = connections[alias]
+        if not self.plain or connection.vendor != "postgresql" or obj.pk is not None:
+            return False
+        if any(hasattr(getattr(obj, field.attname), "resolve_expression") for field in self.fields):
+            return False  # an expression (F(), a function) is the ORM's to compile
+        sql = self._sql[alias] if alias in self._sql else self._compile(obj, alias)
+        if sql is None:
+            return False
+        cls = self.model
+        obj._prepare_related_fields_for_save(operation_name="save")
+        signals.pre_save.send(sender=cls, instance=obj, raw=False, using=alias, update_fields=None)
+        params = [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in self.fields]
+        with transaction.mark_for_rollback_on_error(alias):
+            if any(hasattr(value, "resolve_expression") for value in params):  # set by a pre_save receiver
+                obj._save_table(raw=False, cls=cls, force_insert=True, using=alias)
+            else:
+                with prepared_cursor(alias) as cursor:
+                    cursor.execute(sql, params)
+                    row = cursor.fetchone()
+                for value, field in zip(row, self.returning, strict=True):
+                    setattr(obj, field.attname, value)
+        obj._state.adding = False
+        obj._state.db = alias
+        signals.post_save.send(sender=cls, instance=obj, created=True, update_fields=None, raw=False, using=alias)
+        return True
+
+    def _compile(self, obj: Model, alias: str) -> str | None:
+        query = InsertQuery(self.model)
+        query.insert_values(self.fields, [obj])
+        compiler = query.get_compiler(using=alias)
+        compiler.returning_fields = self.returning
+        statements = compiler.as_sql()
+        sql = statements[0][0] if len(statements) == 1 else None
+        if sql is not None and sql.count("%s") != len(self.fields):  # a field with its own placeholder
+            sql = None
+        self._sql[alias] = sql
+        return sql
 
 
 # --- the enqueue -----------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable, Iterable
+from importlib import import_module
 from typing import Any
 
 from django.core.handlers.exception import convert_exception_to_response
@@ -56,6 +57,9 @@ class ReceiverHandler(WSGIHandler):
         for path in reversed(RECEIVER_MIDDLEWARE):
             handler = convert_exception_to_response(import_string(path)(handler))
         self._middleware_chain = handler
+        # The task an accepted alert is handed to, registered with Celery now: otherwise the first alert's look-up
+        # by name (trading_site.dispatch) imports every app's tasks (ccxt among them) inside its 3 seconds.
+        import_module("webhooks.tasks")
 
     def _receive(self, request: HttpRequest) -> HttpResponse:
         from webhooks.views_receive import receive
