@@ -77,10 +77,11 @@ beat: install
 # or more); `make bench QUICK=1`, or `make bench-quick`, runs each with --quick (a few minutes: the sizes are in
 # each script's docstring). Each prints its machine, services, revision and settings, then `result` lines; the
 # first benchmark that fails stops the run with its status. The databases are scratch ones created here
-# (trendy_bench, trendy_whbench; api_schema and exchange_faults create and drop their own), never the tests' ones.
+# (trendy_bench, trendy_whbench, trendy_loopbench; api_schema and exchange_faults create and drop their own), never
+# the tests' ones.
 BENCH_PG ?= postgres://postgres@127.0.0.1:5432
 BENCH_REDIS ?= redis://127.0.0.1:6379
-BENCH_DBS := trendy_bench trendy_whbench
+BENCH_DBS := trendy_bench trendy_whbench trendy_loopbench
 # backtest.py compares against vectorbt and backtesting.py only in the benchmark venv (benchmarks/requirements-bench.txt).
 BENCH_PY ?= $(if $(wildcard .venv-bench/bin/python),.venv-bench/bin/python,$(PY))
 QUICK ?=
@@ -126,7 +127,7 @@ bench: bench-db
 	$(call bench_run,indicators,$(PY) benchmarks/indicators.py $(BENCH_FLAGS))
 	$(call bench_run,strategies,$(PY) benchmarks/strategies.py $(BENCH_FLAGS))
 	$(call bench_run,backtest,$(BENCH_PY) benchmarks/backtest.py $(BENCH_FLAGS))
-	$(call bench_run,trading_loop,DATABASE_URL=$(BENCH_PG)/trendy_bench $(PY) benchmarks/trading_loop.py $(BENCH_FLAGS))
+	$(call bench_run,trading_loop,DATABASE_URL=$(BENCH_PG)/trendy_loopbench REDIS_URL=$(BENCH_REDIS)/13 $(PY) benchmarks/trading_loop.py $(BENCH_FLAGS))
 	$(call bench_run,webhooks,DATABASE_URL=$(BENCH_PG)/trendy_whbench REDIS_URL=$(BENCH_REDIS)/12 $(PY) benchmarks/webhooks.py $(BENCH_FLAGS))
 	$(call bench_run,api_schema,DATABASE_URL=$(BENCH_PG)/postgres REDIS_URL=$(BENCH_REDIS)/11 $(PY) benchmarks/api_schema.py $(BENCH_FLAGS))
 	$(call bench_run,exchange_faults,DATABASE_URL=$(BENCH_PG)/postgres TEST_DATABASE_NAME=test_faults_bench REDIS_URL=$(BENCH_REDIS)/12 $(PY) benchmarks/exchange_faults.py $(BENCH_FLAGS))
