@@ -1,17 +1,17 @@
 #!/bin/sh
 # Trendy's container entrypoint: prepares the web server, then runs the given command.
 #
-# For the web server (gunicorn) it
+# For the web server (granian, or gunicorn when a deployment runs it instead) it
 #   - applies migrations first when RUN_MIGRATIONS=1 (the default for web; set RUN_MIGRATIONS=0
 #     on extra web replicas so only one of them migrates), and
 #   - points prometheus_client at a shared directory (PROMETHEUS_MULTIPROC_DIR) so /metrics
-#     adds up the counters of every gunicorn worker instead of reporting whichever one answered.
+#     adds up the counters of every worker process instead of reporting whichever one answered.
 # Any other command (celery worker, celery beat, manage.py ...) is run as it is.
 set -eu
 
 is_web=0
 case "${1:-}" in
-  gunicorn | */gunicorn) is_web=1 ;;
+  granian | */granian | gunicorn | */gunicorn) is_web=1 ;;
 esac
 
 if [ "$is_web" = 1 ]; then

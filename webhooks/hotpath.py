@@ -171,6 +171,8 @@ class _Route:
 
     def __init__(self, task: Any) -> None:
         import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
 
         app = task.app
         conf = app.conf
@@ -188,8 +190,15 @@ class _Route:
             task.soft_time_limit if task.soft_time_limit is not None else conf.task_soft_time_limit,
         ]
         self.reply_to = app.thread_oid
+        # The push happens inside the alert's request (after its commit): a broker that does not answer must not
+        # use up TradingView's 3 seconds. One retry at once (a connection the broker closed while idle); beyond
+        # that the event waits, stored, for the sweeper.
         self.client = redis.Redis.from_url(
-            conf.broker_url, socket_connect_timeout=2, socket_timeout=2, health_check_interval=30
+            conf.broker_url,
+            socket_connect_timeout=0.5,
+            socket_timeout=1,
+            retry=Retry(NoBackoff(), 1),
+            health_check_interval=30,
         )
         self.pid = os.getpid()
 

@@ -392,3 +392,29 @@ def test_the_fast_reader_gives_the_standard_librarys_answer(value):
 def test_what_orjson_reads_differently_goes_to_the_standard_library(body):
     assert validation._parse_fast(body) is None
     assert _parsed(body) == _reference(body)
+
+
+def test_a_dead_broker_under_the_push_still_answers_accepted_and_the_sweeper_trades_it(
+    endpoint, client, prices, monkeypatch, django_capture_on_commit_callbacks
+):
+    import socket
+    from datetime import timedelta
+
+    from trading_site import dispatch
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed: connections are refused
+    task = dispatch.task("webhooks.process_event")
+    monkeypatch.setattr(hotpath, "_routes", {})
+    with celery_conf(task.app, task_always_eager=False, broker_url=f"redis://127.0.0.1:{port}/0"):
+        assert hotpath.direct_publish_possible(task)
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(endpoint.endpoint.path, json.dumps(alert(endpoint.secret)), "application/json")
+    assert response.status_code == 200 and response.json()["status"] == "accepted"
+    event = WebhookEvent.objects.get(pk=response.json()["event"])
+    assert event.status == "pending"  # stored, not sent
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.events_sweep(older_than=timedelta(0)) == 1
+    event.refresh_from_db()
+    assert event.status == "done", event.result
