@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from trading.bots import services as bot_services
-from trading.models import Bot, MarketClock, Order, OrderEvent, PaperWallet, Position, Trade
+from trading.models import Bot, LoopTick, MarketClock, Order, OrderEvent, PaperWallet, Position, Trade
 from trading_site.admin_filters import titled
 
 
@@ -159,3 +159,24 @@ class MarketClockAdmin(ReadOnlyAdmin):
     """One row (trading.clock keeps a single clock): no filters or search; tests/trading_site allowlist it."""
 
     list_display = ["mode", "timeframe", "cursor", "seconds_per_candle", "updated_at"]
+
+
+@admin.register(LoopTick)
+class LoopTickAdmin(ReadOnlyAdmin):
+    """Every candle close the loop ran: how long it took, its shards, and the ticks still running when the next
+    candle closed (overran: also logged as a warning and counted on /metrics)."""
+
+    list_display = ["candle_time", "started_at", "finished_at", "duration", "shards", "bots", "overran"]
+    list_filter = ["overran", ("finished_at", admin.EmptyFieldListFilter)]
+    search_fields = ["=id"]
+    date_hierarchy = "candle_time"
+
+    @admin.display(description=_("duration (s)"))
+    def duration(self, tick: LoopTick) -> str:
+        if tick.finished_at is None:
+            return "—"
+        return f"{(tick.finished_at - tick.started_at).total_seconds():.2f}"
+
+    @admin.display(description=_("shards done"))
+    def shards(self, tick: LoopTick) -> str:
+        return f"{tick.shards_done} / {tick.shards_total}"

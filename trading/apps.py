@@ -16,3 +16,7 @@ class TradingConfig(AppConfig):
         from trading import clock
 
         market_data_clock.register_now(clock.now)
+        # The loop's overran ticks and last tick time on /metrics (trading/bots/metrics.py).
+        from trading.bots import metrics
+
+        metrics.register()

@@ -49,11 +49,31 @@ def pinned(pin: Pin) -> Iterator[None]:
         _pin.reset(token)
 
 
+_steady: ContextVar[dict | None] = ContextVar("trading_clock_steady", default=None)
+
+
+@contextmanager
+def steady() -> Iterator[None]:
+    """Within: the clock's state is read once (not from the cache at every ``now()``), and on the replay clock
+    each market's price once (it depends only on the clock's time). Live time still moves and live prices are
+    still the ticker's. The loop's shards run in it: one candle close, thousands of reads."""
+    token = _steady.set({})
+    try:
+        yield
+    finally:
+        _steady.reset(token)
+
+
 def clock() -> MarketClock:
+    memo = _steady.get()
+    if memo is not None and "state" in memo:
+        return memo["state"]
     state = cache.get(_CACHE_KEY)
     if state is None:
         state = MarketClock.objects.order_by("id").first() or MarketClock(mode=MarketClock.Mode.LIVE)
         cache.set(_CACHE_KEY, state, 5)
+    if memo is not None:
+        memo["state"] = state
     return state
 
 
@@ -166,7 +186,13 @@ def current_price(exchange: str, symbol: str) -> Decimal:
         return pin.price(exchange, symbol)
     state = clock()
     if state.mode == MarketClock.Mode.REPLAY and state.cursor is not None:
-        return replay_price(exchange, symbol, state.cursor, state.timeframe)
+        memo = _steady.get()
+        if memo is None:
+            return replay_price(exchange, symbol, state.cursor, state.timeframe)
+        key = ("price", exchange, symbol, state.cursor, state.timeframe)
+        if key not in memo:
+            memo[key] = replay_price(exchange, symbol, state.cursor, state.timeframe)
+        return memo[key]
     key = f"trading:ticker:{exchange}:{symbol}"
     price = cache.get(key)
     if price is None:

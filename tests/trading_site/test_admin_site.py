@@ -36,7 +36,7 @@ from market_data.models import Candle
 from onboarding.models import OnboardingState
 from strategies.models import BacktestRun
 from tests.factories import UserFactory
-from trading.models import Bot, MarketClock, Order, OrderEvent, PaperWallet, Position, Trade
+from trading.models import Bot, LoopTick, MarketClock, Order, OrderEvent, PaperWallet, Position, Trade
 from webhooks import services as webhook_services
 from webhooks.models import WebhookEvent
 
@@ -129,6 +129,10 @@ def populate(count: int, prefix: str, secrets: Secrets) -> None:
         Candle.objects.create(
             exchange="binance", symbol=f"{prefix.upper()}{i}/USDT", timeframe="1h",
             open_time=now.replace(minute=0, second=0, microsecond=0), open=1, high=2, low=1, close=2, volume=3,
+        )  # fmt: skip
+        LoopTick.objects.create(
+            candle_time=now.replace(second=0, microsecond=0) - timedelta(minutes=next(PLACES)), started_at=now,
+            finished_at=now if i % 2 else None, shards_total=8, shards_done=8 if i % 2 else 3, overran=not i % 2,
         )  # fmt: skip
         interval = IntervalSchedule.objects.create(every=i + 1, period=IntervalSchedule.MINUTES)
         crontab = CrontabSchedule.objects.create(hour=str(i % 24), minute="5")

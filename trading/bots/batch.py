@@ -25,7 +25,8 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -137,6 +138,21 @@ def shard_step(
     chunk_size: int = 1000,
     chunk_is_done: Callable[[int], bool] = lambda index: False,
     chunk_done: Callable[[int], None] = lambda index: None,
+) -> ShardReport:
+    with clock.steady():
+        return _shard_step(now, shard, shards, due, signals, candle_for, chunk_size, chunk_is_done, chunk_done)
+
+
+def _shard_step(
+    now: datetime,
+    shard: int,
+    shards: int,
+    due: Mapping[str, datetime],
+    signals: Mapping[str, Mapping[str, bool] | None],
+    candle_for: Callable[[str, str], Any],
+    chunk_size: int,
+    chunk_is_done: Callable[[int], bool],
+    chunk_done: Callable[[int], None],
 ) -> ShardReport:
     report = ShardReport()
     with Phase(report, "read"):
@@ -304,8 +320,7 @@ def _per_bot(bots: list[BotRow], report: ShardReport) -> None:
         row = rows[bot.pk]
         report.per_bot += 1
         try:
-            with transaction.atomic():
-                ticks.bot_act(bot, row.candle_open, row.signal)
+            _act(bot, row)
         except Exception as exc:  # any failure: this bot alone, tried again by its own task
             if not isinstance(exc, TemporaryError):
                 log.exception("bot %s failed in the loop's batch; its own task tries again", bot.pk)
@@ -319,3 +334,38 @@ def _per_bot(bots: list[BotRow], report: ShardReport) -> None:
                 "trading.run_bot_tick", bot.pk, row.candle_open.isoformat(), dict(row.signal),
                 countdown=wait, queue=bot_queue(ExchangeAccount.PAPER),
             )  # fmt: skip
+
+
+class _Undo(Exception):
+    """A block inside the bot's tick failed and was handled there: undo the tick and run it again."""
+
+
+@contextmanager
+def _without_savepoints() -> Iterator[None]:
+    """Nested ``atomic`` blocks open no savepoint (the connection's features say it has none)."""
+    features = connection.features
+    features.uses_savepoints = False
+    try:
+        yield
+    finally:
+        del features.uses_savepoints  # the class's True again
+
+
+def _act(bot: Bot, row: BotRow) -> None:
+    """``tick.bot_act`` in the bot's own savepoint. A trade opens a dozen nested savepoints (``get_or_create``,
+    ``fill_record``, the paper session): a quarter of its statements. They only matter when something fails
+    inside, so the tick first runs without them; if anything failed (an exception, or a nested block that
+    failed and left the transaction to roll back), it is rolled back to the bot's savepoint and run again,
+    from a fresh copy of the bot, with every savepoint: exactly the per-bot path."""
+    try:
+        with transaction.atomic():
+            with _without_savepoints():
+                ticks.bot_act(bot, row.candle_open, row.signal)
+            if connection.needs_rollback:
+                raise _Undo
+        return
+    except Exception:  # rolled back to the bot's savepoint: the careful run below says what happened
+        log.debug("bot %s: tick run again with savepoints", bot.pk, exc_info=True)
+    fresh = Bot.objects.select_related("exchange_account", "user").get(pk=bot.pk)
+    with transaction.atomic():
+        ticks.bot_act(fresh, row.candle_open, row.signal)

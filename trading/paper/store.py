@@ -84,12 +84,19 @@ def _fingerprint(book: PaperBook) -> tuple:
 
 
 def save_book(account: ExchangeAccount, wallet: PaperWallet, book: PaperBook) -> None:
-    for exchange_id in sorted(book.changed):
-        order = book.orders[exchange_id]
-        PaperOrder.objects.update_or_create(
-            account=account,
-            exchange_order_id=exchange_id,
-            defaults={name: getattr(order, name) for name in ORDER_FIELDS},
+    if book.changed:  # created or changed orders, in one INSERT … ON CONFLICT (account, exchange order id) UPDATE
+        PaperOrder.objects.bulk_create(
+            [
+                PaperOrder(
+                    account=account,
+                    exchange_order_id=exchange_id,
+                    **{name: getattr(book.orders[exchange_id], name) for name in ORDER_FIELDS},
+                )
+                for exchange_id in sorted(book.changed)
+            ],
+            update_conflicts=True,
+            unique_fields=["account", "exchange_order_id"],
+            update_fields=list(ORDER_FIELDS),
         )
     if getattr(book, "loaded", None) == _fingerprint(book):
         book.changed.clear()
