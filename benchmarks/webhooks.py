@@ -371,6 +371,13 @@ def main() -> None:
     )
     clock_before = None
     try:
+        _claim(connection.settings_dict["NAME"], run)  # one run per database at a time (make bench uses it too)
+    except SystemExit:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    # SIGTERM ends the run through its cleanup (servers stopped, bench user and queues removed).
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    try:
         clock_before, endpoints = _setup(args.endpoints)
         if args.phase in ("both", "receiver"):
             _phase_receiver(args, env, queues["receiver"], endpoints)
@@ -379,6 +386,22 @@ def main() -> None:
     finally:
         _teardown(env, list(queues.values()), clock_before)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _claim(database: str, run: str) -> None:
+    """Refuse to start while another run of this script uses the same database and Redis: its set-up deletes
+    the bench user (and so this run's endpoints) and the two loads would share the cores."""
+    if not os.environ.get("REDIS_URL"):
+        return
+    import redis
+
+    client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    key = f"whbench:running:{database}"
+    if not client.set(key, run, nx=True, ex=3600):
+        raise SystemExit(
+            f"Another benchmarks/webhooks.py run uses {database}: wait for it to end (or, if none runs, delete the "
+            f"Redis key {key})."
+        )
 
 
 def _versions() -> str:
