@@ -10,6 +10,7 @@ from celery import chord, shared_task, signature
 from celery.signals import worker_ready
 from django.conf import settings
 from django.core.cache import cache
+from django.db import InterfaceError, OperationalError
 
 from trading import clock
 from trading.bots import batch, loop, sharding
@@ -107,7 +108,15 @@ def loop_dispatch(
     return {"live": len(live), "shards": shards}
 
 
-@shared_task(name="trading.loop_shard", ignore_result=True)
+@shared_task(
+    name="trading.loop_shard",
+    ignore_result=True,
+    # A lost database connection: the chunk rolled back; try the shard again (committed chunks are skipped).
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=1,
+    max_retries=3,
+    reject_on_worker_lost=True,
+)
 def loop_shard(
     tick_id: int, now: str, shard: int, shards: int, due: dict[str, str], signals: dict[str, Any]
 ) -> dict[str, Any]:

@@ -7,7 +7,7 @@ EquitySnapshot, Bot and paper book rows are compared, ids and wall-clock times a
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal as D
 from typing import Any
 
@@ -51,6 +51,10 @@ CASES: dict[str, tuple[str, str, bool, dict | None, dict[str, Any]]] = {
     "shared_enters": ("a10", "SOL/USDT", False, LONG, {}),
     "holding_long_enter_again": ("a11", "SOL/USDT", True, LONG, {}),
     "paused": ("a12", "ETH/USDT", False, LONG, {"status": Bot.Status.PAUSED}),
+    "holding_new_day": ("a13", "ETH/USDT", True, NOTHING, {"day_start": date(2023, 12, 31)}),
+    "daily_loss_halts": ("a14", "BTC/USDT", True, NOTHING, {"leverage": 10, "position_size_pct": D(20),
+                                                           "stop_loss_pct": D(5), "max_drawdown_pct": D(50),
+                                                           "daily_loss_limit_pct": D(2)}),
 }  # fmt: skip
 
 
@@ -95,15 +99,16 @@ def seed(prefix: str) -> dict[str, Bot]:
             "params": {"case": name}, "symbol": symbol, "timeframe": "1h", "leverage": 1,
             "position_size_pct": D(10), "stop_loss_pct": D(2), "take_profit_pct": D(4), "max_drawdown_pct": D(20),
             "status": Bot.Status.RUNNING,
-        } | {k: v for k, v in settings.items() if k != "status"}  # fmt: skip
+        } | {k: v for k, v in settings.items() if k not in ("status", "day_start")}  # fmt: skip
         bots[name] = Bot.objects.create(**values)
     with pinned(C0 + HOUR, SEED_PRICES):
         for name, (_label, _symbol, holding, _signal, _settings) in CASES.items():
             if holding:
                 assert ticks.bot_tick(bot_id=bots[name].pk, candle_open=C0, signal=LONG).outcome == "traded"
     for name, (_label, _symbol, _holding, _signal, settings) in CASES.items():
-        if "status" in settings:
-            Bot.objects.filter(pk=bots[name].pk).update(status=settings["status"])
+        later = {k: v for k, v in settings.items() if k in ("status", "day_start")}  # after the seeding trade
+        if later:
+            Bot.objects.filter(pk=bots[name].pk).update(**later)
     bots["auto_trading_off"].user.__class__.objects.filter(pk=bots["auto_trading_off"].user_id).update(
         auto_trading=False
     )
@@ -189,13 +194,15 @@ def test_the_batch_writes_the_rows_of_the_per_bot_path(listed):
     # the scenario covers what it says
     by_name = {row["name"]: row for row in Bot.objects.filter(name__in=CASES).values()}
     assert Bot.objects.get(pk=bots["drawdown_halts"].pk).status == Bot.Status.HALTED
+    assert Bot.objects.get(pk=bots["daily_loss_halts"].pk).status_detail["code"] == "daily_loss"
+    assert Bot.objects.get(pk=bots["holding_new_day"].pk).day_start == date(2024, 1, 1)
     assert Bot.objects.get(pk=bots["no_signal"].pk).last_candle_open is None
     assert Bot.objects.get(pk=bots["auto_trading_off"].pk).last_candle_open is None
     assert Trade.objects.filter(bot=bots["flat_enters"]).count() == 1
     assert Position.objects.get(bot=bots["stop_hit"]).exit_reason == "stop_loss"
     assert Position.objects.get(bot=bots["holding_exits"]).exit_reason == "signal"
     assert Bot.objects.get(pk=bots["holding_nothing"].pk).peak_equity > D(10000)
-    assert by_name and report.claimed == 10 and report.per_bot >= 5 and not report.errors
+    assert by_name and report.claimed == 12 and report.per_bot >= 5 and not report.errors
 
 
 def test_a_redelivered_shard_skips_the_chunks_it_committed_and_trades_once(listed):

@@ -10,6 +10,10 @@
    paper account with a position or a resting order on that market, and snapshot its equity;
 4. compute each distinct (strategy, parameters, market) signal once;
 5. hand each bot its signal: a task per bot (``run_bot_tick``) claims the candle and trades.
+
+This is the per-bot path: the replay clock's ``replay_tick`` and ``paper_replay`` run it in one process. The
+minute's live tick (``trading.tick``) splits the same work across Celery workers (``trading.bots.sharding``
+plans it; ``trading.bots.batch`` runs a shard of paper accounts in bulk, with the same rows as this path).
 """
 
 from __future__ import annotations
