@@ -81,7 +81,10 @@ beat: install
 # the tests' ones.
 BENCH_PG ?= postgres://postgres@127.0.0.1:5432
 BENCH_REDIS ?= redis://127.0.0.1:6379
-BENCH_DBS := trendy_bench trendy_whbench trendy_loopbench
+# webhooks.py allows one run per database: another session's run beside yours needs BENCH_WHDB/BENCH_WHREDIS of its own.
+BENCH_WHDB ?= trendy_whbench
+BENCH_WHREDIS ?= $(BENCH_REDIS)/12
+BENCH_DBS := trendy_bench $(BENCH_WHDB) trendy_loopbench
 # backtest.py compares against vectorbt and backtesting.py only in the benchmark venv (benchmarks/requirements-bench.txt).
 BENCH_PY ?= $(if $(wildcard .venv-bench/bin/python),.venv-bench/bin/python,$(PY))
 QUICK ?=
@@ -128,7 +131,7 @@ bench: bench-db
 	$(call bench_run,strategies,$(PY) benchmarks/strategies.py $(BENCH_FLAGS))
 	$(call bench_run,backtest,$(BENCH_PY) benchmarks/backtest.py $(BENCH_FLAGS))
 	$(call bench_run,trading_loop,DATABASE_URL=$(BENCH_PG)/trendy_loopbench REDIS_URL=$(BENCH_REDIS)/13 $(PY) benchmarks/trading_loop.py $(BENCH_FLAGS))
-	$(call bench_run,webhooks,DATABASE_URL=$(BENCH_PG)/trendy_whbench REDIS_URL=$(BENCH_REDIS)/12 $(PY) benchmarks/webhooks.py $(BENCH_FLAGS))
+	$(call bench_run,webhooks,DATABASE_URL=$(BENCH_PG)/$(BENCH_WHDB) REDIS_URL=$(BENCH_WHREDIS) $(PY) benchmarks/webhooks.py $(BENCH_FLAGS))
 	$(call bench_run,api_schema,DATABASE_URL=$(BENCH_PG)/postgres REDIS_URL=$(BENCH_REDIS)/11 $(PY) benchmarks/api_schema.py $(BENCH_FLAGS))
 	$(call bench_run,exchange_faults,DATABASE_URL=$(BENCH_PG)/postgres TEST_DATABASE_NAME=test_faults_bench REDIS_URL=$(BENCH_REDIS)/12 $(PY) benchmarks/exchange_faults.py $(BENCH_FLAGS))
 	$(call bench_run,first_run,$(PY) benchmarks/first_run.py $(BENCH_FLAGS))
