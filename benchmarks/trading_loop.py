@@ -21,7 +21,7 @@ trades) and the speed-up. Target: 10,000 bots over 50 markets in ≤ 10 s on one
     createdb -h 127.0.0.1 -U postgres trendy_loopbench
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/trendy_loopbench manage.py migrate
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/trendy_loopbench REDIS_URL=redis://127.0.0.1:6379/13 \\
-        .venv/bin/python benchmarks/trading_loop.py            # --quick: 1,000 bots, 10 markets
+        .venv/bin/python benchmarks/trading_loop.py            # --quick: 1,000 bots, 10 markets, 1 tick
 """
 
 from __future__ import annotations
@@ -278,10 +278,10 @@ def main() -> None:
     parser.add_argument("--holding", type=float, default=0.4)
     parser.add_argument("--ticks", type=int, default=3)
     parser.add_argument("--workers", default="1,2")
-    parser.add_argument("--quick", action="store_true", help="1,000 bots over 10 markets, 2 ticks")
+    parser.add_argument("--quick", action="store_true", help="1,000 bots over 10 markets, 1 tick")
     args = parser.parse_args()
     if args.quick:
-        args.bots, args.markets, args.ticks = 1000, 10, 2
+        args.bots, args.markets, args.ticks = 1000, 10, 1
     args.shards, args.chunk = settings.TRENDY_LOOP_SHARDS, settings.TRENDY_LOOP_CHUNK
     args.signal_tasks = settings.TRENDY_LOOP_SIGNAL_TASKS
     print_header(args, uses_db=True, uses_redis=True)

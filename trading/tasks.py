@@ -92,7 +92,7 @@ def loop_dispatch(
 ) -> dict[str, Any]:
     """The chord's body: live bots get their ``run_bot_tick`` on their exchange's queue (their orders go out
     one by one, each committed before it is sent); the paper accounts are split in ``TRENDY_LOOP_SHARDS``
-    shards (``account_id % shards``), a ``loop_shard`` task each on ``trading.paper``."""
+    shards (a hash of the account id), a ``loop_shard`` task each on ``trading.paper``."""
     signals: dict[str, Any] = {}
     for part in results:
         signals.update(part)

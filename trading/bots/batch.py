@@ -1,6 +1,6 @@
-"""One shard of a loop tick: the paper accounts whose id falls in the shard (``account_id % shards``), their paper
-step and the ticks of their bots, in bulk. The same rows as the per-bot path (``paper_step`` for each account,
-then ``tick.bot_tick`` for each bot), with far fewer round trips:
+"""One shard of a loop tick: the paper accounts whose id falls in the shard (``shard_of``, a hash of the id),
+their paper step and the ticks of their bots, in bulk. The same rows as the per-bot path (``paper_step`` for each
+account, then ``tick.bot_tick`` for each bot), with far fewer round trips:
 
 per chunk of accounts (one transaction, so a crash rolls back the chunk and a redelivered shard does it again):
 
@@ -51,6 +51,7 @@ from trading_site.dispatch import enqueue as dispatch_task
 log = logging.getLogger(__name__)
 
 HUNDRED = Decimal(100)
+KNUTH = 2_654_435_761
 BOT_FIELDS = (
     "id", "exchange_account_id", "symbol", "timeframe", "strategy", "params", "direction",
     "max_drawdown_pct", "daily_loss_limit_pct",
@@ -96,6 +97,12 @@ class Phase:
         self.report.phases[self.name] += (time.perf_counter() - self.began) * 1000
 
 
+def shard_of(account_id: Any, shards: int) -> Any:
+    """An account's shard, in SQL: its id scrambled (Knuth's multiplicative hash) modulo the shard count, so that
+    accounts opened in a pattern (a bot per market and strategy in turn) do not all land in a few shards."""
+    return account_id * KNUTH % 4_294_967_296 % shards
+
+
 def shard_bots(shard: int, shards: int, due: Mapping[str, datetime]) -> list[dict[str, Any]]:
     """The running paper bots of this shard whose timeframe has a candle closing now, as values."""
     return list(
@@ -106,7 +113,7 @@ def shard_bots(shard: int, shards: int, due: Mapping[str, datetime]) -> list[dic
             exchange_account__exchange=ExchangeAccount.PAPER,
             timeframe__in=list(due),
         )
-        .annotate(shard=F("exchange_account_id") % shards)
+        .annotate(shard=shard_of(F("exchange_account_id"), shards))
         .filter(shard=shard)
         .order_by("id")
         .values(*BOT_FIELDS)
@@ -119,7 +126,7 @@ def shard_accounts(shard: int, shards: int, bot_accounts: Iterable[int]) -> dict
     for model, extra in ((PaperPosition, {}), (PaperOrder, {"status": "open"})):
         ids |= set(
             model.objects.filter(**extra)
-            .annotate(shard=F("account_id") % shards)
+            .annotate(shard=shard_of(F("account_id"), shards))
             .filter(shard=shard)
             .values_list("account_id", flat=True)
         )
