@@ -21,10 +21,10 @@ by WARM_UP seconds of alerts that are not counted.
 
 ``--profile``: one more run of the first concurrency (not counted) with py-spy (benchmarks/requirements-
 bench.txt) sampling the server's processes; prints the functions holding the most samples (inclusive) and the
-leaves (own time). ``--quick``: what CI can afford (under 30 s): one server, concurrency 4, 3 runs of 4 s,
-bare 1.5 s, 5 endpoints, the receiver only, one server start.
+leaves (own time). ``--quick``: what CI can afford (under 30 s): one server, concurrency 4, 3 runs of 3 s,
+bare 1 s, 5 endpoints, the receiver only, one server start.
 
-Phase 2, alert to paper fill: gunicorn again plus one Celery worker (``--pool solo``, core 0) on a fresh
+Phase 2, alert to paper fill: the (first) server again plus one Celery worker (``--pool solo``, core 0) on a fresh
 queue; ALERTS alerts at RATE/s, alternately opening a long and closing it, so that every alert places one
 paper order. Reported: p50/p95 of (the event's ``processed_at`` − the send time), both on this machine's
 clock; ``processed_at`` is written after the order filled and its stop loss / take profit were placed.
@@ -323,7 +323,7 @@ def main() -> None:
     parser.add_argument("--endpoints", type=int, default=20)
     parser.add_argument("--alerts", type=int, default=50, help="phase 2: alerts to fill")
     parser.add_argument("--rate", type=float, default=5.0, help="phase 2: alerts per second")
-    parser.add_argument("--server", default="gunicorn-gthread", help=f"one or more of {', '.join(SERVERS)}")
+    parser.add_argument("--server", default="granian-wsgi", help=f"one or more of {', '.join(SERVERS)}")
     parser.add_argument("--worker-class", choices=["sync", "gthread"], help="the same as --server gunicorn-…")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4, help="threads per gthread / granian-wsgi worker")
@@ -337,7 +337,7 @@ def main() -> None:
         args.server = f"gunicorn-{args.worker_class}"
     if args.quick:
         args.server = args.server.split(",")[0]
-        args.levels, args.duration, args.repeat, args.bare_duration, args.warm_up = "4", 4.0, 3, 1.5, 1.5
+        args.levels, args.duration, args.repeat, args.bare_duration, args.warm_up = "4", 3.0, 3, 1.0, 1.0
         args.endpoints, args.phase = 5, "receiver"
     args.servers = [kind.strip() for kind in args.server.split(",") if kind.strip()]
     for kind in args.servers:

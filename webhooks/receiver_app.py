@@ -27,6 +27,7 @@ from typing import Any
 from django.core.handlers.exception import convert_exception_to_response
 from django.core.handlers.wsgi import WSGIHandler
 from django.http import HttpRequest, HttpResponse
+from django.urls import get_resolver
 from django.utils.module_loading import import_string
 
 from webhooks.validation import MAX_BODY_BYTES
@@ -60,6 +61,9 @@ class ReceiverHandler(WSGIHandler):
         # The task an accepted alert is handed to, registered with Celery now: otherwise the first alert's look-up
         # by name (trading_site.dispatch) imports every app's tasks (ccxt among them) inside its 3 seconds.
         import_module("webhooks.tasks")
+        # LocaleMiddleware asks the URL configuration whether languages prefix the URLs: import it now, not inside
+        # the first alert's request.
+        get_resolver().url_patterns  # noqa: B018
 
     def _receive(self, request: HttpRequest) -> HttpResponse:
         from webhooks.views_receive import receive
