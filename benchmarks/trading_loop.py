@@ -13,7 +13,8 @@ at each tick's close (its prices are the stored candles'; the closed candle play
 
 Timed, for each worker count: ``--ticks`` consecutive candle closes; each from sending ``trading.loop_start``
 (the beat's tick does the same) until its ``LoopTick`` is finished (the plan, the signal chord, the shards).
-Before each worker count the state is seeded again identically, so both counts run the same candles on the
+One run at a time per PostgreSQL server (an advisory lock): two would share the queue and wipe each other's
+rows. Before each worker count the state is seeded again identically, so both counts run the same candles on the
 same books; each worker computes signals once before timing (the kernels load). Prints the median, the
 slowest, the phases (plan, signals, and per shard: read, paper step, claim, held, decide, risk, per-bot
 trades) and the speed-up. Target: 10,000 bots over 50 markets in ≤ 10 s on one worker, ≥ 1.8× on two.
@@ -287,6 +288,10 @@ def main() -> None:
     print_header(args, uses_db=True, uses_redis=True)
     if not os.environ.get("REDIS_URL"):
         raise SystemExit("REDIS_URL is needed: the workers take the tick from a Redis broker")
+    with connection.cursor() as cursor:  # one run at a time on this server: two would share the queue and wipe
+        cursor.execute("SELECT pg_try_advisory_lock(hashtext('trendy benchmarks/trading_loop.py'))")
+        if not cursor.fetchone()[0]:
+            raise SystemExit("another trading_loop.py run holds the lock on this PostgreSQL server: try again later")
     log_dir = ROOT / "var"
     log_dir.mkdir(exist_ok=True)
     seed_open = pd.Timestamp(SEED).to_pydatetime()
