@@ -6,6 +6,11 @@ The receiver (``alert_receive``) answers fast: it checks size, endpoint, source 
 (``event_process``) turns an accepted alert into the same order intent as a strategy signal, through the
 same risk envelope and router, with client order ids derived from the event: a redelivered task never
 places a second order. ``events_sweep`` re-enqueues accepted events no task picked up.
+
+Why this file is long: the endpoints' lifecycle, the receiver's checks in their order (each refusal stored with
+its reason, the door's per-address and per-URL limits, the duplicate window) and the trading of an accepted alert
+share the event's row and its states; split, each part would import the others' private helpers. The receiver's
+hot-path machinery (compiled query, prepared insert, task push) lives in ``webhooks/hotpath.py``.
 """
 
 from __future__ import annotations
