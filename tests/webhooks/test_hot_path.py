@@ -407,7 +407,9 @@ def test_a_dead_broker_under_the_push_still_answers_accepted_and_the_sweeper_tra
         port = s.getsockname()[1]  # closed: connections are refused
     task = dispatch.task("webhooks.process_event")
     monkeypatch.setattr(hotpath, "_routes", {})
-    with celery_conf(task.app, task_always_eager=False, broker_url=f"redis://127.0.0.1:{port}/0"):
+    with celery_conf(
+        task.app, task_always_eager=False, broker_url=f"redis://127.0.0.1:{port}/0", broker_transport_options={}
+    ):
         assert hotpath.direct_publish_possible(task)
         with django_capture_on_commit_callbacks(execute=True):
             response = client.post(endpoint.endpoint.path, json.dumps(alert(endpoint.secret)), "application/json")
