@@ -13,9 +13,9 @@ from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from trading.execution.api import ERROR, IDEMPOTENCY_HEADER
 
 from trading import selectors as trading_selectors
+from trading.execution.api import ERROR, IDEMPOTENCY_HEADER
 from trading_site.api import QuerySerializer
 from trading_site.idempotency import idempotent
 from webhooks import selectors, services
