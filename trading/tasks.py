@@ -176,7 +176,7 @@ def run_bot_tick(self: Any, bot_id: int, candle_open: str, signal: dict[str, boo
     return {"bot": bot_id, "outcome": result.outcome, "orders": result.orders, "message": result.message}
 
 
-@shared_task(name="trading.reconciliation.diff")
+@shared_task(name="trading.reconcile")
 def reconcile() -> dict[str, Any]:
     """Every few minutes and at start-up: our orders and positions against the exchanges'."""
     from trading.reconciliation.services import reconcile_all

@@ -36,7 +36,7 @@ SCHEDULE: list[Entry] = [
     # The replay clock: one candle forward when it is on (each call checks the clock's speed).
     Entry("replay tick", "trading.replay_tick", "* * * * *", expires_seconds=5, every_seconds=2),
     # Reconcile orders and positions with the exchanges every 5 minutes (and at worker start-up).
-    Entry("reconcile", "trading.reconciliation.diff", "*/5 * * * *", expires_seconds=240),
+    Entry("reconcile", "trading.reconcile", "*/5 * * * *", expires_seconds=240),
     # Accepted TradingView alerts that no task picked up (a broker restart) are enqueued again; every minute.
     Entry("sweep webhook events", "webhooks.sweep_events", "* * * * *", expires_seconds=50),
     # Delete refused webhook events older than TRENDY_WEBHOOK_REFUSED_RETENTION_DAYS once a day.
