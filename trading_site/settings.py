@@ -21,6 +21,7 @@ from csp.constants import NONE as CSP_NONE
 from csp.constants import SELF as CSP_SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+from kombu import Queue
 
 from trading_site.env import env_bool, env_int, env_list, env_str
 
@@ -324,6 +325,12 @@ CELERY_TIMEZONE = "UTC"
 # paper shards on trading.paper; each live bot's tick on trading.<its exchange> (named by the loop when it sends
 # one, trading.other for an exchange without a queue of its own). Every other task stays on "celery".
 TRENDY_TRADING_QUEUES = env_list("TRENDY_TRADING_QUEUES", ["paper", "binance", "okx"])
+# Every queue is declared: a worker started without -Q consumes all of them (as make run, the tests' workers and an
+# operator's plain `celery worker` do), so no trading task waits on a queue nobody reads; -Q splits them at scale.
+CELERY_TASK_QUEUES = [
+    Queue(name)
+    for name in dict.fromkeys(["celery", *(f"trading.{q}" for q in ["paper", *TRENDY_TRADING_QUEUES]), "trading.other"])
+]
 CELERY_TASK_ROUTES = {
     "trading.tick": {"queue": "trading.paper"},
     "trading.loop_start": {"queue": "trading.paper"},

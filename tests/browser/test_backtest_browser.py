@@ -30,7 +30,7 @@ def trader(page, live_server):
 def test_progress_bar_then_results(page, trader, monkeypatch):
     from strategies import tasks
 
-    monkeypatch.setattr(tasks.execute_backtest_run, "delay", lambda run_id: None)  # no worker has it yet
+    monkeypatch.setattr(tasks.execute_backtest_run, "apply_async", lambda *args, **kwargs: None)  # no worker has it yet
     run = services.backtest_run_create(
         user=trader,
         strategy="supertrend",
