@@ -34,10 +34,12 @@ import subprocess
 import sys
 import time
 import warnings
+from collections import defaultdict
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -272,6 +274,66 @@ def phases_line(tick: LoopTick) -> str:
     return "; ".join(parts)
 
 
+def profile_tick(args: argparse.Namespace, symbols: list[str], seed_open: object) -> None:
+    """The second candle's tick in this process (plan, each market's signals, every shard in turn), under cProfile
+    with the SQL statements counted: the functions that take the time, by own time and with what they call."""
+    import cProfile
+    import pstats
+
+    from trading.bots import batch, sharding
+
+    seeded = seed_bots(args.bots, symbols, args.holding, seed_open)
+    print(f"\nseeded {seeded}", flush=True)
+    now = seed_open + HOUR * 2
+    MarketClock.objects.update_or_create(
+        id=1, defaults={"mode": "replay", "timeframe": "1h", "cursor": now, "start": now}
+    )
+    clock._forget()
+    statements = [0]
+
+    def count(execute, sql, params, many, context):
+        statements[0] += 1
+        return execute(sql, params, many, context)
+
+    for (source, symbol, timeframe), groups in sharding.plan(now).markets.items():  # the kernels compile (numba)
+        sharding.market_signals(source, symbol, timeframe, seed_open, list(groups.values()))
+    profiler = cProfile.Profile()
+    began = time.perf_counter()
+    with connection.execute_wrapper(count):
+        profiler.enable()
+        planned = sharding.plan(now)
+        signals: dict[str, Any] = {}
+        for (source, symbol, timeframe), groups in planned.markets.items():
+            opened = planned.due[timeframe]
+            signals.update(sharding.market_signals(source, symbol, timeframe, opened, list(groups.values())))
+        reports = [
+            batch.shard_step(
+                now=now, shard=shard, shards=args.shards, due=planned.due, signals=signals,
+                candle_for=sharding.candle_lookup(now), chunk_size=args.chunk,
+            )
+            for shard in range(args.shards)
+        ]  # fmt: skip
+        profiler.disable()
+    seconds = time.perf_counter() - began
+    phases: dict[str, float] = defaultdict(float)
+    for part in reports:
+        for name, ms in part.phases.items():
+            phases[name] += ms
+    per_bot = sum(r.per_bot for r in reports)
+    claimed = sum(r.claimed for r in reports)
+    print(
+        f"tick {now:%Y-%m-%d %H:%M} in one process under cProfile: {seconds:.2f} s, {statements[0]} statements, "
+        f"{claimed} bots claimed, {per_bot} through the per-bot code",
+        flush=True,
+    )
+    print("phases (ms, under the profiler): " + ", ".join(f"{k} {v:.0f}" for k, v in phases.items()), flush=True)
+    profiler.dump_stats(ROOT / "var" / "trading_loop.prof")
+    print(f"profile written to {ROOT / 'var' / 'trading_loop.prof'} (python -m pstats)")
+    stats = pstats.Stats(profiler)
+    stats.sort_stats("tottime").print_stats(25)
+    stats.sort_stats("cumulative").print_stats(45)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--bots", type=int, default=10_000)
@@ -280,6 +342,9 @@ def main() -> None:
     parser.add_argument("--ticks", type=int, default=3)
     parser.add_argument("--workers", default="1,2")
     parser.add_argument("--quick", action="store_true", help="1,000 bots over 10 markets, 1 tick")
+    parser.add_argument(
+        "--profile", action="store_true", help="one tick in this process under cProfile: where the time goes"
+    )
     args = parser.parse_args()
     if args.quick:
         args.bots, args.markets, args.ticks = 1000, 10, 1
@@ -298,6 +363,13 @@ def main() -> None:
     wipe()
     Candle.objects.filter(exchange=EXCHANGE).delete()
     symbols = seed_candles(args.markets, seed_open)
+    if args.profile:
+        try:
+            profile_tick(args, symbols, seed_open)
+        finally:
+            wipe()
+            Candle.objects.filter(exchange=EXCHANGE).delete()
+        return
     medians: dict[int, float] = {}
     try:
         for workers in [int(w) for w in args.workers.split(",")]:

@@ -2,8 +2,8 @@
 writes exactly the rows of the per-bot path (``paper_step`` per account, then ``bot_tick`` per bot): the same
 state is seeded twice — bots flat and holding with their stop loss and take profit resting, bots that trade on
 the candle, one whose stop is hit by the new price, one whose drawdown halts it, one whose owner switched
-auto-trading off, one whose signal is None, two sharing an account — and the Order, Trade, Position,
-EquitySnapshot, Bot and paper book rows are compared, ids and wall-clock times aside."""
+auto-trading off, one whose signal is None, two sharing an account — and the Order, OrderEvent, Trade,
+Position, EquitySnapshot, Bot and paper book rows are compared, ids and wall-clock times aside."""
 
 from __future__ import annotations
 
@@ -21,7 +21,17 @@ from trading import clock
 from trading.bots import batch, loop, sharding
 from trading.bots import tick as ticks
 from trading.exchanges.errors import TemporaryError
-from trading.models import Bot, EquitySnapshot, Order, PaperOrder, PaperPosition, PaperWallet, Position, Trade
+from trading.models import (
+    Bot,
+    EquitySnapshot,
+    Order,
+    OrderEvent,
+    PaperOrder,
+    PaperPosition,
+    PaperWallet,
+    Position,
+    Trade,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -163,6 +173,7 @@ def rows(prefix: str) -> dict[str, list[tuple]]:
         "bots": table(Bot, **mine),
         "orders": table(Order, **mine),
         "trades": table(Trade, **mine),
+        "order_events": table(OrderEvent, order__exchange_account_id__in=list(accounts)),
         "positions": table(Position, **mine),
         "snapshots": table(EquitySnapshot, **mine),
         "wallets": table(PaperWallet, account_id__in=list(accounts)),
@@ -242,3 +253,31 @@ def test_a_temporary_failure_releases_the_claim_and_hands_the_bot_to_its_own_tas
     assert bot.last_candle_open == C1 - timedelta(milliseconds=1)  # the task's claim succeeds
     assert not Order.objects.filter(bot=bot).exists()
     assert Trade.objects.filter(bot=bots["shared_enters"]).count() == 1  # the others went on
+
+
+def test_a_bot_that_fails_after_its_fill_runs_again_from_the_stored_book(listed, monkeypatch):
+    """The chunk keeps its paper books in memory for its bots; a tick that fails after its fill rolls back to its
+    savepoint, so its account's book is read again: the careful run writes the per-bot path's rows."""
+    from trading.execution import positions
+
+    bots = seed("one")
+    per_bot_path(bots)
+    expected = rows("one")
+    retire("one")
+
+    bots = seed("two")
+    real, failed = positions.protect, []
+
+    def once(**kwargs):
+        if kwargs["position"].bot_id == bots["shared_enters"].pk and not failed:
+            failed.append(kwargs["position"].pk)
+            raise RuntimeError("a bug after the entry filled")
+        return real(**kwargs)
+
+    monkeypatch.setattr(positions, "protect", once)
+    report = batch_path(bots, chunk_size=4)
+    got = rows("two")
+    assert failed and report.retried == 0 and not report.errors
+    assert not Position.objects.filter(pk=failed[0]).exists()  # the first run's position rolled back
+    for name in expected:
+        assert got[name] == expected[name], name

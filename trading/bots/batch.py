@@ -45,7 +45,9 @@ from trading.bots.paper_batch import Markets, PaperChunk, Prices, paper_chunk
 from trading.bots.queues import bot_queue
 from trading.bots.sharding import group_key
 from trading.exchanges.errors import TemporaryError
+from trading.execution.records import events_buffered, events_write
 from trading.models import Bot, PaperOrder, PaperPosition, Position
+from trading.paper.store import books_held, release
 from trading_site.dispatch import enqueue as dispatch_task
 
 log = logging.getLogger(__name__)
@@ -192,7 +194,7 @@ def _shard_step(
         if chunk_is_done(index):
             continue  # a redelivered shard: this chunk committed before the worker died
         chunk = {account_id: accounts[account_id] for account_id in ids[start : start + chunk_size]}
-        with transaction.atomic():
+        with transaction.atomic(), books_held():
             with Phase(report, "paper_step"):
                 paper = paper_chunk(accounts=chunk, now=now, candle_for=candle_for, prices=prices, markets=markets)
             report.errors += paper.errors
@@ -323,12 +325,15 @@ def _per_bot(bots: list[BotRow], report: ShardReport) -> None:
     if not bots:
         return
     rows = {b.id: b for b in bots}
-    for bot in Bot.objects.select_related("exchange_account", "user").filter(id__in=list(rows)).order_by("id"):
+    events: list[Any] = []
+    chosen = Bot.objects.select_related("exchange_account", "user", "user__risk_profile").filter(id__in=list(rows))
+    for bot in chosen.order_by("id"):
         row = rows[bot.pk]
         report.per_bot += 1
         try:
-            _act(bot, row)
+            events += _act(bot, row)
         except Exception as exc:  # any failure: this bot alone, tried again by its own task
+            release(row.account_id)
             if not isinstance(exc, TemporaryError):
                 log.exception("bot %s failed in the loop's batch; its own task tries again", bot.pk)
             report.errors.append(f"bot {bot.pk}: {type(exc).__name__}")
@@ -341,6 +346,7 @@ def _per_bot(bots: list[BotRow], report: ShardReport) -> None:
                 "trading.run_bot_tick", bot.pk, row.candle_open.isoformat(), dict(row.signal),
                 countdown=wait, queue=bot_queue(ExchangeAccount.PAPER),
             )  # fmt: skip
+    events_write(events)
 
 
 class _Undo(Exception):
@@ -358,21 +364,24 @@ def _without_savepoints() -> Iterator[None]:
         del features.uses_savepoints  # the class's True again
 
 
-def _act(bot: Bot, row: BotRow) -> None:
+def _act(bot: Bot, row: BotRow) -> list[Any]:
     """``tick.bot_act`` in the bot's own savepoint. A trade opens a dozen nested savepoints (``get_or_create``,
     ``fill_record``, the paper session): a quarter of its statements. They only matter when something fails
     inside, so the tick first runs without them; if anything failed (an exception, or a nested block that
     failed and left the transaction to roll back), it is rolled back to the bot's savepoint and run again,
-    from a fresh copy of the bot, with every savepoint: exactly the per-bot path."""
+    from a fresh copy of the bot and of its account's paper book, with every savepoint: exactly the per-bot
+    path. The orders' events of a tick that stays are returned, for one INSERT with the others' at the end."""
     try:
         with transaction.atomic():
-            with _without_savepoints():
+            with _without_savepoints(), events_buffered() as events:
                 ticks.bot_act(bot, row.candle_open, row.signal)
             if connection.needs_rollback:
                 raise _Undo
-        return
+        return events
     except Exception:  # rolled back to the bot's savepoint: the careful run below says what happened
         log.debug("bot %s: tick run again with savepoints", bot.pk, exc_info=True)
+    release(row.account_id)  # the book in memory is ahead of the rolled-back rows
     fresh = Bot.objects.select_related("exchange_account", "user").get(pk=bot.pk)
     with transaction.atomic():
         ticks.bot_act(fresh, row.candle_open, row.signal)
+    return []

@@ -34,12 +34,12 @@ from trading import clock
 from trading.bots import paper_market
 from trading.exchanges.base import Market
 from trading.exchanges.errors import ExchangeError
-from trading.exchanges.paper import PaperExchange
+from trading.exchanges.paper import PaperBook, PaperExchange
 from trading.execution.equity import account_equity
 from trading.execution.fills import paper_changes_record
 from trading.models import EquitySnapshot, PaperOrder, PaperPosition, PaperWallet, Position
 from trading.paper.markets import paper_markets
-from trading.paper.store import _fingerprint, book_of, build_exchange, flush, save_book
+from trading.paper.store import _fingerprint, book_of, build_exchange, flush, hold, save_book
 
 ZERO = Decimal(0)
 CandleFor = Callable[[str, str], Any]  # (data exchange, symbol) → (candle, intrabar) or None
@@ -139,13 +139,18 @@ def paper_chunk(
     now_ms = to_ms(now)
     for account_id in ids:
         account, wallet = accounts[account_id], wallets[account_id]
+        source = clock.data_exchange(account.exchange)
         if not orders[account_id] and not positions[account_id]:
             balance = wallet.balance
             equity = balance + ZERO  # account_equity with no position: the balance
             out.equity[account_id] = equity
             snapshots.append(_snapshot(account_id, now, balance, equity))
+            hold(
+                account_id,
+                wallet,
+                lambda a=account, w=wallet, src=source: _exchange(a, w, book_of(w, [], []), src, prices, markets),
+            )
             continue
-        source = clock.data_exchange(account.exchange)
         book = book_of(wallet, orders[account_id], positions[account_id])
         symbols = set(book.positions) | {o.symbol for o in book.orders.values() if o.status == "open"}
         if not all(prices.ok(source, s) for s in symbols):
@@ -156,14 +161,8 @@ def paper_chunk(
             except ExchangeError as exc:
                 out.errors.append(f"paper {account_id}: {exc.message}")
             continue
-        exchange = build_exchange(
-            account,
-            wallet,
-            book,
-            price=lambda symbol, src=source: prices.get(src, symbol),
-            markets=markets.get(source, account.market_type, wallet.exact),
-        )
-        exchange.flush = lambda a=account, e=exchange: flush(a, e, paper_changes_record)  # type: ignore[attr-defined]
+        exchange = _exchange(account, wallet, book, source, prices, markets)
+        exchange.flush = lambda sent=None, a=account, e=exchange: flush(a, e, paper_changes_record, sent=sent)  # type: ignore[attr-defined]
         pending: list[tuple[str, Decimal]] = []
         for symbol in sorted(symbols):
             _play(exchange, symbol, candle_for(source, symbol), now_ms)
@@ -182,6 +181,7 @@ def paper_chunk(
         if book.changed or getattr(book, "loaded", None) != _fingerprint(book):
             out.dirty.add(account_id)
         save_book(account, wallet, book)
+        hold(account_id, wallet, lambda e=exchange: e)
         if account_id in out.dirty:
             for symbol, price in pending:  # cannot happen (a fill marks at once), kept for safety
                 paper_market._mark(account, symbol, price)
@@ -197,6 +197,19 @@ def paper_chunk(
             update_fields=["balance", "equity"],
         )
     return out
+
+
+def _exchange(
+    account: ExchangeAccount, wallet: PaperWallet, book: PaperBook, source: str, prices: Prices, markets: Markets
+) -> PaperExchange:
+    """The account's paper exchange with the shard's prices and markets (read once per shard)."""
+    return build_exchange(
+        account,
+        wallet,
+        book,
+        price=lambda symbol: prices.get(source, symbol),
+        markets=markets.get(source, account.market_type, wallet.exact),
+    )
 
 
 def _play(exchange: PaperExchange, symbol: str, found: Any, now_ms: int) -> None:

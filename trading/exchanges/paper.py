@@ -168,7 +168,8 @@ class PaperExchange:
         self._price = price
         self._now_ms = now_ms
         self.fee_rate = Decimal(fee_rate)
-        self.slip = Decimal(slippage_bps) / BPS
+        self.slippage_bps = Decimal(slippage_bps)
+        self.slip = self.slippage_bps / BPS
         self._find_order = find_order or (lambda exchange_id, client_id: None)
         self.fills: list[Fill] = []
 

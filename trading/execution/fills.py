@@ -20,9 +20,20 @@ from trading.models import Order, Position, Trade
 log = logging.getLogger(__name__)
 
 
-def paper_changes_record(*, account: ExchangeAccount, fills: list[Fill], orders: list[OrderState]) -> None:
-    """What the paper exchange did (fills, cancellations) into Trendy's orders, positions and trades."""
+def paper_changes_record(
+    *, account: ExchangeAccount, fills: list[Fill], orders: list[OrderState], sent: Order | None = None
+) -> set[str]:
+    """What the paper exchange did (fills, cancellations) into Trendy's orders, positions and trades. ``sent``: the
+    order ``order_submit`` just created and sent (its state already recorded on it): its fill is recorded on that
+    very row in memory, which has no trade yet. Returns the client order ids written through other copies."""
+    stale: set[str] = set()
     for fill in fills:
+        if sent is not None and fill.order.client_order_id == sent.client_order_id:
+            if not _same_state(sent, fill.order):
+                order_state_update(sent, fill.order)
+            _fill_from(sent, fill)
+            continue
+        stale.add(fill.order.client_order_id)
         order = Order.objects.filter(exchange_account=account, client_order_id=fill.order.client_order_id).first()
         if order is None:  # the exchange's own order: a liquidation, or the end of a replay
             order = Order.objects.create(
@@ -43,22 +54,37 @@ def paper_changes_record(*, account: ExchangeAccount, fills: list[Fill], orders:
         if order.trades.exists():
             continue
         order_state_update(order, fill.order)
-        fill_record(
-            order=order,
-            price=fill.price,
-            amount=fill.amount,
-            fee=fill.fee,
-            time=ms_to_datetime(fill.time_ms),
-            reason=fill.reason,
-            realized_pnl=fill.realized_pnl if fill.closed_amount else None,
-            margin=fill.opened.margin if fill.opened is not None else None,
-            leverage=fill.opened.leverage if fill.opened is not None else None,
-        )
+        _fill_from(order, fill)
     for state in orders:
         if state.status in ("canceled", "expired", "rejected"):
+            stale.add(state.client_order_id)
             Order.objects.filter(
                 exchange_account=account, client_order_id=state.client_order_id, status__in=Order.OPEN_STATUSES
             ).update(status=STATUS_FROM_EXCHANGE[state.status], note=state.reason[:300], updated_at=timezone.now())
+    return stale
+
+
+def _same_state(order: Order, state: OrderState) -> bool:
+    """``order_state_update`` would write what the row already holds."""
+    return (
+        order.exchange_order_id == (state.exchange_order_id or order.exchange_order_id)
+        and order.status == STATUS_FROM_EXCHANGE.get(state.status, order.status)
+        and (order.filled, order.average_price, order.fee) == (state.filled, state.average, state.fee)
+    )
+
+
+def _fill_from(order: Order, fill: Fill) -> None:
+    fill_record(
+        order=order,
+        price=fill.price,
+        amount=fill.amount,
+        fee=fill.fee,
+        time=ms_to_datetime(fill.time_ms),
+        reason=fill.reason,
+        realized_pnl=fill.realized_pnl if fill.closed_amount else None,
+        margin=fill.opened.margin if fill.opened is not None else None,
+        leverage=fill.opened.leverage if fill.opened is not None else None,
+    )
 
 
 @transaction.atomic  # the position is locked (select_for_update): a worker outside a transaction could not
@@ -119,12 +145,18 @@ def fill_record(
         remaining = Decimal(0)
     if remaining > 0:
         leverage = int(leverage or (order.bot.leverage if order.bot else 1))
+        side = Position.Side.LONG if order.side == "buy" else Position.Side.SHORT
+        liquidation = None
+        if side == Position.Side.LONG and leverage > 1:
+            liquidation = price * (1 - Decimal(1) / leverage)
+        elif side == Position.Side.SHORT:
+            liquidation = price * (1 + Decimal(1) / leverage)
         position = Position.objects.create(
             user_id=order.user_id,
             exchange_account=account,
             bot=order.bot,
             symbol=order.symbol,
-            side=Position.Side.LONG if order.side == "buy" else Position.Side.SHORT,
+            side=side,
             amount=remaining,
             entry_price=price,
             leverage=leverage,
@@ -132,12 +164,8 @@ def fill_record(
             fees=fee * (remaining / amount),
             mark_price=price,
             opened_at=time,
+            liquidation_price=liquidation,
         )
-        if position.side == Position.Side.LONG and leverage > 1:
-            position.liquidation_price = price * (1 - Decimal(1) / leverage)
-        elif position.side == Position.Side.SHORT:
-            position.liquidation_price = price * (1 + Decimal(1) / leverage)
-        position.save(update_fields=["liquidation_price"])
         order.position = position
     order.save(update_fields=["position", "updated_at"])
     order_event(order, "filled", "", at=time, price=str(price), amount=str(amount), fee=str(fee), reason=reason)

@@ -27,6 +27,7 @@ from trading.execution.adapters import exchange_session
 from trading.execution.fills import fill_record
 from trading.execution.records import flush, order_event, order_state_update
 from trading.models import Bot, Order, Position
+from trading.models.fields import as_stored
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,12 @@ def order_submit(
         raise
     order_state_update(order, state)
     order_event(order, "acknowledged", "", status=state.status, exchange_order_id=state.exchange_order_id)
-    flush(exchange)
+    stale = flush(exchange, sent=order if created else None)
+    if created and account.is_paper and order.client_order_id not in stale:
+        # the paper fill was recorded on this very row in memory: nothing to read again but the decimals' rounding
+        for name in ("amount", "price", "trigger_price", "filled", "average_price", "fee"):
+            setattr(order, name, as_stored(getattr(order, name)))
+        return order
     if not account.is_paper and state.status == "closed" and state.filled > 0:
         fill_record(
             order=Order.objects.get(pk=order.pk),

@@ -34,11 +34,19 @@ log = logging.getLogger(__name__)
 
 
 def open_position(account: ExchangeAccount, symbol: str) -> Position | None:
-    return Position.objects.filter(exchange_account=account, symbol=symbol, status=Position.Status.OPEN).first()
+    """The account's open position on the market, with its account and bot (what closing it needs)."""
+    return (
+        Position.objects.select_related("exchange_account", "bot")
+        .filter(exchange_account=account, symbol=symbol, status=Position.Status.OPEN)
+        .first()
+    )
 
 
 def risk_envelope(user: Any) -> router.Envelope:
-    profile = RiskProfile.objects.get_or_create(user=user)[0]
+    try:
+        profile = user.risk_profile  # read with the user when the caller asked for it (the loop's batch)
+    except RiskProfile.DoesNotExist:
+        profile = RiskProfile.objects.get_or_create(user=user)[0]
     return router.Envelope(
         max_leverage=int(profile.leverage),
         max_position_size_pct=profile.position_size_pct,
@@ -47,9 +55,13 @@ def risk_envelope(user: Any) -> router.Envelope:
     )
 
 
-def slippage_bps(account: ExchangeAccount) -> Decimal:
+def slippage_bps(account: ExchangeAccount, exchange: Exchange | None = None) -> Decimal:
     if account.is_paper:
         from trading.paper.store import wallet_for
+
+        known = getattr(exchange, "slippage_bps", None)  # the paper exchange's, from the same wallet row
+        if known is not None:
+            return known
 
         return wallet_for(account).slippage_bps
     return Decimal(settings.TRENDY_LIVE_SLIPPAGE_BPS)
@@ -111,7 +123,12 @@ def position_open(
     order_side = "buy" if side == "long" else "sell"
     price = exchange.fetch_ticker(symbol).last
     sized = router.size_entry(
-        market=market, side=order_side, equity=balance, capped=capped, price=price, slippage_bps=slippage_bps(account)
+        market=market,
+        side=order_side,
+        equity=balance,
+        capped=capped,
+        price=price,
+        slippage_bps=slippage_bps(account, exchange),
     )
     request = OrderRequest(
         symbol=symbol, side=order_side, type="market", amount=sized.amount, client_order_id=client_id
@@ -123,9 +140,8 @@ def position_open(
     if order.status == Order.Status.FILLED and order.position_id and not account.is_paper:
         _set_leverage(Position.objects.get(pk=order.position_id), capped.leverage)
     if order.status == Order.Status.FILLED and order.position_id:
-        protect(
-            exchange=exchange, position=Position.objects.get(pk=order.position_id), capped=capped, client_id=client_id
-        )
+        position = Position.objects.select_related("exchange_account", "bot").get(pk=order.position_id)
+        protect(exchange=exchange, position=position, capped=capped, client_id=client_id)
     return order
 
 

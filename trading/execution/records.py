@@ -4,6 +4,9 @@ The lowest layer of execution: orders, fills and positions all write through the
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +25,27 @@ STATUS_FROM_EXCHANGE = {
 }
 
 
+_buffer: ContextVar[list[OrderEvent] | None] = ContextVar("trendy_order_events_buffered", default=None)
+
+
+@contextmanager
+def events_buffered() -> Iterator[list[OrderEvent]]:
+    """Inside, ``order_event`` collects the events instead of inserting each: the caller writes them
+    (``events_write``) once the block's rows are sure to stay (the loop's batch, after each bot's tick)."""
+    events: list[OrderEvent] = []
+    token = _buffer.set(events)
+    try:
+        yield events
+    finally:
+        _buffer.reset(token)
+
+
+def events_write(events: list[OrderEvent]) -> None:
+    """Collected events in one INSERT, in the order they happened."""
+    if events:
+        OrderEvent.objects.bulk_create(events)
+
+
 def notify(user: Any, kind: str, **data: Any) -> None:
     log.info(
         "trading event %s",
@@ -33,7 +57,12 @@ def notify(user: Any, kind: str, **data: Any) -> None:
 def order_event(order: Order, kind: str, message: str = "", at: datetime | None = None, **data: Any) -> None:
     """An entry in the order's history, at market time: ``at`` (a fill's own time, the one its trade carries)
     or the clock's now."""
-    OrderEvent.objects.create(order=order, kind=kind, message=message[:500], data=data, time=at or clock.now())
+    event = OrderEvent(order=order, kind=kind, message=message[:500], data=data, time=at or clock.now())
+    buffer = _buffer.get()
+    if buffer is None:
+        event.save()
+    else:
+        buffer.append(event)
 
 
 def order_state_update(order: Order, state: OrderState) -> None:
@@ -46,8 +75,11 @@ def order_state_update(order: Order, state: OrderState) -> None:
     order.save(update_fields=["exchange_order_id", "status", "filled", "average_price", "fee", "updated_at"])
 
 
-def flush(exchange: Exchange) -> None:
-    """Record what a paper exchange did so far (no-op for real exchanges: their fills are read back)."""
+def flush(exchange: Exchange, *, sent: Order | None = None) -> set[str]:
+    """Record what a paper exchange did so far (no-op for real exchanges: their fills are read back). ``sent``: an
+    order just created and sent, up to date: its fill is recorded on it, not on a copy read again. Returns the
+    client order ids whose rows were written some other way (a copy of ``sent`` in memory is then stale)."""
     hook = getattr(exchange, "flush", None)
     if hook is not None:
-        hook()
+        return hook(sent=sent) or set()
+    return set()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
@@ -18,6 +20,7 @@ from trading.exchanges.paper import PaperBook, PaperExchange
 from trading.exchanges.paper import PaperOrder as BookOrder
 from trading.exchanges.paper import PaperPosition as BookPosition
 from trading.models import PaperOrder, PaperPosition, PaperWallet
+from trading.models.fields import as_stored
 from trading.paper.markets import paper_markets
 
 # What the session calls with its fills and changed orders: ``trading.execution.fills.paper_changes_record``,
@@ -98,20 +101,26 @@ def save_book(account: ExchangeAccount, wallet: PaperWallet, book: PaperBook) ->
             unique_fields=["account", "exchange_order_id"],
             update_fields=list(ORDER_FIELDS),
         )
-    if getattr(book, "loaded", None) == _fingerprint(book):
+    loaded = getattr(book, "loaded", None)
+    book.__dict__.pop("reported", None)
+    if loaded == _fingerprint(book):
         book.changed.clear()
         return
-    stored = {row.symbol: row for row in PaperPosition.objects.filter(account=account)}
-    for symbol, row in stored.items():
-        if symbol not in book.positions:
-            row.delete()
+    if loaded is None:
+        rows = PaperPosition.objects.filter(account=account)
+        stored = {row.symbol: tuple(getattr(row, name) for name in POSITION_FIELDS) for row in rows}
+    else:  # the rows as they were read or last saved, under the wallet's lock: no need to read them again
+        stored = {entry[0]: tuple(entry[1:]) for entry in loaded[3]}
+    gone = [symbol for symbol in stored if symbol not in book.positions]
+    if gone:
+        PaperPosition.objects.filter(account=account, symbol__in=gone).delete()
     for symbol, position in book.positions.items():
         values = {name: getattr(position, name) for name in POSITION_FIELDS}
-        row = stored.get(symbol)
-        if row is None:
+        before = stored.get(symbol)
+        if before is None:
             PaperPosition.objects.create(account=account, symbol=symbol, **values)
-        elif any(getattr(row, k) != v for k, v in values.items()):
-            PaperPosition.objects.filter(pk=row.pk).update(**values)
+        elif before != tuple(values.values()):
+            PaperPosition.objects.filter(account=account, symbol=symbol).update(**values)
     wallet.balance = book.balance
     wallet.next_order_seq = book.next_seq
     wallet.leverage = dict(book.leverage)
@@ -120,7 +129,22 @@ def save_book(account: ExchangeAccount, wallet: PaperWallet, book: PaperBook) ->
         if book.orders[exchange_id].status != "open":
             del book.orders[exchange_id]
     book.changed.clear()
+    _book_as_stored(book)
+    wallet.balance = book.balance
     book.loaded = _fingerprint(book)  # type: ignore[attr-defined]
+
+
+def _book_as_stored(book: PaperBook) -> None:
+    """The book in memory as reading it again would give it (the decimals the columns round), so that a book
+    kept in memory after its save (``books_held``) computes exactly what a book read afresh does."""
+    book.balance = as_stored(book.balance)  # type: ignore[assignment]
+    for item, names in [(p, POSITION_FIELDS) for p in book.positions.values()] + [
+        (o, ORDER_FIELDS) for o in book.orders.values()
+    ]:
+        for name in names:
+            value = getattr(item, name)
+            if isinstance(value, Decimal):
+                setattr(item, name, as_stored(value))
 
 
 def _finder(account: ExchangeAccount) -> Callable[[str | None, str | None], BookOrder | None]:
@@ -158,6 +182,44 @@ def build_exchange(
     )
 
 
+@dataclass
+class Held:
+    """A book the loop's chunk has locked and saved, kept in memory for the bots of the chunk: ``make`` builds
+    its exchange (the wallet row, locked, with the open orders and positions the chunk read) on first use."""
+
+    wallet: PaperWallet
+    make: Callable[[], PaperExchange]
+    exchange: PaperExchange | None = None
+
+
+_held: ContextVar[dict[int, Held] | None] = ContextVar("trendy_paper_books_held", default=None)
+
+
+@contextmanager
+def books_held() -> Iterator[dict[int, Held]]:
+    """While open, ``paper_session`` on an account ``hold`` was told about uses that book instead of locking
+    and reading it again (the loop's chunk: its transaction already holds every wallet's row lock). A session
+    that does not end cleanly takes its book out (``release`` too): the next one reads the database again."""
+    token = _held.set({})
+    try:
+        yield _held.get()  # type: ignore[misc]
+    finally:
+        _held.reset(token)
+
+
+def hold(account_id: int, wallet: PaperWallet, make: Callable[[], PaperExchange]) -> None:
+    held = _held.get()
+    if held is not None:
+        held[account_id] = Held(wallet, make)
+
+
+def release(account_id: int) -> None:
+    """Forget a held book (its transaction rolled back to a savepoint: the database is behind the memory)."""
+    held = _held.get()
+    if held is not None:
+        held.pop(account_id, None)
+
+
 @contextmanager
 def paper_session(
     account: ExchangeAccount, *, record: Recorder, price: Callable[[str], Decimal] | None = None
@@ -168,24 +230,41 @@ def paper_session(
     An order the exchange refused (invalid, insufficient funds) does not roll the session back: the paper
     exchange refuses before it changes its book, and the rejected order stays on record for the user."""
     refused: ExchangeError | None = None
+    held = _held.get()
+    entry = held.pop(account.pk, None) if held is not None and price is None else None
     with transaction.atomic():
-        wallet = wallet_for(account, lock=True)
-        book = load_book(account, wallet)
-        exchange = build_exchange(account, wallet, book, price=price)
-        exchange.flush = lambda: flush(account, exchange, record)  # type: ignore[attr-defined]
+        if entry is None:
+            wallet = wallet_for(account, lock=True)
+            book = load_book(account, wallet)
+            exchange = build_exchange(account, wallet, book, price=price)
+        else:
+            wallet, exchange = entry.wallet, entry.exchange or entry.make()
+            book = exchange.book
+        exchange.flush = lambda sent=None: flush(account, exchange, record, sent=sent)  # type: ignore[attr-defined]
         try:
             yield exchange
         except (InvalidOrder, InsufficientFunds) as exc:
             refused = exc
         flush(account, exchange, record)
         save_book(account, wallet, book)
+    if entry is not None and held is not None:  # saved: the memory is the database again
+        entry.exchange = exchange
+        held[account.pk] = entry
     if refused is not None:
         raise refused
 
 
-def flush(account: ExchangeAccount, exchange: PaperExchange, record: Recorder) -> None:
-    """Hand the fills and order changes so far to ``record`` (Trendy's orders, positions and trades)."""
+def flush(account: ExchangeAccount, exchange: PaperExchange, record: Recorder, *, sent: object = None) -> object:
+    """Hand the fills and order changes so far to ``record`` (Trendy's orders, positions and trades); ``sent``
+    (the caller's order just sent) is passed through. Returns what ``record`` returns."""
     fills = list(exchange.fills)
     exchange.fills.clear()
-    changed = [exchange.book.orders[k].state() for k in sorted(exchange.book.changed)]
-    record(account=account, fills=fills, orders=changed)
+    book = exchange.book
+    reported = book.__dict__.setdefault("reported", {})  # what earlier flushes of this session handed over
+    changed = []
+    for exchange_id in sorted(book.changed):
+        state = book.orders[exchange_id].state()
+        if reported.get(exchange_id) != state:
+            reported[exchange_id] = state
+            changed.append(state)
+    return record(account=account, fills=fills, orders=changed, sent=sent)
