@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from celery import chord, shared_task, signature
@@ -54,7 +55,7 @@ def loop_start_now(now: datetime, *, refresh: bool = False) -> dict[str, Any]:
             loop._refresh(exchange, symbol, timeframe, loop.StepReport(now=now))
     due = {tf: opened.isoformat() for tf, opened in planned.due.items()}
     header = [
-        signature("trading.loop_signals", args=(due, part))
+        signature("trading.loop_signals", args=(due, part, now.isoformat()))
         for part in sharding.slices(planned.markets, settings.TRENDY_LOOP_SIGNAL_TASKS)
     ]
     plan_ms = round((time.perf_counter() - began) * 1000, 1)
@@ -70,13 +71,17 @@ def loop_start_now(now: datetime, *, refresh: bool = False) -> dict[str, Any]:
 
 
 @shared_task(name="trading.loop_signals")
-def loop_signals(due: dict[str, str], markets: list[Any]) -> dict[str, dict[str, bool] | None]:
-    """The signals of a slice of markets: each (market, timeframe, strategy, parameters) group once."""
-    out: dict[str, dict[str, bool] | None] = {}
+def loop_signals(due: dict[str, str], markets: list[Any], now: str | None = None) -> dict[str, Any]:
+    """The signals of a slice of markets: each (market, timeframe, strategy, parameters) group once; and, given the
+    tick's time, each market's closed candle and price for the shards' paper step (``sharding.market_state``)."""
+    signals: dict[str, dict[str, bool] | None] = {}
+    states: dict[str, Any] = {}
     for source, symbol, timeframe, groups in markets:
         opened = datetime.fromisoformat(due[timeframe])
-        out.update(sharding.market_signals(source, symbol, timeframe, opened, groups))
-    return out
+        signals.update(sharding.market_signals(source, symbol, timeframe, opened, groups))
+        if now is not None and f"{source}|{symbol}" not in states:
+            states[f"{source}|{symbol}"] = sharding.market_state(source, symbol, datetime.fromisoformat(now))
+    return {"signals": signals, "markets": states}
 
 
 @shared_task(name="trading.loop_dispatch", ignore_result=True)
@@ -94,8 +99,10 @@ def loop_dispatch(
     one by one, each committed before it is sent); the paper accounts are split in ``TRENDY_LOOP_SHARDS``
     shards (a hash of the account id), a ``loop_shard`` task each on ``trading.paper``."""
     signals: dict[str, Any] = {}
+    states: dict[str, Any] = {}
     for part in results:
-        signals.update(part)
+        signals.update(part["signals"])
+        states.update(part["markets"])
     for bot_id, exchange, key, opened in live:
         if signals.get(key) is not None:
             enqueue("trading.run_bot_tick", bot_id, opened, signals[key], queue=bot_queue(exchange))
@@ -104,7 +111,7 @@ def loop_dispatch(
     signals_ms = round((time.time() - sent_at) * 1000, 1)
     sharding.tick_phase(tick_id, "coordinator", {"plan_ms": plan_ms, "signals_ms": signals_ms}, shards=shards)
     for shard in range(shards):
-        enqueue("trading.loop_shard", tick_id, now, shard, shards, due, paper)
+        enqueue("trading.loop_shard", tick_id, now, shard, shards, due, paper, states)
     return {"live": len(live), "shards": shards}
 
 
@@ -118,7 +125,13 @@ def loop_dispatch(
     reject_on_worker_lost=True,
 )
 def loop_shard(
-    tick_id: int, now: str, shard: int, shards: int, due: dict[str, str], signals: dict[str, Any]
+    tick_id: int,
+    now: str,
+    shard: int,
+    shards: int,
+    due: dict[str, str],
+    signals: dict[str, Any],
+    markets: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One shard of the paper accounts (``trading.bots.batch.shard_step``), a transaction per chunk of accounts.
     Acknowledged late: a worker that dies mid-shard leaves it to another, which skips the chunks already
@@ -132,7 +145,8 @@ def loop_shard(
         shards=shards,
         due={tf: datetime.fromisoformat(opened) for tf, opened in due.items()},
         signals=signals,
-        candle_for=sharding.candle_lookup(when),
+        candle_for=sharding.seeded_candles(sharding.candle_lookup(when), markets or {}),
+        prices={key: Decimal(state["price"]) for key, state in (markets or {}).items() if "price" in state},
         chunk_size=int(settings.TRENDY_LOOP_CHUNK),
         chunk_is_done=lambda index: cache.get(marker.format(index)) is not None,
         chunk_done=lambda index: cache.set(marker.format(index), 1, 3600),

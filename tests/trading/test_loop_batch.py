@@ -2,11 +2,13 @@
 writes exactly the rows of the per-bot path (``paper_step`` per account, then ``bot_tick`` per bot): the same
 state is seeded twice — bots flat and holding with their stop loss and take profit resting, bots that trade on
 the candle, one whose stop is hit by the new price, one whose drawdown halts it, one whose owner switched
-auto-trading off, one whose signal is None, two sharing an account — and the Order, OrderEvent, Trade,
-Position, EquitySnapshot, Bot and paper book rows are compared, ids and wall-clock times aside."""
+auto-trading off, one whose signal is None, one that reverses, two sharing an account — and the Order,
+OrderEvent, Trade, Position, EquitySnapshot, Bot and paper book rows are compared, ids and wall-clock times
+aside."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal as D
 from typing import Any
@@ -18,7 +20,7 @@ from accounts.models import ExchangeAccount, RiskProfile
 from market_data.models import Candle
 from tests.factories import UserFactory
 from trading import clock
-from trading.bots import batch, loop, sharding
+from trading.bots import batch, batch_trades, loop, sharding
 from trading.bots import tick as ticks
 from trading.exchanges.errors import TemporaryError
 from trading.models import (
@@ -42,6 +44,7 @@ NOW = C1 + HOUR
 LONG = {"long_entry": True, "long_exit": False, "short_entry": False, "short_exit": False}
 EXIT = {"long_entry": False, "long_exit": True, "short_entry": False, "short_exit": False}
 NOTHING = dict.fromkeys(LONG, False)
+REVERSE = {"long_entry": False, "long_exit": True, "short_entry": True, "short_exit": False}
 SEED_PRICES = {"BTC/USDT": D(50000), "ETH/USDT": D(3000), "SOL/USDT": D(100)}
 PRICES = {"BTC/USDT": D(48500), "ETH/USDT": D(3030), "SOL/USDT": D(101)}  # BTC −3 %, ETH +1 %, SOL +1 %
 
@@ -65,6 +68,7 @@ CASES: dict[str, tuple[str, str, bool, dict | None, dict[str, Any]]] = {
     "daily_loss_halts": ("a14", "BTC/USDT", True, NOTHING, {"leverage": 10, "position_size_pct": D(20),
                                                            "stop_loss_pct": D(5), "max_drawdown_pct": D(50),
                                                            "daily_loss_limit_pct": D(2)}),
+    "holding_reverses": ("a15", "SOL/USDT", True, REVERSE, {"direction": "both"}),
 }  # fmt: skip
 
 
@@ -137,14 +141,22 @@ def per_bot_path(bots: dict[str, Bot]) -> None:
                 ticks.bot_tick(bot_id=bot.pk, candle_open=C1, signal=signal)
 
 
-def batch_path(bots: dict[str, Bot], **options: Any) -> batch.ShardReport:
+def batch_path(bots: dict[str, Bot], *, seeded: bool = False, **options: Any) -> batch.ShardReport:
+    """The shard; ``seeded``: with each market's candle and price read once for the tick by the signal tasks
+    (``sharding.market_state``), as ``trading.loop_shard`` gets them."""
     signals = {
         sharding.group_key("binance", bot.symbol, "1h", bot.strategy, bot.params): CASES[name][3]
         for name, bot in bots.items()
     }
     with pinned(NOW, PRICES):
+        candle_for, prices = sharding.candle_lookup(NOW), None
+        if seeded:
+            states = {f"binance|{symbol}": sharding.market_state("binance", symbol, NOW) for symbol in PRICES}
+            assert all("price" in state for state in states.values())  # (no candle: the clock is not on replay)
+            candle_for = sharding.seeded_candles(candle_for, states)
+            prices = {key: D(state["price"]) for key, state in states.items()}
         return batch.shard_step(
-            now=NOW, shard=0, shards=1, due={"1h": C1}, signals=signals, candle_for=sharding.candle_lookup(NOW),
+            now=NOW, shard=0, shards=1, due={"1h": C1}, signals=signals, candle_for=candle_for, prices=prices,
             **options,
         )  # fmt: skip
 
@@ -187,14 +199,15 @@ def retire(prefix: str) -> None:
     ExchangeAccount.objects.filter(user__email__startswith=f"{prefix}-").update(enabled=False)
 
 
-def test_the_batch_writes_the_rows_of_the_per_bot_path(listed):
+@pytest.mark.parametrize("seeded", [False, True], ids=["shard reads markets", "markets read once per tick"])
+def test_the_batch_writes_the_rows_of_the_per_bot_path(listed, seeded):
     bots = seed("one")
     per_bot_path(bots)
     expected = rows("one")
     retire("one")
 
     bots = seed("two")
-    report = batch_path(bots, chunk_size=4)  # several chunks
+    report = batch_path(bots, chunk_size=4, seeded=seeded)  # several chunks
     got = rows("two")
 
     for name in expected:
@@ -213,7 +226,8 @@ def test_the_batch_writes_the_rows_of_the_per_bot_path(listed):
     assert Position.objects.get(bot=bots["stop_hit"]).exit_reason == "stop_loss"
     assert Position.objects.get(bot=bots["holding_exits"]).exit_reason == "signal"
     assert Bot.objects.get(pk=bots["holding_nothing"].pk).peak_equity > D(10000)
-    assert by_name and report.claimed == 12 and report.per_bot >= 5 and not report.errors
+    assert Position.objects.get(bot=bots["holding_reverses"], status=Position.Status.OPEN).side == "short"
+    assert by_name and report.claimed == 13 and report.per_bot >= 6 and not report.errors
 
 
 def test_a_redelivered_shard_skips_the_chunks_it_committed_and_trades_once(listed):
@@ -234,13 +248,15 @@ def test_a_redelivered_shard_skips_the_chunks_it_committed_and_trades_once(liste
 def test_a_temporary_failure_releases_the_claim_and_hands_the_bot_to_its_own_task(listed, monkeypatch):
     bots = seed("one")
     sent: list[tuple] = []
-    monkeypatch.setattr(batch, "dispatch_task", lambda name, *args, **options: sent.append((name, args, options)))
+    monkeypatch.setattr(
+        batch_trades, "dispatch_task", lambda name, *args, **options: sent.append((name, args, options))
+    )
     real = ticks.bot_act
 
-    def flaky(bot, candle_open, signal, history_start=None):
+    def flaky(bot, candle_open, signal, history_start=None, **kwargs):
         if bot.name == "flat_enters":
             raise TemporaryError("the exchange timed out")
-        return real(bot, candle_open, signal, history_start)
+        return real(bot, candle_open, signal, history_start, **kwargs)
 
     monkeypatch.setattr(ticks, "bot_act", flaky)
     report = batch_path(bots)
@@ -281,3 +297,32 @@ def test_a_bot_that_fails_after_its_fill_runs_again_from_the_stored_book(listed,
     assert not Position.objects.filter(pk=failed[0]).exists()  # the first run's position rolled back
     for name in expected:
         assert got[name] == expected[name], name
+
+
+def test_a_market_read_once_per_tick_gives_each_shard_the_candle_and_price_it_would_read(db):
+    """On the replay clock the signal task reads each market's closed candle and price once (``market_state``,
+    JSON through the broker); a shard's lookup then gives what reading them itself gives, to the last digit."""
+    from trading.bots import paper_market
+    from trading.models import MarketClock
+
+    Candle.objects.bulk_create(
+        Candle(exchange="binance", symbol="BTC/USDT", timeframe="1h", open_time=C1 + HOUR * k, open=D("42000.17"),
+               high=D("42999.99") + k, low=D("41000.01") - k, close=D("42500.5") + k, volume=1)
+        for k in range(-2, 2)
+    )  # fmt: skip
+    MarketClock.objects.update_or_create(
+        id=1, defaults={"mode": "replay", "timeframe": "1h", "cursor": NOW, "start": C1}
+    )
+    clock._forget()
+    try:
+        state = json.loads(json.dumps(sharding.market_state("binance", "BTC/USDT", NOW)))
+        direct = sharding.candle_lookup(NOW)("binance", "BTC/USDT")
+        seeded = sharding.seeded_candles(lambda source, symbol: pytest.fail("read again"), {"binance|BTC/USDT": state})
+        candle, inside = seeded("binance", "BTC/USDT")
+        assert direct is not None and candle["time"] == direct[0]["time"] == C1 and inside == direct[1] == []
+        for name in ("open", "high", "low"):
+            assert paper_market._dec(candle[name]) == paper_market._dec(direct[0][name])
+        assert D(state["price"]) == clock.current_price("binance", "BTC/USDT") == D("42000.17")
+    finally:
+        MarketClock.objects.all().delete()
+        clock._forget()

@@ -14,8 +14,9 @@ per chunk of accounts (one transaction, so a crash rolls back the chunk and a re
    updates go in one UPDATE;
 5. every other bot (it trades, its risk limit halts it, its account's book changed in the paper step, or it
    shares an account with such a bot) runs ``tick.bot_act`` — the per-bot code — in its own savepoint, in bot
-   order. A ``TemporaryError`` (or any other error) rolls its savepoint back, releases its claim and hands it to
-   one ``trading.run_bot_tick`` task (with the bot's backoff); a permanent exchange error halts only that bot.
+   order, on the books the chunk holds (``trading.bots.batch_trades``). A ``TemporaryError`` (or an error the
+   careful second run meets again) rolls its savepoint back, releases its claim and hands it to one
+   ``trading.run_bot_tick`` task (with the bot's backoff); a permanent exchange error halts only that bot.
 
 Bots whose signal is None (candle not stored) are not claimed: the catch-up sends them again.
 """
@@ -25,8 +26,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -39,16 +39,12 @@ from django.utils import timezone
 from accounts.models import ExchangeAccount
 from market_data.timeframes import TIMEFRAME_MS
 from trading import clock
+from trading.bots import batch_trades as trades
 from trading.bots import engine
-from trading.bots import tick as ticks
 from trading.bots.paper_batch import Markets, PaperChunk, Prices, paper_chunk
-from trading.bots.queues import bot_queue
 from trading.bots.sharding import group_key
-from trading.exchanges.errors import TemporaryError
-from trading.execution.records import events_buffered, events_write
 from trading.models import Bot, PaperOrder, PaperPosition, Position
-from trading.paper.store import books_held, release
-from trading_site.dispatch import enqueue as dispatch_task
+from trading.paper.store import books_held
 
 log = logging.getLogger(__name__)
 
@@ -147,9 +143,14 @@ def shard_step(
     chunk_size: int = 1000,
     chunk_is_done: Callable[[int], bool] = lambda index: False,
     chunk_done: Callable[[int], None] = lambda index: None,
+    prices: Mapping[str, Decimal] | None = None,
 ) -> ShardReport:
+    """``prices``: markets' current prices read once for the tick ("source|data symbol" → price); the others are
+    read by the shard, once each."""
     with clock.steady():
-        return _shard_step(now, shard, shards, due, signals, candle_for, chunk_size, chunk_is_done, chunk_done)
+        return _shard_step(
+            now, shard, shards, due, signals, candle_for, chunk_size, chunk_is_done, chunk_done, prices or {}
+        )
 
 
 def _shard_step(
@@ -162,6 +163,7 @@ def _shard_step(
     chunk_size: int,
     chunk_is_done: Callable[[int], bool],
     chunk_done: Callable[[int], None],
+    known_prices: Mapping[str, Decimal],
 ) -> ShardReport:
     report = ShardReport()
     with Phase(report, "read"):
@@ -188,7 +190,7 @@ def _shard_step(
                 candle_open=due[row["timeframe"]],
             )
         )
-    prices, markets = Prices(), Markets()
+    prices, markets = Prices(known_prices), Markets()
     ids = sorted(accounts)
     for index, start in enumerate(range(0, len(ids), chunk_size)):
         if chunk_is_done(index):
@@ -234,7 +236,7 @@ def _bots_step(bots: list[BotRow], paper: PaperChunk, report: ShardReport) -> No
     with Phase(report, "risk"):
         _risk_update([(bot_id, changes) for bot_id, (_bot, changes) in risk.items() if changes])
     with Phase(report, "per_bot"):
-        _per_bot(sorted(per_bot, key=lambda b: b.id), report)
+        trades.run(sorted(per_bot, key=lambda b: b.id), _held_positions(per_bot), report)
 
 
 def _claim(bots: list[BotRow]) -> dict[int, BotRow]:
@@ -262,20 +264,31 @@ def _claim(bots: list[BotRow]) -> dict[int, BotRow]:
 
 def _held(claimed: Mapping[int, BotRow]) -> dict[int, str]:
     """``tick._held_at`` for many bots: the side of the position each held at its candle's close."""
-    if not claimed:
+    return {bot_id: side for bot_id, (_id, side) in _held_rows(list(claimed.values())).items()}
+
+
+def _held_rows(bots: list[BotRow]) -> dict[int, tuple[int, str]]:
+    """bot → (id, side) of the position it held at its candle's close, in one query."""
+    if not bots:
         return {}
-    bots = list(claimed.values())
     closes = [b.candle_open + timedelta(milliseconds=TIMEFRAME_MS[b.timeframe]) for b in bots]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT DISTINCT ON (p.bot_id) p.bot_id, p.side FROM {Position._meta.db_table} AS p "  # noqa: S608
+            f"SELECT DISTINCT ON (p.bot_id) p.bot_id, p.id, p.side FROM {Position._meta.db_table} AS p "  # noqa: S608
             "JOIN unnest(%s::bigint[], %s::text[], %s::timestamptz[]) AS v(bot_id, symbol, close) "
             "ON p.bot_id = v.bot_id AND p.symbol = v.symbol "
             "WHERE p.opened_at < v.close AND (p.closed_at IS NULL OR p.closed_at >= v.close) "
             "ORDER BY p.bot_id, p.opened_at DESC",
             [[b.id for b in bots], [b.symbol for b in bots], closes],
         )
-        return dict(cursor.fetchall())
+        return {bot_id: (position_id, side) for bot_id, position_id, side in cursor.fetchall()}
+
+
+def _held_positions(bots: list[BotRow]) -> dict[int, Position]:
+    """``tick._held_at`` for the bots that go through the per-bot code, as rows with their account and bot."""
+    ids = [position_id for position_id, _side in _held_rows(bots).values()]
+    rows = Position.objects.select_related("exchange_account", "bot").filter(id__in=ids) if ids else ()
+    return {p.bot_id: p for p in rows}
 
 
 def _risk(bot: BotRow, equity: Decimal, today: date) -> tuple[dict[str, Any], bool]:
@@ -318,70 +331,3 @@ def _risk_update(updates: list[tuple[int, dict[str, Any]]]) -> None:
             "AS v(id, set_peak, peak, set_day, day, day_equity) WHERE b.id = v.id",
             [columns[name] for name in ("id", "set_peak", "peak", "set_day", "day", "day_equity")],
         )
-
-
-def _per_bot(bots: list[BotRow], report: ShardReport) -> None:
-    """The per-bot code for the bots that trade or halt, each in its own savepoint."""
-    if not bots:
-        return
-    rows = {b.id: b for b in bots}
-    events: list[Any] = []
-    chosen = Bot.objects.select_related("exchange_account", "user", "user__risk_profile").filter(id__in=list(rows))
-    for bot in chosen.order_by("id"):
-        row = rows[bot.pk]
-        report.per_bot += 1
-        try:
-            events += _act(bot, row)
-        except Exception as exc:  # any failure: this bot alone, tried again by its own task
-            release(row.account_id)
-            if not isinstance(exc, TemporaryError):
-                log.exception("bot %s failed in the loop's batch; its own task tries again", bot.pk)
-            report.errors.append(f"bot {bot.pk}: {type(exc).__name__}")
-            report.retried += 1
-            Bot.objects.filter(pk=bot.pk, last_candle_open=row.candle_open).update(
-                last_candle_open=row.candle_open - timedelta(milliseconds=1)
-            )
-            wait = getattr(exc, "retry_in", None) or 1.0
-            dispatch_task(
-                "trading.run_bot_tick", bot.pk, row.candle_open.isoformat(), dict(row.signal),
-                countdown=wait, queue=bot_queue(ExchangeAccount.PAPER),
-            )  # fmt: skip
-    events_write(events)
-
-
-class _Undo(Exception):
-    """A block inside the bot's tick failed and was handled there: undo the tick and run it again."""
-
-
-@contextmanager
-def _without_savepoints() -> Iterator[None]:
-    """Nested ``atomic`` blocks open no savepoint (the connection's features say it has none)."""
-    features = connection.features
-    features.uses_savepoints = False
-    try:
-        yield
-    finally:
-        del features.uses_savepoints  # the class's True again
-
-
-def _act(bot: Bot, row: BotRow) -> list[Any]:
-    """``tick.bot_act`` in the bot's own savepoint. A trade opens a dozen nested savepoints (``get_or_create``,
-    ``fill_record``, the paper session): a quarter of its statements. They only matter when something fails
-    inside, so the tick first runs without them; if anything failed (an exception, or a nested block that
-    failed and left the transaction to roll back), it is rolled back to the bot's savepoint and run again,
-    from a fresh copy of the bot and of its account's paper book, with every savepoint: exactly the per-bot
-    path. The orders' events of a tick that stays are returned, for one INSERT with the others' at the end."""
-    try:
-        with transaction.atomic():
-            with _without_savepoints(), events_buffered() as events:
-                ticks.bot_act(bot, row.candle_open, row.signal)
-            if connection.needs_rollback:
-                raise _Undo
-        return events
-    except Exception:  # rolled back to the bot's savepoint: the careful run below says what happened
-        log.debug("bot %s: tick run again with savepoints", bot.pk, exc_info=True)
-    release(row.account_id)  # the book in memory is ahead of the rolled-back rows
-    fresh = Bot.objects.select_related("exchange_account", "user").get(pk=bot.pk)
-    with transaction.atomic():
-        ticks.bot_act(fresh, row.candle_open, row.signal)
-    return []

@@ -19,7 +19,7 @@ savepoint, as the per-account loop does (its error is reported, the others go on
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -59,12 +59,17 @@ class Prices:
     """The current price of each market, read once per shard (``clock.current_price`` depends only on the
     clock, which does not move during a tick); a failure is remembered and raised again."""
 
-    def __init__(self) -> None:
+    def __init__(self, known: Mapping[str, Decimal] | None = None) -> None:
         self._seen: dict[tuple[str, str], Decimal | ExchangeError] = {}
+        self._known = known or {}  # read once for the whole tick: "source|data symbol" → price
 
     def get(self, source: str, symbol: str) -> Decimal:
         key = (source, symbol)
         if key not in self._seen:
+            known = self._known.get(f"{source}|{clock.data_symbol(symbol)}")
+            if known is not None:
+                self._seen[key] = known
+                return known
             try:
                 self._seen[key] = clock.current_price(source, symbol)
             except ExchangeError as exc:

@@ -10,6 +10,7 @@ closes the ``LoopTick``."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections import defaultdict
@@ -26,6 +27,7 @@ from strategies.builtin import get_strategy
 from trading import clock
 from trading.bots import tick as ticks
 from trading.bots.loop import Candles, closed_candle_open
+from trading.exchanges.errors import ExchangeError
 from trading.models import Bot, LoopTick
 
 log = logging.getLogger(__name__)
@@ -137,6 +139,36 @@ def candle_lookup(now: datetime, candles: Candles | None = None) -> Callable[[st
         return found
 
     return candle_for
+
+
+def market_state(source: str, symbol: str, now: datetime) -> dict[str, Any]:
+    """What every shard's paper step reads of a market at the close ``now`` — its closed candle
+    (``candle_lookup``) and its current price (``clock.current_price``) — read once per tick by the signal task
+    of the market, as JSON, instead of once per shard. A price that cannot be read is left out (each shard then
+    reads it, and reports the error, as without this)."""
+    found = candle_lookup(now)(source, symbol)
+    state: dict[str, Any] = {"candle": None}
+    if found is not None:
+        candle = found[0]
+        state["candle"] = {"time": candle["time"].isoformat(), **{k: float(candle[k]) for k in ("open", "high", "low")}}
+    with contextlib.suppress(ExchangeError):
+        state["price"] = str(clock.current_price(source, symbol))
+    return state
+
+
+def seeded_candles(candle_for: Callable[[str, str], Any], states: Mapping[str, Any]) -> Callable[[str, str], Any]:
+    """``candle_for`` answering from the tick's market states first (``market_state``, keyed "source|symbol")."""
+
+    def lookup(source: str, symbol: str) -> Any:
+        state = states.get(f"{source}|{clock.data_symbol(symbol)}")
+        if state is None:
+            return candle_for(source, symbol)
+        candle = state["candle"]
+        if candle is None:
+            return None
+        return ({**candle, "time": datetime.fromisoformat(candle["time"])}, [])
+
+    return lookup
 
 
 # --- the LoopTick record ----------------------------------------------------------------------------------------

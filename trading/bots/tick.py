@@ -40,7 +40,13 @@ from trading.exchanges.errors import (
 from trading.execution import router
 from trading.execution.adapters import exchange_session
 from trading.execution.equity import account_equity
-from trading.execution.positions import close_position, open_position, position_open, risk_envelope
+from trading.execution.positions import (
+    close_position,
+    has_open_position,
+    open_position,
+    position_open,
+    risk_envelope,
+)
 from trading.models import Bot, Order, Position
 
 log = logging.getLogger(__name__)
@@ -93,7 +99,8 @@ def _claim(bot: Bot, candle_open: datetime) -> bool:
 
 def _held_at(bot: Bot, when: datetime) -> Position | None:
     return (
-        Position.objects.filter(bot=bot, symbol=bot.symbol, opened_at__lt=when)
+        Position.objects.select_related("exchange_account", "bot")
+        .filter(bot=bot, symbol=bot.symbol, opened_at__lt=when)
         .filter(Q(closed_at__isnull=True) | Q(closed_at__gte=when))
         .order_by("-opened_at")
         .first()
@@ -137,11 +144,21 @@ def _bot_tick(
     return bot_act(bot, candle_open, signal, history_start)
 
 
+_UNREAD: Any = object()
+
+
 def bot_act(
-    bot: Bot, candle_open: datetime, signal: Mapping[str, bool] | None, history_start: datetime | None = None
+    bot: Bot,
+    candle_open: datetime,
+    signal: Mapping[str, bool] | None,
+    history_start: datetime | None = None,
+    *,
+    held: Position | None = _UNREAD,
 ) -> TickResult:
     """A bot's tick after its claim: the signal, the decision, the risk check and the orders. The loop's
-    batch (``trading.bots.batch``) claims many bots at once and calls this for those that trade or halt."""
+    batch (``trading.bots.batch``) claims many bots at once and calls this for those that trade or halt,
+    with ``held``: the position the bot held at the candle's close (with its account and bot), read for all
+    of them at once."""
     bot_id = bot.pk
     # 2-3. candles and signals (the loop hands in the signal when it computed it once for many bots)
     if signal is None:
@@ -151,8 +168,8 @@ def bot_act(
             bot_id, "no_candle", [], _("The candle of %(time)s is not stored yet.") % {"time": candle_open}
         )
     # 4. decide against the position held at that candle's close
-    close_time = candle_open + timedelta(milliseconds=TIMEFRAME_MS[bot.timeframe])
-    held = _held_at(bot, close_time)
+    if held is _UNREAD:
+        held = _held_at(bot, candle_open + timedelta(milliseconds=TIMEFRAME_MS[bot.timeframe]))
     decision = engine.decide(signal, held=held.side if held else None, direction=bot.direction)
     if decision.is_noop and held is None:
         return TickResult(bot_id, "nothing", [])  # flat and nothing to do: no order, no risk to check
@@ -167,16 +184,21 @@ def bot_act(
                 return TickResult(bot_id, "nothing", orders)
             scope = f"bot:{bot.pk}"
             candle_ms = to_ms(candle_open)
-            # 5-6. the exit leg: only the position held at the close, if it is still open
-            current = open_position(account, bot.symbol)
-            if decision.exit and held is not None and current is not None and current.pk == held.pk:
+            # 5-6. the exit leg: only the position held at the close, if it is still open on this account (one open
+            # position per account and market: then it is the account's open position there)
+            if (
+                decision.exit
+                and held is not None
+                and held.status == Position.Status.OPEN
+                and held.exchange_account_id == account.pk
+            ):
                 order = close_position(
-                    exchange, current, client_id=router.client_order_id(scope, candle_ms, "exit"),
+                    exchange, held, client_id=router.client_order_id(scope, candle_ms, "exit"),
                     note=decision.exit_reason, source=Order.Source.BOT, candle_open=candle_open,
                 )  # fmt: skip
                 orders.append(order.pk)
             # the entry leg, when flat
-            if decision.entry and open_position(account, bot.symbol) is None:
+            if decision.entry and not has_open_position(account, bot.symbol):
                 order = _open_for_bot(exchange, bot, decision.entry, candle_open, scope, candle_ms)
                 if order is not None:
                     orders.append(order.pk)

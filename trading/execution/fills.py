@@ -55,12 +55,15 @@ def paper_changes_record(
             continue
         order_state_update(order, fill.order)
         _fill_from(order, fill)
+    ended: dict[tuple[str, str], list[str]] = {}  # (status, note) → client order ids: one UPDATE each
     for state in orders:
         if state.status in ("canceled", "expired", "rejected"):
             stale.add(state.client_order_id)
-            Order.objects.filter(
-                exchange_account=account, client_order_id=state.client_order_id, status__in=Order.OPEN_STATUSES
-            ).update(status=STATUS_FROM_EXCHANGE[state.status], note=state.reason[:300], updated_at=timezone.now())
+            ended.setdefault((STATUS_FROM_EXCHANGE[state.status], state.reason[:300]), []).append(state.client_order_id)
+    for (status, note), client_ids in ended.items():
+        Order.objects.filter(
+            exchange_account=account, client_order_id__in=client_ids, status__in=Order.OPEN_STATUSES
+        ).update(status=status, note=note, updated_at=timezone.now())
     return stale
 
 
@@ -167,7 +170,10 @@ def fill_record(
             liquidation_price=liquidation,
         )
         order.position = position
-    order.save(update_fields=["position", "updated_at"])
+    if order.pk is None:  # sent as a fresh order (``orders_fresh``): its row is inserted now, with its fill
+        order.save()
+    else:
+        order.save(update_fields=["position", "updated_at"])
     order_event(order, "filled", "", at=time, price=str(price), amount=str(amount), fee=str(fee), reason=reason)
     return Trade.objects.create(
         user_id=order.user_id,

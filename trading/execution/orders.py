@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from decimal import Decimal
 
@@ -27,9 +30,29 @@ from trading.execution.adapters import exchange_session
 from trading.execution.fills import fill_record
 from trading.execution.records import flush, order_event, order_state_update
 from trading.models import Bot, Order, Position
-from trading.models.fields import as_stored
+from trading.models.fields import as_stored_row
+from trading.paper.store import client_id_unused, client_ids_tracked
 
 log = logging.getLogger(__name__)
+
+
+_fresh: ContextVar[bool] = ContextVar("trendy_orders_fresh", default=False)
+
+
+@contextmanager
+def orders_fresh() -> Iterator[None]:
+    """Inside, every paper order sent is new: its client order id was never used. The loop's batch says so for a
+    bot's tick on a candle it has just claimed (on paper the claim commits with the orders, so none of that
+    candle's ids can be stored; protective orders take the id of a position opened in the same tick).
+    ``order_submit`` then inserts the row without looking for an earlier one, and the paper exchange does not
+    look for the id among its past orders. Were the belief ever wrong, the insert would break the unique
+    (account, client order id) constraint and the batch would run the tick again the careful way."""
+    token = _fresh.set(True)
+    try:
+        with client_ids_tracked():
+            yield
+    finally:
+        _fresh.reset(token)
 
 
 def order_submit(
@@ -47,27 +70,33 @@ def order_submit(
     """Store the order (the row exists before the exchange hears of it), then send it. The same client
     order id twice returns the stored order instead of sending a second one. Exchange errors end in a
     clear state: rejected (with the reason) or pending (unknown: the reconciler looks it up)."""
-    order, created = Order.objects.get_or_create(
-        exchange_account=account,
-        client_order_id=request.client_order_id,
-        defaults={
-            "user_id": account.user_id,
-            "bot": bot,
-            "position": position,
-            "symbol": request.symbol,
-            "side": request.side,
-            "type": request.type,
-            "purpose": purpose,
-            "source": source,
-            "amount": request.amount,
-            "price": request.price,
-            "trigger_price": request.trigger_price,
-            "reduce_only": request.reduce_only,
-            "candle_open": candle_open,
-            "note": note[:300],
-            "created_at": clock.now(),
-        },
-    )
+    fields = {
+        "user_id": account.user_id,
+        "bot": bot,
+        "position": position,
+        "symbol": request.symbol,
+        "side": request.side,
+        "type": request.type,
+        "purpose": purpose,
+        "source": source,
+        "amount": request.amount,
+        "price": request.price,
+        "trigger_price": request.trigger_price,
+        "reduce_only": request.reduce_only,
+        "candle_open": candle_open,
+        "note": note[:300],
+        "created_at": clock.now(),
+    }
+    if _fresh.get() and account.is_paper:
+        # A new client order id: no earlier row to look for. On paper the row and the book commit together, so
+        # the row is inserted once, with the exchange's answer (and its fill, by ``fill_record``), not before.
+        order = Order(exchange_account=account, client_order_id=request.client_order_id, **fields)
+        created = True
+        client_id_unused(account.pk, request.client_order_id)
+    else:
+        order, created = Order.objects.get_or_create(
+            exchange_account=account, client_order_id=request.client_order_id, defaults=fields
+        )
     if not created and order.status != Order.Status.PENDING:
         return order  # already sent and answered: never twice
     order_event(order, "created" if created else "resent", note)
@@ -82,20 +111,22 @@ def order_submit(
     except (InvalidOrder, InsufficientFunds, AuthenticationError) as exc:
         order.status = Order.Status.REJECTED
         order.note = exc.message[:300]
-        order.save(update_fields=["status", "note", "updated_at"])
+        order.save(**({"update_fields": ["status", "note", "updated_at"]} if order.pk else {}))
         order_event(order, "rejected", exc.message, error=type(exc).__name__)
         raise
     except TemporaryError as exc:
+        if order.pk is None:
+            order.save()
         order_event(order, "send_failed", exc.message, error=type(exc).__name__)
         raise
     order_state_update(order, state)
     order_event(order, "acknowledged", "", status=state.status, exchange_order_id=state.exchange_order_id)
     stale = flush(exchange, sent=order if created else None)
+    if order.pk is None:
+        order.save()  # fresh, and not filled (a resting order): its row now
     if created and account.is_paper and order.client_order_id not in stale:
         # the paper fill was recorded on this very row in memory: nothing to read again but the decimals' rounding
-        for name in ("amount", "price", "trigger_price", "filled", "average_price", "fee"):
-            setattr(order, name, as_stored(getattr(order, name)))
-        return order
+        return as_stored_row(order)
     if not account.is_paper and state.status == "closed" and state.filled > 0:
         fill_record(
             order=Order.objects.get(pk=order.pk),

@@ -29,6 +29,7 @@ from trading.execution.equity import account_equity
 from trading.execution.orders import order_cancel, order_submit
 from trading.execution.records import notify
 from trading.models import Bot, Order, Position
+from trading.models.fields import as_stored_row
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,10 @@ def open_position(account: ExchangeAccount, symbol: str) -> Position | None:
         .filter(exchange_account=account, symbol=symbol, status=Position.Status.OPEN)
         .first()
     )
+
+
+def has_open_position(account: ExchangeAccount, symbol: str) -> bool:
+    return Position.objects.filter(exchange_account=account, symbol=symbol, status=Position.Status.OPEN).exists()
 
 
 def risk_envelope(user: Any) -> router.Envelope:
@@ -140,7 +145,10 @@ def position_open(
     if order.status == Order.Status.FILLED and order.position_id and not account.is_paper:
         _set_leverage(Position.objects.get(pk=order.position_id), capped.leverage)
     if order.status == Order.Status.FILLED and order.position_id:
-        position = Position.objects.select_related("exchange_account", "bot").get(pk=order.position_id)
+        if Order.position.is_cached(order):  # the fill was recorded on this order in memory, with its position
+            position = as_stored_row(order.position)
+        else:
+            position = Position.objects.select_related("exchange_account", "bot").get(pk=order.position_id)
         protect(exchange=exchange, position=position, capped=capped, client_id=client_id)
     return order
 

@@ -72,7 +72,8 @@ def order_state_update(order: Order, state: OrderState) -> None:
     order.filled = state.filled
     order.average_price = state.average
     order.fee = state.fee
-    order.save(update_fields=["exchange_order_id", "status", "filled", "average_price", "fee", "updated_at"])
+    if order.pk is not None:  # an order not stored yet (``orders_fresh``) is inserted with these values
+        order.save(update_fields=["exchange_order_id", "status", "filled", "average_price", "fee", "updated_at"])
 
 
 def flush(exchange: Exchange, *, sent: Order | None = None) -> set[str]:

@@ -22,3 +22,11 @@ def as_stored(value: T) -> T:
     if isinstance(value, Decimal):
         return value.quantize(PLACES, rounding=ROUND_HALF_UP)  # type: ignore[return-value]
     return value
+
+
+def as_stored_row(row: T) -> T:
+    """``as_stored`` on every ``money`` column of a model instance kept in memory after its save."""
+    for field in row._meta.concrete_fields:  # type: ignore[attr-defined]
+        if isinstance(field, models.DecimalField) and field.decimal_places == 18:
+            setattr(row, field.attname, as_stored(getattr(row, field.attname)))
+    return row

@@ -147,8 +147,32 @@ def _book_as_stored(book: PaperBook) -> None:
                 setattr(item, name, as_stored(value))
 
 
+_unused: ContextVar[set[tuple[int, str]] | None] = ContextVar("trendy_paper_client_ids_unused", default=None)
+
+
+@contextmanager
+def client_ids_tracked() -> Iterator[set[tuple[int, str]]]:
+    """Inside, the (account, client order id) pairs added to the yielded set are known never to have been used:
+    the book's finder answers "no such order" for them without reading the database."""
+    unused: set[tuple[int, str]] = set()
+    token = _unused.set(unused)
+    try:
+        yield unused
+    finally:
+        _unused.reset(token)
+
+
+def client_id_unused(account_id: int, client_id: str) -> None:
+    unused = _unused.get()
+    if unused is not None:
+        unused.add((account_id, client_id))
+
+
 def _finder(account: ExchangeAccount) -> Callable[[str | None, str | None], BookOrder | None]:
     def find(exchange_id: str | None, client_id: str | None) -> BookOrder | None:
+        unused = _unused.get()
+        if not exchange_id and unused and (account.pk, client_id) in unused:
+            return None
         rows = PaperOrder.objects.filter(account=account)
         if exchange_id:
             rows = rows.filter(exchange_order_id=exchange_id)
