@@ -24,7 +24,6 @@ Bots whose signal is None (candle not stored) are not claimed: the catch-up send
 from __future__ import annotations
 
 import logging
-import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ from market_data.timeframes import TIMEFRAME_MS
 from trading import clock
 from trading.bots import batch_trades as trades
 from trading.bots import engine
+from trading.bots.batch_trades import Phase
 from trading.bots.paper_batch import Markets, PaperChunk, Prices, paper_chunk
 from trading.bots.sharding import group_key
 from trading.models import Bot, PaperOrder, PaperPosition, Position
@@ -62,6 +62,7 @@ class ShardReport:
     claimed: int = 0
     accounts: int = 0
     per_bot: int = 0
+    exits: int = 0
     retried: int = 0
     errors: list[str] = field(default_factory=list)
     phases: dict[str, float] = field(default_factory=lambda: defaultdict(float))  # milliseconds
@@ -82,17 +83,6 @@ class BotRow:
     peak_equity: Decimal | None = None
     day_start: date | None = None
     day_start_equity: Decimal | None = None
-
-
-class Phase:
-    def __init__(self, report: ShardReport, name: str) -> None:
-        self.report, self.name = report, name
-
-    def __enter__(self) -> None:
-        self.began = time.perf_counter()
-
-    def __exit__(self, *exc: object) -> None:
-        self.report.phases[self.name] += (time.perf_counter() - self.began) * 1000
 
 
 def shard_of(account_id: Any, shards: int) -> Any:
@@ -236,7 +226,10 @@ def _bots_step(bots: list[BotRow], paper: PaperChunk, report: ShardReport) -> No
     with Phase(report, "risk"):
         _risk_update([(bot_id, changes) for bot_id, (_bot, changes) in risk.items() if changes])
     with Phase(report, "per_bot"):
-        trades.run(sorted(per_bot, key=lambda b: b.id), _held_positions(per_bot), report)
+        updates = trades.run(
+            sorted(per_bot, key=lambda b: b.id), _held_positions(per_bot), report, equity=paper.equity, risk=_risk
+        )
+        _risk_update(updates)
 
 
 def _claim(bots: list[BotRow]) -> dict[int, BotRow]:
@@ -285,9 +278,11 @@ def _held_rows(bots: list[BotRow]) -> dict[int, tuple[int, str]]:
 
 
 def _held_positions(bots: list[BotRow]) -> dict[int, Position]:
-    """``tick._held_at`` for the bots that go through the per-bot code, as rows with their account and bot."""
+    """``tick._held_at`` for the bots that go through the per-bot code, as rows with their account and bot,
+    locked (as ``fill_record`` locks the position a fill changes)."""
     ids = [position_id for position_id, _side in _held_rows(bots).values()]
-    rows = Position.objects.select_related("exchange_account", "bot").filter(id__in=ids) if ids else ()
+    locked = Position.objects.select_related("exchange_account", "bot").select_for_update(of=("self",))
+    rows = locked.filter(id__in=ids) if ids else ()
     return {p.bot_id: p for p in rows}
 
 

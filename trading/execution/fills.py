@@ -114,27 +114,11 @@ def fill_record(
     pnl = Decimal(0)
     remaining = amount
     if position is not None and (position.side == Position.Side.LONG) == (order.side == "sell"):
-        closing = min(amount, position.amount)
-        share = closing / position.amount
-        sign = 1 if position.side == Position.Side.LONG else -1
-        exit_fee = fee * (closing / amount)
-        if realized_pnl is None:  # net of the exit fee and of the closed share of the entry fee
-            gross = sign * closing * (price - position.entry_price)
-            realized_pnl = gross - exit_fee - position.fees * share
-        pnl = realized_pnl
-        position.realized_pnl = (position.realized_pnl or Decimal(0)) + pnl
-        position.fees += exit_fee
-        position.amount -= closing
-        position.margin -= position.margin * share
-        if position.amount <= 0:
-            position.amount = Decimal(0)
-            position.status = Position.Status.CLOSED
-            position.closed_at = time
-            position.exit_price = price
-            position.exit_reason = _exit_reason(order, reason)
+        pnl, remaining = fill_closes(
+            position, order, price=price, amount=amount, fee=fee, time=time, reason=reason, realized_pnl=realized_pnl
+        )
         position.save()
         order.position = position
-        remaining = amount - closing
     elif position is not None:
         # A fill on the side already held (an order whose fill is learnt late, by the reconciler): it grows the
         # position; a second open position on one market would break the one-per-market rule.
@@ -175,9 +159,50 @@ def fill_record(
     else:
         order.save(update_fields=["position", "updated_at"])
     order_event(order, "filled", "", at=time, price=str(price), amount=str(amount), fee=str(fee), reason=reason)
-    return Trade.objects.create(
+    trade = fill_trade(order, amount=amount, price=price, fee=fee, pnl=pnl, time=time)
+    trade.save()
+    return trade
+
+
+def fill_closes(
+    position: Position,
+    order: Order,
+    *,
+    price: Decimal,
+    amount: Decimal,
+    fee: Decimal,
+    time: datetime,
+    reason: str,
+    realized_pnl: Decimal | None,
+) -> tuple[Decimal, Decimal]:
+    """The part of a fill on the closing side that reduces or closes ``position``, in memory (the caller saves
+    it): returns the realised pnl and the amount left over (which opens a position the other way)."""
+    closing = min(amount, position.amount)
+    share = closing / position.amount
+    sign = 1 if position.side == Position.Side.LONG else -1
+    exit_fee = fee * (closing / amount)
+    if realized_pnl is None:  # net of the exit fee and of the closed share of the entry fee
+        gross = sign * closing * (price - position.entry_price)
+        realized_pnl = gross - exit_fee - position.fees * share
+    pnl = realized_pnl
+    position.realized_pnl = (position.realized_pnl or Decimal(0)) + pnl
+    position.fees += exit_fee
+    position.amount -= closing
+    position.margin -= position.margin * share
+    if position.amount <= 0:
+        position.amount = Decimal(0)
+        position.status = Position.Status.CLOSED
+        position.closed_at = time
+        position.exit_price = price
+        position.exit_reason = _exit_reason(order, reason)
+    return pnl, amount - closing
+
+
+def fill_trade(order: Order, *, amount: Decimal, price: Decimal, fee: Decimal, pnl: Decimal, time: datetime) -> Trade:
+    """The fill's Trade row (not saved), on the order's position."""
+    return Trade(
         user_id=order.user_id,
-        exchange_account=account,
+        exchange_account=order.exchange_account,
         order=order,
         position=order.position,
         bot=order.bot,

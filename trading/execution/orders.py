@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -70,23 +71,10 @@ def order_submit(
     """Store the order (the row exists before the exchange hears of it), then send it. The same client
     order id twice returns the stored order instead of sending a second one. Exchange errors end in a
     clear state: rejected (with the reason) or pending (unknown: the reconciler looks it up)."""
-    fields = {
-        "user_id": account.user_id,
-        "bot": bot,
-        "position": position,
-        "symbol": request.symbol,
-        "side": request.side,
-        "type": request.type,
-        "purpose": purpose,
-        "source": source,
-        "amount": request.amount,
-        "price": request.price,
-        "trigger_price": request.trigger_price,
-        "reduce_only": request.reduce_only,
-        "candle_open": candle_open,
-        "note": note[:300],
-        "created_at": clock.now(),
-    }
+    fields = order_fields(
+        account=account, request=request, purpose=purpose, source=source, bot=bot, position=position,
+        candle_open=candle_open, note=note,
+    )  # fmt: skip
     if _fresh.get() and account.is_paper:
         # A new client order id: no earlier row to look for. On paper the row and the book commit together, so
         # the row is inserted once, with the exchange's answer (and its fill, by ``fill_record``), not before.
@@ -138,6 +126,37 @@ def order_submit(
         )
     order.refresh_from_db()
     return order
+
+
+def order_fields(
+    *,
+    account: ExchangeAccount,
+    request: OrderRequest,
+    purpose: str,
+    source: str,
+    bot: Bot | None,
+    position: Position | None,
+    candle_open: datetime | None,
+    note: str,
+) -> dict[str, Any]:
+    """An order row's values before it is sent (besides its account and client order id)."""
+    return {
+        "user_id": account.user_id,
+        "bot": bot,
+        "position": position,
+        "symbol": request.symbol,
+        "side": request.side,
+        "type": request.type,
+        "purpose": purpose,
+        "source": source,
+        "amount": request.amount,
+        "price": request.price,
+        "trigger_price": request.trigger_price,
+        "reduce_only": request.reduce_only,
+        "candle_open": candle_open,
+        "note": note[:300],
+        "created_at": clock.now(),
+    }
 
 
 def order_cancel(*, order: Order, exchange: Exchange | None = None) -> Order:

@@ -3,14 +3,17 @@ paper-exchange calls, save what changed, and record the fills in Trendy's own or
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import reduce
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 
 from accounts.models import ExchangeAccount
 from trading import clock
@@ -87,51 +90,73 @@ def _fingerprint(book: PaperBook) -> tuple:
 
 
 def save_book(account: ExchangeAccount, wallet: PaperWallet, book: PaperBook) -> None:
-    if book.changed:  # created or changed orders, in one INSERT … ON CONFLICT (account, exchange order id) UPDATE
+    save_books([(account, wallet, book)])
+
+
+def save_books(books: Iterable[tuple[ExchangeAccount, PaperWallet, PaperBook]]) -> None:
+    """Save what changed in these books (each under its wallet's lock), one statement per table for them all:
+    created or changed orders in one INSERT … ON CONFLICT (account, exchange order id) UPDATE, positions gone in
+    one DELETE, new ones in one INSERT, the wallets in one UPDATE (a changed position: an UPDATE each)."""
+    orders: list[PaperOrder] = []
+    gone: list[Q] = []
+    created: list[PaperPosition] = []
+    wallets: list[PaperWallet] = []
+    saved: list[tuple[PaperWallet, PaperBook]] = []
+    for account, wallet, book in books:
+        orders += [
+            PaperOrder(
+                account=account,
+                exchange_order_id=exchange_id,
+                **{name: getattr(book.orders[exchange_id], name) for name in ORDER_FIELDS},
+            )
+            for exchange_id in sorted(book.changed)
+        ]
+        loaded = getattr(book, "loaded", None)
+        book.__dict__.pop("reported", None)
+        if loaded == _fingerprint(book):
+            book.changed.clear()
+            continue
+        if loaded is None:
+            rows = PaperPosition.objects.filter(account=account)
+            stored = {row.symbol: tuple(getattr(row, name) for name in POSITION_FIELDS) for row in rows}
+        else:  # the rows as they were read or last saved, under the wallet's lock: no need to read them again
+            stored = {entry[0]: tuple(entry[1:]) for entry in loaded[3]}
+        gone += [Q(account=account, symbol=symbol) for symbol in stored if symbol not in book.positions]
+        for symbol, position in book.positions.items():
+            values = {name: getattr(position, name) for name in POSITION_FIELDS}
+            before = stored.get(symbol)
+            if before is None:
+                created.append(PaperPosition(account=account, symbol=symbol, **values))
+            elif before != tuple(values.values()):
+                PaperPosition.objects.filter(account=account, symbol=symbol).update(**values)
+        wallet.balance = book.balance
+        wallet.next_order_seq = book.next_seq
+        wallet.leverage = dict(book.leverage)
+        wallets.append(wallet)
+        saved.append((wallet, book))
+    if orders:
         PaperOrder.objects.bulk_create(
-            [
-                PaperOrder(
-                    account=account,
-                    exchange_order_id=exchange_id,
-                    **{name: getattr(book.orders[exchange_id], name) for name in ORDER_FIELDS},
-                )
-                for exchange_id in sorted(book.changed)
-            ],
+            orders,
             update_conflicts=True,
             unique_fields=["account", "exchange_order_id"],
             update_fields=list(ORDER_FIELDS),
         )
-    loaded = getattr(book, "loaded", None)
-    book.__dict__.pop("reported", None)
-    if loaded == _fingerprint(book):
-        book.changed.clear()
-        return
-    if loaded is None:
-        rows = PaperPosition.objects.filter(account=account)
-        stored = {row.symbol: tuple(getattr(row, name) for name in POSITION_FIELDS) for row in rows}
-    else:  # the rows as they were read or last saved, under the wallet's lock: no need to read them again
-        stored = {entry[0]: tuple(entry[1:]) for entry in loaded[3]}
-    gone = [symbol for symbol in stored if symbol not in book.positions]
     if gone:
-        PaperPosition.objects.filter(account=account, symbol__in=gone).delete()
-    for symbol, position in book.positions.items():
-        values = {name: getattr(position, name) for name in POSITION_FIELDS}
-        before = stored.get(symbol)
-        if before is None:
-            PaperPosition.objects.create(account=account, symbol=symbol, **values)
-        elif before != tuple(values.values()):
-            PaperPosition.objects.filter(account=account, symbol=symbol).update(**values)
-    wallet.balance = book.balance
-    wallet.next_order_seq = book.next_seq
-    wallet.leverage = dict(book.leverage)
-    wallet.save(update_fields=["balance", "next_order_seq", "leverage"])
-    for exchange_id in list(book.orders):
-        if book.orders[exchange_id].status != "open":
-            del book.orders[exchange_id]
-    book.changed.clear()
-    _book_as_stored(book)
-    wallet.balance = book.balance
-    book.loaded = _fingerprint(book)  # type: ignore[attr-defined]
+        PaperPosition.objects.filter(reduce(operator.or_, gone)).delete()
+    if created:
+        PaperPosition.objects.bulk_create(created)
+    if len(wallets) == 1:
+        wallets[0].save(update_fields=["balance", "next_order_seq", "leverage"])
+    elif wallets:
+        PaperWallet.objects.bulk_update(wallets, ["balance", "next_order_seq", "leverage"])
+    for wallet, book in saved:
+        for exchange_id in list(book.orders):
+            if book.orders[exchange_id].status != "open":
+                del book.orders[exchange_id]
+        book.changed.clear()
+        _book_as_stored(book)
+        wallet.balance = book.balance
+        book.loaded = _fingerprint(book)  # type: ignore[attr-defined]
 
 
 def _book_as_stored(book: PaperBook) -> None:
@@ -235,6 +260,16 @@ def hold(account_id: int, wallet: PaperWallet, make: Callable[[], PaperExchange]
     held = _held.get()
     if held is not None:
         held[account_id] = Held(wallet, make)
+
+
+def held_book(account_id: int) -> tuple[PaperWallet, PaperExchange] | None:
+    """The wallet and exchange of a held book (built on first use), or None; it stays held."""
+    held = _held.get()
+    entry = held.get(account_id) if held is not None else None
+    if entry is None:
+        return None
+    entry.exchange = entry.exchange or entry.make()
+    return entry.wallet, entry.exchange
 
 
 def release(account_id: int) -> None:
