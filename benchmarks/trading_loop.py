@@ -266,12 +266,12 @@ def phases_line(tick: LoopTick) -> str:
     shards = [v for k, v in tick.phases.items() if k.startswith("shard_")]
     coordinator = tick.phases.get("coordinator", {})
     parts = [f"plan {coordinator.get('plan_ms', 0):.0f} ms", f"signals {coordinator.get('signals_ms', 0):.0f} ms"]
-    for name in ("read", "paper_step", "claim", "held", "decide", "risk", "per_bot", "exits", "total"):
+    for name in ("read", "paper_step", "claim", "held", "decide", "risk", "per_bot", "plain", "total"):
         values = [s.get(name, 0) for s in shards]
         if values:
             parts.append(f"{name} Σ{sum(values):.0f}/max {max(values):.0f} ms")
     parts.append(f"bots per bot {sum(s.get('per_bot_bots', 0) for s in shards)}")
-    parts.append(f"bulk exits {sum(s.get('exit_bots', 0) for s in shards)} (inside per_bot)")
+    parts.append(f"plain ticks in bulk {sum(s.get('plain_bots', 0) for s in shards)} (inside per_bot)")
     return "; ".join(parts)
 
 
@@ -321,11 +321,11 @@ def profile_tick(args: argparse.Namespace, symbols: list[str], seed_open: object
         for name, ms in part.phases.items():
             phases[name] += ms
     per_bot = sum(r.per_bot for r in reports)
-    exits = sum(r.exits for r in reports)
+    plain = sum(r.plain for r in reports)
     claimed = sum(r.claimed for r in reports)
     print(
         f"tick {now:%Y-%m-%d %H:%M} in one process under cProfile: {seconds:.2f} s, {statements[0]} statements, "
-        f"{claimed} bots claimed, {exits} plain exits in bulk, {per_bot} through the per-bot code",
+        f"{claimed} bots claimed, {plain} plain ticks in bulk, {per_bot} through the per-bot code",
         flush=True,
     )
     print("phases (ms, under the profiler): " + ", ".join(f"{k} {v:.0f}" for k, v in phases.items()), flush=True)

@@ -154,7 +154,7 @@ def loop_shard(
     phases = {name: round(ms, 1) for name, ms in report.phases.items()}
     phases["total"] = round((time.perf_counter() - began) * 1000, 1)
     phases["bots"], phases["per_bot_bots"], phases["accounts"] = report.bots, report.per_bot, report.accounts
-    phases["exit_bots"] = report.exits
+    phases["plain_bots"] = report.plain
     sharding.tick_shard_done(tick_id, shard, phases, report.claimed)
     return {"shard": shard, "bots": report.bots, "claimed": report.claimed, "errors": report.errors[:10]}
 

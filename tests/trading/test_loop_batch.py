@@ -228,7 +228,7 @@ def test_the_batch_writes_the_rows_of_the_per_bot_path(listed, seeded):
     assert Bot.objects.get(pk=bots["holding_nothing"].pk).peak_equity > D(10000)
     assert Position.objects.get(bot=bots["holding_reverses"], status=Position.Status.OPEN).side == "short"
     assert by_name and report.claimed == 13 and report.per_bot >= 5 and not report.errors
-    assert report.exits == 1  # holding_exits: a plain exit, written in bulk
+    assert report.plain == 3  # flat_enters, holding_exits, holding_reverses: plain ticks, written in bulk
 
 
 def test_a_redelivered_shard_skips_the_chunks_it_committed_and_trades_once(listed):
@@ -255,7 +255,7 @@ def test_a_temporary_failure_releases_the_claim_and_hands_the_bot_to_its_own_tas
     real = ticks.bot_act
 
     def flaky(bot, candle_open, signal, history_start=None, **kwargs):
-        if bot.name == "flat_enters":
+        if bot.name == "shared_enters":  # (a shared account: the per-bot code)
             raise TemporaryError("the exchange timed out")
         return real(bot, candle_open, signal, history_start, **kwargs)
 
@@ -263,13 +263,13 @@ def test_a_temporary_failure_releases_the_claim_and_hands_the_bot_to_its_own_tas
     report = batch_path(bots)
     assert report.retried == 1
     assert [(name, args[0], args[1]) for name, args, _options in sent] == [
-        ("trading.run_bot_tick", bots["flat_enters"].pk, C1.isoformat())
+        ("trading.run_bot_tick", bots["shared_enters"].pk, C1.isoformat())
     ]
     assert sent[0][2]["queue"] == "trading.paper"
-    bot = Bot.objects.get(pk=bots["flat_enters"].pk)
+    bot = Bot.objects.get(pk=bots["shared_enters"].pk)
     assert bot.last_candle_open == C1 - timedelta(milliseconds=1)  # the task's claim succeeds
     assert not Order.objects.filter(bot=bot).exists()
-    assert Trade.objects.filter(bot=bots["shared_enters"]).count() == 1  # the others went on
+    assert Trade.objects.filter(bot=bots["flat_enters"]).count() == 1  # the others went on
 
 
 def test_a_bot_that_fails_after_its_fill_runs_again_from_the_stored_book(listed, monkeypatch):
@@ -329,9 +329,11 @@ def test_a_market_read_once_per_tick_gives_each_shard_the_candle_and_price_it_wo
         clock._forget()
 
 
-def test_an_exit_that_meets_the_unexpected_goes_through_the_per_bot_code(listed, monkeypatch):
-    """A plain exit is sent on the chunk's book in memory and written in bulk; if anything goes wrong before its
-    rows are written, its account's book is read again and the per-bot code does the exit: the same rows."""
+@pytest.mark.parametrize("broken", ["fill_closes", "fill_opens", "protective_request"])
+def test_a_plain_tick_that_meets_the_unexpected_goes_through_the_per_bot_code(listed, monkeypatch, broken):
+    """A plain tick (exit, entry, reversal) is sent on the chunk's book in memory and written in bulk; if anything
+    goes wrong before its rows are written, its account's book is read again and the per-bot code does it: the
+    same rows."""
     bots = seed("one")
     per_bot_path(bots)
     expected = rows("one")
@@ -339,12 +341,12 @@ def test_an_exit_that_meets_the_unexpected_goes_through_the_per_bot_code(listed,
 
     bots = seed("two")
 
-    def broken(*args, **kwargs):
-        raise RuntimeError("a bug in the bulk exit")
+    def fails(*args, **kwargs):
+        raise RuntimeError("a bug in the bulk path")
 
-    monkeypatch.setattr(batch_trades, "fill_closes", broken)
+    monkeypatch.setattr(batch_trades, broken, fails)
     report = batch_path(bots, chunk_size=4)
     got = rows("two")
-    assert report.exits == 0 and not report.errors
+    assert report.plain == {"fill_closes": 1, "fill_opens": 1, "protective_request": 1}[broken] and not report.errors
     for name in expected:
         assert got[name] == expected[name], name

@@ -62,7 +62,7 @@ class ShardReport:
     claimed: int = 0
     accounts: int = 0
     per_bot: int = 0
-    exits: int = 0
+    plain: int = 0  # bots whose tick was plain, written in bulk (``batch_trades._Plain``)
     retried: int = 0
     errors: list[str] = field(default_factory=list)
     phases: dict[str, float] = field(default_factory=lambda: defaultdict(float))  # milliseconds

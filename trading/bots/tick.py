@@ -310,11 +310,9 @@ def _streak_reset(bot: Bot) -> None:
         bot.transient_failures, bot.retry_not_before = 0, None
 
 
-def _open_for_bot(
-    exchange: Exchange, bot: Bot, side: str, candle_open: datetime, scope: str, candle_ms: int
-) -> Order | None:
-    account = bot.exchange_account
-    capped = router.apply_envelope(
+def bot_capped(bot: Bot) -> router.Capped:
+    """The bot's leverage, size and stops within its owner's risk envelope."""
+    return router.apply_envelope(
         router.Request(
             leverage=bot.leverage,
             position_size_pct=bot.position_size_pct,
@@ -324,6 +322,13 @@ def _open_for_bot(
         ),
         risk_envelope(bot.user),
     )
+
+
+def _open_for_bot(
+    exchange: Exchange, bot: Bot, side: str, candle_open: datetime, scope: str, candle_ms: int
+) -> Order | None:
+    account = bot.exchange_account
+    capped = bot_capped(bot)
     order = position_open(
         exchange=exchange,
         account=account,

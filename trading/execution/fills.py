@@ -131,28 +131,10 @@ def fill_record(
         order.position = position
         remaining = Decimal(0)
     if remaining > 0:
-        leverage = int(leverage or (order.bot.leverage if order.bot else 1))
-        side = Position.Side.LONG if order.side == "buy" else Position.Side.SHORT
-        liquidation = None
-        if side == Position.Side.LONG and leverage > 1:
-            liquidation = price * (1 - Decimal(1) / leverage)
-        elif side == Position.Side.SHORT:
-            liquidation = price * (1 + Decimal(1) / leverage)
-        position = Position.objects.create(
-            user_id=order.user_id,
-            exchange_account=account,
-            bot=order.bot,
-            symbol=order.symbol,
-            side=side,
-            amount=remaining,
-            entry_price=price,
-            leverage=leverage,
-            margin=margin if margin is not None else remaining * price / leverage,
-            fees=fee * (remaining / amount),
-            mark_price=price,
-            opened_at=time,
-            liquidation_price=liquidation,
+        position = fill_opens(
+            order, price=price, amount=amount, remaining=remaining, fee=fee, time=time, margin=margin, leverage=leverage
         )
+        position.save()
         order.position = position
     if order.pk is None:  # sent as a fresh order (``orders_fresh``): its row is inserted now, with its fill
         order.save()
@@ -196,6 +178,42 @@ def fill_closes(
         position.exit_price = price
         position.exit_reason = _exit_reason(order, reason)
     return pnl, amount - closing
+
+
+def fill_opens(
+    order: Order,
+    *,
+    price: Decimal,
+    amount: Decimal,
+    remaining: Decimal,
+    fee: Decimal,
+    time: datetime,
+    margin: Decimal | None,
+    leverage: int | None,
+) -> Position:
+    """The position the ``remaining`` part of a fill opens (not saved)."""
+    leverage = int(leverage or (order.bot.leverage if order.bot else 1))
+    side = Position.Side.LONG if order.side == "buy" else Position.Side.SHORT
+    liquidation = None
+    if side == Position.Side.LONG and leverage > 1:
+        liquidation = price * (1 - Decimal(1) / leverage)
+    elif side == Position.Side.SHORT:
+        liquidation = price * (1 + Decimal(1) / leverage)
+    return Position(
+        user_id=order.user_id,
+        exchange_account=order.exchange_account,
+        bot=order.bot,
+        symbol=order.symbol,
+        side=side,
+        amount=remaining,
+        entry_price=price,
+        leverage=leverage,
+        margin=margin if margin is not None else remaining * price / leverage,
+        fees=fee * (remaining / amount),
+        mark_price=price,
+        opened_at=time,
+        liquidation_price=liquidation,
+    )
 
 
 def fill_trade(order: Order, *, amount: Decimal, price: Decimal, fee: Decimal, pnl: Decimal, time: datetime) -> Trade:

@@ -118,6 +118,30 @@ def position_open(
 ) -> Order:
     """Size an entry from the account's balance, send it, then place and verify its stop loss and take
     profit. Used by bots, TradingView alerts and people alike."""
+    request, note = entry_request(
+        exchange=exchange, account=account, symbol=symbol, side=side, capped=capped, client_id=client_id, note=note
+    )
+    order = order_submit(
+        exchange=exchange, account=account, request=request, purpose=Order.Purpose.ENTRY, source=source, bot=bot,
+        candle_open=candle_open, note=note,
+    )  # fmt: skip
+    if order.status == Order.Status.FILLED and order.position_id and not account.is_paper:
+        _set_leverage(Position.objects.get(pk=order.position_id), capped.leverage)
+    if order.status == Order.Status.FILLED and order.position_id:
+        if Order.position.is_cached(order):  # the fill was recorded on this order in memory, with its position
+            position = as_stored_row(order.position)
+        else:
+            position = Position.objects.select_related("exchange_account", "bot").get(pk=order.position_id)
+        protect(exchange=exchange, position=position, capped=capped, client_id=client_id)
+    return order
+
+
+def entry_request(
+    *, exchange: Exchange, account: ExchangeAccount, symbol: str, side: str, capped: router.Capped, client_id: str,
+    note: str,
+) -> tuple[OrderRequest, str]:  # fmt: skip
+    """The entry order, sized from the account's balance at the current price (the leverage set on the exchange
+    first), and the order's note with the risk envelope's adjustments."""
     market: Market = exchange.market(symbol)
     if capped.adjustments:
         note = (note + " " if note else "") + "; ".join(str(a) for a in capped.adjustments)
@@ -138,19 +162,40 @@ def position_open(
     request = OrderRequest(
         symbol=symbol, side=order_side, type="market", amount=sized.amount, client_order_id=client_id
     )
-    order = order_submit(
-        exchange=exchange, account=account, request=request, purpose=Order.Purpose.ENTRY, source=source, bot=bot,
-        candle_open=candle_open, note=note,
-    )  # fmt: skip
-    if order.status == Order.Status.FILLED and order.position_id and not account.is_paper:
-        _set_leverage(Position.objects.get(pk=order.position_id), capped.leverage)
-    if order.status == Order.Status.FILLED and order.position_id:
-        if Order.position.is_cached(order):  # the fill was recorded on this order in memory, with its position
-            position = as_stored_row(order.position)
-        else:
-            position = Position.objects.select_related("exchange_account", "bot").get(pk=order.position_id)
-        protect(exchange=exchange, position=position, capped=capped, client_id=client_id)
-    return order
+    return request, note
+
+
+def protection(
+    exchange: Exchange, position: Position, capped: router.Capped
+) -> tuple[Decimal | None, Decimal | None, list[tuple[str, Decimal, str, str]]]:
+    """The stop loss and take profit levels of a position just opened, and the exchange orders that hold them
+    where the market has them: (type, trigger, purpose, leg) each."""
+    market = exchange.market(position.symbol)
+    stop, take = router.protective_levels(
+        market=market,
+        side=position.side,
+        entry_price=position.entry_price,
+        stop_loss_pct=capped.stop_loss_pct,
+        take_profit_pct=capped.take_profit_pct,
+    )
+    wanted = []
+    if stop is not None and exchange.capabilities.stop_orders:
+        wanted.append(("stop_market", stop, Order.Purpose.STOP_LOSS, "sl"))
+    if take is not None and exchange.capabilities.take_profit_orders:
+        wanted.append(("take_profit", take, Order.Purpose.TAKE_PROFIT, "tp"))
+    return stop, take, wanted
+
+
+def protective_request(position: Position, kind: str, level: Decimal, client_id: str, leg: str) -> OrderRequest:
+    return OrderRequest(
+        symbol=position.symbol,
+        side="sell" if position.side == Position.Side.LONG else "buy",
+        type=kind,
+        amount=position.amount,
+        client_order_id=router.client_order_id(client_id, position.pk, leg),
+        trigger_price=level,
+        reduce_only=True,
+    )
 
 
 def _set_leverage(position: Position, leverage: int) -> None:
@@ -170,37 +215,16 @@ def protect(*, exchange: Exchange, position: Position, capped: router.Capped, cl
     """Stop loss and take profit from the entry fill: exchange-native orders where the market has them
     (then verified on the exchange, retried once, and the position closed if they still are not
     there); otherwise stored on the position and watched by the loop on every tick."""
-    market = exchange.market(position.symbol)
-    stop, take = router.protective_levels(
-        market=market,
-        side=position.side,
-        entry_price=position.entry_price,
-        stop_loss_pct=capped.stop_loss_pct,
-        take_profit_pct=capped.take_profit_pct,
-    )
+    stop, take, wanted = protection(exchange, position, capped)
     Position.objects.filter(pk=position.pk).update(stop_loss=stop, take_profit=take)
     position.stop_loss, position.take_profit = stop, take
-    side = "sell" if position.side == Position.Side.LONG else "buy"
-    wanted = []
-    if stop is not None and exchange.capabilities.stop_orders:
-        wanted.append(("stop_market", stop, Order.Purpose.STOP_LOSS, "sl"))
-    if take is not None and exchange.capabilities.take_profit_orders:
-        wanted.append(("take_profit", take, Order.Purpose.TAKE_PROFIT, "tp"))
     for kind, level, purpose, leg in wanted:
         placed = False
         # A fresh client order id only after the exchange refused one; after a transient failure the same id
         # again, which order_submit looks up before it sends anything (the first one may rest there already).
         attempt = 0
         for _try in range(2):
-            request = OrderRequest(
-                symbol=position.symbol,
-                side=side,
-                type=kind,
-                amount=position.amount,
-                client_order_id=router.client_order_id(client_id, position.pk, f"{leg}{attempt}"),
-                trigger_price=level,
-                reduce_only=True,
-            )
+            request = protective_request(position, kind, level, client_id, f"{leg}{attempt}")
             try:
                 order = order_submit(
                     exchange=exchange, account=position.exchange_account, request=request, purpose=purpose,
