@@ -20,7 +20,7 @@ from accounts.models import ExchangeAccount, RiskProfile
 from market_data.models import Candle
 from tests.factories import UserFactory
 from trading import clock
-from trading.bots import batch, batch_trades, loop, sharding
+from trading.bots import batch, batch_trades, loop, plain_ticks, sharding
 from trading.bots import tick as ticks
 from trading.exchanges.errors import TemporaryError
 from trading.models import (
@@ -344,7 +344,7 @@ def test_a_plain_tick_that_meets_the_unexpected_goes_through_the_per_bot_code(li
     def fails(*args, **kwargs):
         raise RuntimeError("a bug in the bulk path")
 
-    monkeypatch.setattr(batch_trades, broken, fails)
+    monkeypatch.setattr(plain_ticks, broken, fails)
     report = batch_path(bots, chunk_size=4)
     got = rows("two")
     assert report.plain == {"fill_closes": 1, "fill_opens": 1, "protective_request": 1}[broken] and not report.errors

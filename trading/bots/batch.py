@@ -14,7 +14,8 @@ per chunk of accounts (one transaction, so a crash rolls back the chunk and a re
    updates go in one UPDATE;
 5. every other bot (it trades, its risk limit halts it, its account's book changed in the paper step, or it
    shares an account with such a bot) runs ``tick.bot_act`` — the per-bot code — in its own savepoint, in bot
-   order, on the books the chunk holds (``trading.bots.batch_trades``). A ``TemporaryError`` (or an error the
+   order, on the books the chunk holds (``trading.bots.batch_trades``: a plain exit, entry or reversal is
+   written in bulk, the others run the per-bot code). A ``TemporaryError`` (or an error the
    careful second run meets again) rolls its savepoint back, releases its claim and hands it to one
    ``trading.run_bot_tick`` task (with the bot's backoff); a permanent exchange error halts only that bot.
 
