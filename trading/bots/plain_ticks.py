@@ -69,11 +69,12 @@ class Plain:
         per_account: dict[int, int] = {}
         for bot in bots:
             per_account[bot.exchange_account_id] = per_account.get(bot.exchange_account_id, 0) + 1
-        plain = [bot for bot in bots if per_account[bot.exchange_account_id] == 1 and bot.exchange_account_id in equity]
+        alone = {account for account, count in per_account.items() if count == 1 and account in equity}
+        plain = [bot for bot in bots if bot.exchange_account_id in alone]
         used, open_on = self._stored(plain, rows)
         ids = _position_ids(len(plain))
         today = clock.now().date()
-        others = [bot for bot in bots if bot not in plain]
+        others = [bot for bot in bots if bot.exchange_account_id not in alone]
         with client_ids_tracked() as unused:
             for bot in plain:
                 row = rows[bot.pk]
