@@ -31,7 +31,10 @@ clock; ``processed_at`` is written after the order filled and its stop loss / ta
 
 Broker and cache: Redis when REDIS_URL is set (then with DJANGO_DEBUG off, as in production; its cache keys
 prefixed ``whbench``, its queues named ``whbench-*``), else the file-system broker and the local-memory
-cache in a temporary TRENDY_VAR_DIR (DJANGO_DEBUG on). PostgreSQL and Redis themselves are not pinned.
+cache in a temporary TRENDY_VAR_DIR (DJANGO_DEBUG on). In phase 1 the local PostgreSQL and Redis processes are
+held to the load generator's core (``--services-core``, default 1; their affinity is given back after), so
+that the receiver has core 0 to itself, as it would beside a database and a cache on their own machines;
+``--services-core shared`` leaves them to the scheduler, which also runs them on core 0.
 Each phase runs REPEAT times; the medians are printed. Everything it created is deleted at the end.
 Targets: >= 400 alerts/s with p99 <= 50 ms at the receiver on one core (issue 14); alert-to-fill p95 < 500 ms.
 
@@ -45,6 +48,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import http.client
 import json
 import os
@@ -61,6 +65,7 @@ import time
 import warnings
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -332,6 +337,13 @@ def main() -> None:
     parser.add_argument("--phase", default="both", choices=["both", "receiver", "fill"])
     parser.add_argument("--profile", action="store_true", help="py-spy the server during one more run")
     parser.add_argument("--quick", action="store_true", help="a run CI can afford (under 30 s)")
+    parser.add_argument(
+        "--services-core",
+        default="1",
+        help="phase 1: the core the local PostgreSQL and Redis processes are held to while it runs (the load "
+        "generator's; their affinity is given back after), so that the receiver has core 0 to itself; 'shared' "
+        "leaves them wherever the scheduler puts them, core 0 included",
+    )
     args = parser.parse_args()
     if args.worker_class:
         args.server = f"gunicorn-{args.worker_class}"
@@ -380,12 +392,52 @@ def main() -> None:
     try:
         clock_before, endpoints = _setup(args.endpoints)
         if args.phase in ("both", "receiver"):
-            _phase_receiver(args, env, queues["receiver"], endpoints)
+            with _services_held(args.services_core):
+                _phase_receiver(args, env, queues["receiver"], endpoints)
         if args.phase in ("both", "fill"):
             _phase_fill(args, env, queues["fill"], endpoints)
     finally:
         _teardown(env, list(queues.values()), clock_before)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _services_held(core: str):
+    """Every thread of the local PostgreSQL (the postmaster and its backends: new backends inherit its affinity)
+    and Redis processes held to ``core`` while the block runs, then given back the cores they had. Nothing is
+    done for 'shared', for services on another host, or where this user may not change their affinity."""
+    local = ("127.0.0.1", "localhost", "::1")
+    names = []
+    if urlparse(os.environ.get("DATABASE_URL", "")).hostname in local:
+        names.append("postgres")
+    if urlparse(os.environ.get("REDIS_URL", "")).hostname in local:
+        names.append("redis-server")
+    if core == "shared" or not names:
+        print("services: PostgreSQL and Redis not held to a core (they may run on the server's core)", flush=True)
+        yield
+        return
+    target = {int(core)}
+    before: dict[int, set[int]] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if (proc / "comm").read_text().strip() not in names:
+                continue
+            for task in (proc / "task").iterdir():
+                tid = int(task.name)
+                before[tid] = os.sched_getaffinity(tid)
+                os.sched_setaffinity(tid, target)
+        except (OSError, ValueError):
+            continue  # ended, or not ours to move
+    print(f"services: {', '.join(names)} held to core {core} ({len(before)} threads) during phase 1", flush=True)
+    try:
+        yield
+    finally:
+        for tid, cores in before.items():
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(tid, cores)
+        # Backends started meanwhile inherited the postmaster's core and end with their connections.
 
 
 def _claim(database: str, run: str) -> None:

@@ -22,7 +22,6 @@ without key prefix, not eager; otherwise (the embedded file-system broker, eager
 from __future__ import annotations
 
 import base64
-import json
 import os
 import socket
 import threading
@@ -30,8 +29,9 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 import psycopg
-from django.db import connections, transaction
+from django.db import InterfaceError, OperationalError, connections, transaction
 from django.db.models import Model, QuerySet, signals
 from django.db.models.query import get_related_populators
 from django.db.models.sql import InsertQuery
@@ -79,10 +79,35 @@ class CompiledSelect:
         sql, params, slot, make = compiled
         params = list(params)
         params[slot] = parameter
+        connection = connections[alias]
+        # Django checks a reused connection before a request's first query (CONN_HEALTH_CHECKS: one more round
+        # trip, ``SELECT 1``). This query only reads, so it is the check: if it fails on a connection that turns
+        # out dead (the server restarted while it was idle), the connection is closed and the query runs once
+        # more on a new one, as after a failed check.
+        checking = (
+            connection.vendor == "postgresql"
+            and connection.connection is not None
+            and connection.health_check_enabled
+            and not connection.health_check_done
+            and not connection.in_atomic_block
+            and not getattr(connection, "pool", None)
+        )
+        if checking:
+            connection.health_check_done = True
+        try:
+            row = self._fetch(alias, sql, params)
+        except (OperationalError, InterfaceError):
+            if not checking or connection.is_usable():
+                raise
+            connection.close()
+            row = self._fetch(alias, sql, params)
+        return None if row is None else make(row)
+
+    @staticmethod
+    def _fetch(alias: str, sql: str, params: list[Any]) -> tuple | None:
         with prepared_cursor(alias) as cursor:
             cursor.execute(sql, params)
-            row = cursor.fetchone()
-        return None if row is None else make(row)
+            return cursor.fetchone()
 
     def _compile(self, base: QuerySet, alias: str) -> tuple[str, list[Any], int, Callable[[tuple], Any]]:
         queryset = self.build(base, _MARK)
@@ -204,7 +229,7 @@ class _Route:
 
     def message(self, args: tuple) -> bytes:
         task_id = str(uuid.uuid4())
-        body = json.dumps([list(args), {}, _EMBED]).encode()
+        body = orjson.dumps([list(args), {}, _EMBED])
         envelope = {
             "body": base64.b64encode(body).decode(),
             "content-encoding": "utf-8",
@@ -240,7 +265,7 @@ class _Route:
                 "delivery_tag": str(uuid.uuid4()),
             },
         }
-        return json.dumps(envelope).encode()
+        return orjson.dumps(envelope)
 
 
 _routes: dict[str, _Route] = {}

@@ -47,7 +47,7 @@ from trading.execution import positions as position_services
 from trading.execution import router
 from trading.execution.adapters import exchange_session
 from trading.models import Bot, Order, Position
-from trading.paper.markets import paper_markets
+from trading.paper.markets import listed, listed_key
 from trading_site import dispatch
 from webhooks import hotpath, validation
 from webhooks.models import WebhookEndpoint, WebhookEvent
@@ -222,15 +222,20 @@ def _receive(token: str, body: bytes, remote_addr: str, forwarded_for: str | Non
     ip = validation.client_ip(remote_addr, forwarded_for, settings.TRENDY_NUM_PROXIES)
     # An address that sent too many requests that did not authenticate this minute: refused from Redis,
     # before the database is touched. TradingView's own addresses carry every trader's alerts: never held.
+    # One cache round trip before the database: this counter, the market clock and the paper exchange's
+    # listed markets (for either market type: the account is not known yet).
     ip_key = None if ip in validation.TRADINGVIEW_IPS else f"webhooks:refused-ip:{ip}:{_minute(now)}"
-    if ip_key is not None and _peek(ip_key) >= settings.TRENDY_WEBHOOK_REFUSED_PER_IP:
+    listed_keys = {kind: listed_key(settings.TRENDY_PAPER_DATA_EXCHANGE, kind) for kind in _MARKET_TYPES}
+    market_time, cached = clock.now_with([*listed_keys.values(), *([ip_key] if ip_key else [])])
+    if ip_key is not None and _as_count(cached.get(ip_key)) >= settings.TRENDY_WEBHOOK_REFUSED_PER_IP:
         return _too_many(now)
+    listed_cached = {kind: cached.get(key) for kind, key in listed_keys.items()}
     common: dict[str, Any] = {
         "source_ip": ip,
         "body_size": len(body),
         "is_test": is_test,
         "received_at": now,
-        "market_time": clock.now(),
+        "market_time": market_time,
     }
     door = _Door(token=token, body=body, ip_key=ip_key, now=now, common=common)
     endpoint = _endpoint_for(token) if token and len(token) <= 64 else None
@@ -269,7 +274,7 @@ def _receive(token: str, body: bytes, remote_addr: str, forwarded_for: str | Non
         validation.check_age(alert.time, now, endpoint.max_age_seconds)
     except AlertError as exc:
         return _reject(422, exc.code, exc.message, exc.params, **common)
-    problem, figures = _market_problem(endpoint, alert)
+    problem, figures = _market_problem(endpoint, alert, listed_cached)
     if problem:
         return _reject(422, "unknown_symbol", problem, figures, **common)
     account = endpoint.exchange_account
@@ -332,6 +337,7 @@ def _receive(token: str, body: bytes, remote_addr: str, forwarded_for: str | Non
 
 
 DEFAULT_DEDUPE_WINDOW = 60  # seconds: an endpoint bound to no bot
+_MARKET_TYPES = tuple(ExchangeAccount.MarketType.values)
 
 
 def _dedupe_window(bot: Bot | None) -> int:
@@ -414,6 +420,8 @@ _RECEIVER_FIELDS = (
 )
 
 
+# Never evaluated: the compiled query's base (its database and its joins), built once rather than per alert.
+_ENDPOINTS_WITH_OWNERS = WebhookEndpoint.objects.select_related("exchange_account", "user", "bot")
 _ENDPOINT_BY_TOKEN = hotpath.CompiledSelect(
     lambda base, token: base.only(*_RECEIVER_FIELDS).filter(token=token).order_by()[:1]
 )
@@ -422,7 +430,7 @@ _ENDPOINT_BY_TOKEN = hotpath.CompiledSelect(
 def _endpoint_for(token: str) -> WebhookEndpoint | None:
     """The endpoint with its account, user and bot: the ORM's select_related query, compiled once per process
     and run as a prepared statement (``webhooks.hotpath``)."""
-    return _ENDPOINT_BY_TOKEN.first(WebhookEndpoint.objects.select_related("exchange_account", "user", "bot"), token)
+    return _ENDPOINT_BY_TOKEN.first(_ENDPOINTS_WITH_OWNERS, token)
 
 
 def _redis_client_and_key(key: str) -> tuple[Any, str]:
@@ -438,16 +446,25 @@ def _redis_client_and_key(key: str) -> tuple[Any, str]:
     return None, key
 
 
+# INCR, and the expiry when the counter was created: one command, atomic on the server.
+_COUNT_LUA = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return count
+"""
+_count_script: Any = None
+
+
 def _count(key: str, ttl: int) -> int:
-    """An atomic counter with an expiry (Redis: INCR and EXPIRE in one round trip; INCR alone is atomic, so
-    the pipeline needs no MULTI/EXEC around them)."""
+    """An atomic counter that expires ``ttl`` seconds after its first count (Redis: one EVALSHA of a script
+    that runs INCR and, on the first, EXPIRE; the server runs a script whole, so a counter never lives on
+    without its expiry)."""
+    global _count_script
     redis_client, full_key = _redis_client_and_key(key)
     if redis_client is not None:
-        pipe = redis_client.pipeline(transaction=False)
-        pipe.incr(full_key)
-        pipe.expire(full_key, ttl)
-        count, _expired = pipe.execute()
-        return int(count)
+        if _count_script is None:
+            _count_script = redis_client.register_script(_COUNT_LUA)
+        return int(_count_script(keys=[full_key], args=[ttl], client=redis_client))
     cache.add(key, 0, timeout=ttl)
     try:
         return int(cache.incr(key))
@@ -458,7 +475,11 @@ def _count(key: str, ttl: int) -> int:
 
 def _peek(key: str) -> int:
     redis_client, full_key = _redis_client_and_key(key)
-    value = redis_client.get(full_key) if redis_client is not None else cache.get(key)
+    return _as_count(redis_client.get(full_key) if redis_client is not None else cache.get(key))
+
+
+def _as_count(value: Any) -> int:
+    """A counter of ``_count`` as ``cache.get_many`` returns it (an int, bytes, or None when missing)."""
     try:
         return int(value or 0)
     except (TypeError, ValueError):
@@ -554,8 +575,11 @@ def _within_rate(endpoint: WebhookEndpoint, now: Any) -> bool:
     return _count(f"webhooks:rate:{endpoint.pk}:{_minute(now)}", 120) <= endpoint.max_alerts_per_minute
 
 
-def _market_problem(endpoint: WebhookEndpoint, alert: validation.Alert) -> tuple[str, dict[str, Any]]:
-    """Why the alert's market cannot be traded here ("" if it can), with the figures for the pages."""
+def _market_problem(
+    endpoint: WebhookEndpoint, alert: validation.Alert, cached: dict[str, Any] | None = None
+) -> tuple[str, dict[str, Any]]:
+    """Why the alert's market cannot be traded here ("" if it can), with the figures for the pages. ``cached``:
+    the paper exchange's listed markets by market type, as read from the cache (None: missing)."""
     if endpoint.allowed_symbols and alert.market not in endpoint.allowed_symbols:
         message = _("%(symbol)s is not among this endpoint's allowed symbols (%(allowed)s).") % {
             "symbol": alert.market,
@@ -564,8 +588,9 @@ def _market_problem(endpoint: WebhookEndpoint, alert: validation.Alert) -> tuple
         return message, {"symbol": alert.market, "allowed": list(endpoint.allowed_symbols)}
     account = endpoint.exchange_account
     if account.is_paper:
-        markets = paper_markets(clock.data_exchange(account.exchange), market_type=account.market_type)
-        if _unified(alert.market, account) not in markets:
+        source = clock.data_exchange(account.exchange)
+        found = (cached or {}).get(account.market_type) if source == settings.TRENDY_PAPER_DATA_EXCHANGE else None
+        if _unified(alert.market, account) not in listed(source, market_type=account.market_type, cached=found):
             message = _("The paper exchange does not list %(symbol)s.") % {"symbol": alert.market}
             return message, {"symbol": alert.market}
     return "", {}  # a real exchange's market list is checked when the alert is traded

@@ -23,8 +23,8 @@ from django.utils import timezone
 from accounts.models import ExchangeAccount
 from tests.conftest import needs_postgres
 from trading.models import Order, Position
-from webhooks import services
-from webhooks.models import WebhookEndpoint, WebhookEvent
+from webhooks import hotpath, services
+from webhooks.models import WebhookEvent
 from webhooks.tasks import process_webhook_event
 from webhooks.validation import MAX_BODY_BYTES, TRADINGVIEW_IPS
 
@@ -614,7 +614,7 @@ def _down(*args, **kwargs):
 
 def test_database_down_at_the_endpoint_lookup(endpoint, send, prices, monkeypatch):
     before = WebhookEvent.objects.count()
-    monkeypatch.setattr(WebhookEndpoint.objects, "select_related", _down)
+    monkeypatch.setattr(hotpath.CompiledSelect, "_fetch", _down)
     response = send(endpoint.endpoint, alert(endpoint.secret))
     assert response.status_code == 503 and response["Retry-After"]
     assert response.json()["status"] == "unavailable"
@@ -639,7 +639,7 @@ def test_cache_down_answers_503(endpoint, prices, monkeypatch):
     def refused(*args, **kwargs):
         raise redis.exceptions.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
-    for name in ("get", "add", "incr", "set"):
+    for name in ("get", "get_many", "add", "incr", "set"):
         monkeypatch.setattr(cache, name, refused)
     client = Client(raise_request_exception=False)
     response = client.post(endpoint.endpoint.path, json.dumps(alert(endpoint.secret)), content_type="application/json")

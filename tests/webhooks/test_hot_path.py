@@ -86,6 +86,7 @@ API_HEADERS = (
     "Content-Security-Policy",
     "Permissions-Policy",
     "Cross-Origin-Opener-Policy",
+    "Content-Language",
 )
 
 
@@ -101,6 +102,7 @@ def test_the_door_answers_like_djangos_route(wsgi, endpoint, client, prices, dja
     routed = client.post(path, body, content_type="application/json")
     for name in API_HEADERS:
         assert headers[name] == routed[name], name
+    assert headers["Vary"] == "Accept-Language"  # the route's also names Cookie: the door reads no session
     # The copy: the same duplicate answer from both doors.
     status, _headers, content = wsgi_call(wsgi, "POST", path, body.encode())
     assert status == 200 and json.loads(content) == {"status": "duplicate", "event": event.pk}

@@ -44,6 +44,9 @@ def paper_market(symbol: str, *, market_type: str = "spot", exact: bool = False)
     )
 
 
+MARKETS_TTL = 300  # seconds: the stored series only change by an import
+
+
 def paper_markets(data_exchange: str, *, market_type: str = "spot", exact: bool = False) -> dict[str, Market]:
     key = f"trading:paper-markets:{data_exchange}:{market_type}:{exact}"
     markets = cache.get(key)
@@ -55,5 +58,26 @@ def paper_markets(data_exchange: str, *, market_type: str = "spot", exact: bool 
         for symbol in symbols:
             market = paper_market(symbol, market_type=market_type, exact=exact)
             markets[market.symbol] = market
-        cache.set(key, markets, 300)
+        cache.set(key, markets, MARKETS_TTL)
     return markets
+
+
+def listed_key(data_exchange: str, market_type: str) -> str:
+    """The cache entry of ``listed``: a caller that reads several entries in one round trip (the webhook
+    receiver) reads this one with them and hands its value to ``listed``."""
+    return f"trading:paper-listed:{data_exchange}:{market_type}"
+
+
+_UNREAD = object()
+
+
+def listed(data_exchange: str, *, market_type: str = "spot", cached: object = _UNREAD) -> frozenset[str]:
+    """The unified symbols the paper exchange lists (the keys of ``paper_markets``), a small cache entry of
+    their own: the receiver checks an alert's market with it on every request. ``cached``: the value of
+    ``listed_key`` already read from the cache (None when it was missing)."""
+    key = listed_key(data_exchange, market_type)
+    symbols = cache.get(key) if cached is _UNREAD else cached
+    if not isinstance(symbols, frozenset):
+        symbols = frozenset(paper_markets(data_exchange, market_type=market_type))
+        cache.set(key, symbols, MARKETS_TTL)
+    return symbols
