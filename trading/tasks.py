@@ -52,7 +52,7 @@ def loop_start_now(now: datetime, *, refresh: bool = False) -> dict[str, Any]:
     planned = sharding.plan(now)
     if refresh:
         for exchange, symbol, timeframe in planned.markets:
-            loop._refresh(exchange, symbol, timeframe, loop.StepReport(now=now))
+            loop.market_refresh(exchange, symbol, timeframe, loop.StepReport(now=now))
     due = {tf: opened.isoformat() for tf, opened in planned.due.items()}
     header = [
         signature("trading.loop_signals", args=(due, part, now.isoformat()))

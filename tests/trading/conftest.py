@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -24,3 +25,24 @@ def binance_server(monkeypatch) -> Iterator[FakeBinance]:
 def okx_server(monkeypatch) -> Iterator[FakeOkx]:
     with serving(FakeOkx(), monkeypatch) as fake:
         yield fake
+
+
+def list_paper_markets(symbols: Iterable[str], last_open: datetime, candles: int = 3) -> None:
+    """Stored 1h candles (flat, at 1) on Binance up to ``last_open``: the paper exchange lists these markets."""
+    from market_data.models import Candle
+
+    Candle.objects.bulk_create(
+        Candle(
+            exchange="binance",
+            symbol=symbol,
+            timeframe="1h",
+            open_time=last_open - timedelta(hours=k),
+            open=1,
+            high=1,
+            low=1,
+            close=1,
+            volume=1,
+        )
+        for symbol in symbols
+        for k in range(candles)
+    )

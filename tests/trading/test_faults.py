@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.utils import translation
 
 from accounts.models import ExchangeAccount, RiskProfile
-from market_data.models import Candle
+from tests.trading.conftest import list_paper_markets
 from trading import clock
 from trading.bots import loop
 from trading.bots import services as bot_services
@@ -42,21 +42,7 @@ def at(candle_open: datetime, price: str | D | None = None, *, source=None):
 @pytest.fixture
 def listed(db):
     """Stored candles make BTC/USDT and ETH/USDT markets of the paper exchange."""
-    Candle.objects.bulk_create(
-        Candle(
-            exchange="binance",
-            symbol=symbol,
-            timeframe="1h",
-            open_time=C1 - HOUR * k,
-            open=1,
-            high=1,
-            low=1,
-            close=1,
-            volume=1,
-        )
-        for symbol in ("BTC/USDT", "ETH/USDT")
-        for k in range(3)
-    )
+    list_paper_markets(("BTC/USDT", "ETH/USDT"), C1)
 
 
 @pytest.fixture

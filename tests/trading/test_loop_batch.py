@@ -19,6 +19,7 @@ from django.core.cache import cache
 from accounts.models import ExchangeAccount, RiskProfile
 from market_data.models import Candle
 from tests.factories import UserFactory
+from tests.trading.conftest import list_paper_markets
 from trading import clock
 from trading.bots import batch, batch_trades, loop, plain_ticks, sharding
 from trading.bots import tick as ticks
@@ -78,21 +79,7 @@ def pinned(when: datetime, prices: dict[str, D]):
 
 @pytest.fixture
 def listed(db):
-    Candle.objects.bulk_create(
-        Candle(
-            exchange="binance",
-            symbol=s,
-            timeframe="1h",
-            open_time=C1 - HOUR * k,
-            open=1,
-            high=1,
-            low=1,
-            close=1,
-            volume=1,
-        )
-        for s in PRICES
-        for k in range(3)
-    )
+    list_paper_markets(PRICES, C1)
     cache.clear()
 
 

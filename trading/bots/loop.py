@@ -120,7 +120,7 @@ def loop_step(
     # 2. refresh candles once per market (live only; a replay reads what is stored)
     if refresh:
         for exchange, symbol, timeframe in by_market:
-            _refresh(exchange, symbol, timeframe, report)
+            market_refresh(exchange, symbol, timeframe, report)
 
     # 3. the paper exchange plays the closed candle, then the new price
     _paper_step(now, by_market, candles, intrabar, paper_accounts, report)
@@ -185,7 +185,8 @@ def catch_up(*, now: datetime, dispatch: Dispatch | None = None, grace: timedelt
     return sent
 
 
-def _refresh(exchange: str, symbol: str, timeframe: str, report: StepReport) -> None:
+def market_refresh(exchange: str, symbol: str, timeframe: str, report: StepReport) -> None:
+    """Fetch the market's latest candles from its exchange; a failure is one line of ``report.errors``."""
     from market_data.exceptions import MarketDataError
     from market_data.services import candles_fetch
 
