@@ -19,6 +19,8 @@ PURE = [
     "trading.reconciliation.diff",
     "strategies.backtest",
     "strategies.builtin",
+    "strategies.pine",
+    "strategies.pine.source",
 ]
 
 
