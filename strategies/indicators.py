@@ -21,9 +21,14 @@ Conventions (each function's docstring gives its own formula, seed and warm-up):
 
 The loops run in numba (``strategies._kernels``) on plain read-only float64 arrays, never on the index;
 call ``strategies._kernels.warm_up()`` once at process start to load the compiled code.
+
+Why this file is long: it is the one place of every Pine ``ta.*`` function Trendy computes, for the built-in
+strategies and for community Pine scripts alike, each with its formula, seed and warm-up beside its code.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pandas as pd
@@ -32,21 +37,31 @@ from strategies import _kernels
 
 __all__ = [
     "atr",
+    "barssince",
     "bollinger",
+    "change",
+    "cross",
     "crossover",
     "crossunder",
+    "cum",
     "donchian",
     "ema",
     "highest",
     "ichimoku",
     "lowest",
     "macd",
+    "pivothigh",
+    "pivotlow",
     "rma",
     "rsi",
     "sma",
+    "stdev",
     "stoch",
     "supertrend",
     "true_range",
+    "valuewhen",
+    "vwma",
+    "wma",
 ]
 
 
@@ -347,3 +362,135 @@ def crossunder(a: pd.Series, b: pd.Series | float) -> pd.Series:
     out = np.zeros(av.shape[0], dtype=bool)
     np.logical_and(av[1:] < bv[1:], av[:-1] >= bv[:-1], out=out[1:])
     return pd.Series(out, index=index, copy=False)
+
+
+def cross(a: pd.Series, b: pd.Series | float) -> pd.Series:
+    """Pine ``ta.cross(a, b)``: ``crossover(a, b) or crossunder(a, b)``. Returns a bool Series."""
+    return crossover(a, b) | crossunder(a, b)
+
+
+# --- more of Pine's ta.* (used by community Pine strategies, strategies.pine) ------------------------------
+
+
+def wma(src: pd.Series, length: int) -> pd.Series:
+    """Weighted moving average (Pine ``ta.wma``): weights ``length, length - 1, …, 1`` from the newest bar.
+
+    Formula: ``sum(src[t-i] * (length - i), i < length) / (length * (length + 1) / 2)`` (TA-Lib ``WMA``).
+    Warm-up: first value at index ``length - 1``; NaN while a NaN is in the window. Returns a Series.
+    """
+    length = _length(length)
+    values = _values(src)
+    out = np.full(values.shape[0], np.nan)
+    if values.shape[0] >= length:
+        weights = np.arange(1, length + 1, dtype="float64")
+        out[length - 1 :] = np.convolve(values, weights[::-1], mode="valid")[: values.shape[0] - length + 1]
+        out[length - 1 :] /= weights.sum()
+    return _series(out, _index(src))
+
+
+def vwma(src: pd.Series, volume: pd.Series, length: int) -> pd.Series:
+    """Volume-weighted moving average (Pine ``ta.vwma``): ``sma(src * volume, length) / sma(volume, length)``.
+
+    Warm-up: first value at index ``length - 1``; NaN where the window's volume sums to zero. Returns a Series.
+    """
+    price, weight = _ohlc(src, volume)
+    index = _index(src)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = _kernels.sma(_values(price * weight), _length(length)) / _kernels.sma(weight, _length(length))
+    out[~np.isfinite(out)] = np.nan
+    return _series(out, index)
+
+
+def stdev(src: pd.Series, length: int, biased: bool = True) -> pd.Series:
+    """Standard deviation of the last ``length`` bars (Pine ``ta.stdev``).
+
+    ``biased=True`` (Pine's default) is the population deviation (ddof 0), computed in two passes over each
+    window exactly as ``bollinger``'s (the same kernel, with a multiplier of 1); ``biased=False`` scales it by
+    ``sqrt(length / (length - 1))`` (ddof 1; NaN for a window of one). Warm-up: first value at index
+    ``length - 1``. Returns a Series.
+    """
+    length = _length(length)
+    rows = _kernels.bollinger(_values(src), length, 1.0)
+    out = rows[1] - rows[0]
+    if not biased:
+        out = out * math.sqrt(length / (length - 1)) if length > 1 else np.full(out.shape[0], np.nan)
+    return _series(out, _index(src))
+
+
+def change(src: pd.Series, length: int = 1) -> pd.Series:
+    """Pine ``ta.change(src, length)``: ``src[t] - src[t-length]``; NaN for the first ``length`` bars.
+    Returns a float64 Series (a bool source is read as 0/1)."""
+    length = _length(length)
+    values = _values(src)
+    out = np.full(values.shape[0], np.nan)
+    out[length:] = values[length:] - values[:-length]
+    return _series(out, _index(src))
+
+
+def cum(src: pd.Series) -> pd.Series:
+    """Pine ``ta.cum(src)``: the running total of ``src`` from the first bar, a NaN counted as 0 (as
+    ``nz``); NaN only before the first non-NaN value. Returns a float64 Series."""
+    values = _values(src)
+    out = np.cumsum(np.nan_to_num(values, nan=0.0))
+    valid = ~np.isnan(values)
+    if valid.any():
+        out[: int(np.argmax(valid))] = np.nan
+    else:
+        out[:] = np.nan
+    return _series(out, _index(src))
+
+
+def _pivots(values: np.ndarray, left: int, right: int, is_high: bool) -> np.ndarray:
+    n = values.shape[0]
+    out = np.full(n, np.nan)
+    width = left + right + 1
+    if n < width:
+        return out
+    windows = np.lib.stride_tricks.sliding_window_view(values, width)
+    centre = windows[:, left]
+    others = np.delete(windows, left, axis=1)
+    with np.errstate(invalid="ignore"):
+        found = (centre[:, None] > others).all(axis=1) if is_high else (centre[:, None] < others).all(axis=1)
+    found &= ~np.isnan(centre)
+    # Known ``right`` bars after the pivot: the value is reported on bar pivot + right.
+    out[width - 1 :][found] = centre[found]
+    return out
+
+
+def pivothigh(src: pd.Series, left: int, right: int) -> pd.Series:
+    """Pine ``ta.pivothigh(src, leftbars, rightbars)``: on bar t, ``src[t-right]`` when it is strictly higher
+    than each of the ``left`` bars before it and the ``right`` bars after it (known only ``right`` bars
+    later, so nothing looks ahead); NaN elsewhere. Returns a float64 Series."""
+    return _series(_pivots(_values(src), _length(left, "left"), _length(right, "right"), True), _index(src))
+
+
+def pivotlow(src: pd.Series, left: int, right: int) -> pd.Series:
+    """Pine ``ta.pivotlow``: as ``pivothigh`` with strictly lower. Returns a float64 Series."""
+    return _series(_pivots(_values(src), _length(left, "left"), _length(right, "right"), False), _index(src))
+
+
+def barssince(condition: pd.Series) -> pd.Series:
+    """Pine ``ta.barssince(condition)``: bars since the condition was last true (0 on a bar where it is);
+    NaN before it is first true. Returns a float64 Series."""
+    flags = np.asarray(condition, dtype=bool)
+    positions = np.arange(flags.shape[0], dtype="float64")
+    last = np.where(flags, positions, np.nan)
+    last = pd.Series(last).ffill().to_numpy()
+    return _series(positions - last, _index(condition))
+
+
+def valuewhen(condition: pd.Series, src: pd.Series, occurrence: int = 0) -> pd.Series:
+    """Pine ``ta.valuewhen(condition, source, occurrence)``: ``src`` on the bar where the condition was true
+    for the ``occurrence``-th most recent time (0: the latest, this bar included); NaN until it has been true
+    ``occurrence + 1`` times. Returns a float64 Series."""
+    if isinstance(occurrence, bool) or int(occurrence) != occurrence or occurrence < 0:
+        raise ValueError(f"occurrence must be a whole number >= 0, got {occurrence!r}")
+    flags = np.asarray(condition, dtype=bool)
+    values = _values(src)
+    hits = np.flatnonzero(flags)
+    count = np.cumsum(flags)  # true bars so far, this one included
+    out = np.full(flags.shape[0], np.nan)
+    wanted = count - 1 - int(occurrence)
+    ok = wanted >= 0
+    out[ok] = values[hits[wanted[ok]]]
+    return _series(out, _index(src))

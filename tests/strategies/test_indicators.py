@@ -552,3 +552,77 @@ def test_one_compiled_specialisation_per_kernel(btc_1h_candles):
     for kernel in kernels:
         if not kernel.__name__.endswith("_into") and kernel.__name__ != "_two_pass":
             assert len(kernel.signatures) == 1, (kernel.__name__, kernel.signatures)
+
+
+# --- the ta.* functions community Pine scripts use (issue 15) ---------------------------------------------
+
+
+@pytest.mark.parametrize("length", [1, 9, 30])
+def test_wma_matches_talib(candles, length):
+    close = candles["close"]
+    ours = ta.wma(close, length)
+    theirs = talib.WMA(close.to_numpy(), length)
+    on_index(ours, candles)
+    assert first_valid(ours) == first_valid(theirs) == length - 1
+    agree(ours, theirs, length - 1)
+
+
+@pytest.mark.parametrize("length", [2, 20])
+def test_stdev_matches_talib_and_numpy(candles, length):
+    close = candles["close"]
+    ours = ta.stdev(close, length)
+    # TA-Lib takes sqrt(E[x²] - E[x]²) (pandas' rolling std is a running update too): for a window of equal
+    # prices they leave up to a few 1e-5 of cancellation noise where the two-pass deviation is exactly 0.
+    # numpy's two-pass std of each window is the tight check.
+    agree(ours, talib.STDDEV(close.to_numpy(), length, 1.0), length - 1, atol=1e-4)
+    windows = np.lib.stride_tricks.sliding_window_view(close.to_numpy(), length)
+    for biased, ddof in ((True, 0), (False, 1)):
+        expected = np.concatenate([np.full(length - 1, np.nan), windows.std(axis=1, ddof=ddof)])
+        agree(ta.stdev(close, length, biased=biased), expected, length - 1, atol=1e-9)
+
+
+def test_vwma_change_cum_cross(btc_1h_candles):
+    close, volume = btc_1h_candles["close"], btc_1h_candles["volume"]
+    expected = (close * volume).rolling(20).sum() / volume.rolling(20).sum()
+    agree(ta.vwma(close, volume, 20), expected.to_numpy(), 19)
+    agree(ta.change(close, 3), (close - close.shift(3)).to_numpy(), 3)
+    assert np.isnan(ta.change(close, 3).iloc[:3]).all()
+    agree(ta.cum(volume), np.cumsum(volume.to_numpy()), 0)
+    fast, slow = ta.ema(close, 9), ta.ema(close, 21)
+    assert (ta.cross(fast, slow) == (ta.crossover(fast, slow) | ta.crossunder(fast, slow))).all()
+
+
+def test_cum_counts_na_as_zero_after_the_first_value():
+    got = ta.cum(pd.Series([np.nan, 1.0, np.nan, 2.0]))
+    assert np.isnan(got.iloc[0]) and got.iloc[1:].tolist() == [1.0, 1.0, 3.0]
+
+
+def _pivot_loop(values, left, right, higher):
+    out = [math.nan] * len(values)
+    for t in range(left + right, len(values)):
+        centre = values[t - right]
+        others = values[t - right - left : t - right] + values[t - right + 1 : t + 1]
+        if not math.isnan(centre) and all((centre > v) if higher else (centre < v) for v in others):
+            out[t] = centre
+    return out
+
+
+@pytest.mark.parametrize(("left", "right"), [(1, 1), (5, 2), (3, 8)])
+def test_pivots_match_a_plain_loop_and_never_look_ahead(btc_1h_candles, left, right):
+    high = btc_1h_candles["high"].iloc[:3000]
+    low = btc_1h_candles["low"].iloc[:3000]
+    np.testing.assert_array_equal(ta.pivothigh(high, left, right), _pivot_loop(high.tolist(), left, right, True))
+    np.testing.assert_array_equal(ta.pivotlow(low, left, right), _pivot_loop(low.tolist(), left, right, False))
+    assert np.isfinite(ta.pivothigh(high, left, right)).sum() > 10
+    part = ta.pivothigh(high.iloc[:1000], left, right)
+    np.testing.assert_array_equal(part, ta.pivothigh(high, left, right).iloc[:1000])
+
+
+def test_barssince_and_valuewhen_by_hand():
+    cond = pd.Series([False, True, False, False, True, False])
+    src = pd.Series([10.0, 11.0, 12.0, 13.0, 14.0, 15.0])
+    np.testing.assert_array_equal(ta.barssince(cond), [np.nan, 0, 1, 2, 0, 1])
+    np.testing.assert_array_equal(ta.valuewhen(cond, src, 0), [np.nan, 11, 11, 11, 14, 14])
+    np.testing.assert_array_equal(ta.valuewhen(cond, src, 1), [np.nan, np.nan, np.nan, np.nan, 11, 11])
+    with pytest.raises(ValueError, match="occurrence"):
+        ta.valuewhen(cond, src, -1)
