@@ -21,6 +21,8 @@ PURE = [
     "strategies.builtin",
     "strategies.pine",
     "strategies.pine.source",
+    "strategies.pine.series",
+    "strategies.pine.bars",
 ]
 
 

@@ -20,6 +20,8 @@ walk that applies them, so that one can be read against the other.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -192,6 +194,19 @@ def validate(data: bytes | str) -> Report:
 # --- the walk ----------------------------------------------------------------------------------------------
 
 
+def _nodes(root: Any) -> Iterator[Any]:
+    """Every node under ``root`` (itself included)."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        yield node
+        for value in vars(node).values():
+            if isinstance(value, list):
+                stack.extend(item for item in value if hasattr(item, "_fields"))
+            elif hasattr(value, "_fields"):
+                stack.append(value)
+
+
 def dotted(node: Any) -> str | None:
     """``ta.sma`` for Attribute(Name('ta'), 'sma'); None for anything that is not a plain dotted name."""
     kind = type(node).__name__
@@ -241,10 +256,13 @@ class _Checker:
         self.title = ""
         self.defined: set[str] = set()
         self.functions: set[str] = set()
+        self.stateful: set[str] = set()  # user functions that call ta.* (directly or through another)
+        self.depth = 0  # > 0 inside code that does not run on every bar
 
     def report(self) -> Report:
         body = self.parsed.tree.body
         self._collect_definitions(body)
+        self._collect_stateful(body)
         for statement in body:
             self._statement(statement, top=True)
         if self.declaration is None:
@@ -288,6 +306,19 @@ class _Checker:
                     stack.extend(item for item in value if hasattr(item, "_fields"))
                 elif hasattr(value, "_fields"):
                     stack.append(value)
+
+    def _collect_stateful(self, body: list[Any]) -> None:
+        calls: dict[str, set[str]] = {}
+        for node in body:
+            if type(node).__name__ == "FunctionDef":
+                calls[node.name] = {dotted(c.func) or "" for c in _nodes(node) if type(c).__name__ == "Call"}
+        changed = True
+        while changed:
+            changed = False
+            for name, called in calls.items():
+                if name not in self.stateful and called & (TA_CALLS | self.stateful):
+                    self.stateful.add(name)
+                    changed = True
 
     def _define(self, target: Any) -> None:
         kind = type(target).__name__
@@ -435,8 +466,26 @@ class _Checker:
             self._error(node, _("`for … in` loops over arrays, which are not supported: use `for i = 0 to n`."))
             return
         if kind in ("ForTo", "While", "If", "Switch"):
-            for value in vars(node).values():
-                self._walk(value)
+            # What runs on every bar: an if's test, a for's bounds, a switch's subject. The rest only on some.
+            every_bar = {"If": ("test",), "ForTo": ("start", "end", "step"), "Switch": ("subject",)}.get(kind, ())
+            for name, value in vars(node).items():
+                if name in every_bar:
+                    self._walk(value)
+                else:
+                    with self._sometimes():
+                        self._walk(value)
+            return
+        if kind == "Conditional":
+            self._expression(node.test)
+            with self._sometimes():
+                self._expression(node.body)
+                self._expression(node.orelse)
+            return
+        if kind == "BoolOp" and self.parsed.version >= 6:
+            self._expression(node.values[0])
+            with self._sometimes():  # v6 evaluates `and`/`or` lazily: the right operand not on every bar
+                for value in node.values[1:]:
+                    self._expression(value)
             return
         if kind in ("Qualify", "Specialize"):
             self._walk(node.value)
@@ -467,12 +516,29 @@ class _Checker:
         else:
             self._expression(value)
 
+    @contextmanager
+    def _sometimes(self) -> Iterator[None]:
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+
     def _call(self, call: Any) -> None:
         name = dotted(call.func)
         for arg in call.args:
             self._expression(arg.value)
         if name is None:
             self._error(call, _("Only named functions can be called."))
+            return
+        if self.depth and (name in TA_CALLS or name in self.stateful):
+            self._error(
+                call,
+                _("`%(name)s` must run on every bar to be right (TradingView warns about this too): call it on a line "
+                  "of its own at the top of the script and use the variable here."),
+                {"name": name},
+                code="conditional_call",
+            )  # fmt: skip
             return
         if name in self.functions:
             return

@@ -128,3 +128,29 @@ def test_nothing_from_the_script_is_run_as_python(tmp_path):
     text = f'//@version=6\nstrategy("x")\nx = __import__("os").system("touch {marker}")\n'
     report = validate(text)
     assert not report.can_run and not marker.exists()
+
+
+def test_v5_evaluates_and_or_on_every_bar_so_a_call_there_is_fine():
+    text = """//@version=5
+strategy("Eager and")
+enter = close > open and ta.crossover(close, ta.ema(close, 9))
+if enter
+    strategy.entry("L", strategy.long)
+"""
+    report = validate(text)
+    assert report.can_run, [p.message for p in report.errors]
+    assert not validate(text.replace("version=5", "version=6")).can_run
+
+
+def test_a_stateful_function_on_every_bar_is_fine():
+    text = """//@version=6
+strategy("Function")
+smooth(x, n) =>
+    ta.ema(x, n)
+fast = smooth(close, 9)
+slow = smooth(close, 21)
+if ta.crossover(fast, slow)
+    strategy.entry("L", strategy.long)
+"""
+    report = validate(text)
+    assert report.can_run, [p.message for p in report.errors]
