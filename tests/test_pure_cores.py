@@ -23,6 +23,7 @@ PURE = [
     "strategies.pine.source",
     "strategies.pine.series",
     "strategies.pine.bars",
+    "strategies.pine.run",
 ]
 
 

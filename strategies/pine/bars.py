@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from strategies.pine.check import dotted
+from strategies.pine.check import IGNORED_CALLS, IGNORED_NAME_NAMESPACES, IGNORED_NAMESPACES, dotted
 from strategies.pine.series import PineRuntimeError
 
 NA = math.nan
@@ -81,6 +81,9 @@ class Bars:
         self.n = n
         self.histories: dict[int, list[Any]] = {}
         self.states: dict[int, Any] = {}
+        self.locals: dict[str, Any] = {}  # a user function's parameters while its body runs
+        self.functions: dict[str, Any] = {}  # name -> callable(t, *args), set by the runner
+        self.calls: dict[str, Any] = {}  # more built-ins (strategy.*, runtime.error): callable(t, node, args)
 
     def value(self, node: Any, t: int) -> Any:
         method = getattr(self, "_" + type(node).__name__, None)
@@ -88,9 +91,11 @@ class Bars:
             raise PineRuntimeError(f"{type(node).__name__} cannot be evaluated.", node)
         result = method(node, t)
         past = self.histories.setdefault(id(node), [])
+        if len(past) < t:  # not evaluated on the bars between (a branch not taken): na there
+            past.extend([NA] * (t - len(past)))
         if len(past) == t:
             past.append(result)
-        elif len(past) == t + 1:
+        else:
             past[t] = result
         return result
 
@@ -104,6 +109,11 @@ class Bars:
                 return False if array.dtype == bool else NA
             x = array[t - k]
             return bool(x) if array.dtype == bool else float(x)
+        if name is not None and name in self.env and isinstance(self.env[name], list):
+            cells = self.env[name]
+            if t - k < 0 or t - k >= len(cells):
+                return NA
+            return cells[t - k]
         past = self.histories.get(id(node), [])
         if t - k < 0 or t - k >= len(past):
             current = past[t] if t < len(past) else None
@@ -122,10 +132,14 @@ class Bars:
         return self._named(dotted(node), node, t)
 
     def _named(self, name: str | None, node: Any, t: int) -> Any:
+        if name in self.locals:
+            return self.locals[name]
         if name in self.env:
             value = self.env[name]
             if isinstance(value, np.ndarray):
                 return bool(value[t]) if value.dtype == bool else float(value[t])
+            if isinstance(value, list):  # a name the sequential part writes: its value on this bar so far
+                return value[t] if t < len(value) else NA
             return value
         if name == "na":
             return NA
@@ -135,6 +149,8 @@ class Bars:
             return math.pi
         if name == "math.e":
             return math.e
+        if name is not None and name.startswith(IGNORED_NAME_NAMESPACES):
+            return NA
         raise PineRuntimeError(f"`{name}` is not defined here.", node)
 
     # --- operators
@@ -207,6 +223,12 @@ class Bars:
         name = dotted(node.func)
         args = [self.value(arg.value, t) for arg in node.args]
         key = id(node)
+        if name in self.functions:
+            return self.functions[name](t, *args)
+        if name in self.calls:
+            return self.calls[name](t, node, args)
+        if name is not None and (name in IGNORED_CALLS or name.startswith(IGNORED_NAMESPACES)):
+            return NA
         if name in ("ta.sma", "ta.wma", "ta.highest", "ta.lowest", "ta.stdev"):
             length = int(args[1])
             window = self.states.setdefault(key, _Window(length)).push(_num(args[0]))

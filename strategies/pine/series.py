@@ -15,6 +15,9 @@ Python scalar until it meets a series. Pine's rules, as TradingView runs them on
 A script's ``ta.*`` calls must run on every bar for their state to be TradingView's (``strategies.pine.check``
 refuses them in conditional places), so evaluating them over the whole series is exact. ``strategies.pine.bars``
 evaluates the same expressions bar by bar; the property tests check that both agree.
+
+Why this file is long: Pine's value rules (na, history, text, bools) and the table of every built-in call it
+evaluates belong together; split, each half would need the other's helpers.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from strategies import indicators as ta
-from strategies.pine.check import dotted
+from strategies.pine.check import IGNORED_CALLS, IGNORED_NAME_NAMESPACES, IGNORED_NAMESPACES, dotted
 
 Value = Any  # a Python scalar (float, int, bool, str) or a numpy array of length n
 
@@ -215,6 +218,8 @@ class Vector:
             return math.e
         if name == "ta.tr":
             return self._series_result(ta.true_range(*self._prices("high", "low", "close")), handle_na=False)
+        if name is not None and name.startswith(IGNORED_NAME_NAMESPACES):
+            return math.nan
         raise PineRuntimeError(f"`{name}` is not defined here.", node)
 
     # --- operators
@@ -277,6 +282,8 @@ class Vector:
         named = {arg.name: self.value(arg.value) for arg in node.args if arg.name is not None}
         if name in self.functions:
             return self.functions[name](*positional, **named)
+        if name is not None and (name in IGNORED_CALLS or name.startswith(IGNORED_NAMESPACES)):
+            return math.nan  # a colour, a label, a formatted text: nothing a trade reads
         handler = _CALLS.get(name or "")
         if handler is None:
             raise PineRuntimeError(f"`{name}` cannot be evaluated here.", node)
