@@ -182,13 +182,18 @@ class Report:
         }
 
 
+def report_of(parsed: Parsed) -> Report:
+    """The report of a script already read."""
+    return _Checker(parsed).report()
+
+
 def validate(data: bytes | str) -> Report:
     """The report of a script (text or uploaded bytes); never raises for a bad script."""
     try:
         parsed = read(data)
     except PineSourceError as exc:
         return Report(errors=tuple(exc.problems))
-    return _Checker(parsed).report()
+    return report_of(parsed)
 
 
 # --- the walk ----------------------------------------------------------------------------------------------
