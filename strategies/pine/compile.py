@@ -29,7 +29,7 @@ import pandas as pd
 
 from strategies.interface import SIGNAL_COLUMNS
 from strategies.pine.check import report_of
-from strategies.pine.run import Order, Runner
+from strategies.pine.run import Batch, Order, Runner
 from strategies.pine.source import Parsed
 
 
@@ -39,6 +39,8 @@ class PineCompileError(ValueError):
 
 class _Held:
     """A broker that holds one position the whole run (what the script sees), entered at price 1."""
+
+    held = True  # the runner may read the position once and run the order calls over whole series
 
     def __init__(self, side: int) -> None:
         self.position_size = float(side)
@@ -69,39 +71,48 @@ def compile_script(
     fails or runs over its budget, PineCompileError when the backtest cannot trade it as written."""
     n = len(candles)
     runs = {side: Runner(parsed, candles, params, broker=_Held(side), **budget).run() for side in (0, 1, -1)}
+    calls = {side: _batches(trace) for side, trace in runs.items()}
     entries: dict[str, str] = {}
-    for trace in runs.values():
-        for order in trace.orders:
-            if order.kind == "entry" and entries.setdefault(order.id, order.direction) != order.direction:
-                raise PineCompileError(f'The entry "{order.id}" is used for both longs and shorts.')
+    for batches in calls.values():
+        for batch in batches:
+            if batch.kind == "entry" and entries.setdefault(batch.id, batch.direction) != batch.direction:
+                raise PineCompileError(f'The entry "{batch.id}" is used for both longs and shorts.')
     columns = {name: np.zeros(n, dtype=bool) for name in SIGNAL_COLUMNS}
-    for side, trace in runs.items():
-        for order in trace.orders:
-            _signal(order, side, entries, columns)
-    settings = _settings(parsed, runs, entries)
+    for side, batches in calls.items():
+        for batch in batches:
+            _signal(batch, side, entries, columns)
+    settings = _settings(parsed, calls, entries)
     frame = pd.DataFrame(columns, index=candles.index)
     return Compiled(signals=frame, settings=settings, entries=entries)
 
 
-def _signal(order: Order, side: int, entries: dict[str, str], columns: dict[str, np.ndarray]) -> None:
-    t = order.bar
-    if order.kind == "entry":
+def _batches(trace: Any) -> list[Batch]:
+    """Every order call of a run as batches (a call made bar by bar is a batch of one bar)."""
+    single = [
+        Batch(np.array([o.bar]), o.kind, o.id, o.direction, o.args, o.line) for o in trace.orders
+    ]  # fmt: skip
+    return trace.batches + single
+
+
+def _signal(batch: Batch, side: int, entries: dict[str, str], columns: dict[str, np.ndarray]) -> None:
+    bars = batch.bars
+    if batch.kind == "entry":
         # Flat: an entry; in the other direction: a reversal (the backtest closes and opens at the same open).
         # In the same direction: pyramiding, which the backtest does not do (refused by the settings check).
         held = {1: "long", -1: "short", 0: None}[side]
-        if held != order.direction:
-            columns[f"{order.direction}_entry"][t] = True
+        if held != batch.direction:
+            columns[f"{batch.direction}_entry"][bars] = True
         return
-    if order.kind == "close_all":
+    if batch.kind == "close_all":
         if side:
-            columns["long_exit" if side > 0 else "short_exit"][t] = True
+            columns["long_exit" if side > 0 else "short_exit"][bars] = True
         return
-    if order.kind == "close":
-        direction = entries.get(order.id)
+    if batch.kind == "close":
+        direction = entries.get(batch.id)
         if direction is None:
             return  # closes an entry the script never makes: nothing
         if (direction == "long" and side > 0) or (direction == "short" and side < 0):
-            columns[f"{direction}_exit"][t] = True
+            columns[f"{direction}_exit"][bars] = True
         return
     # exit: stop/limit levels, read by _settings
 
@@ -130,19 +141,21 @@ def _settings(parsed: Parsed, runs: dict[int, Any], entries: dict[str, str]) -> 
     stops: dict[str, set[float]] = {"long": set(), "short": set()}
     targets: dict[str, set[float]] = {"long": set(), "short": set()}
     for side, direction in ((1, "long"), (-1, "short")):
-        for order in runs[side].orders:
-            if order.kind != "exit":
+        for batch in runs[side]:
+            if batch.kind != "exit":
                 continue
-            source = order.args.get("from_entry")
+            source = batch.args.get("from_entry")
             # An exit guards the entry it names (one the script never makes guards nothing), or every entry.
             if (entries.get(str(source)) if source is not None else direction) != direction:
                 continue
             for key, found in (("stop", stops), ("limit", targets)):
-                level = order.args.get(key)
-                if level is None or (isinstance(level, float) and math.isnan(level)):
+                level = batch.args.get(key)
+                if level is None:
                     continue
-                distance = (1 - level) if (direction == "long") == (key == "stop") else (level - 1)
-                found[direction].add(round(distance * 100, 9))
+                levels = np.atleast_1d(np.asarray(level, dtype="float64"))
+                levels = levels[~np.isnan(levels)]
+                distance = (1 - levels) if (direction == "long") == (key == "stop") else (levels - 1)
+                found[direction].update(np.unique(np.round(distance * 100, 9)).tolist())
     settings["stop_loss_pct"] = _one_level(stops, "stop")
     settings["take_profit_pct"] = _one_level(targets, "target")
     settings["direction"] = _direction(runs[0], entries)

@@ -75,12 +75,38 @@ class Flat:
         """Called for each order call, in the script's order."""
 
 
+@dataclass(frozen=True)
+class Batch:
+    """The same order call on many bars (run over whole series): ``bars`` in order, each argument a scalar or an
+    array aligned with ``bars``."""
+
+    bars: np.ndarray
+    kind: str
+    id: str
+    direction: str | None
+    args: dict[str, Any]
+    line: int
+
+    def orders(self) -> list[Order]:
+        return [
+            Order(int(t), self.kind, self.id, self.direction,
+                  {k: (v[i].item() if isinstance(v, np.ndarray) else v) for k, v in self.args.items()}, self.line)
+            for i, t in enumerate(self.bars)
+        ]  # fmt: skip
+
+
 @dataclass
 class Trace:
     n: int
     values: dict[str, Any] = field(default_factory=dict)  # top-level variable -> array (or list) per bar
-    orders: list[Order] = field(default_factory=list)
+    orders: list[Order] = field(default_factory=list)  # the calls made bar by bar
+    batches: list[Batch] = field(default_factory=list)  # the calls made over whole series (position held)
     steps: int = 0
+
+    def all_orders(self) -> list[Order]:
+        """Every order call, by bar (the script's order within a bar)."""
+        expanded = [order for batch in self.batches for order in batch.orders()] + self.orders
+        return sorted(expanded, key=lambda order: order.bar)
 
 
 class _Budget(Exception):
@@ -185,6 +211,7 @@ class Runner:
         self.env: dict[str, Any] = _sources(candles)
         self.params = dict(params or {})
         self.broker = broker or Flat()
+        self.held = bool(getattr(self.broker, "held", False))  # the position is the same on every bar
         self.trace = Trace(self.n)
         self.max_steps = max_steps
         self.deadline = time.perf_counter() + max_seconds
@@ -221,20 +248,71 @@ class Runner:
             reads = _names(node.value) if kind == "Assign" and node.value is not None else set()
             calls = _calls(node.value) if kind == "Assign" and node.value is not None else set()
             control = plain and any(type(x).__name__ in CONTROL for x in _walk(node.value))
+            stateful = sequential if self.held else sequential | STATE_NAMES
             if (
                 plain
                 and not control
                 and not (set(_targets(node.target)) & sequential)
-                and not (reads & (sequential | STATE_NAMES))
+                and not (reads & stateful)
                 and all(c not in self.functions or c in self.vector_functions for c in calls)
                 and not (calls & set(ORDER_CALLS))
-            ):
+            ) or (self.held and self._orders_only(node, stateful)):
                 vector.append(node)
             else:
                 stepped.append(node)
                 if kind == "Assign":
                     sequential.update(_targets(node.target))
         return vector, stepped
+
+    def _orders_only(self, node: Any, stateful: set[str]) -> bool:
+        """``if cond`` (no else) around order calls and runtime.error only, or such a call on its own, all of it
+        reading only whole-series values: run over whole series too (``_vector_orders``). Only while the
+        position is held constant (``held``), since a real position changes with each fill."""
+        kind = type(node).__name__
+        if kind != "Expr":
+            return False
+        value = node.value
+        if type(value).__name__ == "If":
+            if value.orelse or not value.body:
+                return False
+            if _names(value.test) & stateful or any(type(x).__name__ in CONTROL for x in _walk(value.test)):
+                return False
+            return all(self._orders_only(statement, stateful) for statement in value.body)
+        if type(value).__name__ != "Call":
+            return False
+        name = dotted(value.func) or ""
+        if (
+            name not in ORDER_CALLS
+            and name not in ("runtime.error", "strategy.risk.allow_entry_in")
+            and not _ignored(name)
+        ):
+            return False
+        return not (_names(value) & stateful) and not any(type(x).__name__ in CONTROL for x in _walk(value))
+
+    def _vector_orders(self, node: Any, when: Any) -> None:
+        """The order calls of ``node`` on every bar where ``when`` holds (a bool array, or True)."""
+        value = node.value
+        if type(value).__name__ == "If":
+            test = Vector(self.env, self.n, self.functions).value(value.test)
+            flags = _flags(test, self.n) if when is True else when & _flags(test, self.n)
+            for statement in value.body:
+                self._vector_orders(statement, flags)
+            return
+        name = dotted(value.func) or ""
+        if _ignored(name) or name == "strategy.risk.allow_entry_in":
+            return
+        bars = np.flatnonzero(_flags(True, self.n) if when is True else when)
+        if not bars.size:
+            return
+        vector = Vector(self.env, self.n, self.functions)
+        args = [vector.value(arg.value) for arg in value.args]
+        if name == "runtime.error":
+            raise PineRuntimeError(str(args[0]) if args else "runtime.error", value)
+        at = [item[bars] if isinstance(item, np.ndarray) else item for item in args]
+        kind, order_id, direction, named = self._order_parts(value, at)
+        if isinstance(order_id, np.ndarray) or isinstance(direction, np.ndarray):
+            raise PineRuntimeError("An order's id and direction must be the same on every bar.", value)
+        self.trace.batches.append(Batch(bars, kind, order_id, direction, named, value.lineno or 0))
 
     def _input(self, node: Any) -> bool:
         if type(node.value).__name__ != "Call" or dotted(node.value.func) not in INPUT_CALLS:
@@ -286,8 +364,14 @@ class Runner:
     # --- running
 
     def run(self) -> Trace:
+        if self.held:  # the position never changes: what the script reads of it is a constant
+            for name in STATE_NAMES:
+                self.env[name] = getattr(self.broker, name.split(".", 1)[1])
         vector, stepped = self._plan()
         for node in vector:
+            if type(node).__name__ == "Expr":
+                self._vector_orders(node, True)
+                continue
             value = Vector(self.env, self.n, self.functions).value(node.value)
             for name, item in zip(_targets(node.target), _spread(value, node.target), strict=True):
                 self.env[name] = item
@@ -455,17 +539,21 @@ class Runner:
 
         return call
 
-    def _order(self, t: int, node: Any, args: list[Any]) -> None:
-        name = dotted(node.func)
-        kind = ORDER_CALLS[name]
+    def _order_parts(self, node: Any, args: list[Any]) -> tuple[str, Any, Any, dict[str, Any]]:
+        kind = ORDER_CALLS[dotted(node.func)]
         positional = [value for arg, value in zip(node.args, args, strict=True) if arg.name is None]
         named = {arg.name: value for arg, value in zip(node.args, args, strict=True) if arg.name is not None}
-        order_id = str(named.pop("id", positional[0] if positional else ""))
+        order_id = named.pop("id", positional[0] if positional else "")
+        order_id = order_id if isinstance(order_id, np.ndarray) else str(order_id)
         direction = None
         if kind == "entry":
             direction = named.pop("direction", positional[1] if len(positional) > 1 else None)
             if direction not in ("long", "short"):
                 raise PineRuntimeError("strategy.entry needs strategy.long or strategy.short.", node)
+        return kind, order_id, direction, named
+
+    def _order(self, t: int, node: Any, args: list[Any]) -> None:
+        kind, order_id, direction, named = self._order_parts(node, args)
         order = Order(bar=t, kind=kind, id=order_id, direction=direction, args=named, line=node.lineno or 0)
         self.trace.orders.append(order)
         self.broker.order(order)
@@ -492,6 +580,12 @@ def _walk(node: Any):
                 stack.extend(x for x in value if hasattr(x, "_fields"))
             elif hasattr(value, "_fields"):
                 stack.append(value)
+
+
+def _flags(value: Any, n: int) -> np.ndarray:
+    if isinstance(value, np.ndarray):
+        return value if value.dtype == bool else np.nan_to_num(value, nan=0.0) != 0
+    return np.full(n, _truthy(value))
 
 
 def _ignored(name: str) -> bool:
