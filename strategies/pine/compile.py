@@ -75,8 +75,16 @@ def compile_script(
     entries: dict[str, str] = {}
     for batches in calls.values():
         for batch in batches:
-            if batch.kind == "entry" and entries.setdefault(batch.id, batch.direction) != batch.direction:
+            if batch.kind != "entry":
+                continue
+            if entries.setdefault(batch.id, batch.direction) != batch.direction:
                 raise PineCompileError(f'The entry "{batch.id}" is used for both longs and shorts.')
+            given = sorted(key for key in ("qty", "limit", "stop") if batch.args.get(key) is not None)
+            if given:
+                raise PineCompileError(
+                    f"strategy.entry({', '.join(given)}=…) is not supported yet: Trendy's entries are market orders "
+                    "at the next open, sized by default_qty_value."
+                )
     columns = {name: np.zeros(n, dtype=bool) for name in SIGNAL_COLUMNS}
     for side, batches in calls.items():
         for batch in batches:
@@ -144,6 +152,13 @@ def _settings(parsed: Parsed, runs: dict[int, Any], entries: dict[str, str]) -> 
         for batch in runs[side]:
             if batch.kind != "exit":
                 continue
+            unsupported = sorted(k for k in ("profit", "loss", "trail_price", "trail_points", "trail_offset")
+                                 if batch.args.get(k) is not None)  # fmt: skip
+            if unsupported:
+                raise PineCompileError(
+                    f"strategy.exit({', '.join(unsupported)}=…) is not supported yet: give the levels as "
+                    "stop= and limit= prices from strategy.position_avg_price."
+                )
             source = batch.args.get("from_entry")
             # An exit guards the entry it names (one the script never makes guards nothing), or every entry.
             if (entries.get(str(source)) if source is not None else direction) != direction:

@@ -42,6 +42,14 @@ STATE_NAMES = frozenset(
 ORDER_CALLS = {"strategy.entry": "entry", "strategy.close": "close", "strategy.close_all": "close_all",
                "strategy.exit": "exit"}  # fmt: skip
 CONTROL = ("If", "ForTo", "While", "Switch")
+# The parameters of the order calls in TradingView's order, for arguments given by position.
+_POSITIONAL = {
+    "entry": ("id", "direction", "qty", "limit", "stop", "oca_name", "oca_type", "comment"),
+    "close": ("id", "comment", "qty", "qty_percent"),
+    "close_all": ("comment",),
+    "exit": ("id", "from_entry", "qty", "qty_percent", "profit", "limit", "loss", "stop", "trail_price",
+             "trail_points", "trail_offset"),
+}  # fmt: skip
 DEFAULT_MAX_STEPS = 20_000_000
 DEFAULT_MAX_SECONDS = 5.0
 
@@ -543,11 +551,15 @@ class Runner:
         kind = ORDER_CALLS[dotted(node.func)]
         positional = [value for arg, value in zip(node.args, args, strict=True) if arg.name is None]
         named = {arg.name: value for arg, value in zip(node.args, args, strict=True) if arg.name is not None}
+        for position, value in enumerate(positional[1:], start=1):  # Pine's own parameter order
+            names = _POSITIONAL.get(kind, ())
+            if position < len(names):
+                named.setdefault(names[position], value)
         order_id = named.pop("id", positional[0] if positional else "")
         order_id = order_id if isinstance(order_id, np.ndarray) else str(order_id)
         direction = None
         if kind == "entry":
-            direction = named.pop("direction", positional[1] if len(positional) > 1 else None)
+            direction = named.pop("direction", None)
             if direction not in ("long", "short"):
                 raise PineRuntimeError("strategy.entry needs strategy.long or strategy.short.", node)
         return kind, order_id, direction, named

@@ -1,0 +1,156 @@
+"""The community-style corpus (issue 15): ``tests/pine/corpus/*.pine``, each compiled by the Pine engine, gives
+the signals of an independent calculation written here in plain pandas/numpy (with the indicators that are
+checked against TA-Lib), and therefore the same trades in Trendy's backtest. The scripts cover the subset:
+inputs, crossovers, short-only, ``var`` counters with ``:=`` and ``else if``, ``switch``, a user function
+returning a tuple, ``na`` handling, ``strategy.exit`` with stop and target, reversals, a ``for`` loop,
+``ta.barssince``, ``strategy.close_all``, ``ta.bb``/``ta.macd`` tuples, v5 and v6."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from strategies import indicators as ta
+from strategies.backtest import BacktestSettings, run_backtest
+from strategies.pine.compile import compile_script
+from strategies.pine.source import read
+
+CORPUS = Path(__file__).parent / "corpus"
+OHLCV = Path(__file__).resolve().parents[3] / "shared" / "data" / "ohlcv"
+BASE = {"initial_capital": 10_000.0, "fee_rate": 0.0, "slippage_bps": 5.0, "leverage": 1, "position_size_pct": 10.0,
+        "stop_loss_pct": None, "take_profit_pct": None, "direction": "long"}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def bars() -> pd.DataFrame:
+    return pd.read_csv(
+        OHLCV / "binance_ETHUSDT_1h.csv.gz", parse_dates=["timestamp"], index_col="timestamp", nrows=8000
+    )
+
+
+def prev(x: pd.Series, k: int = 1) -> pd.Series:
+    return x.shift(k)
+
+
+def cross_up(a, b) -> pd.Series:
+    return ta.crossover(a, b)
+
+
+def cross_down(a, b) -> pd.Series:
+    return ta.crossunder(a, b)
+
+
+def signals(index, long_entry=None, long_exit=None, short_entry=None, short_exit=None) -> pd.DataFrame:
+    none = pd.Series(False, index=index)
+    given = {"long_entry": long_entry, "long_exit": long_exit, "short_entry": short_entry, "short_exit": short_exit}
+    frame = pd.DataFrame({name: none if value is None else value for name, value in given.items()})
+    return frame.fillna(False).astype(bool)
+
+
+def sma_cross_inputs(c):
+    fast, slow = ta.sma(c.close, 10), ta.sma(c.close, 30)
+    return signals(c.index, cross_up(fast, slow), cross_down(fast, slow)), {"fee_rate": 0.001}
+
+
+def rsi_short_only(c):
+    r = ta.rsi(c.close, 14)
+    return signals(c.index, short_entry=cross_down(r, 70), short_exit=cross_up(r, 30)), {"direction": "short"}
+
+
+def var_streaks(c):
+    ups, downs, u, d = [], [], 0, 0
+    close = c.close.to_numpy()
+    for t in range(len(close)):
+        if t and close[t] > close[t - 1]:
+            u, d = u + 1, 0
+        elif t and close[t] < close[t - 1]:
+            u, d = 0, d + 1
+        ups.append(u)
+        downs.append(d)
+    ups, downs = pd.Series(ups, index=c.index), pd.Series(downs, index=c.index)
+    return signals(c.index, ups == 3, downs >= 2), {}
+
+
+def switch_modes(c):
+    basis = ta.ema(c.close, 50)
+    return signals(c.index, cross_up(c.close, basis), cross_down(c.close, basis)), {}
+
+
+def channel_function(c):
+    upper, lower = ta.highest(c.high, 20), ta.lowest(c.low, 20)
+    return signals(c.index, c.close > prev(upper), c.close < prev(lower)), {}
+
+
+def na_handling(c):
+    m = ta.sma(c.close, 20)
+    late = pd.Series(np.arange(len(c)) >= 100, index=c.index)
+    filtered = m.where(late, c.close).fillna(c.close)
+    x_valid = late & m.notna()
+    return signals(c.index, x_valid & cross_up(c.close, filtered), cross_down(c.close, filtered)), {}
+
+
+def exit_percent(c):
+    fast, slow = ta.ema(c.close, 12), ta.ema(c.close, 26)
+    return signals(c.index, cross_up(fast, slow)), {"stop_loss_pct": 3.0, "take_profit_pct": 5.0, "fee_rate": 0.001}
+
+
+def macd_both_ways(c):
+    hist = ta.macd(c.close, 12, 26, 9)["hist"]
+    return signals(c.index, long_entry=cross_up(hist, 0), short_entry=cross_down(hist, 0)), {"direction": "both"}
+
+
+def for_momentum(c):
+    close = c.close
+    score = sum(np.where(prev(close, i) > prev(close, i + 1), 1, -1) for i in range(5))
+    score = pd.Series(score, index=c.index)
+    return signals(c.index, score >= 3, score <= -3), {}
+
+
+def barssince_pullback(c):
+    since = ta.barssince(c.close < c.open)
+    trend = c.close > ta.sma(c.close, 50)
+    # strategy.close_all() closes whatever is held: the exit of a long and of a short alike.
+    return signals(c.index, trend & (since == 3), ~trend, short_exit=~trend), {}
+
+
+def atr_breakout(c):
+    atr = ta.atr(c.high, c.low, c.close, 14)
+    body = (c.close - c.open).abs()
+    entry = (body > 1.5 * atr) & (c.close > c.open) & (c.close.diff() > 0)
+    return signals(c.index, entry, c.close < prev(ta.lowest(c.low, 5))), {}
+
+
+def bb_tuple(c):
+    bands = ta.bollinger(c.close, 20, 2.0)
+    exit_ = cross_down(c.close, bands["upper"]) | (c.close < bands["lower"])
+    return signals(c.index, cross_up(c.close, bands["lower"]), exit_), {}
+
+
+CALCULATIONS = (
+    sma_cross_inputs, rsi_short_only, var_streaks, switch_modes, channel_function, na_handling, exit_percent,
+    macd_both_ways, for_momentum, barssince_pullback, atr_breakout, bb_tuple,
+)  # fmt: skip
+EXPECTED = {fn.__name__: fn for fn in CALCULATIONS}
+
+
+def test_every_corpus_script_has_its_independent_calculation():
+    assert {path.stem for path in CORPUS.glob("*.pine")} == set(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_the_compiled_script_gives_the_independent_signals_and_trades(name, bars):
+    expected, settings = EXPECTED[name](bars)
+    compiled = compile_script(read((CORPUS / f"{name}.pine").read_text()), bars)
+    got = compiled.signals
+    for column in expected.columns:
+        wrong = np.flatnonzero(got[column].to_numpy() != expected[column].to_numpy())
+        assert not wrong.size, (column, wrong[:10].tolist())
+    assert int(expected.to_numpy().sum()) > 10
+    wanted = {**BASE, **settings}
+    assert {k: v for k, v in compiled.settings.items() if k in settings} == settings
+    ours = run_backtest(bars, got, BacktestSettings(**{**BASE, **compiled.settings, "slippage_bps": 5.0}))
+    theirs = run_backtest(bars, expected, BacktestSettings(**wanted))
+    pd.testing.assert_frame_equal(ours.trades, theirs.trades)
