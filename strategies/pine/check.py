@@ -212,6 +212,18 @@ def _nodes(root: Any) -> Iterator[Any]:
                 stack.append(value)
 
 
+def _reachable(start: str, calls: dict[str, set[str]]) -> set[str]:
+    """The user functions ``start`` calls, directly or through others."""
+    seen: set[str] = set()
+    stack = list(calls.get(start, ()))
+    while stack:
+        name = stack.pop()
+        if name in calls and name not in seen:
+            seen.add(name)
+            stack.extend(calls[name])
+    return seen
+
+
 def dotted(node: Any) -> str | None:
     """``ta.sma`` for Attribute(Name('ta'), 'sma'); None for anything that is not a plain dotted name."""
     kind = type(node).__name__
@@ -324,6 +336,14 @@ class _Checker:
                 if name not in self.stateful and called & (TA_CALLS | self.stateful):
                     self.stateful.add(name)
                     changed = True
+        # Pine refuses a function that calls itself, directly or through others: so does Trendy, with where.
+        for node in body:
+            if type(node).__name__ == "FunctionDef" and node.name in _reachable(node.name, calls):
+                self._error(
+                    node,
+                    _("`%(name)s` calls itself: Pine does not allow recursive functions; use a loop."),
+                    {"name": node.name},
+                )
 
     def _define(self, target: Any) -> None:
         kind = type(target).__name__

@@ -20,6 +20,7 @@ from typing import Any
 from strategies.interface import _
 
 MAX_BYTES = 64 * 1024  # TradingView's editor keeps scripts far below this
+MAX_NESTING = 40  # brackets inside brackets; real scripts stay under 10
 VERSIONS = (5, 6)
 _VERSION = re.compile(r"^\s*//\s*@version\s*=\s*(\d+)\s*$", re.MULTILINE)
 
@@ -108,7 +109,50 @@ def read(data: bytes | str) -> Parsed:
             line=line,
             column=1,
         )
+    depth, line = _nesting(text)
+    if depth > MAX_NESTING:
+        raise _problem(
+            _("The script nests brackets %(depth)d deep; the limit is %(limit)d."),
+            {"depth": depth, "limit": MAX_NESTING},
+            code="too_deep",
+            line=line,
+            column=0,
+        )
     return Parsed(text=text, version=version, tree=_parse(text))
+
+
+def _nesting(text: str) -> tuple[int, int]:
+    """The deepest nesting of ( and [ outside strings and comments, and the line where it is reached: checked
+    before the parse, which takes minutes on a hostile script of thousands of brackets (ANTLR recurses)."""
+    depth = deepest = 0
+    where = 0
+    line = 1
+    quote = ""
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\n":
+            line += 1
+            quote = ""  # a Pine string ends on its line
+        if quote:
+            if ch == "\\":
+                i += 1
+            elif ch == quote:
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "/" and text.startswith("//", i):
+            end = text.find("\n", i)
+            i = len(text) if end < 0 else end
+            continue
+        elif ch in "([":
+            depth += 1
+            if depth > deepest:
+                deepest, where = depth, line
+        elif ch in ")]":
+            depth = max(0, depth - 1)
+        i += 1
+    return deepest, where
 
 
 def _parse(text: str) -> Any:

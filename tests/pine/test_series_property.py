@@ -82,14 +82,14 @@ def _same(vector, stepped) -> None:
     np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-9, equal_nan=True)
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=EXPRESSIONS)
 def test_numbers_agree(env, text):
     vector, stepped = _both(text, env)
     _same(vector, stepped)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=CONDITIONS)
 def test_conditions_agree(env, text):
     vector, stepped = _both(text, env)
