@@ -229,6 +229,8 @@ class Bars:
             return self.calls[name](t, node, args)
         if name is not None and (name in IGNORED_CALLS or name.startswith(IGNORED_NAMESPACES)):
             return NA
+        if name in ("ta.highest", "ta.lowest") and len(args) == 1:  # of the high (low) by default
+            args = [self._named("high" if name == "ta.highest" else "low", node, t), args[0]]
         if name in ("ta.sma", "ta.wma", "ta.highest", "ta.lowest", "ta.stdev"):
             length = int(args[1])
             window = self.states.setdefault(key, _Window(length)).push(_num(args[0]))

@@ -335,6 +335,15 @@ def _ta_unary(fn: Callable[..., pd.Series]) -> Callable[[Vector, list, dict], Va
     return call
 
 
+def _extreme(v: Vector, p: list, k: dict, fn: Callable[..., pd.Series], default: str) -> Value:
+    """ta.highest(source, length), or ta.highest(length) of the high (ta.lowest: of the low)."""
+    if len(p) + len(k) == 1:
+        source, length = v.env[default], _arg(p, k, 0, "length")
+    else:
+        source, length = _arg(p, k, 0, "source"), _arg(p, k, 1, "length")
+    return v._series_result(fn(v.series(source), _length(length)))
+
+
 def _math_unary(fn: Callable[[np.ndarray], np.ndarray], scalar: Callable[[float], float]):
     def call(v: Vector, p: list, k: dict) -> Value:
         x = _arg(p, k, 0, "number")
@@ -463,8 +472,8 @@ _CALLS: dict[str, Callable[[Vector, list, dict], Value]] = {
     "ta.rma": _ta_unary(ta.rma),
     "ta.wma": _ta_unary(ta.wma),
     "ta.rsi": _ta_unary(ta.rsi),
-    "ta.highest": _ta_unary(ta.highest),
-    "ta.lowest": _ta_unary(ta.lowest),
+    "ta.highest": lambda v, p, k: _extreme(v, p, k, ta.highest, "high"),
+    "ta.lowest": lambda v, p, k: _extreme(v, p, k, ta.lowest, "low"),
     "ta.vwma": lambda v, p, k: v._series_result(
         ta.vwma(v.series(_arg(p, k, 0, "source")), v.series(v.env["volume"]), _length(_arg(p, k, 1, "length")))
     ),

@@ -129,9 +129,104 @@ def bb_tuple(c):
     return signals(c.index, cross_up(c.close, bands["lower"]), exit_), {}
 
 
+def ema_ribbon_both(c):
+    e1, e2, e3 = ta.ema(c.close, 8), ta.ema(c.close, 21), ta.ema(c.close, 55)
+    bull, bear = (e1 > e2) & (e2 > e3), (e1 < e2) & (e2 < e3)
+    return signals(c.index, long_entry=bull & ~prev_bool(bull), short_entry=bear & ~prev_bool(bear)), {
+        "direction": "both"
+    }
+
+
+def prev_bool(x: pd.Series, k: int = 1) -> pd.Series:
+    """A bool's history: false before the first bar (Pine v6)."""
+    return x.shift(k, fill_value=False).astype(bool)
+
+
+def stoch_oversold(c):
+    low, high = ta.lowest(c.low, 14), ta.highest(c.high, 14)
+    raw = 100 * (c.close - low) / (high - low)
+    k = ta.sma(raw.where(np.isfinite(raw)), 3)
+    return signals(c.index, cross_up(k, 20), cross_down(k, 80)), {}
+
+
+def vwma_trend(c):
+    v = (c.close * c.volume).rolling(20).sum() / c.volume.rolling(20).sum()
+    return signals(c.index, cross_up(c.close, v), cross_down(c.close, v)), {}
+
+
+def obv_cum(c):
+    obv = ta.cum(np.sign(c.close.diff()) * c.volume)
+    signal = ta.sma(obv, 20)
+    return signals(c.index, cross_up(obv, signal), cross_down(obv, signal)), {}
+
+
+def hull_turns(c):
+    hull = ta.wma(2 * ta.wma(c.close, 8) - ta.wma(c.close, 16), 4)
+    rising = hull > prev(hull)
+    return signals(c.index, rising & ~prev_bool(rising), ~rising & prev_bool(rising)), {}
+
+
+def pivot_breakout(c):
+    last_high = ta.pivothigh(c.high, 3, 3).ffill()
+    return signals(c.index, cross_up(c.close, last_high), c.close < prev(ta.lowest(c.low, 10))), {}
+
+
+def valuewhen_levels(c):
+    up = cross_up(c.close, ta.sma(c.close, 20))
+    level = ta.valuewhen(up, c.low, 0)
+    return signals(c.index, up, c.close < level), {}
+
+
+def supertrend_flip(c):
+    direction = ta.supertrend(c.high, c.low, c.close, 3.0, 10)["direction"]
+    change = direction.diff()
+    return signals(c.index, change < 0, change > 0), {}
+
+
+def while_count(c):
+    close = c.close.to_numpy()
+    counts = []
+    for t in range(len(close)):
+        count = 0
+        while count < 10 and t - count - 1 >= 0 and close[t - count] > close[t - count - 1]:
+            count += 1
+        counts.append(count)
+    counts = pd.Series(counts, index=c.index)
+    two_down = (c.close < prev(c.close)) & (prev(c.close) < prev(c.close, 2))
+    return signals(c.index, counts >= 4, two_down), {}
+
+
+def ternary_regime(c):
+    m = ta.sma(c.close, 100)
+    regime = pd.Series(np.select([c.close > m, c.close < m], [1.0, -1.0], 0.0), index=c.index)
+    before = prev(regime)
+    return signals(c.index, (regime == 1) & (before != 1) & before.notna(), regime == -1), {}
+
+
+def short_exit_percent(c):
+    fast, slow = ta.ema(c.close, 12), ta.ema(c.close, 26)
+    return signals(c.index, short_entry=cross_down(fast, slow)), {
+        "direction": "short", "stop_loss_pct": 2.0, "take_profit_pct": 4.0,
+    }  # fmt: skip
+
+
+def donchian_mid(c):
+    mid = (ta.highest(c.high, 20) + ta.lowest(c.low, 20)) / 2
+    return signals(c.index, long_entry=cross_up(c.close, mid), short_entry=cross_down(c.close, mid)), {
+        "direction": "both"
+    }
+
+
+def math_inputs(c):
+    m = np.maximum(ta.sma(c.close, 20), ta.ema(c.close, 10))
+    return signals(c.index, (c.close > m) & (prev(c.close) <= prev(m)), c.close < np.minimum(m, c.open)), {}
+
+
 CALCULATIONS = (
     sma_cross_inputs, rsi_short_only, var_streaks, switch_modes, channel_function, na_handling, exit_percent,
-    macd_both_ways, for_momentum, barssince_pullback, atr_breakout, bb_tuple,
+    macd_both_ways, for_momentum, barssince_pullback, atr_breakout, bb_tuple, ema_ribbon_both, stoch_oversold,
+    vwma_trend, obv_cum, hull_turns, pivot_breakout, valuewhen_levels, supertrend_flip, while_count, ternary_regime,
+    short_exit_percent, donchian_mid, math_inputs,
 )  # fmt: skip
 EXPECTED = {fn.__name__: fn for fn in CALCULATIONS}
 
