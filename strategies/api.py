@@ -6,6 +6,7 @@ from typing import Any
 
 from django.http import HttpResponse
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -35,7 +36,12 @@ from strategies.serializers import (
 class StrategyListApi(APIView):
     @extend_schema(responses=StrategySerializer(many=True))
     def get(self, request: Request) -> Response:
-        return Response([strategy_payload(strategy) for strategy in REGISTRY.values()])
+        # The built-ins, then the latest version of each of the user's Pine scripts.
+        found = [strategy_payload(strategy) for strategy in REGISTRY.values()]
+        for script in selectors.pine_script_list(user=request.user):
+            if script.latest_version is not None:
+                found.append(strategy_payload(get_strategy(script.latest_version.slug)))
+        return Response(found)
 
 
 class StrategyPineApi(APIView):
@@ -46,12 +52,11 @@ class StrategyPineApi(APIView):
         responses={(200, "text/plain"): OpenApiTypes.STR},
     )
     def get(self, request: Request, slug: str) -> HttpResponse:
-        try:
-            strategy = get_strategy(slug)
-        except StrategyError as exc:
+        strategy = REGISTRY.get(slug)  # the export is of a built-in
+        if strategy is None:
             from rest_framework.exceptions import NotFound
 
-            raise NotFound(str(exc)) from None
+            raise NotFound(_("Unknown strategy %(slug)s.") % {"slug": slug})
         params = {key: value for key, value in request.query_params.items() if key != "format"}
         try:
             script = pine_script(strategy, params)

@@ -6,3 +6,9 @@ class StrategiesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "strategies"
     verbose_name = _("Strategies")
+
+    def ready(self) -> None:
+        from strategies.builtin import RESOLVERS
+        from strategies.pine_services import resolve
+
+        RESOLVERS["pine"] = resolve  # stored Pine script versions: pine-<id hex>

@@ -9,10 +9,11 @@ from django.utils.translation import gettext_lazy as _
 from market_data.labels import exchange_name, timeframe_label
 from market_data.selectors import series_list
 from strategies.builtin import REGISTRY
-from strategies.interface import Strategy
-from strategies.labels import METRIC_LABELS, strategy_name
+from strategies.interface import ParamSpec, Strategy
+from strategies.labels import METRIC_LABELS, param_label, strategy_name
 from strategies.models import SETTINGS_FIELDS, BacktestRun
 from strategies.optimise import METRICS
+from strategies.pine_services import strategy_choices as strategy_choices_for
 
 
 def market_choices() -> list[tuple[str, str]]:
@@ -32,6 +33,25 @@ def strategy_choices() -> list[tuple[str, str]]:
 def _market_year(value: Any) -> None:
     if value is not None and not 2000 <= value.year < 2100:
         raise ValidationError(_("Choose a date between 2000 and 2100."))
+
+
+def param_field(spec: ParamSpec, label: str) -> forms.Field:
+    """The form field of one strategy parameter: a number in its range, or a choice (a Pine script's bool, text
+    and option inputs). The strategy's ``validate`` is still the judge (the service calls it)."""
+    if spec.choices:
+        return forms.TypedChoiceField(
+            label=label, choices=[(str(c), str(c)) for c in spec.choices], initial=str(spec.default), coerce=str
+        )
+    if spec.kind is str:
+        return forms.CharField(label=label, max_length=200, initial=spec.default, required=False)
+    field_cls = forms.IntegerField if spec.kind is int else forms.FloatField
+    return field_cls(
+        label=label,
+        min_value=spec.minimum,
+        max_value=spec.maximum,
+        initial=spec.kind(spec.default),
+        widget=forms.NumberInput(attrs={"step": spec.step or "any"}),
+    )
 
 
 class BacktestForm(forms.ModelForm):
@@ -56,9 +76,10 @@ class BacktestForm(forms.ModelForm):
         model = BacktestRun
         fields = SETTINGS_FIELDS
 
-    def __init__(self, *args: Any, strategy: Strategy, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, strategy: Strategy, user: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.strategy_obj = strategy
+        self.fields["strategy"].choices = strategy_choices_for(user=user, current=strategy.slug)
         self.fields["strategy"].initial = strategy.slug
         for name in ("stop_loss_pct", "take_profit_pct"):
             self.fields[name].help_text = _("Leave empty for none.")
@@ -68,14 +89,7 @@ class BacktestForm(forms.ModelForm):
         self.fields["slippage_bps"].label = _("Slippage (basis points)")
         self.fields["slippage_bps"].help_text = _("Against you on every fill: 5 is 0.05%.")
         for spec in strategy.params:
-            field_cls = forms.IntegerField if spec.kind is int else forms.FloatField
-            self.fields[f"param_{spec.name}"] = field_cls(
-                label=_(spec.label),
-                min_value=spec.minimum,
-                max_value=spec.maximum,
-                initial=spec.kind(spec.default),
-                widget=forms.NumberInput(attrs={"step": spec.step}),
-            )
+            self.fields[f"param_{spec.name}"] = param_field(spec, param_label(strategy, spec.name))
 
     @property
     def strategy_description(self) -> str:

@@ -54,14 +54,20 @@ class ParamSpec:
 
     name: str
     label: str
-    kind: type  # int or float
-    default: float
+    kind: type  # int or float; bool or str for a Pine script's inputs
+    default: Any
     minimum: float
     maximum: float
-    step: float = 1
+    step: float = 1  # 0: any value (a float input that declares no step)
+    choices: tuple[Any, ...] = ()  # the allowed values of a bool, str or option input
+    search: bool = True  # the optimiser may vary it (False for a Pine input with no declared range)
 
-    def coerce(self, value: Any) -> float | int:
+    def coerce(self, value: Any) -> Any:
         """The value as this parameter's type, or StrategyError naming the parameter."""
+        if self.kind is bool:
+            return self._coerce_bool(value)
+        if self.kind is str:
+            return self._coerce_text(value)
         number = _to_number(value)
         if number is None or not math.isfinite(number):
             self._fail(_("Enter a number."), {})
@@ -74,21 +80,48 @@ class ParamSpec:
                 _("Must be between %(minimum)s and %(maximum)s (got %(value)s)."),
                 {"minimum": _fmt(self.minimum), "maximum": _fmt(self.maximum), "value": _fmt(number)},
             )
+        if self.choices and number not in self.choices:
+            self._fail(_("Choose one of: %(choices)s."), {"choices": ", ".join(_fmt(c) for c in self.choices)})
         return number
+
+    def _coerce_bool(self, value: Any) -> bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("true", "on", "1", "yes"):
+            return True
+        if text in ("false", "off", "0", "no"):
+            return False
+        self._fail(_("Choose true or false."), {})
+        raise AssertionError  # unreachable: _fail raises
+
+    def _coerce_text(self, value: Any) -> str:
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            self._fail(_("Enter a text."), {})
+        text = str(value)
+        if self.choices and text not in self.choices:
+            self._fail(_("Choose one of: %(choices)s."), {"choices": ", ".join(map(str, self.choices))})
+        if len(text) > 200:
+            self._fail(_("At most 200 characters."), {})
+        return text
 
     def _fail(self, template: str, params: dict[str, Any]) -> None:
         raise StrategyError(template, params, {self.name: (template, params)})
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        kind = {int: "integer", float: "number", bool: "boolean", str: "string"}[self.kind]
+        found = {
             "name": self.name,
             "label": self.label,
-            "type": "integer" if self.kind is int else "number",
+            "type": kind,
             "default": self.default,
             "minimum": self.minimum,
             "maximum": self.maximum,
             "step": self.step,
         }
+        if self.kind in (bool, str):
+            found.update(minimum=None, maximum=None, step=None, choices=list(self.choices) or None)
+        return found
 
 
 def _to_number(value: Any) -> float | None:
@@ -119,6 +152,13 @@ class Strategy:
     overlays: Callable[[pd.DataFrame, dict[str, Any]], dict[str, pd.Series]] = field(
         default=lambda candles, params: {}, repr=False
     )
+    # Closed candles the live engine feeds signals(), when the warm-up cannot say (a Pine script); see lookback.
+    history: Callable[[dict[str, Any]], int] | None = field(default=None, repr=False)
+    # The stop loss and take profit the strategy itself sets, as percentages from the entry price
+    # ({"stop_loss_pct": 2.0, "take_profit_pct": None}); None: the trader's settings decide (the built-ins).
+    exit_levels: Callable[[pd.DataFrame, dict[str, Any]], dict[str, float | None]] | None = field(
+        default=None, repr=False
+    )
 
     def lookback(self, params: dict[str, Any]) -> int:
         """Closed candles the live engine feeds ``signals()`` so its last signal equals the backtest's.
@@ -127,6 +167,8 @@ class Strategy:
         start from; after ten warm-ups (at least 300 bars) the difference is far below any price tick.
         ``tests/strategies/test_strategies.py`` checks the last signal against full-history signals.
         """
+        if self.history is not None:
+            return self.history(params)
         return max(10 * self.warmup(params), 300)
 
     def defaults(self) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from strategies.builtin import REGISTRY
+from strategies.builtin import REGISTRY, find_strategy
 from strategies.interface import Strategy
 from trading_site import display
 
@@ -105,7 +105,8 @@ def strategy_name(strategy: Strategy | str) -> str:
     slug = strategy if isinstance(strategy, str) else strategy.slug
     if slug in STRATEGY_NAMES:
         return str(STRATEGY_NAMES[slug])
-    return slug if isinstance(strategy, str) else strategy.name
+    found = find_strategy(slug) if isinstance(strategy, str) else strategy
+    return found.name if found else slug
 
 
 def strategy_names() -> dict[str, str]:
@@ -114,7 +115,7 @@ def strategy_names() -> dict[str, str]:
 
 def param_label(strategy: Strategy | str | None, name: str) -> str:
     """A parameter's label in the active language (``fast`` → ``Fast EMA period``)."""
-    found = REGISTRY.get(strategy) if isinstance(strategy, str) else strategy
+    found = find_strategy(strategy) if isinstance(strategy, str) else strategy
     for spec in found.params if found else ():
         if spec.name == name:
             return gettext(spec.label)
@@ -128,7 +129,7 @@ def param_value(value: Any) -> str:
 
 def params_list(strategy: Strategy | str | None, params: Mapping[str, Any]) -> list[dict[str, str]]:
     """``[{"label": "Fast EMA period", "value": "12"}, …]`` in the strategy's parameter order."""
-    found = REGISTRY.get(strategy) if isinstance(strategy, str) else strategy
+    found = find_strategy(strategy) if isinstance(strategy, str) else strategy
     order = [spec.name for spec in found.params] if found else []
     names = [name for name in order if name in params] + [name for name in params if name not in order]
     return [{"label": param_label(found, name), "value": param_value(params[name])} for name in names]

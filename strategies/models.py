@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 
 from django.conf import settings
@@ -48,7 +49,7 @@ class BacktestRun(models.Model):
     )
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.BACKTEST)
     strategy = models.CharField(_("strategy"), max_length=64)
-    params = models.JSONField(_("parameters"), default=dict)
+    params = models.JSONField(_("parameters"), default=dict, blank=True)  # a script without inputs has none
     exchange = models.CharField(_("exchange"), max_length=32)
     symbol = models.CharField(_("symbol"), max_length=32)
     timeframe = models.CharField(_("timeframe"), max_length=8)
@@ -116,3 +117,65 @@ class BacktestRun(models.Model):
     @property
     def finished(self) -> bool:
         return self.status in (self.Status.DONE, self.Status.FAILED)
+
+
+class PineScript(models.Model):
+    """A trader's Pine Script strategy; its text lives in immutable, numbered versions."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="pine_scripts", verbose_name=_("user")
+    )
+    name = models.CharField(_("name"), max_length=100)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("Pine script")
+        verbose_name_plural = _("Pine scripts")
+        ordering = ["-updated_at"]
+        constraints = [models.UniqueConstraint(fields=["user", "name"], name="pine_script_name_per_user")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def latest(self) -> PineScriptVersion | None:
+        return self.versions.order_by("-number").first()
+
+
+class PineScriptVersion(models.Model):
+    """One saved text of a script. Never edited: a bot runs the version it was created with (its strategy slug
+    is ``pine-<id hex>``) until its owner moves it to a newer one."""
+
+    SLUG_PREFIX = "pine-"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    script = models.ForeignKey(PineScript, on_delete=models.CASCADE, related_name="versions", verbose_name=_("script"))
+    number = models.PositiveIntegerField(_("version"))
+    source = models.TextField(_("source"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    pine_version = models.PositiveSmallIntegerField(_("Pine version"))
+    title = models.CharField(_("title in the script"), max_length=200, blank=True)
+    report = models.JSONField(_("validation report"), default=dict)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("Pine script version")
+        verbose_name_plural = _("Pine script versions")
+        ordering = ["script", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["script", "number"], name="pine_version_number_per_script"),
+            models.CheckConstraint(condition=Q(number__gte=1), name="pine_version_number_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.script.name} v{self.number}"
+
+    @property
+    def slug(self) -> str:
+        return f"{self.SLUG_PREFIX}{self.id.hex}"
+
+    @property
+    def inputs(self) -> list[dict]:
+        return list(self.report.get("inputs", []))

@@ -5,7 +5,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
-from strategies.models import BacktestRun
+from strategies.models import BacktestRun, PineScript
 
 
 def backtest_run_list(*, user: Any) -> QuerySet[BacktestRun]:
@@ -16,3 +16,11 @@ def backtest_run_list(*, user: Any) -> QuerySet[BacktestRun]:
 def backtest_run_get_for_user(*, user: Any, run_id: int) -> BacktestRun:
     """The run if it is the user's; 404 otherwise (never another user's row)."""
     return get_object_or_404(BacktestRun, id=run_id, user=user)
+
+
+def pine_script_list(*, user: Any) -> list[PineScript]:
+    """The user's Pine scripts, newest change first, each with ``latest`` (its newest version) set."""
+    scripts = list(PineScript.objects.filter(user=user).prefetch_related("versions").order_by("-updated_at"))
+    for script in scripts:
+        script.latest_version = max(script.versions.all(), key=lambda v: v.number, default=None)
+    return scripts

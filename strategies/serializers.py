@@ -6,7 +6,6 @@ from typing import Any
 from django.utils.translation import gettext as _
 from rest_framework import serializers
 
-from strategies.builtin import REGISTRY
 from strategies.labels import param_label, strategy_name
 from strategies.models import SETTINGS_FIELDS, BacktestRun
 from strategies.optimise import METRICS
@@ -32,7 +31,8 @@ class StrategySerializer(serializers.Serializer):
 
 
 class BacktestCreateSerializer(serializers.ModelSerializer):
-    strategy = serializers.ChoiceField(choices=sorted(REGISTRY))
+    # A built-in's slug or one of the user's Pine script versions (pine-<hex>); the service checks which.
+    strategy = serializers.CharField(max_length=64)
     params = serializers.DictField(required=False, default=dict)
     exchange = serializers.CharField(max_length=32, default="binance")
     start = MarketDateTimeField(required=False, allow_null=True, default=None)
@@ -149,3 +149,37 @@ class BacktestRunListSerializer(serializers.ModelSerializer):
             "finished_at",
         ]
         read_only_fields = fields
+
+
+class PineSourceSerializer(serializers.Serializer):
+    source = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=2 * 1024 * 1024)
+
+
+class PineScriptCreateSerializer(PineSourceSerializer):
+    name = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
+
+
+def pine_version_payload(version: Any) -> dict[str, Any]:
+    return {
+        "id": str(version.id),
+        "strategy": version.slug,
+        "number": version.number,
+        "pine_version": version.pine_version,
+        "created_at": version.created_at,
+    }
+
+
+def pine_script_payload(script: Any, versions: list[Any], *, source: bool = False) -> dict[str, Any]:
+    """A user's script: its versions (newest first); with ``source``, the latest one's text and report."""
+    found: dict[str, Any] = {
+        "id": str(script.id),
+        "name": script.name,
+        "created_at": script.created_at,
+        "versions": [pine_version_payload(v) for v in versions],
+    }
+    if source and versions:
+        from strategies.pine_services import report_payload
+
+        found["latest"] = {**pine_version_payload(versions[0]), "source": versions[0].source}
+        found["latest"]["report"] = report_payload(versions[0].report)
+    return found

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -32,6 +32,7 @@ from strategies.interface import Strategy, StrategyError
 from strategies.messages import as_validation_error, strategy_error_message
 from strategies.models import BacktestRun
 from strategies.optimise import SearchSpec, optimise
+from strategies.pine_services import check_strategy_usable
 from trading_site.dispatch import enqueue
 
 logger = logging.getLogger(__name__)
@@ -153,7 +154,11 @@ def validate_settings(risk: RiskSettings) -> None:
         raise ValidationError({"settings": [str(exc)]}) from None
 
 
-def _validate_strategy(slug: str, params: Mapping[str, Any] | None) -> tuple[Strategy, dict[str, Any]]:
+def _validate_strategy(
+    slug: str, params: Mapping[str, Any] | None, user: Any = None
+) -> tuple[Strategy, dict[str, Any]]:
+    if user is not None:
+        check_strategy_usable(user=user, slug=slug)  # a built-in or one of the user's own Pine scripts
     try:
         strategy = get_strategy(slug)
     except StrategyError as exc:
@@ -197,7 +202,7 @@ def backtest_run_create(
 ) -> BacktestRun:
     """Validate a backtest (or optimisation) request completely, store it queued, enqueue it on commit."""
     risk = risk or RiskSettings()
-    strategy_obj, clean = _validate_strategy(strategy, params)
+    strategy_obj, clean = _validate_strategy(strategy, params, user)
     validate_settings(risk)
     exchange, symbol, timeframe = _resolve_market(exchange, symbol, timeframe)
     start, end = _resolve_period(exchange=exchange, symbol=symbol, timeframe=timeframe, start=start, end=end)
@@ -254,6 +259,22 @@ def intrabar_candles(exchange: str, symbol: str, timeframe: str, start: datetime
     return None
 
 
+def script_levels(strategy: Strategy, params: dict[str, Any], candles: pd.DataFrame) -> dict[str, Any] | None:
+    """The stop loss and take profit a strategy sets itself (a Pine script's ``strategy.exit``), to 0.01 % as the
+    settings hold them; None when the trader's settings decide (the built-ins, a script without exit levels)."""
+    if strategy.exit_levels is None:
+        return None
+    levels = strategy.exit_levels(candles, params)
+    if all(value is None for value in levels.values()):
+        return None
+    return {key: None if value is None else Decimal(str(round(value, 2))) for key, value in levels.items()}
+
+
+def with_script_levels(strategy: Strategy, params: dict[str, Any], candles: pd.DataFrame, risk: RiskSettings):
+    levels = script_levels(strategy, params, candles)
+    return replace(risk, **levels) if levels else risk
+
+
 def backtest_compute(
     *,
     strategy: Strategy,
@@ -265,6 +286,7 @@ def backtest_compute(
 ) -> BacktestResult:
     """Signals and the simulation on given candles: what the task, the command and the optimiser share."""
     signals = strategy.signals(candles, params)
+    risk = with_script_levels(strategy, params, candles, risk)
     return run_backtest(candles, signals, risk.engine(), intrabar=intrabar, timeframe=timeframe)
 
 
@@ -279,6 +301,7 @@ def backtest_window(
 ) -> BacktestResult:
     """A backtest whose candles before ``trade_from`` only warm the indicators up (walk-forward windows)."""
     signals = strategy.signals(candles, params)
+    risk = with_script_levels(strategy, params, candles, risk)
     if trade_from is not None:
         candles, signals = candles.loc[trade_from:], signals.loc[trade_from:]
     return run_backtest(candles, signals, risk.engine(), timeframe=timeframe)
@@ -345,6 +368,9 @@ def backtest_run_execute(*, run_id: int) -> str:
             payload = _execute_optimisation(run, strategy, params, candles)
             metrics = payload["best"]["out_of_sample"] if payload.get("best") else {}
         else:
+            levels = script_levels(strategy, params, candles)
+            if levels:  # the script's own exits replace the form's: the row shows what the run used
+                BacktestRun.objects.filter(id=run.id).update(**levels)
             intrabar = intrabar_candles(run.exchange, run.symbol, run.timeframe, run.start, run.end)
             _set_progress(run.id, 30)
             result = backtest_compute(

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from strategies import views
+from strategies import pine_views, views
 
 app_name = "strategies"
 
@@ -12,5 +12,7 @@ urlpatterns = [
     path("backtests/<int:run_id>/", views.run_detail, name="run-detail"),
     path("backtests/<int:run_id>/progress/", views.run_progress, name="run-progress"),
     path("optimise/new/", views.optimise_new, name="optimise-new"),
+    path("pine/new/", pine_views.pine_new, name="pine-new"),
+    path("pine/<uuid:script_id>/", pine_views.pine_detail, name="pine-detail"),
     path("<slug:slug>/pine/", views.pine_download, name="pine"),
 ]

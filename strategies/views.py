@@ -28,7 +28,7 @@ from market_data.selectors import load_candles, series_info, series_list
 from market_data.timeframes import TIMEFRAME_MS
 from market_data.views import chart_data, chart_zones, local_seconds
 from strategies import labels, selectors, services
-from strategies.builtin import REGISTRY, get_strategy
+from strategies.builtin import REGISTRY, find_strategy, get_strategy
 from strategies.forms import SETTINGS_FIELDS, BacktestForm, OptimiseForm
 from strategies.interface import Strategy, StrategyError
 from strategies.labels import METRIC_LABELS
@@ -36,6 +36,7 @@ from strategies.messages import strategy_error_message
 from strategies.models import BacktestRun
 from strategies.optimise import SearchSpec
 from strategies.pine_export import pine_filename, pine_script
+from strategies.pine_services import strategy_usable, version_for_slug
 from strategies.serializers import strategy_payload
 from trading_site import display
 
@@ -66,7 +67,9 @@ def _parse_time(value: str | None) -> datetime | None:
     return None if not value else pd.Timestamp(value).to_pydatetime()
 
 
-def _strategy_or_404(slug: str) -> Strategy:
+def _strategy_or_404(slug: str, user: Any) -> Strategy:
+    if not strategy_usable(user=user, slug=slug):  # a built-in or the user's own Pine script, never another's
+        raise Http404(_("No such strategy."))
     try:
         return get_strategy(slug)
     except StrategyError:
@@ -173,7 +176,12 @@ def strategy_list(request: HttpRequest) -> HttpResponse:
             charts[strategy.slug] = _shift_points(result["equity"])
             charts.setdefault("zones", _points_zones(result["equity"]))
         strategies.append(payload)
-    context: dict[str, Any] = {"strategies": strategies, "standard": standard, "charts": charts}
+    context: dict[str, Any] = {
+        "strategies": strategies,
+        "standard": standard,
+        "charts": charts,
+        "pine_scripts": selectors.pine_script_list(user=request.user),
+    }
     if standard:
         first, end = pd.Timestamp(standard["first"]).to_pydatetime(), pd.Timestamp(standard["end"]).to_pydatetime()
         market = standard["market"]
@@ -243,9 +251,9 @@ def _apply_errors(form: BacktestForm, exc: ValidationError) -> None:
 def _run_form(request: HttpRequest, *, optimise: bool) -> HttpResponse:
     form_cls = OptimiseForm if optimise else BacktestForm
     slug = request.POST.get("strategy") or request.GET.get("strategy") or "ema_crossover"
-    strategy = _strategy_or_404(slug)
+    strategy = _strategy_or_404(slug, request.user)
     if request.method == "POST":
-        form = form_cls(request.POST, strategy=strategy)
+        form = form_cls(request.POST, strategy=strategy, user=request.user)
         if form.is_valid():
             exchange, symbol, timeframe = form.chosen_market()
             start, end = _period(form)
@@ -279,7 +287,7 @@ def _run_form(request: HttpRequest, *, optimise: bool) -> HttpResponse:
         initial.update({key: value for key, value in request.GET.items() if key.startswith("param_")})
         if request.GET.get("market"):
             initial["market"] = request.GET["market"]
-        form = form_cls(initial=initial, strategy=strategy)
+        form = form_cls(initial=initial, strategy=strategy, user=request.user)
         status = 200
     if request.htmx and request.GET.get("partial") == "params":
         return render(request, "strategies/partials/param_fields.html", {"form": form})
@@ -436,10 +444,11 @@ def _trade_rows(run: BacktestRun, page: Any) -> list[dict[str, Any]]:
 @require_GET
 def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     run = selectors.backtest_run_get_for_user(user=request.user, run_id=run_id)
-    strategy = REGISTRY.get(run.strategy)
+    strategy = find_strategy(run.strategy)
     context: dict[str, Any] = {
         "run": run,
         "strategy": strategy,
+        "pine_version": version_for_slug(user=request.user, slug=run.strategy),
         "name": labels.strategy_name(run.strategy),
         "market": _market_text(run),
         "exchange": exchange_name(run.exchange),
@@ -536,13 +545,19 @@ def _compare_tone(key: str, metrics: dict[str, Any]) -> str:
 
 @login_required
 @require_GET
+def _builtin_or_404(slug: str) -> Strategy:
+    if slug not in REGISTRY:  # the export is of a built-in; a Pine script's text is on its own page
+        raise Http404(_("No such strategy."))
+    return REGISTRY[slug]
+
+
 def pine_download(request: HttpRequest, slug: str) -> HttpResponse:
-    strategy = _strategy_or_404(slug)
+    strategy = _builtin_or_404(slug)
     params = {key: value for key, value in request.GET.items() if key != "run"}
     settings = None
     if request.GET.get("run", "").isdigit():
         run = selectors.backtest_run_get_for_user(user=request.user, run_id=int(request.GET["run"]))
-        strategy = _strategy_or_404(run.strategy)
+        strategy = _builtin_or_404(run.strategy)
         params = run.params
         settings = {name: getattr(run, name) for name in SETTINGS_FIELDS}
         settings = {k: (float(v) if v is not None and k != "direction" else v) for k, v in settings.items()}

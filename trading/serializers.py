@@ -8,7 +8,6 @@ from typing import Any
 
 from rest_framework import serializers
 
-from strategies.builtin import REGISTRY
 from trading.models import Bot, Direction, Order, Position, Trade
 from trading_site.api import StrictBooleanField
 
@@ -72,7 +71,8 @@ class BotCreateSerializer(serializers.Serializer):
     """The bot's settings; the service checks them against the user's risk profile and the exchange."""
 
     exchange_account = serializers.IntegerField()
-    strategy = serializers.ChoiceField(choices=sorted(REGISTRY))
+    # A built-in's slug or one of the user's Pine script versions (pine-<hex>); the service checks which.
+    strategy = serializers.CharField(max_length=64)
     params = serializers.DictField(required=False, default=dict)
     symbol = serializers.CharField(max_length=32)
     timeframe = serializers.CharField(max_length=8)

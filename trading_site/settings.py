@@ -347,6 +347,13 @@ TRENDY_LOOP_SIGNAL_TASKS = env_int("TRENDY_LOOP_SIGNAL_TASKS", 4)
 # Markets whose closed candles the beat keeps fetching: "binance:BTC/USDT:1h,okx:ETH/USDT:1h".
 TRENDY_MARKET_FEEDS = env_list("TRENDY_MARKET_FEEDS")
 
+# --- Pine Script ------------------------------------------------------------------------
+
+# One run of a stored script (a backtest's compile, a bot's tick): its budget in seconds and in interpreter steps.
+# A script over it stops with a sentence (an endless while, a huge for), never a hung worker.
+TRENDY_PINE_MAX_SECONDS = float(env_str("TRENDY_PINE_MAX_SECONDS", "5"))
+TRENDY_PINE_MAX_STEPS = env_int("TRENDY_PINE_MAX_STEPS", 20_000_000)
+
 # --- Market data ------------------------------------------------------------------------
 
 TRENDY_OHLCV_DIR = Path(env_str("TRENDY_OHLCV_DIR", str(BASE_DIR.parent / "shared" / "data" / "ohlcv")))

@@ -133,19 +133,17 @@ def _settings(parsed: Parsed, runs: dict[int, Any], entries: dict[str, str]) -> 
     pyramiding = declared.get("pyramiding", 1)
     if isinstance(pyramiding, int | float) and pyramiding > 1:
         raise PineCompileError("pyramiding above 1 is not supported yet: Trendy's backtest holds one position.")
+    # Sizing and fees the backtest cannot take as written (a fixed quantity, a commission per order, a margin
+    # that is no whole leverage) are left out: the trader's own settings apply, as for the built-ins.
     margin = declared.get("margin_long", declared.get("margin_short", 100))
-    leverage = 100 / float(margin) if margin else 1.0
-    if abs(leverage - round(leverage)) > 1e-9:
-        raise PineCompileError(f"margin_long={margin} is not a whole leverage (100 / margin).")
-    settings["leverage"] = round(leverage)
-    qty_type = str(declared.get("default_qty_type", "strategy.fixed"))
-    if qty_type != "strategy.percent_of_equity":
-        raise PineCompileError("Only default_qty_type=strategy.percent_of_equity is supported yet.")
-    settings["position_size_pct"] = float(declared.get("default_qty_value", 100)) / settings["leverage"]
-    commission = str(declared.get("commission_type", "strategy.commission.percent"))
-    if commission != "strategy.commission.percent":
-        raise PineCompileError("Only commission_type=strategy.commission.percent is supported yet.")
-    settings["fee_rate"] = float(declared.get("commission_value", 0)) / 100
+    leverage = 100 / float(margin) if isinstance(margin, int | float) and margin > 0 else 1.0
+    whole = abs(leverage - round(leverage)) <= 1e-9
+    if whole:
+        settings["leverage"] = round(leverage)
+    if str(declared.get("default_qty_type", "strategy.fixed")) == "strategy.percent_of_equity" and whole:
+        settings["position_size_pct"] = float(declared.get("default_qty_value", 100)) / settings["leverage"]
+    if str(declared.get("commission_type", "strategy.commission.percent")) == "strategy.commission.percent":
+        settings["fee_rate"] = float(declared.get("commission_value", 0)) / 100
     stops: dict[str, set[float]] = {"long": set(), "short": set()}
     targets: dict[str, set[float]] = {"long": set(), "short": set()}
     for side, direction in ((1, "long"), (-1, "short")):

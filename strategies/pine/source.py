@@ -41,7 +41,14 @@ class Problem:
         return self.template % self.params
 
     def as_dict(self) -> dict[str, Any]:
-        return {"line": self.line, "column": self.column, "code": self.code, "message": self.message}
+        return {
+            "line": self.line,
+            "column": self.column,
+            "code": self.code,
+            "message": self.message,
+            "template": self.template,
+            "params": dict(self.params),
+        }
 
 
 class PineSourceError(ValueError):

@@ -114,7 +114,11 @@ def test_bad_input_gets_one_clear_message(data, code, message):
     report = validate(data)
     assert not report.can_run
     assert [(p.code, p.message) for p in report.errors] == [(code, message)]
-    assert report.as_dict()["errors"] == [{"line": 0, "column": 0, "code": code, "message": message}]
+    found = report.as_dict()["errors"]
+    assert [{key: p[key] for key in ("line", "column", "code", "message")} for p in found] == [
+        {"line": 0, "column": 0, "code": code, "message": message}
+    ]
+    assert found[0]["template"] % found[0]["params"] == message  # what the page translates
 
 
 def test_a_utf8_file_with_a_byte_order_mark_is_read():

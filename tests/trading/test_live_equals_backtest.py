@@ -105,6 +105,34 @@ def test_replay_equals_backtest_both_directions_leverage(stored_candles):
     assert abs(_final_equity(backtest) - replay["final_equity"]) < CENT
 
 
+PINE = Path(__file__).parents[1] / "pine" / "corpus"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("script", "extra"),
+    [
+        ("exit_percent.pine", ()),  # the script's own stop and target (strategy.exit)
+        ("macd_both_ways.pine", ("--direction", "both", "--stop-loss", "none", "--take-profit", "none")),
+        ("sma_cross_inputs.pine", ("--param", "fastLen=8", "--param", "slowLen=21")),
+    ],
+)
+def test_replay_equals_backtest_for_a_pine_script(stored_candles, script, extra):
+    """A Pine script's bot (a stored version, read by the loop like any strategy) trades as its backtest."""
+    args = ["--pine", str(PINE / script), *PERIOD, *extra]
+    backtest = _run("backtest", *args)
+    started = time.perf_counter()
+    replay = _run("paper_replay", *args)
+    TIMINGS[f"pine {script}"] = time.perf_counter() - started
+    assert backtest["trades"], "the period should produce trades"
+    _assert_same(backtest, replay, EXACT_KEYS)
+    assert abs(_final_equity(backtest) - replay["final_equity"]) < CENT
+    if script == "exit_percent.pine":
+        assert {t["exit_reason"] for t in backtest["trades"]} & {"stop_loss", "take_profit"}
+    if script == "macd_both_ways.pine":
+        assert {t["side"] for t in backtest["trades"]} == {"long", "short"}
+
+
 @pytest.mark.django_db
 def test_replay_market_precision_keeps_times_and_sides(stored_candles):
     args = ["--strategy", "supertrend", *PERIOD]

@@ -4,7 +4,7 @@ per-user auto-trading switch. Views, API views, admin actions and commands call 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -14,12 +14,14 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from accounts.models import ExchangeAccount, RiskProfile
-from market_data.selectors import ms_to_datetime
+from market_data.selectors import load_candles, ms_to_datetime
 from market_data.timeframes import TIMEFRAME_MS
-from strategies.builtin import REGISTRY, get_strategy
-from strategies.interface import StrategyError
+from strategies.builtin import get_strategy
+from strategies.interface import Strategy, StrategyError
 from strategies.labels import strategy_name
 from strategies.messages import strategy_error_message
+from strategies.pine_services import strategy_usable, version_for_slug
+from strategies.services import script_levels
 from trading import clock
 from trading.exchanges.errors import (
     ExchangeError,
@@ -53,7 +55,7 @@ def _validate_bot(*, user: Any, account: ExchangeAccount, bot: BotSettings) -> t
         _fail("exchange_account", _("Choose one of your exchange accounts."))
     if not account.enabled:
         _fail("exchange_account", _("This exchange account is disabled: enable it first."))
-    if bot.strategy not in REGISTRY:
+    if not strategy_usable(user=user, slug=bot.strategy):
         _fail("strategy", _("Unknown strategy %(slug)r.") % {"slug": bot.strategy})
     strategy = get_strategy(bot.strategy)
     try:
@@ -92,6 +94,23 @@ def _validate_bot(*, user: Any, account: ExchangeAccount, bot: BotSettings) -> t
     return params, market.symbol
 
 
+def _own_levels(strategy: Strategy, params: dict[str, Any], exchange: str, symbol: str, timeframe: str):
+    """The stop loss and take profit a Pine script sets with strategy.exit, read off the market's recent stored
+    candles (as the backtest reads them off its period); None when the trader's settings decide."""
+    if strategy.exit_levels is None:
+        return None
+    step = TIMEFRAME_MS[timeframe]
+    end = ms_to_datetime(clock.now_ms() // step * step)
+    start = ms_to_datetime(clock.now_ms() // step * step - step * strategy.lookback(params))
+    candles = load_candles(clock.data_exchange(exchange), clock.data_symbol(symbol), timeframe, start, end)
+    if len(candles) < 2:
+        _fail("symbol", _("No stored candles of this market to read the script's exit levels from."))
+    try:
+        return script_levels(strategy, params, candles)
+    except StrategyError as exc:
+        raise ValidationError({"strategy": [strategy_error_message(exc)]}) from None
+
+
 def _unified(symbol: str, account: ExchangeAccount) -> str:
     base = symbol.split(":", 1)[0]
     if "/" not in base:
@@ -108,6 +127,11 @@ def bot_create(*, user: Any, exchange_account: ExchangeAccount, settings_: BotSe
     """A bot from a strategy; paused unless ``start``. Its risk settings must sit inside the user's
     risk profile (leverage and size are maxima there)."""
     params, symbol = _validate_bot(user=user, account=exchange_account, bot=settings_)
+    levels = _own_levels(
+        get_strategy(settings_.strategy), params, exchange_account.exchange, symbol, settings_.timeframe
+    )
+    if levels:  # the script's own exits, as its backtest uses them (within the bot's risk limits, checked below)
+        settings_ = replace(settings_, **levels)
     bot = Bot(
         user=user,
         exchange_account=exchange_account,
@@ -129,6 +153,28 @@ def bot_create(*, user: Any, exchange_account: ExchangeAccount, settings_: BotSe
     bot.save()
     if start:
         bot_set_status(bot=bot, status=Bot.Status.RUNNING)
+    return bot
+
+
+@transaction.atomic
+def bot_move_version(*, user: Any, bot: Bot, strategy: str) -> Bot:
+    """Move a Pine bot to another version of the same script (its parameters must fit the new inputs). The bot
+    runs the version it was created with until its owner calls this."""
+    bot = Bot.objects.select_for_update().get(pk=bot.pk, user=user)
+    current = version_for_slug(user=user, slug=bot.strategy)
+    target = version_for_slug(user=user, slug=strategy)
+    if current is None or target is None or target.script_id != current.script_id:
+        _fail("strategy", _("Choose a version of the script this bot runs."))
+    try:
+        params = get_strategy(strategy).validate(bot.params)
+    except StrategyError as exc:
+        raise ValidationError({"params": [strategy_error_message(exc)]}) from None
+    levels = _own_levels(get_strategy(strategy), params, bot.exchange_account.exchange, bot.symbol, bot.timeframe)
+    bot.strategy, bot.params = strategy, params
+    for name, value in (levels or {}).items():
+        setattr(bot, name, value)
+    bot.full_clean()
+    bot.save(update_fields=["strategy", "params", "stop_loss_pct", "take_profit_pct", "updated_at"])
     return bot
 
 

@@ -18,8 +18,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from market_data.timeframes import TIMEFRAMES
 from strategies.builtin import REGISTRY, get_strategy
+from strategies.forms import param_field
 from strategies.interface import Strategy, StrategyError
 from strategies.labels import param_label, strategy_name, strategy_names
+from strategies.pine_services import strategy_choices as strategy_choices_for
+from strategies.pine_services import strategy_usable
 from trading import selectors
 from trading.bots import services as bot_services
 from trading.exchanges.errors import ExchangeError
@@ -64,6 +67,7 @@ class BotForm(forms.ModelForm):
     def __init__(self, *args: Any, user: Any, strategy: Strategy, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.strategy_obj = strategy
+        self.fields["strategy"].choices = strategy_choices_for(user=user, current=strategy.slug)
         self.fields["strategy"].initial = strategy.slug
         self.fields["name"].required = False
         self.fields["name"].help_text = _("Empty: strategy, market and timeframe.")
@@ -72,14 +76,7 @@ class BotForm(forms.ModelForm):
         for name in ("stop_loss_pct", "take_profit_pct", "daily_loss_limit_pct"):
             self.fields[name].help_text = _("Leave empty for none.")
         for spec in strategy.params:
-            field_cls = forms.IntegerField if spec.kind is int else forms.FloatField
-            self.fields[f"param_{spec.name}"] = field_cls(
-                label=param_label(strategy, spec.name),
-                min_value=spec.minimum,
-                max_value=spec.maximum,
-                initial=spec.kind(spec.default),
-                widget=forms.NumberInput(attrs={"step": spec.step}),
-            )
+            self.fields[f"param_{spec.name}"] = param_field(spec, param_label(strategy, spec.name))
 
     def param_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in self.fields if name.startswith("param_")]
@@ -99,7 +96,9 @@ class BotForm(forms.ModelForm):
         )
 
 
-def _strategy_or_404(slug: str) -> Strategy:
+def _strategy_or_404(slug: str, user: Any) -> Strategy:
+    if not strategy_usable(user=user, slug=slug):  # a built-in or the user's own Pine script, never another's
+        raise Http404(_("No such strategy."))
     try:
         return get_strategy(slug)
     except StrategyError:
@@ -128,7 +127,7 @@ def _apply_errors(form: forms.Form, exc: ValidationError) -> None:
 
 def _bot_form(request: HttpRequest, data: Any = None) -> BotForm:
     slug = (data or request.GET).get("strategy") or "ema_crossover"
-    strategy = _strategy_or_404(slug)
+    strategy = _strategy_or_404(slug, request.user)
     return BotForm(data, user=request.user, strategy=strategy, initial=None if data else _initial(request.user))
 
 

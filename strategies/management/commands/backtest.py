@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,11 +21,15 @@ from market_data.timeframes import TIMEFRAME_MS
 from strategies import services
 from strategies.backtest import BacktestError
 from strategies.builtin import REGISTRY, get_strategy
-from strategies.interface import StrategyError
+from strategies.interface import Strategy, StrategyError
 from strategies.labels import METRIC_LABELS
 from strategies.messages import strategy_error_message
+from strategies.pine.check import validate
+from strategies.pine.source import decode
+from strategies.pine.strategy import pine_strategy
 
 JSON_VERSION = 1
+MAX_PINE_FILE = 1024 * 1024  # read no more of a --pine file (the engine refuses far less)
 
 
 def _decimal(value: str) -> Decimal:
@@ -35,10 +40,15 @@ def _decimal(value: str) -> Decimal:
 
 
 class Command(BaseCommand):
-    help = "Backtest a built-in strategy on stored candles (or a CSV file) and print the metrics and trades."
+    help = (
+        "Backtest a built-in strategy or a Pine Script file on stored candles (or a CSV file) and print the "
+        "metrics and trades."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--strategy", required=True, help=f"one of: {', '.join(REGISTRY)}")
+        which = parser.add_mutually_exclusive_group(required=True)
+        which.add_argument("--strategy", help=f"one of: {', '.join(REGISTRY)}")
+        which.add_argument("--pine", metavar="FILE", help="a Pine Script v5/v6 strategy file instead of a built-in")
         parser.add_argument("--exchange", default="binance")
         parser.add_argument("--symbol", default="BTC/USDT")
         parser.add_argument("--timeframe", default="1h")
@@ -58,7 +68,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            strategy = get_strategy(options["strategy"])
+            strategy = self._pine(options["pine"]) if options["pine"] else get_strategy(options["strategy"])
             params = strategy.validate(self._params(options["param"]))
             risk = self._risk(options)
             services.validate_settings(risk)
@@ -77,6 +87,7 @@ class Command(BaseCommand):
                     candles.index[-1] + pd.Timedelta(TIMEFRAME_MS[timeframe], "ms"),
                 )
             started = time.perf_counter()
+            risk = services.with_script_levels(strategy, params, candles, risk)  # a script's own stop and target
             result = services.backtest_compute(
                 strategy=strategy, params=params, candles=candles, risk=risk, timeframe=timeframe, intrabar=intrabar
             )
@@ -112,6 +123,23 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(document, indent=2, sort_keys=False))
             return
         self._summary(document, seconds)
+
+    def _pine(self, path: str) -> Strategy:
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read(MAX_PINE_FILE + 1)
+        except OSError as exc:
+            raise CommandError(f"Cannot read {path}: {exc.strerror}.") from None
+        report = validate(data)
+        if not report.can_run:
+            problems = "\n".join(
+                f"  line {p.line}, column {p.column}: {p.message}" if p.line else f"  {p.message}"
+                for p in report.errors
+            )
+            raise CommandError(f"{path} cannot run:\n{problems}")
+        name = Path(path).name
+        self.pine_source = decode(data)  # paper_replay stores it as a script version for its bot
+        return pine_strategy(slug=f"pine-{name}", name=name, text=self.pine_source, inputs=report.as_dict()["inputs"])
 
     def _params(self, pairs: list[str]) -> dict[str, str]:
         params = {}

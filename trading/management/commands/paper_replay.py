@@ -31,6 +31,7 @@ from strategies.interface import StrategyError
 from strategies.management.commands.backtest import JSON_VERSION
 from strategies.management.commands.backtest import Command as BacktestCommand
 from strategies.messages import strategy_error_message
+from strategies.pine_services import pine_script_create
 from trading import clock
 from trading.bots import loop, paper_market
 from trading.bots import tick as ticks
@@ -59,12 +60,14 @@ class Command(BacktestCommand):
         if options["csv"]:
             raise CommandError("paper_replay reads stored candles; import the CSV first (import_candles).")
         try:
-            strategy = get_strategy(options["strategy"])
+            strategy = self._pine(options["pine"]) if options["pine"] else get_strategy(options["strategy"])
             params = strategy.validate(self._params(options["param"]))
             risk = self._risk(options)
             backtest_services.validate_settings(risk)
             exchange, symbol, timeframe = self._market(options)
             candles = self._candles(options, exchange, symbol, timeframe)
+            if len(candles) >= 2:  # a Pine script's own stop and target, as the backtest command reads them
+                risk = backtest_services.with_script_levels(strategy, params, candles, risk)
         except StrategyError as exc:
             raise CommandError(strategy_error_message(exc)) from None
         except (BacktestError, ValueError) as exc:
@@ -106,11 +109,14 @@ class Command(BacktestCommand):
         wallet.fee_rate = risk.fee_rate
         wallet.slippage_bps = risk.slippage_bps
         wallet.save()
+        slug = strategy.slug
+        if options.get("pine"):  # the live path reads a stored version, as a user's bot does
+            slug = pine_script_create(user=user, name="replay", source=self.pine_source).slug
         bot = Bot.objects.create(
             user=user,
             exchange_account=account,
             name="replay",
-            strategy=strategy.slug,
+            strategy=slug,
             params=params,
             symbol=symbol,
             timeframe=timeframe,

@@ -1,0 +1,354 @@
+"""Pine scripts where users meet them: the service (versions, nothing half-saved), the pages, the API, backtests
+and bots through the same services as the built-ins, and one user never reaching another's script."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.management import CommandError, call_command
+
+from strategies import services
+from strategies.builtin import get_strategy
+from strategies.interface import StrategyError
+from strategies.models import BacktestRun, PineScript, PineScriptVersion
+from strategies.pine_services import pine_script_create, pine_version_add
+from tests.trading.test_api import paper_account, store_market
+from trading.bots import services as bot_services
+from trading.models import Bot
+
+pytestmark = pytest.mark.django_db
+
+CORPUS = Path(__file__).parents[1] / "pine" / "corpus"
+SMA = (CORPUS / "sma_cross_inputs.pine").read_text()
+EXITS = (CORPUS / "exit_percent.pine").read_text()
+HTMX = {"HTTP_HX_REQUEST": "true"}
+BROKEN = (
+    '//@version=6\nstrategy("x")\nx = request.security(syminfo.tickerid, "D", close)\n'
+    'if close > x\n    strategy.entry("L", strategy.long)\n'
+)
+
+
+def _run(user, slug, **overrides):
+    values = {
+        "user": user,
+        "strategy": slug,
+        "params": {},
+        "exchange": "binance",
+        "symbol": "BTC/USDT",
+        "timeframe": "1h",
+        "start": datetime(2024, 1, 1, tzinfo=UTC),
+        "end": datetime(2024, 3, 1, tzinfo=UTC),
+        **overrides,
+    }
+    return services.backtest_run_create(**values)
+
+
+# --- the service -------------------------------------------------------------------------------------------
+
+
+def test_a_script_is_saved_with_its_report_and_becomes_a_strategy(alice):
+    version = pine_script_create(user=alice, name="", source=SMA)
+    assert (version.number, version.script.name, version.pine_version) == (1, "SMA cross with inputs", 6)
+    assert version.slug == f"pine-{version.id.hex}"
+    strategy = get_strategy(version.slug)
+    assert [(p.name, p.kind, p.default, p.minimum, p.maximum) for p in strategy.params] == [
+        ("fastLen", int, 10, 2, 100),
+        ("slowLen", int, 30, 5, 400),
+    ]
+    assert strategy.validate({"fastLen": "12"}) == {"fastLen": 12, "slowLen": 30}
+    with pytest.raises(StrategyError) as raised:
+        strategy.validate({"fastLen": 500})
+    assert "fastLen" in raised.value.fields
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("", "The script is empty."),
+        ("//@version=6\n" + "// padding\n" * 100_000, "The script is 1075 KB; the limit is 64 KB."),
+        (b"\x89PNG\r\n\x1a\n\x00\x00", "The file is not text: save the script as UTF-8."),
+        ('//@version=4\nstrategy("x")\n', "Line 1, column 1: Pine Script version 4 is not supported"),
+        (BROKEN, "Line 3, column 5: `request.security` is not supported"),
+    ],
+    ids=["empty", "one-megabyte", "binary", "version-4", "unsupported"],
+)
+def test_bad_scripts_save_nothing(alice, source, message):
+    with pytest.raises(ValidationError) as raised:
+        pine_script_create(user=alice, name="Mine", source=source)
+    assert any(m.startswith(message) for m in raised.value.message_dict["source"]), raised.value.message_dict
+    assert not PineScript.objects.exists() and not PineScriptVersion.objects.exists()
+
+
+def test_versions_are_numbered_and_kept(alice, bob):
+    first = pine_script_create(user=alice, name="Mine", source=SMA)
+    second = pine_version_add(user=alice, script_id=first.script_id, source=SMA.replace("10,", "11,"))
+    assert second.number == 2 and first.slug != second.slug
+    first.refresh_from_db()
+    assert first.source == SMA  # the first version is never edited
+    with pytest.raises(ValidationError, match="same as the latest"):
+        pine_version_add(user=alice, script_id=first.script_id, source=second.source)
+    with pytest.raises(ValidationError, match="No such script"):
+        pine_version_add(user=bob, script_id=first.script_id, source=EXITS)
+    with pytest.raises(ValidationError, match="already have a script named"):
+        pine_script_create(user=alice, name="Mine", source=EXITS)
+    assert PineScriptVersion.objects.count() == 2
+
+
+def test_a_script_that_never_trades_is_not_an_error(alice, stored_btc_1h):
+    quiet = '//@version=6\nstrategy("Never")\nif close < 0\n    strategy.entry("L", strategy.long)\n'
+    version = pine_script_create(user=alice, name="", source=quiet)
+    run = _run(alice, version.slug)
+    assert services.backtest_run_execute(run_id=run.id) == "done"
+    run.refresh_from_db()
+    assert (run.status, run.metrics["trades"], run.result["trades"]) == ("done", 0, [])
+
+
+# --- backtests ---------------------------------------------------------------------------------------------
+
+
+def test_backtest_of_a_script_uses_its_inputs_and_own_exits(alice, stored_btc_1h):
+    version = pine_script_create(user=alice, name="", source=EXITS)
+    run = _run(alice, version.slug, risk=services.RiskSettings(stop_loss_pct=Decimal("1"), take_profit_pct=None))
+    assert services.backtest_run_execute(run_id=run.id) == "done"
+    run.refresh_from_db()
+    # strategy.exit's stop at 0.97 × and target at 1.05 × the entry replace the form's 1 % and none.
+    assert (run.stop_loss_pct, run.take_profit_pct) == (Decimal("3.00"), Decimal("5.00"))
+    reasons = {t["exit_reason"] for t in run.result["trades"]}
+    assert run.metrics["trades"] > 0 and reasons <= {"stop_loss", "take_profit", "end"}
+
+    sma = pine_script_create(user=alice, name="", source=SMA)
+    fast = _run(alice, sma.slug, params={"fastLen": 5})
+    slow = _run(alice, sma.slug, params={"fastLen": 20})
+    for run in (fast, slow):
+        services.backtest_run_execute(run_id=run.id)
+        run.refresh_from_db()
+    assert fast.metrics["trades"] > slow.metrics["trades"] > 0
+
+
+def test_backtest_input_out_of_range_saves_nothing(alice, stored_btc_1h):
+    version = pine_script_create(user=alice, name="", source=SMA)
+    with pytest.raises(ValidationError) as raised:
+        _run(alice, version.slug, params={"slowLen": 1000})
+    assert "params.slowLen" in raised.value.message_dict
+    with pytest.raises(ValidationError) as raised:
+        _run(alice, version.slug, params={"nope": 1})
+    assert "params.nope" in raised.value.message_dict
+    assert not BacktestRun.objects.exists()
+
+
+def test_another_users_script_is_unknown_everywhere(alice, bob, stored_btc_1h, client):
+    version = pine_script_create(user=alice, name="", source=SMA)
+    with pytest.raises(ValidationError) as raised:
+        _run(bob, version.slug)
+    assert "strategy" in raised.value.message_dict
+    client.force_login(bob)
+    assert client.get(f"/strategies/pine/{version.script_id}/").status_code == 404
+    assert client.get(f"/strategies/backtests/new/?strategy={version.slug}").status_code == 404
+    assert client.get(f"/trading/bots/new/?strategy={version.slug}").status_code == 404
+    assert version.slug not in client.get("/strategies/backtests/new/").content.decode()
+    assert not BacktestRun.objects.exists()
+
+
+def test_a_runtime_failure_fails_the_run_with_the_reason(alice, stored_btc_1h, settings):
+    settings.TRENDY_PINE_MAX_STEPS = 1000
+    endless = (
+        '//@version=6\nstrategy("Loop")\nvar n = 0\nwhile true\n    n += 1\n'
+        'if n > 5\n    strategy.entry("L", strategy.long)\n'
+    )
+    version = pine_script_create(user=alice, name="", source=endless)
+    from strategies import pine_services
+
+    pine_services._cache.clear()
+    run = _run(alice, version.slug)
+    assert services.backtest_run_execute(run_id=run.id) == "failed"
+    run.refresh_from_db()
+    assert run.status == "failed" and run.error.startswith("The Pine script could not run:"), run.error
+
+
+# --- pages -------------------------------------------------------------------------------------------------
+
+
+def test_pages_paste_check_save_backtest(alice_client, alice, stored_btc_1h, django_capture_on_commit_callbacks):
+    assert alice_client.get("/strategies/pine/new/").status_code == 200
+    checked = alice_client.post("/strategies/pine/new/", {"source": BROKEN, "action": "check"}, **HTMX)
+    html = checked.content.decode()
+    assert checked.status_code == 400 and html.lstrip().startswith('<div id="pine-report"')
+    assert "Line 3, column 5" in html and not PineScript.objects.exists()
+    checked = alice_client.post("/strategies/pine/new/", {"source": SMA, "action": "check"}, **HTMX)
+    assert checked.status_code == 200 and 'data-can-run="true"' in checked.content.decode()
+    assert "fastLen" in checked.content.decode()
+    refused = alice_client.post("/strategies/pine/new/", {"source": BROKEN, "action": "save"})
+    assert refused.status_code == 400 and not PineScript.objects.exists()
+    upload = io.BytesIO(SMA.encode())
+    upload.name = "sma.pine"
+    saved = alice_client.post("/strategies/pine/new/", {"name": "My SMA", "upload": upload, "action": "save"})
+    assert saved.status_code == 302
+    version = PineScriptVersion.objects.get()
+    assert saved["Location"] == f"/strategies/pine/{version.script_id}/"
+    detail = alice_client.get(saved["Location"]).content.decode()
+    assert "My SMA" in detail and f"?strategy={version.slug}" in detail
+    assert "My SMA" in alice_client.get("/strategies/").content.decode()
+
+    form = alice_client.get(f"/strategies/backtests/new/?strategy={version.slug}").content.decode()
+    assert 'name="param_fastLen"' in form and 'name="param_slowLen"' in form
+    data = {
+        "strategy": version.slug,
+        "market": "binance|BTC/USDT|1h",
+        "start": "2024-01-01",
+        "end": "2024-03-01",
+        "param_fastLen": "8",
+        "param_slowLen": "30",
+        "initial_capital": "10000",
+        "fee_rate": "0.001",
+        "slippage_bps": "5",
+        "leverage": "1",
+        "position_size_pct": "10",
+        "stop_loss_pct": "",
+        "take_profit_pct": "",
+        "direction": "long",
+    }
+    bad = alice_client.post("/strategies/backtests/new/", {**data, "param_fastLen": "1"})
+    assert bad.status_code == 400 and not BacktestRun.objects.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = alice_client.post("/strategies/backtests/new/", data)
+    assert response.status_code == 302
+    run = BacktestRun.objects.get()
+    assert (run.strategy, run.params, run.status) == (version.slug, {"fastLen": 8, "slowLen": 30}, "done")
+    page = alice_client.get(response["Location"]).content.decode()
+    assert "My SMA · v1" in page and 'id="run-charts"' in page
+
+    changed = alice_client.post(f"/strategies/pine/{version.script_id}/", {"source": SMA.replace("30,", "40,")})
+    assert changed.status_code == 302 and version.script.versions.count() == 2
+
+
+# --- the API -----------------------------------------------------------------------------------------------
+
+
+def test_api_validate_save_and_backtest(alice_api, charlie_api, stored_btc_1h, django_capture_on_commit_callbacks):
+    report = alice_api.post("/api/v1/strategies/pine/validate", {"source": BROKEN}, format="json")
+    assert report.status_code == 200
+    body = report.json()
+    assert body["can_run"] is False
+    assert (body["errors"][0]["line"], body["errors"][0]["column"]) == (3, 5)
+    ok = alice_api.post("/api/v1/strategies/pine/validate", {"source": SMA}, format="json").json()
+    assert ok["can_run"] and [i["name"] for i in ok["inputs"]] == ["fastLen", "slowLen"]
+    assert alice_api.post("/api/v1/strategies/pine/validate", {}, format="json").status_code == 400
+
+    refused = alice_api.post("/api/v1/strategies/pine/", {"source": BROKEN}, format="json")
+    assert refused.status_code == 400 and "source" in refused.json()["error"]["fields"]
+    created = alice_api.post("/api/v1/strategies/pine/", {"name": "API SMA", "source": SMA}, format="json")
+    assert created.status_code == 201
+    slug, script = created.json()["strategy"], created.json()["script"]
+    listed = alice_api.get("/api/v1/strategies/").json()
+    assert slug in [s["slug"] for s in listed]
+    assert [p["name"] for p in next(s for s in listed if s["slug"] == slug)["params"]] == ["fastLen", "slowLen"]
+    assert slug not in [s["slug"] for s in charlie_api.get("/api/v1/strategies/").json()]
+    assert alice_api.get(f"/api/v1/strategies/pine/{script}/").json()["latest"]["source"] == SMA
+    assert charlie_api.get(f"/api/v1/strategies/pine/{script}/").status_code == 404
+    assert charlie_api.get("/api/v1/strategies/pine/").json() == []
+    assert charlie_api.post(f"/api/v1/strategies/pine/{script}/versions/", {"source": EXITS}).status_code == 404
+
+    period = {"start": "2024-01-01T00:00:00Z", "end": "2024-03-01T00:00:00Z"}
+    outsider = charlie_api.post(
+        "/api/v1/backtests/", {"strategy": slug, "symbol": "BTCUSDT", "timeframe": "1h", **period}, format="json"
+    )
+    assert outsider.status_code == 400 and "strategy" in outsider.json()["error"]["fields"]
+    out_of_range = alice_api.post(
+        "/api/v1/backtests/",
+        {"strategy": slug, "symbol": "BTCUSDT", "timeframe": "1h", "params": {"fastLen": 0}, **period},
+        format="json",
+    )
+    assert out_of_range.status_code == 400 and "params.fastLen" in out_of_range.json()["error"]["fields"]
+    with django_capture_on_commit_callbacks(execute=True):
+        started = alice_api.post(
+            "/api/v1/backtests/",
+            {"strategy": slug, "symbol": "BTCUSDT", "timeframe": "1h", "params": {"fastLen": 8}, **period},
+            format="json",
+        )
+    assert started.status_code == 202, started.json()
+    detail = alice_api.get(f"/api/v1/backtests/{started.json()['id']}/").json()
+    assert detail["status"] == "done" and detail["metrics"]["trades"] == len(detail["trades"]) > 0
+
+
+# --- bots --------------------------------------------------------------------------------------------------
+
+
+def test_bot_from_a_script_keeps_its_version_until_moved(alice, bob, tmp_path):
+    store_market(tmp_path)
+    account = paper_account(alice)
+    first = pine_script_create(user=alice, name="Exits", source=EXITS)
+    settings = bot_services.BotSettings(strategy=first.slug, symbol="BTC/USDT", timeframe="1h")
+    bot = bot_services.bot_create(user=alice, exchange_account=account, settings_=settings)
+    assert (bot.strategy, bot.stop_loss_pct, bot.take_profit_pct) == (first.slug, Decimal("3.00"), Decimal("5.00"))
+    second = pine_version_add(user=alice, script_id=first.script_id, source=EXITS.replace("0.97", "0.98"))
+    bot.refresh_from_db()
+    assert bot.strategy == first.slug  # a new version does not move a running bot
+    moved = bot_services.bot_move_version(user=alice, bot=bot, strategy=second.slug)
+    assert (moved.strategy, moved.stop_loss_pct) == (second.slug, Decimal("2.00"))
+    # The script's stop beyond the bot's risk limits is refused, nothing saved.
+    wide = pine_version_add(user=alice, script_id=first.script_id, source=EXITS.replace("0.97", "0.90"))
+    with pytest.raises(ValidationError):
+        bot_services.bot_move_version(user=alice, bot=bot, strategy=wide.slug)
+    bot.refresh_from_db()
+    assert bot.strategy == second.slug
+    # Bob can neither run Alice's script nor move a bot to it.
+    with pytest.raises(ValidationError) as raised:
+        bot_services.bot_create(
+            user=bob,
+            exchange_account=paper_account(bob),
+            settings_=bot_services.BotSettings(strategy=first.slug, symbol="BTC/USDT", timeframe="1h"),
+        )
+    assert "strategy" in raised.value.message_dict
+    assert Bot.objects.count() == 1
+
+
+def test_bot_page_offers_the_users_scripts(alice_client, alice, tmp_path):
+    store_market(tmp_path)
+    account = paper_account(alice)
+    version = pine_script_create(user=alice, name="Page SMA", source=SMA)
+    html = alice_client.get(f"/trading/bots/new/?strategy={version.slug}").content.decode()
+    assert 'name="param_fastLen"' in html and "Page SMA · v1 (Pine)" in html
+    data = {
+        "strategy": version.slug,
+        "exchange_account": account.pk,
+        "symbol": "BTC/USDT",
+        "timeframe": "1h",
+        "direction": "long",
+        "leverage": "1",
+        "position_size_pct": "10",
+        "stop_loss_pct": "2",
+        "take_profit_pct": "4",
+        "max_drawdown_pct": "20",
+        "param_fastLen": "10",
+        "param_slowLen": "30",
+        "start": "on",
+    }
+    assert alice_client.post("/trading/bots/new/", {**data, "param_slowLen": "9999"}).status_code == 400
+    assert not Bot.objects.exists()
+    response = alice_client.post("/trading/bots/new/", data)
+    assert response.status_code == 302
+    bot = Bot.objects.get()
+    assert (bot.strategy, bot.params, bot.status) == (version.slug, {"fastLen": 10, "slowLen": 30}, "running")
+
+
+# --- the command -------------------------------------------------------------------------------------------
+
+
+def test_command_backtests_a_file(stored_btc_1h, tmp_path):
+    buf = io.StringIO()
+    args = ["--start", "2024-01-01", "--end", "2024-03-01", "--json"]
+    call_command("backtest", "--pine", str(CORPUS / "exit_percent.pine"), *args, stdout=buf)
+    document = json.loads(buf.getvalue())
+    assert document["trades"] and document["settings"]["stop_loss_pct"] == "3.0"
+    bad = tmp_path / "bad.pine"
+    bad.write_text(BROKEN)
+    with pytest.raises(CommandError, match="line 3, column 5"):
+        call_command("backtest", "--pine", str(bad), *args)
+    with pytest.raises(CommandError, match="Cannot read"):
+        call_command("backtest", "--pine", str(tmp_path / "missing.pine"), *args)
