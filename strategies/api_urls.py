@@ -5,7 +5,6 @@ from strategies import api, pine_api
 urlpatterns = [
     path("strategies/", api.StrategyListApi.as_view(), name="api-strategy-list"),
     path("strategies/pine/validate", pine_api.PineValidateApi.as_view(), name="api-pine-validate"),
-    path("strategies/pine/validate/", pine_api.PineValidateApi.as_view()),
     path("strategies/pine/", pine_api.PineScriptListCreateApi.as_view(), name="api-pine-list"),
     path("strategies/pine/<uuid:script_id>/", pine_api.PineScriptDetailApi.as_view(), name="api-pine-detail"),
     path(

@@ -86,13 +86,18 @@ class SearchSpec:
             )
 
 
-def _values(spec: ParamSpec, points: int) -> list[float | int]:
+def _values(spec: ParamSpec, points: int) -> list[Any]:
+    if spec.choices:  # a Pine script's bool, text or option input: every choice
+        return list(spec.choices) if spec.search else [spec.default]
+    if not spec.search or spec.kind not in (int, float):  # an input with no declared range keeps its value
+        return [spec.default]
     if spec.kind is int:
         raw = np.linspace(spec.minimum, spec.maximum, points)
         return sorted({round(v) for v in raw})
-    steps = max(1, round((spec.maximum - spec.minimum) / spec.step))
+    step = spec.step or (spec.maximum - spec.minimum) / 100
+    steps = max(1, round((spec.maximum - spec.minimum) / step))
     raw = np.linspace(0, steps, min(points, steps + 1))
-    return sorted({round(spec.minimum + round(v) * spec.step, 10) for v in raw})
+    return sorted({round(spec.minimum + round(v) * step, 10) for v in raw})
 
 
 def grid_size(strategy: Strategy, points: int) -> int:
@@ -101,7 +106,9 @@ def grid_size(strategy: Strategy, points: int) -> int:
 
 def max_warmup(strategy: Strategy) -> int:
     """The longest warm-up over the parameter ranges (the maxima of every period)."""
-    return strategy.warmup({spec.name: spec.kind(spec.maximum) for spec in strategy.params})
+    return strategy.warmup(
+        {spec.name: spec.kind(spec.maximum) if spec.kind in (int, float) else spec.default for spec in strategy.params}
+    )
 
 
 def candidates(strategy: Strategy, spec: SearchSpec) -> list[dict[str, Any]]:
@@ -134,10 +141,13 @@ def candidates(strategy: Strategy, spec: SearchSpec) -> list[dict[str, Any]]:
 
 
 def _random_value(spec: ParamSpec, rng: random.Random) -> float | int:
+    if spec.choices or not spec.search or spec.kind not in (int, float):
+        return rng.choice(spec.choices) if spec.choices and spec.search else spec.default
     if spec.kind is int:
         return rng.randint(int(spec.minimum), int(spec.maximum))
-    steps = round((spec.maximum - spec.minimum) / spec.step)
-    return round(spec.minimum + rng.randint(0, steps) * spec.step, 10)
+    step = spec.step or (spec.maximum - spec.minimum) / 100
+    steps = round((spec.maximum - spec.minimum) / step)
+    return round(spec.minimum + rng.randint(0, steps) * step, 10)
 
 
 def score(metrics: dict[str, Any], metric: str) -> float:

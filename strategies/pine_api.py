@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.request import Request
@@ -16,11 +15,15 @@ from rest_framework.views import APIView
 from strategies import pine_services, selectors
 from strategies.models import PineScript
 from strategies.serializers import (
+    PineReportSerializer,
     PineScriptCreateSerializer,
+    PineScriptSerializer,
     PineSourceSerializer,
+    PineVersionCreatedSerializer,
     pine_script_payload,
     pine_version_payload,
 )
+from trading_site.api import ERROR
 
 
 def _version_created(version: Any) -> Response:
@@ -35,7 +38,9 @@ class PineValidateApi(APIView):
 
     throttle_scope = "backtests"
 
-    @extend_schema(request=PineSourceSerializer, responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        operation_id="pine_validate", request=PineSourceSerializer, responses={200: PineReportSerializer, 400: ERROR}
+    )
     def post(self, request: Request) -> Response:
         data = PineSourceSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -46,12 +51,16 @@ class PineValidateApi(APIView):
 class PineScriptListCreateApi(APIView):
     throttle_scope = "backtests"
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(operation_id="pine_script_list", responses={200: PineScriptSerializer(many=True)})
     def get(self, request: Request) -> Response:
         scripts = selectors.pine_script_list(user=request.user)
         return Response([pine_script_payload(s, sorted(s.versions.all(), key=lambda v: -v.number)) for s in scripts])
 
-    @extend_schema(request=PineScriptCreateSerializer, responses={201: OpenApiTypes.OBJECT})
+    @extend_schema(
+        operation_id="pine_script_create",
+        request=PineScriptCreateSerializer,
+        responses={201: PineVersionCreatedSerializer, 400: ERROR},
+    )
     def post(self, request: Request) -> Response:
         data = PineScriptCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -62,7 +71,7 @@ class PineScriptListCreateApi(APIView):
 
 
 class PineScriptDetailApi(APIView):
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(operation_id="pine_script_detail", responses={200: PineScriptSerializer, 404: ERROR})
     def get(self, request: Request, script_id: Any) -> Response:
         script = get_object_or_404(PineScript, id=script_id, user=request.user)
         return Response(pine_script_payload(script, list(script.versions.order_by("-number")), source=True))
@@ -71,7 +80,11 @@ class PineScriptDetailApi(APIView):
 class PineVersionCreateApi(APIView):
     throttle_scope = "backtests"
 
-    @extend_schema(request=PineSourceSerializer, responses={201: OpenApiTypes.OBJECT})
+    @extend_schema(
+        operation_id="pine_version_create",
+        request=PineSourceSerializer,
+        responses={201: PineVersionCreatedSerializer, 400: ERROR, 404: ERROR},
+    )
     def post(self, request: Request, script_id: Any) -> Response:
         script = get_object_or_404(PineScript, id=script_id, user=request.user)
         data = PineSourceSerializer(data=request.data)

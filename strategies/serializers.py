@@ -9,7 +9,7 @@ from rest_framework import serializers
 from strategies.labels import param_label, strategy_name
 from strategies.models import SETTINGS_FIELDS, BacktestRun
 from strategies.optimise import METRICS
-from trading_site.api import MarketDateTimeField
+from trading_site.api import MarketDateTimeField, StrictCharField
 
 
 def strategy_payload(strategy: Any) -> dict[str, Any]:
@@ -152,11 +152,57 @@ class BacktestRunListSerializer(serializers.ModelSerializer):
 
 
 class PineSourceSerializer(serializers.Serializer):
-    source = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=2 * 1024 * 1024)
+    source = StrictCharField(allow_blank=True, trim_whitespace=False, max_length=2 * 1024 * 1024)
 
 
 class PineScriptCreateSerializer(PineSourceSerializer):
-    name = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
+    name = StrictCharField(max_length=100, required=False, default="", allow_blank=True)
+
+
+class PineProblemSerializer(serializers.Serializer):
+    line = serializers.IntegerField(help_text="1-based; 0 when the whole script is concerned")
+    column = serializers.IntegerField()
+    code = serializers.CharField()
+    message = serializers.CharField(help_text="in the request's language")
+    template = serializers.CharField(help_text="the English sentence with %(name)s placeholders")
+    params = serializers.DictField()
+
+
+class PineReportSerializer(serializers.Serializer):
+    can_run = serializers.BooleanField()
+    version = serializers.IntegerField(allow_null=True)
+    declaration = serializers.CharField(allow_null=True)
+    title = serializers.CharField(allow_blank=True)
+    settings = serializers.DictField()
+    inputs = serializers.ListField(child=serializers.DictField())
+    errors = PineProblemSerializer(many=True)
+    ignored = PineProblemSerializer(many=True)
+
+
+class PineVersionSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    strategy = serializers.CharField(help_text="the slug for the strategy, backtest and bot endpoints")
+    number = serializers.IntegerField()
+    pine_version = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+
+
+class PineVersionCreatedSerializer(PineVersionSerializer):
+    script = serializers.UUIDField()
+    report = PineReportSerializer()
+
+
+class PineLatestSerializer(PineVersionSerializer):
+    source = serializers.CharField()
+    report = PineReportSerializer()
+
+
+class PineScriptSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    versions = PineVersionSerializer(many=True)
+    latest = PineLatestSerializer(required=False, help_text="the newest version with its text (one script's page)")
 
 
 def pine_version_payload(version: Any) -> dict[str, Any]:

@@ -543,14 +543,14 @@ def _compare_tone(key: str, metrics: dict[str, Any]) -> str:
     return ""
 
 
-@login_required
-@require_GET
 def _builtin_or_404(slug: str) -> Strategy:
     if slug not in REGISTRY:  # the export is of a built-in; a Pine script's text is on its own page
         raise Http404(_("No such strategy."))
     return REGISTRY[slug]
 
 
+@login_required
+@require_GET
 def pine_download(request: HttpRequest, slug: str) -> HttpResponse:
     strategy = _builtin_or_404(slug)
     params = {key: value for key, value in request.GET.items() if key != "run"}

@@ -12,6 +12,7 @@ urlpatterns = [
     path("bots/<int:bot_id>/start/", bot_api.BotStartApi.as_view(), name="api-bot-start"),
     path("bots/<int:bot_id>/pause/", bot_api.BotPauseApi.as_view(), name="api-bot-pause"),
     path("bots/<int:bot_id>/stop/", bot_api.BotStopApi.as_view(), name="api-bot-stop"),
+    path("bots/<int:bot_id>/version/", bot_api.BotMoveApi.as_view(), name="api-bot-move"),
     path("positions/", execution_api.PositionListApi.as_view(), name="api-position-list"),
     path("positions/<int:position_id>/", execution_api.PositionDetailApi.as_view(), name="api-position-detail"),
     path("positions/<int:position_id>/close/", execution_api.PositionCloseApi.as_view(), name="api-position-close"),

@@ -9,7 +9,7 @@ from typing import Any
 from rest_framework import serializers
 
 from trading.models import Bot, Direction, Order, Position, Trade
-from trading_site.api import StrictBooleanField
+from trading_site.api import StrictBooleanField, StrictCharField
 
 
 class MoneyField(serializers.DecimalField):
@@ -95,6 +95,10 @@ class BotCreateSerializer(serializers.Serializer):
     )
     direction = serializers.ChoiceField(choices=Direction.choices, default=Direction.LONG)
     start = StrictBooleanField(default=False)
+
+
+class BotMoveSerializer(serializers.Serializer):
+    strategy = StrictCharField(max_length=64, help_text="a version of the script the bot runs (pine-<hex>)")
 
 
 class PositionSerializer(serializers.ModelSerializer):

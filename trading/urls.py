@@ -13,6 +13,7 @@ urlpatterns = [
     path("dashboard/", dashboard_views.dashboard_page, name="dashboard"),
     path("bots/", bot_views.bot_list, name="bots"),
     path("bots/new/", bot_views.bot_new, name="bot-new"),
+    path("bots/<int:bot_id>/move/", bot_views.bot_move, name="bot-move"),
     path("bots/<int:bot_id>/<slug:action>/", bot_views.bot_action, name="bot-action"),
     path("positions/", execution_views.positions, name="positions"),
     path("positions/table/", execution_views.positions_table, name="positions-table"),

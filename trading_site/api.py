@@ -14,6 +14,8 @@ from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, QueryDict
 from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
@@ -40,6 +42,10 @@ class MarketDateTimeField(serializers.DateTimeField):
         return parsed
 
 
+# The answer of every refused call (trading_site.exceptions' shape), for the schema.
+ERROR = OpenApiResponse(OpenApiTypes.OBJECT, description='{"error": {"code", "message", "fields"}}')
+
+
 class StrictBooleanField(serializers.BooleanField):
     """``true`` or ``false`` in a JSON body (not 0, 1 or "yes": the schema says boolean); a form post keeps
     DRF's usual spellings."""
@@ -52,6 +58,15 @@ class StrictBooleanField(serializers.BooleanField):
             return super().to_internal_value(data)
         self.fail("invalid", input=data)
         raise AssertionError  # pragma: no cover - fail() raises
+
+
+class StrictCharField(serializers.CharField):
+    """A text in a JSON body (not a number or a boolean turned into one: the schema says string)."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 class QuerySerializer(serializers.Serializer):

@@ -353,6 +353,8 @@ TRENDY_MARKET_FEEDS = env_list("TRENDY_MARKET_FEEDS")
 # A script over it stops with a sentence (an endless while, a huge for), never a hung worker.
 TRENDY_PINE_MAX_SECONDS = float(env_str("TRENDY_PINE_MAX_SECONDS", "5"))
 TRENDY_PINE_MAX_STEPS = env_int("TRENDY_PINE_MAX_STEPS", 20_000_000)
+# Warm the Pine parser at start (Celery workers before they fork, web processes in a thread): about 20 s of CPU once.
+TRENDY_PINE_WARM_UP = env_bool("TRENDY_PINE_WARM_UP", default=True)
 
 # --- Market data ------------------------------------------------------------------------
 

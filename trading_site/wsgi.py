@@ -11,6 +11,10 @@ from webhooks.receiver_app import receiver_first  # noqa: E402
 application = receiver_first(django_application)
 
 # Load the numba kernels (strategies, backtests) now, not inside the first request that needs them.
-from strategies.warmup import warm_up  # noqa: E402
+from django.conf import settings  # noqa: E402
+
+from strategies.warmup import warm_up, warm_up_pine_in_background  # noqa: E402
 
 warm_up()
+if settings.TRENDY_PINE_WARM_UP:
+    warm_up_pine_in_background()  # pasted scripts are parsed in the web process

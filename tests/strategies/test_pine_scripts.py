@@ -352,3 +352,77 @@ def test_command_backtests_a_file(stored_btc_1h, tmp_path):
         call_command("backtest", "--pine", str(bad), *args)
     with pytest.raises(CommandError, match="Cannot read"):
         call_command("backtest", "--pine", str(tmp_path / "missing.pine"), *args)
+
+
+CHOICES = """//@version=6
+strategy("Choices")
+useEma = input.bool(true, "Use EMA")
+src = input.source(close, "Source")
+len = input.int(20, "Length", minval=5, maxval=50)
+k = input.float(1.0, "Unbounded")
+mode = input.string("fast", "Mode", options=["fast", "slow"])
+e = ta.ema(src, len)
+s = ta.sma(src, len)
+ma = (useEma ? e : s) * k
+exitMa = mode == "fast" ? e : s
+if ta.crossover(close, ma)
+    strategy.entry("L", strategy.long)
+if ta.crossunder(close, exitMa)
+    strategy.close("L")
+"""
+
+
+def test_inputs_of_every_kind_are_parameters_forms_and_searches(alice, alice_client, stored_btc_1h):
+    version = pine_script_create(user=alice, name="", source=CHOICES)
+    strategy = get_strategy(version.slug)
+    kinds = {p.name: (p.kind, p.choices, p.search) for p in strategy.params}
+    assert kinds["useEma"] == (bool, (True, False), True)
+    assert kinds["src"][0] is str and "hl2" in kinds["src"][1]
+    assert kinds["k"] == (float, (), False)  # no declared range: the optimiser leaves it alone
+    assert kinds["mode"] == (str, ("fast", "slow"), True)
+    assert strategy.validate({"useEma": "False", "src": "hl2", "mode": "slow"})["useEma"] is False
+    with pytest.raises(StrategyError) as raised:
+        strategy.validate({"mode": "medium", "src": "nope"})
+    assert set(raised.value.fields) == {"mode", "src"}
+
+    form = alice_client.get(f"/strategies/backtests/new/?strategy={version.slug}").content.decode()
+    assert 'name="param_useEma"' in form and '<option value="slow"' in form and 'step="any"' in form
+
+    from strategies.optimise import SearchSpec
+
+    run = _run(
+        alice,
+        version.slug,
+        kind=BacktestRun.Kind.OPTIMISATION,
+        search=SearchSpec(method="grid", points=2, folds=1, metric="sharpe"),
+    )
+    assert services.backtest_run_execute(run_id=run.id) == "done"
+    run.refresh_from_db()
+    from strategies.pine.check import SOURCES
+
+    # Every choice of useEma, src and mode, two lengths; k stays 1.0; one fold.
+    assert run.result["evaluated"] == 2 * len(SOURCES) * 2 * 2
+    assert run.result["best"]["params"]["k"] == 1.0
+
+
+def test_bot_list_names_the_script_and_moves_the_bot(alice, alice_client, alice_api, charlie_api, tmp_path):
+    store_market(tmp_path)
+    account = paper_account(alice)
+    first = pine_script_create(user=alice, name="Row SMA", source=SMA)
+    settings = bot_services.BotSettings(strategy=first.slug, symbol="BTC/USDT", timeframe="1h")
+    bot = bot_services.bot_create(user=alice, exchange_account=account, settings_=settings)
+    html = alice_client.get("/trading/bots/").content.decode()
+    assert "Row SMA · v1" in html and "Move to version" not in html
+    second = pine_version_add(user=alice, script_id=first.script_id, source=SMA.replace("10,", "12,"))
+    html = alice_client.get("/trading/bots/").content.decode()
+    assert "Move to version 2" in html
+    # Charlie can neither move Alice's bot nor see it.
+    assert charlie_api.post(f"/api/v1/bots/{bot.pk}/version/", {"strategy": second.slug}).status_code == 404
+    refused = alice_api.post(f"/api/v1/bots/{bot.pk}/version/", {"strategy": "ema_crossover"}, format="json")
+    assert refused.status_code == 400
+    row = alice_client.post(f"/trading/bots/{bot.pk}/move/", {"strategy": second.slug}, **HTMX)
+    assert row.status_code == 200 and "Row SMA · v2" in row.content.decode()
+    bot.refresh_from_db()
+    assert bot.strategy == second.slug
+    back = alice_api.post(f"/api/v1/bots/{bot.pk}/version/", {"strategy": first.slug}, format="json")
+    assert back.status_code == 200 and back.json()["strategy"] == first.slug

@@ -21,6 +21,7 @@ from trading.models import Bot
 from trading.serializers import (
     AutoTradingSerializer,
     BotCreateSerializer,
+    BotMoveSerializer,
     BotSerializer,
 )
 from trading_site.idempotency import idempotent
@@ -60,6 +61,23 @@ class BotListCreateApi(ListAPIView):
 class BotDetailApi(APIView):
     @extend_schema(responses={200: BotSerializer, 404: ERROR})
     def get(self, request: Request, bot_id: int) -> Response:
+        bot = selectors.bot_get_for_user(user=request.user, bot_id=bot_id)
+        return Response(BotSerializer(bot).data)
+
+
+class BotMoveApi(APIView):
+    """Move a Pine bot to another version of its script; it runs the version it was created with until then."""
+
+    @extend_schema(
+        operation_id="bot_move_version",
+        request=BotMoveSerializer,
+        responses={200: BotSerializer, 400: ERROR, 404: ERROR},
+    )
+    def post(self, request: Request, bot_id: int) -> Response:
+        bot = selectors.bot_get_for_user(user=request.user, bot_id=bot_id)
+        data = BotMoveSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        bot_services.bot_move_version(user=request.user, bot=bot, strategy=data.validated_data["strategy"])
         bot = selectors.bot_get_for_user(user=request.user, bot_id=bot_id)
         return Response(BotSerializer(bot).data)
 

@@ -22,7 +22,7 @@ from strategies.forms import param_field
 from strategies.interface import Strategy, StrategyError
 from strategies.labels import param_label, strategy_name, strategy_names
 from strategies.pine_services import strategy_choices as strategy_choices_for
-from strategies.pine_services import strategy_usable
+from strategies.pine_services import strategy_usable, version_for_slug
 from trading import selectors
 from trading.bots import services as bot_services
 from trading.exchanges.errors import ExchangeError
@@ -134,7 +134,8 @@ def _bot_form(request: HttpRequest, data: Any = None) -> BotForm:
 @login_required
 @require_GET
 def bot_list(request: HttpRequest) -> HttpResponse:
-    context = {"bots": selectors.bot_list(user=request.user), "form": _bot_form(request), "names": _names()}
+    bots = selectors.bot_list(user=request.user)
+    context = {"bots": bots, "form": _bot_form(request), "names": _names(bots, request.user)}
     return render(request, "trading/bot_list.html", context)
 
 
@@ -167,8 +168,21 @@ def bot_new(request: HttpRequest) -> HttpResponse:
     return render(request, "trading/bot_form.html", {"form": form}, status=status)
 
 
-def _names() -> dict[str, str]:
-    return strategy_names()
+def _names(bots: Any, user: Any) -> dict[str, str]:
+    """Strategy names by slug, the user's Pine versions included; a Pine bot whose script has a newer version
+    gets ``newer`` (that version), for the row's "move" button."""
+    names = strategy_names()
+    for bot in bots:
+        if bot.strategy in names:
+            continue
+        version = version_for_slug(user=user, slug=bot.strategy)
+        if version is None:
+            continue
+        names[bot.strategy] = strategy_name(bot.strategy)
+        latest = version.script.latest
+        if latest is not None and latest.number > version.number:
+            bot.newer = latest
+    return names
 
 
 @login_required
@@ -182,9 +196,27 @@ def bot_action(request: HttpRequest, bot_id: int, action: str) -> HttpResponse:
         if error:
             messages.error(request, error)
         return redirect("trading:bots")
+    return _row(request, bot_id, error)
+
+
+def _row(request: HttpRequest, bot_id: int, error: str | None) -> HttpResponse:
     bot = selectors.bot_get_for_user(user=request.user, bot_id=bot_id)
-    context = {"bot": bot, "error": error, "names": _names()}
+    context = {"bot": bot, "error": error, "names": _names([bot], request.user)}
     return render(request, "trading/partials/bot_row.html", context, status=400 if error else 200)
+
+
+@login_required
+@require_POST
+def bot_move(request: HttpRequest, bot_id: int) -> HttpResponse:
+    """Move a Pine bot to another version of its script (the row's "move" button)."""
+    bot = selectors.bot_get_for_user(user=request.user, bot_id=bot_id)
+    slug = request.POST.get("strategy", "")
+    error = attempt(lambda: bot_services.bot_move_version(user=request.user, bot=bot, strategy=slug))
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        return redirect("trading:bots")
+    return _row(request, bot_id, error)
 
 
 def real_user(user: Any) -> Any:

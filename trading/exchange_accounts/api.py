@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
@@ -17,9 +17,11 @@ from rest_framework.views import APIView
 from accounts import selectors, services
 from accounts.models import ExchangeAccount
 from trading.exchange_accounts.connection import ConnectionResult, exchange_account_test, plain_number
-from trading_site.api import StrictBooleanField
+from trading_site.api import (
+    ERROR,
+    StrictBooleanField,
+)
 
-ERROR = OpenApiResponse(OpenApiTypes.OBJECT, description='{"error": {"code", "message", "fields"}}')
 TAGS = ["exchange accounts"]
 
 

@@ -34,7 +34,7 @@ from trading.serializers import (
     PositionSerializer,
     TradeSerializer,
 )
-from trading_site.api import QuerySerializer
+from trading_site.api import ERROR, QuerySerializer  # ERROR re-exported for the trading APIs
 from trading_site.idempotency import idempotent
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
@@ -43,9 +43,6 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
     OpenApiParameter.HEADER,
     description="Send the same key again to retry safely: the first answer is replayed for 24 hours.",
 )
-
-
-ERROR = OpenApiResponse(OpenApiTypes.OBJECT, description='{"error": {"code", "message", "fields"}}')
 
 
 EXCHANGE_ERRORS = {
