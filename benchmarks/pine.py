@@ -31,8 +31,10 @@ from _common import print_header, report  # noqa: E402
 
 from strategies.backtest import BacktestSettings, run_backtest  # noqa: E402
 from strategies.builtin import REGISTRY  # noqa: E402
+from strategies.pine.check import report_of  # noqa: E402
 from strategies.pine.compile import compile_script  # noqa: E402
 from strategies.pine.source import read  # noqa: E402
+from strategies.pine.strategy import pine_strategy  # noqa: E402
 from strategies.pine_export import DEFAULT_SETTINGS, pine_script  # noqa: E402
 from strategies.warmup import warm_up  # noqa: E402
 
@@ -102,6 +104,7 @@ def main() -> None:
                 f"  < {target * 1000:.0f} ms {ok}",
                 flush=True,
             )
+    ticks = live_ticks(scripts, hourly, args.runs)
     print()
     if cold is not None:
         report("parse, cold (fresh process): ema_crossover export", cold, "s")
@@ -110,6 +113,40 @@ def main() -> None:
     for label, timings in results.items():
         for slug, times in timings.items():
             report(f"{label}: {slug}", [t * 1000 for t in times], "ms")
+    for slug, (pine, python) in ticks.items():
+        report(f"live tick (signals on the bot's window): {slug} Pine", [t * 1000 for t in pine], "ms")
+        report(f"live tick (signals on the bot's window): {slug} Python", [t * 1000 for t in python], "ms")
+
+
+def live_ticks(scripts: dict, candles, runs: int) -> dict[str, tuple[list[float], list[float]]]:
+    """A bot's work per closed candle: the strategy's signals on its lookback window (the Pine strategy as the app
+    builds it from a stored version, beside the Python built-in on its own window)."""
+    print(f"\nlive tick: signals on the bot's window of the last BTC/USDT 1h candles, median of {runs}")
+    print(f"{'strategy':<16}{'window':>8}{'Pine ms':>10}{'window':>8}{'Python ms':>10}")
+    found = {}
+    for slug, parsed in scripts.items():
+        inputs = [spec.as_dict() for spec in report_of(parsed).inputs]
+        pine = pine_strategy(slug=f"pine-{slug}", name=slug, text=parsed.text, inputs=inputs)
+        python = REGISTRY[slug]
+        row = []
+        for strategy in (pine, python):
+            params = strategy.defaults()
+            window = candles.iloc[-strategy.lookback(params) :]
+            strategy.signals(window, params)
+            times = []
+            for _ in range(runs):
+                started = time.perf_counter()
+                strategy.signals(window, params)
+                times.append(time.perf_counter() - started)
+            row.append((len(window), times))
+        (pine_bars, pine_times), (python_bars, python_times) = row
+        print(
+            f"{slug:<16}{pine_bars:>8}{statistics.median(pine_times) * 1000:>10.1f}"
+            f"{python_bars:>8}{statistics.median(python_times) * 1000:>10.2f}",
+            flush=True,
+        )
+        found[slug] = (pine_times, python_times)
+    return found
 
 
 if __name__ == "__main__":

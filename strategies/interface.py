@@ -32,6 +32,19 @@ def _(text: str) -> str:
 Message = tuple[str, dict[str, Any]]  # a translatable template and its %-parameters
 
 
+def render(template: str, params: Mapping[str, Any], translate: Callable[[str], str] = lambda text: text) -> str:
+    """``template % params`` where a parameter may itself be a ``Message`` (rendered first): the English text,
+    or with ``translate`` (Django's gettext, at the edge) the reader's language."""
+    values = {
+        key: render(value[0], value[1], translate) if _is_message(value) else value for key, value in params.items()
+    }
+    return translate(template) % values
+
+
+def _is_message(value: Any) -> bool:
+    return isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str) and isinstance(value[1], dict)
+
+
 class StrategyError(ValueError):
     """Bad input for a strategy: unknown slug, a parameter out of range, too few candles.
 
@@ -45,7 +58,7 @@ class StrategyError(ValueError):
         self.template = template
         self.params = dict(params or {})
         self.fields = dict(fields or {})
-        super().__init__(template % self.params)
+        super().__init__(render(template, self.params))
 
 
 @dataclass(frozen=True)

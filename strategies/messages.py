@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext
 
-from strategies.interface import Strategy, StrategyError
+from strategies.interface import Strategy, StrategyError, render
 from strategies.labels import param_label
 
 
@@ -14,17 +14,17 @@ def strategy_error_message(exc: StrategyError, strategy: Strategy | str | None =
     (``Fast EMA period: …``), not by its key."""
     if exc.fields:
         return "; ".join(
-            f"{param_label(strategy, name) if strategy else name}: {gettext(template) % params}"
+            f"{param_label(strategy, name) if strategy else name}: {render(template, params, gettext)}"
             for name, (template, params) in exc.fields.items()
         )
-    return gettext(exc.template) % exc.params
+    return render(exc.template, exc.params, gettext)
 
 
 def as_validation_error(exc: StrategyError, *, field: str | None = None, prefix: str = "params.") -> ValidationError:
     """A ValidationError keyed by parameter (``params.<name>``), or by ``field`` for whole-strategy errors."""
     if exc.fields:
         return ValidationError(
-            {f"{prefix}{name}": [gettext(template) % params] for name, (template, params) in exc.fields.items()}
+            {f"{prefix}{name}": [render(template, params, gettext)] for name, (template, params) in exc.fields.items()}
         )
-    message = gettext(exc.template) % exc.params
+    message = render(exc.template, exc.params, gettext)
     return ValidationError({field: [message]} if field else [message])

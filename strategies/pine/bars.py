@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from strategies.interface import _
 from strategies.pine.check import IGNORED_CALLS, IGNORED_NAME_NAMESPACES, IGNORED_NAMESPACES, dotted
 from strategies.pine.series import PineRuntimeError
 
@@ -88,7 +89,7 @@ class Bars:
     def value(self, node: Any, t: int) -> Any:
         method = getattr(self, "_" + type(node).__name__, None)
         if method is None:
-            raise PineRuntimeError(f"{type(node).__name__} cannot be evaluated.", node)
+            raise PineRuntimeError(_("%(kind)s cannot be evaluated."), node, {"kind": type(node).__name__})
         result = method(node, t)
         past = self.histories.setdefault(id(node), [])
         if len(past) < t:  # not evaluated on the bars between (a branch not taken): na there
@@ -101,7 +102,7 @@ class Bars:
 
     def _past(self, node: Any, t: int, k: int) -> Any:
         if k < 0:
-            raise PineRuntimeError("History offsets are whole numbers >= 0.", node)
+            raise PineRuntimeError(_("History offsets are whole numbers >= 0."), node)
         name = dotted(node) if type(node).__name__ in ("Name", "Attribute") else None
         if name is not None and name in self.env and isinstance(self.env[name], np.ndarray):
             array = self.env[name]
@@ -151,7 +152,7 @@ class Bars:
             return math.e
         if name is not None and name.startswith(IGNORED_NAME_NAMESPACES):
             return NA
-        raise PineRuntimeError(f"`{name}` is not defined here.", node)
+        raise PineRuntimeError(_("`%(name)s` is not defined here."), node, {"name": name})
 
     # --- operators
 
@@ -282,4 +283,4 @@ class Bars:
             if any(_isna(x) for x in args):
                 return NA
             return (max if name == "math.max" else min)(float(x) for x in args)
-        raise PineRuntimeError(f"`{name}` cannot be evaluated bar by bar yet.", node)
+        raise PineRuntimeError(_("`%(name)s` cannot be evaluated bar by bar yet."), node, {"name": name})

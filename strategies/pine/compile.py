@@ -27,14 +27,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from strategies.interface import SIGNAL_COLUMNS
+from strategies.interface import SIGNAL_COLUMNS, _
 from strategies.pine.check import report_of
 from strategies.pine.run import Batch, Order, Runner
 from strategies.pine.source import Parsed
 
 
 class PineCompileError(ValueError):
-    """The script runs, but Trendy's backtest cannot trade it as written (the message says why)."""
+    """The script runs, but Trendy's backtest cannot trade it as written (the message says why; ``template`` and
+    ``params`` are the sentence for translation)."""
+
+    def __init__(self, template: str, params: dict[str, Any] | None = None) -> None:
+        self.template = template
+        self.params = dict(params or {})
+        super().__init__(template % self.params)
 
 
 class _Held:
@@ -78,12 +84,15 @@ def compile_script(
             if batch.kind != "entry":
                 continue
             if entries.setdefault(batch.id, batch.direction) != batch.direction:
-                raise PineCompileError(f'The entry "{batch.id}" is used for both longs and shorts.')
+                raise PineCompileError(_('The entry "%(id)s" is used for both longs and shorts.'), {"id": batch.id})
             given = sorted(key for key in ("qty", "limit", "stop") if batch.args.get(key) is not None)
             if given:
                 raise PineCompileError(
-                    f"strategy.entry({', '.join(given)}=…) is not supported yet: Trendy's entries are market orders "
-                    "at the next open, sized by default_qty_value."
+                    _(
+                        "strategy.entry(%(arguments)s=…) is not supported yet: Trendy's entries are market orders "
+                        "at the next open, sized by your position size."
+                    ),
+                    {"arguments": ", ".join(given)},
                 )
     columns = {name: np.zeros(n, dtype=bool) for name in SIGNAL_COLUMNS}
     for side, batches in calls.items():
@@ -132,7 +141,7 @@ def _settings(parsed: Parsed, runs: dict[int, Any], entries: dict[str, str]) -> 
         settings["initial_capital"] = float(declared["initial_capital"])
     pyramiding = declared.get("pyramiding", 1)
     if isinstance(pyramiding, int | float) and pyramiding > 1:
-        raise PineCompileError("pyramiding above 1 is not supported yet: Trendy's backtest holds one position.")
+        raise PineCompileError(_("pyramiding above 1 is not supported yet: Trendy's backtest holds one position."))
     # Sizing and fees the backtest cannot take as written (a fixed quantity, a commission per order, a margin
     # that is no whole leverage) are left out: the trader's own settings apply, as for the built-ins.
     margin = declared.get("margin_long", declared.get("margin_short", 100))
@@ -154,8 +163,11 @@ def _settings(parsed: Parsed, runs: dict[int, Any], entries: dict[str, str]) -> 
                                  if batch.args.get(k) is not None)  # fmt: skip
             if unsupported:
                 raise PineCompileError(
-                    f"strategy.exit({', '.join(unsupported)}=…) is not supported yet: give the levels as "
-                    "stop= and limit= prices from strategy.position_avg_price."
+                    _(
+                        "strategy.exit(%(arguments)s=…) is not supported yet: give the levels as stop= and limit= "
+                        "prices from strategy.position_avg_price."
+                    ),
+                    {"arguments": ", ".join(unsupported)},
                 )
             source = batch.args.get("from_entry")
             # An exit guards the entry it names (one the script never makes guards nothing), or every entry.
@@ -180,10 +192,18 @@ def _one_level(levels: dict[str, set[float]], what: str) -> float | None:
     if not found:
         return None
     if len(found) > 1:
-        raise PineCompileError(
-            f"The {what} moves from bar to bar or differs between longs and shorts: not supported yet "
-            "(Trendy's backtest takes one percentage from the entry price)."
+        template = (
+            _(
+                "The stop moves from bar to bar or differs between longs and shorts: not supported yet (Trendy's "
+                "backtest takes one percentage from the entry price)."
+            )
+            if what == "stop"
+            else _(
+                "The target moves from bar to bar or differs between longs and shorts: not supported yet (Trendy's "
+                "backtest takes one percentage from the entry price)."
+            )
         )
+        raise PineCompileError(template)
     return found.pop()
 
 

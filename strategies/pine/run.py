@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from strategies.interface import _
 from strategies.pine.bars import Bars
 from strategies.pine.check import IGNORED_CALLS, IGNORED_NAMESPACES, INPUT_CALLS, SOURCES, dotted
 from strategies.pine.series import PineRuntimeError, Vector
@@ -315,11 +316,11 @@ class Runner:
         vector = Vector(self.env, self.n, self.functions)
         args = [vector.value(arg.value) for arg in value.args]
         if name == "runtime.error":
-            raise PineRuntimeError(str(args[0]) if args else "runtime.error", value)
+            raise PineRuntimeError("%(message)s", value, {"message": str(args[0]) if args else "runtime.error"})
         at = [item[bars] if isinstance(item, np.ndarray) else item for item in args]
         kind, order_id, direction, named = self._order_parts(value, at)
         if isinstance(order_id, np.ndarray) or isinstance(direction, np.ndarray):
-            raise PineRuntimeError("An order's id and direction must be the same on every bar.", value)
+            raise PineRuntimeError(_("An order's id and direction must be the same on every bar."), value)
         self.trace.batches.append(Batch(bars, kind, order_id, direction, named, value.lineno or 0))
 
     def _input(self, node: Any) -> bool:
@@ -416,8 +417,11 @@ class Runner:
         self.trace.steps += 1
         if self.trace.steps > self.max_steps or (self.trace.steps % 4096 == 0 and time.perf_counter() > self.deadline):
             raise PineRuntimeError(
-                f"The script ran over its budget ({self.max_steps:,} steps or {self.max_seconds:g} s): "
-                "look for a loop that does not end."
+                _(
+                    "The script ran over its budget (%(steps)s steps or %(seconds)s s): look for a loop that does "
+                    "not end."
+                ),
+                params={"steps": f"{self.max_steps:,}", "seconds": f"{self.max_seconds:g}"},
             )
 
     def _set(self, name: str, value: Any, t: int) -> None:
@@ -465,7 +469,7 @@ class Runner:
             raise _Break
         if kind == "Continue":
             raise _Continue
-        raise PineRuntimeError(f"{kind} cannot run here.", node)
+        raise PineRuntimeError(_("%(kind)s cannot run here."), node, {"kind": kind})
 
     def _block(self, statements: list[Any], t: int) -> Any:
         result: Any = math.nan
@@ -561,7 +565,7 @@ class Runner:
         if kind == "entry":
             direction = named.pop("direction", None)
             if direction not in ("long", "short"):
-                raise PineRuntimeError("strategy.entry needs strategy.long or strategy.short.", node)
+                raise PineRuntimeError(_("strategy.entry needs strategy.long or strategy.short."), node)
         return kind, order_id, direction, named
 
     def _order(self, t: int, node: Any, args: list[Any]) -> None:
@@ -571,7 +575,7 @@ class Runner:
         self.broker.order(order)
 
     def _runtime_error(self, t: int, node: Any, args: list[Any]) -> None:
-        raise PineRuntimeError(str(args[0]) if args else "runtime.error", node)
+        raise PineRuntimeError("%(message)s", node, {"message": str(args[0]) if args else "runtime.error"})
 
 
 class _Break(Exception):
@@ -607,8 +611,9 @@ def _ignored(name: str) -> bool:
 def _spread(value: Any, target: Any) -> list[Any]:
     if type(target).__name__ == "Tuple":
         if not isinstance(value, tuple) or len(value) != len(target.elts):
-            raise PineRuntimeError("The right side gives a different number of values than the left side names.",
-                                   target)  # fmt: skip
+            raise PineRuntimeError(
+                _("The right side gives a different number of values than the left side names."), target
+            )
         return list(value)
     return [value]
 

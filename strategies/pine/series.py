@@ -30,18 +30,28 @@ import numpy as np
 import pandas as pd
 
 from strategies import indicators as ta
+from strategies.interface import _, render
 from strategies.pine.check import IGNORED_CALLS, IGNORED_NAME_NAMESPACES, IGNORED_NAMESPACES, dotted
 
 Value = Any  # a Python scalar (float, int, bool, str) or a numpy array of length n
 
 
 class PineRuntimeError(ValueError):
-    """The script cannot be evaluated (a wrong argument, an unknown name): ``line`` and ``column`` say where."""
+    """The script cannot be evaluated (a wrong argument, an unknown name): ``line`` and ``column`` say where.
+    ``template`` and ``params`` are the sentence for translation (``strategies.interface.render``)."""
 
-    def __init__(self, message: str, node: Any = None) -> None:
+    def __init__(self, template: str, node: Any = None, params: dict[str, Any] | None = None) -> None:
+        self.template = template
+        self.params = dict(params or {})
         self.line = getattr(node, "lineno", 0) or 0
         self.column = (getattr(node, "col_offset", 0) or 0) + 1 if self.line else 0
-        super().__init__(message)
+        super().__init__(render(template, self.params))
+
+
+def _message(exc: Exception) -> Any:
+    """An error's sentence for a message parameter: its template when it has one (translated at the edge)."""
+    template = getattr(exc, "template", None)
+    return (template, dict(getattr(exc, "params", {}))) if isinstance(template, str) else str(exc)
 
 
 def is_series(value: Value) -> bool:
@@ -88,7 +98,9 @@ def history(value: Value, offset: Value, n: int) -> Value:
     if not is_series(offset):
         k = int(offset) if not (isinstance(offset, float) and math.isnan(offset)) else -1
         if k < 0:
-            raise PineRuntimeError(f"History offsets are whole numbers >= 0, got {offset!r}.")
+            raise PineRuntimeError(
+                _("History offsets are whole numbers >= 0, got %(offset)s."), params={"offset": repr(offset)}
+            )
         if not is_series(value):
             if k == 0:
                 return value
@@ -112,7 +124,7 @@ def _arith(op: str, left: Value, right: Value, n: int) -> Value:
     if isinstance(left, str) or isinstance(right, str):
         if op == "Add" and not is_series(left) and not is_series(right):
             return str(left) + str(right)
-        raise PineRuntimeError("Text can only be joined with + to other text.")
+        raise PineRuntimeError(_("Text can only be joined with + to other text."))
     if not is_series(left) and not is_series(right):
         a, b = _scalar_float(left), _scalar_float(right)
         result = _scalar_op(op, a, b)
@@ -162,7 +174,7 @@ _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
 def _compare(op: str, left: Value, right: Value, n: int) -> Value:
     if isinstance(left, str) or isinstance(right, str):
         if is_series(left) or is_series(right):
-            raise PineRuntimeError("Text cannot be compared with a series.")
+            raise PineRuntimeError(_("Text cannot be compared with a series."))
         return bool(_COMPARE[op](left, right))
     if not is_series(left) and not is_series(right):
         a, b = _scalar_float(left), _scalar_float(right)
@@ -190,7 +202,7 @@ class Vector:
     def value(self, node: Any) -> Value:
         method = getattr(self, "_" + type(node).__name__, None)
         if method is None:
-            raise PineRuntimeError(f"{type(node).__name__} cannot be evaluated as a series.", node)
+            raise PineRuntimeError(_("%(kind)s cannot be evaluated as a series."), node, {"kind": type(node).__name__})
         return method(node)
 
     # --- leaves
@@ -206,7 +218,7 @@ class Vector:
             return math.nan
         if name in ("true", "false"):
             return name == "true"
-        raise PineRuntimeError(f"`{name}` is not defined here.", node)
+        raise PineRuntimeError(_("`%(name)s` is not defined here."), node, {"name": name})
 
     def _Attribute(self, node: Any) -> Value:
         name = dotted(node)
@@ -220,7 +232,7 @@ class Vector:
             return self._series_result(ta.true_range(*self._prices("high", "low", "close")), handle_na=False)
         if name is not None and name.startswith(IGNORED_NAME_NAMESPACES):
             return math.nan
-        raise PineRuntimeError(f"`{name}` is not defined here.", node)
+        raise PineRuntimeError(_("`%(name)s` is not defined here."), node, {"name": name})
 
     # --- operators
 
@@ -268,7 +280,7 @@ class Vector:
 
     def _Subscript(self, node: Any) -> Value:
         if node.slice is None:
-            raise PineRuntimeError("A history reference needs an offset: x[1].", node)
+            raise PineRuntimeError(_("A history reference needs an offset: x[1]."), node)
         return history(self.value(node.value), self.value(node.slice), self.n)
 
     def _Tuple(self, node: Any) -> Value:
@@ -286,13 +298,13 @@ class Vector:
             return math.nan  # a colour, a label, a formatted text: nothing a trade reads
         handler = _CALLS.get(name or "")
         if handler is None:
-            raise PineRuntimeError(f"`{name}` cannot be evaluated here.", node)
+            raise PineRuntimeError(_("`%(name)s` cannot be evaluated here."), node, {"name": name})
         try:
             return handler(self, positional, named)
         except PineRuntimeError:
             raise
         except (TypeError, ValueError, KeyError, IndexError) as exc:
-            raise PineRuntimeError(f"`{name}`: {exc}", node) from None
+            raise PineRuntimeError(_("`%(name)s`: %(error)s"), node, {"name": name, "error": _message(exc)}) from None
 
     # --- helpers for the call table
 

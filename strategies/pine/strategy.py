@@ -73,7 +73,16 @@ def history(text: str, params: Mapping[str, Any]) -> int:
 
 
 def _failed(exc: Exception) -> StrategyError:
-    return StrategyError(_("The Pine script could not run: %(error)s"), {"error": str(exc)})
+    """The engine's sentence inside a StrategyError, kept as a template so the page shows it translated."""
+    template = getattr(exc, "template", None)
+    error = (template, dict(exc.params)) if isinstance(template, str) else str(exc)
+    line = getattr(exc, "line", 0)
+    if line:
+        return StrategyError(
+            _("The Pine script could not run (line %(line)d, column %(column)d): %(error)s"),
+            {"line": line, "column": exc.column, "error": error},
+        )
+    return StrategyError(_("The Pine script could not run: %(error)s"), {"error": error})
 
 
 def pine_strategy(

@@ -426,3 +426,36 @@ def test_bot_list_names_the_script_and_moves_the_bot(alice, alice_client, alice_
     assert bot.strategy == second.slug
     back = alice_api.post(f"/api/v1/bots/{bot.pk}/version/", {"strategy": first.slug}, format="json")
     assert back.status_code == 200 and back.json()["strategy"] == first.slug
+
+
+def test_the_engines_sentences_read_in_the_readers_language():
+    import numpy as np
+    import pandas as pd
+    from django.utils import translation
+
+    from strategies.messages import strategy_error_message
+    from strategies.pine.strategy import pine_strategy
+
+    index = pd.date_range("2024-01-01", periods=50, freq="h", tz="UTC")
+    close = 100 + np.sin(np.arange(50.0))  # up and down bars
+    candles = pd.DataFrame(
+        {"open": close, "high": close + 1, "low": close - 1, "close": close, "volume": np.ones(50)}, index=index
+    )
+    endless = (
+        '//@version=6\nstrategy("Loop")\nvar n = 0\nwhile true\n    n += 1\n'
+        'if n > 5\n    strategy.entry("L", strategy.long)\n'
+    )
+    both = (
+        '//@version=6\nstrategy("Both")\nif close > close[1]\n    strategy.entry("X", strategy.long)\n'
+        'if close < close[1]\n    strategy.entry("X", strategy.short)\n'
+    )
+    for text, english, korean in (
+        (endless, "The Pine script could not run: The script ran over its budget (1,000 steps", "실행 한도(1,000 단계"),
+        (both, 'The Pine script could not run: The entry "X" is used for both longs and shorts.', "롱과 숏에 모두"),
+    ):
+        strategy = pine_strategy(slug="pine-t", name="t", text=text, inputs=[], budget={"max_steps": 1000})
+        with pytest.raises(StrategyError) as raised:
+            strategy.signals(candles, {})
+        assert strategy_error_message(raised.value).startswith(english)
+        with translation.override("ko"):
+            assert korean in strategy_error_message(raised.value)
