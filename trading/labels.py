@@ -10,6 +10,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
+from strategies.interface import render
 from trading_site import display
 
 SIDES = {"buy": gettext_lazy("Buy"), "sell": gettext_lazy("Sell")}
@@ -102,7 +103,30 @@ def status_reason(code: str, data: dict[str, Any]) -> str:
         ) % {"detail": data.get("detail", "")}
     if code == "staff":
         return _("Paused or stopped by Trendy's staff.")
+    if code == "strategy_failed":
+        return _(
+            "The strategy could not run on a closed candle: %(reason)s Fix the script in a new version, move the "
+            "bot to it, then start the bot again."
+        ) % {"reason": _strategy_reason(data)}
     return ""
+
+
+def _messages(params: dict[str, Any]) -> dict[str, Any]:
+    """Stored message parameters back as messages (a nested [template, params] pair as a tuple)."""
+    return {
+        key: (value[0], _messages(value[1])) if isinstance(value, list) and len(value) == 2 else value
+        for key, value in params.items()
+    }
+
+
+def _strategy_reason(data: dict[str, Any]) -> str:
+    template = data.get("template")
+    if not isinstance(template, str):
+        return ""
+    try:
+        return render(template, _messages(data.get("params") or {}), _)
+    except (KeyError, TypeError, ValueError):
+        return template
 
 
 # --- the activity feed ------------------------------------------------------------------------------------

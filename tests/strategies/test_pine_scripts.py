@@ -459,3 +459,34 @@ def test_the_engines_sentences_read_in_the_readers_language():
         assert strategy_error_message(raised.value).startswith(english)
         with translation.override("ko"):
             assert korean in strategy_error_message(raised.value)
+
+
+def test_a_script_that_fails_on_a_closed_candle_halts_its_bots_with_the_reason(alice, tmp_path, settings):
+    from datetime import timedelta
+
+    from django.utils import translation
+
+    from strategies import pine_services
+    from trading import clock, labels
+    from trading.bots import loop
+
+    store_market(tmp_path)
+    heavy = (
+        '//@version=6\nstrategy("Heavy")\nvar float s = 0.0\nfor i = 0 to 2000\n    s += 1\n'
+        'if ta.crossover(ta.ema(close, 5), ta.ema(close, 20))\n    strategy.entry("L", strategy.long)\n'
+    )
+    version = pine_script_create(user=alice, name="", source=heavy)
+    account = paper_account(alice)
+    settings_ = bot_services.BotSettings(strategy=version.slug, symbol="BTC/USDT", timeframe="1h")
+    bot = bot_services.bot_create(user=alice, exchange_account=account, settings_=settings_, start=True)
+    settings.TRENDY_PINE_MAX_STEPS = 10_000  # the next run is over budget
+    pine_services._cache.clear()
+    sent = []
+    report = loop.loop_step(now=clock.now() + timedelta(hours=1), dispatch=lambda *args: sent.append(args))
+    bot.refresh_from_db()
+    assert bot.status == Bot.Status.HALTED and not sent, report.errors
+    assert bot.status_detail["code"] == "strategy_failed"
+    english = labels.status_reason("strategy_failed", bot.status_detail)
+    assert "ran over its budget (10,000 steps" in english and "new version" in english
+    with translation.override("ko"):
+        assert "실행 한도(10,000 단계" in labels.status_reason("strategy_failed", bot.status_detail)

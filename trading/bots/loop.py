@@ -34,6 +34,7 @@ from accounts.models import ExchangeAccount
 from market_data.selectors import load_candles, to_ms
 from market_data.timeframes import TIMEFRAME_MS
 from strategies.builtin import get_strategy
+from strategies.interface import StrategyError
 from trading import clock
 from trading.bots import paper_market
 from trading.bots import tick as ticks
@@ -141,6 +142,14 @@ def loop_step(
             key = (exchange, symbol, timeframe, slug, params)
             try:
                 signals[key] = ticks.signal_from_candles(slug, clean, window.iloc[-strategy.lookback(clean) :], opened)
+            except StrategyError as exc:
+                # A script that cannot run on this candle (its budget, a runtime error) would fail the same way
+                # on the next: its bots halt and their owners are told why, rather than silently not trading.
+                log.warning("strategy failed: %s", exc, extra={"strategy": slug, "symbol": symbol})
+                report.errors.append(f"{slug} {symbol}: {exc}")
+                signals[key] = None
+                for bot in group:
+                    ticks.halt_for_strategy(bot, exc)
             except Exception as exc:
                 log.exception("signal failed", extra={"strategy": slug, "symbol": symbol})
                 report.errors.append(f"{slug} {symbol}: {exc}")

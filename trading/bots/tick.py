@@ -23,7 +23,7 @@ from accounts.models import ExchangeAccount
 from market_data.selectors import load_candles, to_ms
 from market_data.timeframes import TIMEFRAME_MS
 from strategies.builtin import get_strategy
-from strategies.interface import SIGNAL_COLUMNS
+from strategies.interface import SIGNAL_COLUMNS, StrategyError
 from trading import clock, labels
 from trading.bots import engine
 from trading.bots.services import bot_set_status
@@ -233,6 +233,26 @@ def _permanent_code(exc: BaseException) -> str:
     if isinstance(exc, InvalidOrder):
         return "order_refused"
     return "exchange_refused"
+
+
+def halt_for_strategy(bot: Bot, exc: StrategyError) -> None:
+    """The bot's strategy failed on a closed candle (a Pine script over its budget, a runtime error): halt it
+    with the engine's sentence, kept as a template so each reader sees it in their language."""
+    bot_set_status(
+        bot=bot,
+        status=Bot.Status.HALTED,
+        reason_code="strategy_failed",
+        reason_data={"template": exc.template, "params": _plain(exc.params)},
+    )
+
+
+def _plain(params: dict[str, Any]) -> dict[str, Any]:
+    """Message parameters as JSON (a nested message stays a [template, params] pair)."""
+    return {
+        key: [value[0], _plain(value[1])] if isinstance(value, tuple) else value
+        for key, value in params.items()
+        if isinstance(value, str | int | float | tuple)
+    }
 
 
 def _permanent_failure(bot: Bot, exc: BaseException) -> str:
