@@ -490,3 +490,15 @@ def test_a_script_that_fails_on_a_closed_candle_halts_its_bots_with_the_reason(a
     assert "ran over its budget (10,000 steps" in english and "new version" in english
     with translation.override("ko"):
         assert "실행 한도(10,000 단계" in labels.status_reason("strategy_failed", bot.status_detail)
+
+
+def test_staff_see_scripts_read_only(admin_client, alice):
+    version = pine_script_create(user=alice, name="Staff view", source=SMA)
+    assert "Staff view" in admin_client.get("/admin/strategies/pinescript/").content.decode()
+    page = admin_client.get(f"/admin/strategies/pinescriptversion/{version.pk}/change/")
+    assert page.status_code == 200 and "fastLen" in page.content.decode()
+    assert (
+        admin_client.post(f"/admin/strategies/pinescript/{version.script_id}/delete/", {"post": "yes"}).status_code
+        == 403
+    )
+    assert PineScript.objects.count() == 1
