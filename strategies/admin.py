@@ -39,6 +39,7 @@ class PineScriptAdmin(admin.ModelAdmin):
     """Read-only for staff: a script is the trader's; versions never change (bots run them)."""
 
     list_display = ["name", "user", "created_at", "updated_at"]
+    list_filter = ["created_at", "updated_at"]
     search_fields = ["name", "user__email"]
     list_select_related = ["user"]
     readonly_fields = ["id", "user", "name", "created_at", "updated_at"]
@@ -57,6 +58,7 @@ class PineScriptAdmin(admin.ModelAdmin):
 @admin.register(PineScriptVersion)
 class PineScriptVersionAdmin(admin.ModelAdmin):
     list_display = ["script", "number", "pine_version", "created_at"]
+    list_filter = ["pine_version", "created_at"]
     search_fields = ["script__name", "script__user__email", "sha256"]
     list_select_related = ["script", "script__user"]
     readonly_fields = [field.name for field in PineScriptVersion._meta.fields]

@@ -122,7 +122,7 @@ class BacktestRun(models.Model):
 class PineScript(models.Model):
     """A trader's Pine Script strategy; its text lives in immutable, numbered versions."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(_("ID"), primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="pine_scripts", verbose_name=_("user")
     )
@@ -150,7 +150,7 @@ class PineScriptVersion(models.Model):
 
     SLUG_PREFIX = "pine-"
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(_("ID"), primary_key=True, default=uuid.uuid4, editable=False)
     script = models.ForeignKey(PineScript, on_delete=models.CASCADE, related_name="versions", verbose_name=_("script"))
     number = models.PositiveIntegerField(_("version"))
     source = models.TextField(_("source"))

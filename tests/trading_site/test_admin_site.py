@@ -4,6 +4,7 @@ filters, never shows a secret and costs the same number of queries for 3 rows as
 from __future__ import annotations
 
 import base64
+import hashlib
 import itertools
 import os
 import re
@@ -34,7 +35,7 @@ from accounts import services as account_services
 from accounts.models import ExchangeAccount
 from market_data.models import Candle
 from onboarding.models import OnboardingState
-from strategies.models import BacktestRun
+from strategies.models import BacktestRun, PineScript, PineScriptVersion
 from tests.factories import UserFactory
 from trading.models import Bot, LoopTick, MarketClock, Order, OrderEvent, PaperWallet, Position, Trade
 from webhooks import services as webhook_services
@@ -116,6 +117,12 @@ def populate(count: int, prefix: str, secrets: Secrets) -> None:
             user=user, strategy="supertrend", exchange="binance", symbol="ETH/USDT", timeframe="1h",
             start=now - timedelta(days=30), end=now, initial_capital=D(1000), fee_rate=D("0.001"),
             slippage_bps=D(5), leverage=1, position_size_pct=D(10), status="failed", error=f"no candles {tag}",
+        )  # fmt: skip
+        script = PineScript.objects.create(user=user, name=f"script {tag}")
+        source = f'//@version=5\nstrategy("{tag}")\nif close > open\n    strategy.entry("L", strategy.long)\n'
+        PineScriptVersion.objects.create(
+            script=script, number=1, source=source, sha256=hashlib.sha256(source.encode()).hexdigest(),
+            pine_version=5, title=tag, report={"runnable": True, "inputs": []},
         )  # fmt: skip
         created = webhook_services.endpoint_create(user=user, exchange_account=paper, name=f"tv {tag}", bot=bot)
         secrets.add(created.secret, created.endpoint.token, created.endpoint.secret)
@@ -218,7 +225,7 @@ def test_index_in_korean(staff, rows):
     # Every section and model name is Korean: no English word left on the index but names like API.
     models = MODEL_ROW.findall(html)
     assert len(models) == len(admin.site._registry)
-    english = {word for name in names + models for word in re.findall(r"[A-Za-z]+", name)} - {"API", "TOTP"}
+    english = {word for name in names + models for word in re.findall(r"[A-Za-z]+", name)} - {"API", "TOTP", "Pine"}
     assert english == set(), english
 
 
@@ -226,7 +233,9 @@ def test_index_in_korean(staff, rows):
 
 OUR_APPS = ("accounts", "market_data", "strategies", "trading", "webhooks", "onboarding")
 # Names and acronyms that stay as they are on a Korean page.
-PROPER = {"API", "TOTP", "ID", "IP", "URL", "JSON", "Binance", "OKX", "TradingView", "USDT", "Trendy", "ccxt"}
+PROPER = {
+    "API", "TOTP", "ID", "IP", "URL", "JSON", "Binance", "OKX", "TradingView", "USDT", "Trendy", "ccxt", "Pine", "SHA",
+}  # fmt: skip
 
 TAG = re.compile(r"<[^>]+>")
 COLUMN = re.compile(r'<th scope="col"[^>]*>(.*?)</th>', re.S)  # the changelist's column headers
