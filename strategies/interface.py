@@ -49,15 +49,22 @@ class StrategyError(ValueError):
     """Bad input for a strategy: unknown slug, a parameter out of range, too few candles.
 
     ``template % params`` is the English message; ``fields`` maps a parameter name to its own
-    ``(template, params)``, for forms and the API. ``strategies.messages`` translates both.
+    ``(template, params)``, for forms and the API. ``strategies.messages`` translates both. ``transient``: the
+    same call may succeed later (a run stopped by its time budget on a busy worker), so a bot is not halted.
     """
 
     def __init__(
-        self, template: str, params: Mapping[str, Any] | None = None, fields: Mapping[str, Message] | None = None
+        self,
+        template: str,
+        params: Mapping[str, Any] | None = None,
+        fields: Mapping[str, Message] | None = None,
+        *,
+        transient: bool = False,
     ) -> None:
         self.template = template
         self.params = dict(params or {})
         self.fields = dict(fields or {})
+        self.transient = transient
         super().__init__(render(template, self.params))
 
 

@@ -15,12 +15,12 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Prefetch
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from strategies.builtin import REGISTRY
 from strategies.interface import Strategy, StrategyError
-from strategies.interface import _ as mark
 from strategies.labels import strategy_name
 from strategies.models import PineScript, PineScriptVersion
 from strategies.pine.check import Report, validate
@@ -125,10 +125,10 @@ def pine_version_add(*, user: Any, script_id: uuid.UUID | str, source: bytes | s
 def _version_id(slug: str) -> uuid.UUID | None:
     if not str(slug).startswith(PineScriptVersion.SLUG_PREFIX):
         return None
-    try:
-        return uuid.UUID(hex=str(slug).removeprefix(PineScriptVersion.SLUG_PREFIX))
-    except ValueError:
-        return None
+    text = str(slug).removeprefix(PineScriptVersion.SLUG_PREFIX)
+    if len(text) != 32 or text.strip("0123456789abcdef"):
+        return None  # only the canonical form (32 lower-case hex digits): one slug per version
+    return uuid.UUID(hex=text)
 
 
 def resolve(slug: str) -> Strategy:
@@ -140,7 +140,7 @@ def resolve(slug: str) -> Strategy:
     version_id = _version_id(slug)
     version = PineScriptVersion.objects.select_related("script").filter(id=version_id).first() if version_id else None
     if version is None:
-        raise StrategyError(mark("No Pine script version %(slug)s."), {"slug": slug})
+        raise StrategyError(gettext_noop("No Pine script version %(slug)s."), {"slug": slug})
     found = pine_strategy(
         slug=slug,
         name=f"{version.script.name} · v{version.number}",
@@ -184,7 +184,8 @@ def strategy_choices(*, user: Any, current: str | None = None) -> list[tuple[str
     if user is None or not getattr(user, "is_authenticated", False):
         return choices
     seen = set()
-    for script in PineScript.objects.filter(user=user).prefetch_related("versions"):
+    versions = PineScriptVersion.objects.defer("source", "report")
+    for script in PineScript.objects.filter(user=user).prefetch_related(Prefetch("versions", queryset=versions)):
         latest = max(script.versions.all(), key=lambda v: v.number, default=None)
         if latest is not None:
             choices.append(

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from market_data import clock as market_clock
 from market_data.exceptions import MarketDataError
@@ -264,10 +265,20 @@ def script_levels(strategy: Strategy, params: dict[str, Any], candles: pd.DataFr
     settings hold them; None when the trader's settings decide (the built-ins, a script without exit levels)."""
     if strategy.exit_levels is None:
         return None
-    levels = strategy.exit_levels(candles, params)
-    if all(value is None for value in levels.values()):
+    levels = {key: value for key, value in strategy.exit_levels(candles, params).items() if value is not None}
+    if not levels:
         return None
-    return {key: None if value is None else Decimal(str(round(value, 2))) for key, value in levels.items()}
+    found = {key: Decimal(str(value)).quantize(Decimal("0.01")) for key, value in levels.items()}
+    for key, value in found.items():  # the same limits as the trader's own settings
+        low, high = SETTING_LIMITS[key]
+        if not low <= value <= high:
+            template = (
+                gettext_noop("The script's stop loss of %(value)s%% is outside %(low)s–%(high)s%%.")
+                if key == "stop_loss_pct"
+                else gettext_noop("The script's take profit of %(value)s%% is outside %(low)s–%(high)s%%.")
+            )
+            raise StrategyError(template, {"value": value, "low": low, "high": high or "∞"})
+    return found
 
 
 def with_script_levels(strategy: Strategy, params: dict[str, Any], candles: pd.DataFrame, risk: RiskSettings):

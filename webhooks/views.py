@@ -531,9 +531,12 @@ def _guide(request: HttpRequest, endpoint: WebhookEndpoint, *, secret: str = "",
     if endpoint.bot is not None:
         from django.urls import reverse
 
-        pine_url = reverse("strategies:pine", args=[endpoint.bot.strategy])
-        if endpoint.bot.params:
-            pine_url += "?" + urlencode(endpoint.bot.params)
+        from strategies.builtin import REGISTRY
+
+        if endpoint.bot.strategy in REGISTRY:  # the export of a built-in (a Pine bot's script is the trader's own)
+            pine_url = reverse("strategies:pine", args=[endpoint.bot.strategy])
+            if endpoint.bot.params:
+                pine_url += "?" + urlencode(endpoint.bot.params)
     context = {
         "endpoint": _decorate(request, endpoint),
         "message": guide_message(secret or SECRET_PLACEHOLDER),

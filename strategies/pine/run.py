@@ -415,14 +415,17 @@ class Runner:
 
     def _tick(self) -> None:
         self.trace.steps += 1
-        if self.trace.steps > self.max_steps or (self.trace.steps % 4096 == 0 and time.perf_counter() > self.deadline):
-            raise PineRuntimeError(
+        over_time = self.trace.steps % 4096 == 0 and time.perf_counter() > self.deadline
+        if self.trace.steps > self.max_steps or over_time:
+            error = PineRuntimeError(
                 _(
                     "The script ran over its budget (%(steps)s steps or %(seconds)s s): look for a loop that does "
                     "not end."
                 ),
                 params={"steps": f"{self.max_steps:,}", "seconds": f"{self.max_seconds:g}"},
             )
+            error.transient = over_time and self.trace.steps <= self.max_steps  # the clock, not the script
+            raise error
 
     def _set(self, name: str, value: Any, t: int) -> None:
         cells = self.env.get(name)

@@ -43,6 +43,7 @@ class PineRuntimeError(ValueError):
     def __init__(self, template: str, node: Any = None, params: dict[str, Any] | None = None) -> None:
         self.template = template
         self.params = dict(params or {})
+        self.transient = False  # set when only the time budget ran out (a busy worker may finish it next time)
         self.line = getattr(node, "lineno", 0) or 0
         self.column = (getattr(node, "col_offset", 0) or 0) + 1 if self.line else 0
         super().__init__(render(template, self.params))

@@ -77,12 +77,14 @@ def _failed(exc: Exception) -> StrategyError:
     template = getattr(exc, "template", None)
     error = (template, dict(exc.params)) if isinstance(template, str) else str(exc)
     line = getattr(exc, "line", 0)
+    transient = bool(getattr(exc, "transient", False))
     if line:
         return StrategyError(
             _("The Pine script could not run (line %(line)d, column %(column)d): %(error)s"),
             {"line": line, "column": exc.column, "error": error},
+            transient=transient,
         )
-    return StrategyError(_("The Pine script could not run: %(error)s"), {"error": error})
+    return StrategyError(_("The Pine script could not run: %(error)s"), {"error": error}, transient=transient)
 
 
 def pine_strategy(

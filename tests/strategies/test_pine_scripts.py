@@ -345,7 +345,7 @@ def test_command_backtests_a_file(stored_btc_1h, tmp_path):
     args = ["--start", "2024-01-01", "--end", "2024-03-01", "--json"]
     call_command("backtest", "--pine", str(CORPUS / "exit_percent.pine"), *args, stdout=buf)
     document = json.loads(buf.getvalue())
-    assert document["trades"] and document["settings"]["stop_loss_pct"] == "3.0"
+    assert document["trades"] and document["settings"]["stop_loss_pct"] == "3.00"
     bad = tmp_path / "bad.pine"
     bad.write_text(BROKEN)
     with pytest.raises(CommandError, match="line 3, column 5"):
@@ -502,3 +502,106 @@ def test_staff_see_scripts_read_only(admin_client, alice):
         == 403
     )
     assert PineScript.objects.count() == 1
+
+
+# --- the script's own exits, failures on the live path, slugs ----------------------------------------------
+
+TP_ONLY = (
+    '//@version=6\nstrategy("Target only")\nif ta.crossover(ta.ema(close, 5), ta.ema(close, 20))\n'
+    '    strategy.entry("L", strategy.long)\n'
+    'if strategy.position_size > 0\n    strategy.exit("TP", "L", limit=strategy.position_avg_price * 1.04)\n'
+)
+
+
+def test_a_target_only_script_keeps_the_traders_stop(alice, stored_btc_1h):
+    version = pine_script_create(user=alice, name="", source=TP_ONLY)
+    risk = services.RiskSettings(stop_loss_pct=Decimal("2"), take_profit_pct=Decimal("9"))
+    run = _run(alice, version.slug, risk=risk)
+    assert services.backtest_run_execute(run_id=run.id) == "done"
+    run.refresh_from_db()
+    # The script sets a target and no stop: its 4 % replaces the form's 9 %, the form's 2 % stop stays.
+    assert (run.stop_loss_pct, run.take_profit_pct) == (Decimal("2.00"), Decimal("4.00"))
+    assert run.metrics["trades"] > 0
+
+
+def test_a_script_level_outside_the_limits_fails_the_run(alice, stored_btc_1h):
+    wide = TP_ONLY.replace(
+        '"TP", "L", limit=strategy.position_avg_price * 1.04', '"SL", "L", stop=strategy.position_avg_price * 0.3'
+    )
+    version = pine_script_create(user=alice, name="", source=wide)
+    run = _run(alice, version.slug)
+    assert services.backtest_run_execute(run_id=run.id) == "failed"
+    run.refresh_from_db()
+    assert run.error == "The script's stop loss of 70.00% is outside 0.1–50%.", run.error
+
+
+def _heavy_bot(alice, tmp_path):
+    store_market(tmp_path)
+    heavy = (
+        '//@version=6\nstrategy("Heavy")\nvar float s = 0.0\nfor i = 0 to 2000\n    s += 1\n'
+        'if ta.crossover(ta.ema(close, 5), ta.ema(close, 20))\n    strategy.entry("L", strategy.long)\n'
+    )
+    version = pine_script_create(user=alice, name="", source=heavy)
+    settings_ = bot_services.BotSettings(strategy=version.slug, symbol="BTC/USDT", timeframe="1h")
+    return bot_services.bot_create(user=alice, exchange_account=paper_account(alice), settings_=settings_, start=True)
+
+
+def _live_signals(bot):
+    from trading import clock
+    from trading.bots import sharding
+    from trading.bots.loop import closed_candle_open
+
+    opened = closed_candle_open(clock.now(), "1h")
+    return sharding.market_signals("binance", "BTC/USDT", "1h", opened, [[bot.strategy, dict(bot.params)]])
+
+
+def test_the_live_signal_path_halts_the_bots_of_a_failing_script(alice, tmp_path, settings):
+    from strategies import pine_services
+
+    bot = _heavy_bot(alice, tmp_path)
+    other = Bot.objects.get(pk=bot.pk)  # an ema_crossover bot on the same market is not touched
+    plain = bot_services.bot_create(
+        user=alice, exchange_account=other.exchange_account, start=True,
+        settings_=bot_services.BotSettings(strategy="ema_crossover", symbol="BTC/USDT", timeframe="1h"),
+    )  # fmt: skip
+    settings.TRENDY_PINE_MAX_STEPS = 10_000
+    pine_services._cache.clear()
+    signals = _live_signals(bot)
+    assert list(signals.values()) == [None]
+    bot.refresh_from_db()
+    plain.refresh_from_db()
+    assert (bot.status, bot.status_detail["code"]) == (Bot.Status.HALTED, "strategy_failed")
+    assert plain.status == Bot.Status.RUNNING
+
+
+def test_a_script_stopped_only_by_the_clock_is_tried_again_not_halted(alice, tmp_path, settings):
+    from strategies import pine_services
+
+    bot = _heavy_bot(alice, tmp_path)
+    settings.TRENDY_PINE_MAX_SECONDS = 1e-6  # a busy worker: the time budget runs out, the step budget does not
+    pine_services._cache.clear()
+    with pytest.raises(StrategyError) as raised:
+        get_strategy(bot.strategy).signals(_window(), dict(bot.params))
+    assert raised.value.transient
+    assert list(_live_signals(bot).values()) == [None]
+    bot.refresh_from_db()
+    assert bot.status == Bot.Status.RUNNING
+
+
+def _window():
+    import pandas as pd
+
+    from market_data.models import Candle
+
+    rows = Candle.objects.filter(symbol="BTC/USDT", timeframe="1h").order_by("open_time")
+    frame = pd.DataFrame.from_records(rows.values("open_time", "open", "high", "low", "close", "volume"))
+    return frame.set_index("open_time").astype(float)
+
+
+def test_only_the_canonical_slug_names_a_version(alice):
+    version = pine_script_create(user=alice, name="", source=SMA)
+    assert get_strategy(version.slug).slug == version.slug
+    hex_ = version.id.hex
+    for other in (f"pine-{hex_.upper()}", f"pine-{version.id}", f"pine-{{{hex_}}}", f"pine-urn:uuid:{hex_}", "pine-"):
+        with pytest.raises(StrategyError):
+            get_strategy(other)

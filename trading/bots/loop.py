@@ -149,7 +149,7 @@ def loop_step(
                 report.errors.append(f"{slug} {symbol}: {exc}")
                 signals[key] = None
                 for bot in group:
-                    ticks.halt_for_strategy(bot, exc)
+                    ticks.halt_for_strategy(bot, exc)  # (nothing when only the time budget ran out)
             except Exception as exc:
                 log.exception("signal failed", extra={"strategy": slug, "symbol": symbol})
                 report.errors.append(f"{slug} {symbol}: {exc}")

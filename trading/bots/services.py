@@ -135,7 +135,7 @@ def bot_create(*, user: Any, exchange_account: ExchangeAccount, settings_: BotSe
     bot = Bot(
         user=user,
         exchange_account=exchange_account,
-        name=settings_.name or f"{strategy_name(settings_.strategy)} {symbol} {settings_.timeframe}",
+        name=settings_.name or f"{strategy_name(settings_.strategy)} {symbol} {settings_.timeframe}"[-100:],
         strategy=settings_.strategy,
         params=params,
         symbol=symbol,

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from market_data.timeframes import TIMEFRAME_MS
 from strategies.builtin import get_strategy
+from strategies.interface import StrategyError
 from trading import clock
 from trading.bots import tick as ticks
 from trading.bots.loop import Candles, closed_candle_open
@@ -106,6 +107,14 @@ def market_signals(
         key = group_key(source, symbol, timeframe, slug, params)
         try:
             out[key] = ticks.signal_from_candles(slug, clean, window.iloc[-strategy.lookback(clean) :], opened)
+        except StrategyError as exc:
+            # A script that cannot run on this candle fails the same way on the next: its bots halt with the
+            # reason (not when only the time budget ran out on a busy worker: the candle is tried again).
+            log.warning("strategy failed: %s", exc, extra={"strategy": slug, "symbol": symbol})
+            ticks.halt_group_for_strategy(
+                source=source, symbol=symbol, timeframe=timeframe, slug=slug, params=params, exc=exc
+            )
+            out[key] = None
         except Exception:
             log.exception("signal failed", extra={"strategy": slug, "symbol": symbol})
             out[key] = None

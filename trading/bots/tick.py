@@ -162,7 +162,13 @@ def bot_act(
     bot_id = bot.pk
     # 2-3. candles and signals (the loop hands in the signal when it computed it once for many bots)
     if signal is None:
-        signal = signal_row(bot=bot, candle_open=candle_open, history_start=history_start)
+        try:
+            signal = signal_row(bot=bot, candle_open=candle_open, history_start=history_start)
+        except StrategyError as exc:
+            if exc.transient:
+                raise  # (on paper the claim rolls back with it: the candle is tried again)
+            halt_for_strategy(bot, exc)
+            return TickResult(bot_id, "halted", [], str(exc))
     if signal is None:
         return TickResult(
             bot_id, "no_candle", [], _("The candle of %(time)s is not stored yet.") % {"time": candle_open}
@@ -236,14 +242,40 @@ def _permanent_code(exc: BaseException) -> str:
 
 
 def halt_for_strategy(bot: Bot, exc: StrategyError) -> None:
-    """The bot's strategy failed on a closed candle (a Pine script over its budget, a runtime error): halt it
-    with the engine's sentence, kept as a template so each reader sees it in their language."""
+    """The bot's strategy failed on a closed candle (a Pine script over its step budget, a runtime error): halt
+    it with the engine's sentence, kept as a template so each reader sees it in their language. A transient
+    failure (the time budget on a busy worker) halts nothing: the candle is tried again."""
+    if exc.transient:
+        return
+    log.warning("bot %s halted: its strategy failed (%s)", bot.pk, exc, extra={"bot_id": bot.pk})
     bot_set_status(
         bot=bot,
         status=Bot.Status.HALTED,
         reason_code="strategy_failed",
         reason_data={"template": exc.template, "params": _plain(exc.params)},
     )
+
+
+def halt_group_for_strategy(
+    *, source: str, symbol: str, timeframe: str, slug: str, params: Any, exc: StrategyError
+) -> int:
+    """The running bots of one signal group (market, strategy, parameters) halted for a failed strategy; how many.
+    The loop computes a group's signal once, so its bots are found again here (a failure is rare)."""
+    if exc.transient:
+        return 0
+    wanted = dict(params)
+    halted = 0
+    candidates = Bot.objects.select_related("exchange_account").filter(
+        status=Bot.Status.RUNNING, strategy=slug, timeframe=timeframe
+    )
+    for bot in candidates:
+        same_market = (
+            clock.data_exchange(bot.exchange_account.exchange) == source and clock.data_symbol(bot.symbol) == symbol
+        )
+        if same_market and dict(bot.params) == wanted:
+            halt_for_strategy(bot, exc)
+            halted += 1
+    return halted
 
 
 def _plain(params: dict[str, Any]) -> dict[str, Any]:
