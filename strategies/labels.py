@@ -114,11 +114,12 @@ def strategy_names() -> dict[str, str]:
 
 
 def param_label(strategy: Strategy | str | None, name: str) -> str:
-    """A parameter's label in the active language (``fast`` → ``Fast EMA period``)."""
+    """A parameter's label in the active language (``fast`` → ``Fast EMA period``). A Pine script's input title
+    is the creator's own text, shown as written (never looked up in Trendy's catalogue)."""
     found = find_strategy(strategy) if isinstance(strategy, str) else strategy
     for spec in found.params if found else ():
         if spec.name == name:
-            return gettext(spec.label)
+            return gettext(spec.label) if found.slug in REGISTRY else spec.label
     return name
 
 

@@ -13,6 +13,7 @@ from collections import OrderedDict
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max, Prefetch
@@ -94,6 +95,9 @@ def pine_script_create(*, user: Any, name: str, source: bytes | str) -> PineScri
         raise ValidationError({"name": [_("Give the script a name.")]})
     if len(name) > 100:
         raise ValidationError({"name": [_("At most 100 characters.")]})
+    # One create at a time per user (the row lock), so two requests with one name, or past the limit, cannot
+    # both pass the checks below (the second would meet the unique constraint as a server error).
+    get_user_model().objects.select_for_update().filter(pk=user.pk).first()
     if PineScript.objects.filter(user=user, name=name).exists():
         raise ValidationError({"name": [_("You already have a script named %(name)s.") % {"name": name}]})
     if PineScript.objects.filter(user=user).count() >= MAX_SCRIPTS_PER_USER:
@@ -143,7 +147,7 @@ def resolve(slug: str) -> Strategy:
         raise StrategyError(gettext_noop("No Pine script version %(slug)s."), {"slug": slug})
     found = pine_strategy(
         slug=slug,
-        name=f"{version.script.name} · v{version.number}",
+        name=version_name(version),
         text=version.source,
         inputs=version.inputs,
         budget={"max_seconds": settings.TRENDY_PINE_MAX_SECONDS, "max_steps": settings.TRENDY_PINE_MAX_STEPS},
@@ -160,6 +164,25 @@ def version_for_slug(*, user: Any, slug: str) -> PineScriptVersion | None:
     if version_id is None:
         return None
     return PineScriptVersion.objects.select_related("script").filter(id=version_id, script__user=user).first()
+
+
+def versions_for_slugs(*, user: Any, slugs: Any) -> dict[str, tuple[PineScriptVersion, PineScriptVersion]]:
+    """For each slug naming a version of the user's own scripts: (that version, its script's latest version),
+    in two queries whatever the number of slugs (the bots page's rows)."""
+    ids = {found for found in (_version_id(slug) for slug in set(slugs)) if found is not None}
+    if not ids:
+        return {}
+    light = PineScriptVersion.objects.defer("source", "report")
+    chosen = list(light.select_related("script").filter(id__in=ids, script__user=user))
+    latest: dict[Any, PineScriptVersion] = {}
+    for version in light.filter(script_id__in={v.script_id for v in chosen}):
+        if version.script_id not in latest or version.number > latest[version.script_id].number:
+            latest[version.script_id] = version
+    return {version.slug: (version, latest[version.script_id]) for version in chosen}
+
+
+def version_name(version: PineScriptVersion) -> str:
+    return f"{version.script.name} · v{version.number}"
 
 
 def strategy_usable(*, user: Any, slug: str) -> bool:

@@ -39,10 +39,20 @@ class PineSourceForm(forms.Form):
         return self.cleaned_data.get("source") or ""
 
 
+INPUT_TYPES = {
+    "int": _("Whole number"),
+    "float": _("Number"),
+    "bool": _("Yes or no"),
+    "string": _("Text"),
+    "source": _("Price source"),
+}
+
+
 def _report_context(report: Report | dict[str, Any]) -> dict[str, Any]:
     found = report.as_dict() if isinstance(report, Report) else report
     return {
         "report": found,
+        "inputs": [{**i, "type_label": INPUT_TYPES.get(i.get("type"), i.get("type"))} for i in found.get("inputs", [])],
         "errors": [pine_services.problem_text(p) for p in found.get("errors", [])],
         "ignored": [pine_services.problem_text(p) for p in found.get("ignored", [])],
         "settings_found": sorted(found.get("settings", {}).items()),
@@ -80,6 +90,12 @@ def pine_new(request: HttpRequest) -> HttpResponse:
     elif request.method == "POST":
         status = 400
     if request.htmx and request.POST.get("action") == "check":
+        # Only the report is swapped in: a field's error (a name too long, a file too big) is shown in it.
+        context["form_errors"] = [
+            f"{form.fields[field].label}: {message}" if field in form.fields else message
+            for field, messages in form.errors.items()
+            for message in messages
+        ]
         return render(request, "strategies/partials/pine_report.html", context, status=status)
     return render(request, "strategies/pine_form.html", {"form": form, **context}, status=status)
 

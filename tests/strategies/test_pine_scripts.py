@@ -13,6 +13,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 
+from accounts.models import RiskProfile
 from strategies import services
 from strategies.builtin import get_strategy
 from strategies.interface import StrategyError
@@ -183,6 +184,11 @@ def test_pages_paste_check_save_backtest(alice_client, alice, stored_btc_1h, dja
     checked = alice_client.post("/strategies/pine/new/", {"source": SMA, "action": "check"}, **HTMX)
     assert checked.status_code == 200 and 'data-can-run="true"' in checked.content.decode()
     assert "fastLen" in checked.content.decode()
+    assert "<td>Whole number</td>" in checked.content.decode()  # the input's type, in words
+    too_long = {"source": SMA, "name": "n" * 101, "action": "check"}
+    checked = alice_client.post("/strategies/pine/new/", too_long, **HTMX)
+    assert checked.status_code == 400 and 'data-form-errors="true"' in checked.content.decode()
+    assert "Name: Ensure this value has at most 100 characters" in checked.content.decode()
     refused = alice_client.post("/strategies/pine/new/", {"source": BROKEN, "action": "save"})
     assert refused.status_code == 400 and not PineScript.objects.exists()
     upload = io.BytesIO(SMA.encode())
@@ -297,6 +303,12 @@ def test_bot_from_a_script_keeps_its_version_until_moved(alice, bob, tmp_path):
         bot_services.bot_move_version(user=alice, bot=bot, strategy=wide.slug)
     bot.refresh_from_db()
     assert bot.strategy == second.slug
+    # A version without a stop: the old script's 2 % gives way to the trader's own stop (the risk profile's).
+    target_only = EXITS.replace("stop=strategy.position_avg_price * 0.97, ", "")
+    third = pine_version_add(user=alice, script_id=first.script_id, source=target_only)
+    RiskProfile.objects.update_or_create(user=alice, defaults={"stop_loss_pct": Decimal("1.5")})
+    moved = bot_services.bot_move_version(user=alice, bot=bot, strategy=third.slug)
+    assert (moved.stop_loss_pct, moved.take_profit_pct) == (Decimal("1.5"), Decimal("5.00"))
     # Bob can neither run Alice's script nor move a bot to it.
     with pytest.raises(ValidationError) as raised:
         bot_services.bot_create(
@@ -426,6 +438,34 @@ def test_bot_list_names_the_script_and_moves_the_bot(alice, alice_client, alice_
     assert bot.strategy == second.slug
     back = alice_api.post(f"/api/v1/bots/{bot.pk}/version/", {"strategy": first.slug}, format="json")
     assert back.status_code == 200 and back.json()["strategy"] == first.slug
+
+
+def test_the_bots_page_costs_the_same_queries_for_one_script_bot_as_for_four(alice, alice_client, tmp_path):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    store_market(tmp_path)
+    account = paper_account(alice)
+
+    def add_bot(number: int) -> None:
+        source = SMA.replace('"', f'"{number}', 1)  # a distinct title, so a distinct script
+        version = pine_script_create(user=alice, name=f"Script {number}", source=source)
+        pine_version_add(user=alice, script_id=version.script_id, source=source.replace("10,", "12,"))
+        settings = bot_services.BotSettings(strategy=version.slug, symbol="BTC/USDT", timeframe="1h")
+        bot_services.bot_create(user=alice, exchange_account=account, settings_=settings)
+
+    def queries() -> int:
+        alice_client.get("/trading/bots/")  # caches warm (the clock, the strategies)
+        with CaptureQueriesContext(connection) as captured:
+            html = alice_client.get("/trading/bots/").content.decode()
+        assert html.count("Move to version 2") == Bot.objects.count()
+        return len(captured.captured_queries)
+
+    add_bot(1)
+    one = queries()
+    for number in (2, 3, 4):
+        add_bot(number)
+    assert queries() == one
 
 
 def test_the_engines_sentences_read_in_the_readers_language():
@@ -605,3 +645,46 @@ def test_only_the_canonical_slug_names_a_version(alice):
     for other in (f"pine-{hex_.upper()}", f"pine-{version.id}", f"pine-{{{hex_}}}", f"pine-urn:uuid:{hex_}", "pine-"):
         with pytest.raises(StrategyError):
             get_strategy(other)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_saves_of_one_name_at_once_give_one_script_and_a_clear_error(alice):
+    import threading
+
+    from django.db import DatabaseError, connection
+
+    barrier, outcomes = threading.Barrier(2), []
+
+    def save() -> None:
+        try:
+            barrier.wait()
+            pine_script_create(user=alice, name="Twin", source=SMA)
+            outcomes.append("saved")
+        except ValidationError as exc:
+            outcomes.append(sorted(exc.message_dict))
+        except DatabaseError as exc:  # an IntegrityError here is the bug this test is for
+            outcomes.append(type(exc).__name__)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=save) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes, key=str) == sorted(["saved", ["name"]], key=str), outcomes
+    assert PineScript.objects.filter(user=alice, name="Twin").count() == 1
+
+
+def test_an_input_title_is_shown_as_the_creator_wrote_it(alice):
+    from django.utils import translation
+
+    from strategies.labels import param_label
+
+    source = '//@version=6\nstrategy("Titled")\nx = input.int(5, "Name", minval=1)\nif close > open\n'
+    source += '    strategy.entry("L", strategy.long)\n'
+    version = pine_script_create(user=alice, name="", source=source)
+    with translation.override("ko"):
+        # "Name" is in Trendy's catalogue ("이름"), but this is the creator's text, not Trendy's.
+        assert param_label(version.slug, "x") == "Name"
+        assert param_label("ema_crossover", "fast") != get_strategy("ema_crossover").params[0].label

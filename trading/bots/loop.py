@@ -37,6 +37,7 @@ from strategies.builtin import get_strategy
 from strategies.interface import StrategyError
 from trading import clock
 from trading.bots import paper_market
+from trading.bots import services as bot_services
 from trading.bots import tick as ticks
 from trading.bots.queues import bot_queue
 from trading.exchanges.errors import ExchangeError
@@ -149,7 +150,7 @@ def loop_step(
                 report.errors.append(f"{slug} {symbol}: {exc}")
                 signals[key] = None
                 for bot in group:
-                    ticks.halt_for_strategy(bot, exc)  # (nothing when only the time budget ran out)
+                    bot_services.bot_halt_for_strategy(bot=bot, exc=exc)  # (nothing when only the time budget ran out)
             except Exception as exc:
                 log.exception("signal failed", extra={"strategy": slug, "symbol": symbol})
                 report.errors.append(f"{slug} {symbol}: {exc}")

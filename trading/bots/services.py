@@ -3,6 +3,7 @@ per-user auto-trading switch. Views, API views, admin actions and commands call 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -28,6 +29,8 @@ from trading.exchanges.errors import (
 )
 from trading.execution.records import notify
 from trading.models import Bot, Direction
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -169,9 +172,16 @@ def bot_move_version(*, user: Any, bot: Bot, strategy: str) -> Bot:
         params = get_strategy(strategy).validate(bot.params)
     except StrategyError as exc:
         raise ValidationError({"params": [strategy_error_message(exc)]}) from None
-    levels = _own_levels(get_strategy(strategy), params, bot.exchange_account.exchange, bot.symbol, bot.timeframe)
+    market = (bot.exchange_account.exchange, bot.symbol, bot.timeframe)
+    levels = _own_levels(get_strategy(strategy), params, *market) or {}
+    # A level the old version set and the new one does not goes back to the trader's risk profile (the bot's
+    # own value was the old script's, not the trader's choice).
+    before = _own_levels(get_strategy(bot.strategy), get_strategy(bot.strategy).validate(bot.params), *market) or {}
+    profile = RiskProfile.objects.get_or_create(user=user)[0]
+    for name in set(before) - set(levels):
+        levels[name] = getattr(profile, name)
     bot.strategy, bot.params = strategy, params
-    for name, value in (levels or {}).items():
+    for name, value in levels.items():
         setattr(bot, name, value)
     bot.full_clean()
     bot.save(update_fields=["strategy", "params", "stop_loss_pct", "take_profit_pct", "updated_at"])
@@ -214,3 +224,49 @@ def auto_trading_set(*, user: Any, enabled: bool) -> bool:
     user.auto_trading = enabled
     notify(user, "auto_trading", enabled=enabled)
     return enabled
+
+
+def bot_halt_for_strategy(*, bot: Bot, exc: StrategyError) -> None:
+    """The bot's strategy failed on a closed candle (a Pine script over its step budget, a runtime error): halt
+    it with the engine's sentence, kept as a template so each reader sees it in their language. A transient
+    failure (the time budget on a busy worker) halts nothing: the candle is tried again."""
+    if exc.transient:
+        return
+    log.warning("bot %s halted: its strategy failed (%s)", bot.pk, exc, extra={"bot_id": bot.pk})
+    bot_set_status(
+        bot=bot,
+        status=Bot.Status.HALTED,
+        reason_code="strategy_failed",
+        reason_data={"template": exc.template, "params": _plain(exc.params)},
+    )
+
+
+def bots_halt_for_strategy(
+    *, source: str, symbol: str, timeframe: str, slug: str, params: Any, exc: StrategyError
+) -> int:
+    """The running bots of one signal group (market, strategy, parameters) halted for a failed strategy; how many.
+    The loop computes a group's signal once, so its bots are found again here (a failure is rare)."""
+    if exc.transient:
+        return 0
+    wanted = dict(params)
+    halted = 0
+    candidates = Bot.objects.select_related("exchange_account").filter(
+        status=Bot.Status.RUNNING, strategy=slug, timeframe=timeframe
+    )
+    for bot in candidates:
+        same_market = (
+            clock.data_exchange(bot.exchange_account.exchange) == source and clock.data_symbol(bot.symbol) == symbol
+        )
+        if same_market and dict(bot.params) == wanted:
+            bot_halt_for_strategy(bot=bot, exc=exc)
+            halted += 1
+    return halted
+
+
+def _plain(params: dict[str, Any]) -> dict[str, Any]:
+    """Message parameters as JSON (a nested message stays a [template, params] pair)."""
+    return {
+        key: [value[0], _plain(value[1])] if isinstance(value, tuple) else value
+        for key, value in params.items()
+        if isinstance(value, str | int | float | tuple)
+    }

@@ -26,6 +26,7 @@ from market_data.timeframes import TIMEFRAME_MS
 from strategies.builtin import get_strategy
 from strategies.interface import StrategyError
 from trading import clock
+from trading.bots import services as bot_services
 from trading.bots import tick as ticks
 from trading.bots.loop import Candles, closed_candle_open
 from trading.exchanges.errors import ExchangeError
@@ -111,7 +112,7 @@ def market_signals(
             # A script that cannot run on this candle fails the same way on the next: its bots halt with the
             # reason (not when only the time budget ran out on a busy worker: the candle is tried again).
             log.warning("strategy failed: %s", exc, extra={"strategy": slug, "symbol": symbol})
-            ticks.halt_group_for_strategy(
+            bot_services.bots_halt_for_strategy(
                 source=source, symbol=symbol, timeframe=timeframe, slug=slug, params=params, exc=exc
             )
             out[key] = None

@@ -26,7 +26,7 @@ from strategies.builtin import get_strategy
 from strategies.interface import SIGNAL_COLUMNS, StrategyError
 from trading import clock, labels
 from trading.bots import engine
-from trading.bots.services import bot_set_status
+from trading.bots.services import bot_halt_for_strategy, bot_set_status
 from trading.exchanges.base import Exchange
 from trading.exchanges.errors import (
     AuthenticationError,
@@ -167,7 +167,7 @@ def bot_act(
         except StrategyError as exc:
             if exc.transient:
                 raise  # (on paper the claim rolls back with it: the candle is tried again)
-            halt_for_strategy(bot, exc)
+            bot_halt_for_strategy(bot=bot, exc=exc)
             return TickResult(bot_id, "halted", [], str(exc))
     if signal is None:
         return TickResult(
@@ -239,52 +239,6 @@ def _permanent_code(exc: BaseException) -> str:
     if isinstance(exc, InvalidOrder):
         return "order_refused"
     return "exchange_refused"
-
-
-def halt_for_strategy(bot: Bot, exc: StrategyError) -> None:
-    """The bot's strategy failed on a closed candle (a Pine script over its step budget, a runtime error): halt
-    it with the engine's sentence, kept as a template so each reader sees it in their language. A transient
-    failure (the time budget on a busy worker) halts nothing: the candle is tried again."""
-    if exc.transient:
-        return
-    log.warning("bot %s halted: its strategy failed (%s)", bot.pk, exc, extra={"bot_id": bot.pk})
-    bot_set_status(
-        bot=bot,
-        status=Bot.Status.HALTED,
-        reason_code="strategy_failed",
-        reason_data={"template": exc.template, "params": _plain(exc.params)},
-    )
-
-
-def halt_group_for_strategy(
-    *, source: str, symbol: str, timeframe: str, slug: str, params: Any, exc: StrategyError
-) -> int:
-    """The running bots of one signal group (market, strategy, parameters) halted for a failed strategy; how many.
-    The loop computes a group's signal once, so its bots are found again here (a failure is rare)."""
-    if exc.transient:
-        return 0
-    wanted = dict(params)
-    halted = 0
-    candidates = Bot.objects.select_related("exchange_account").filter(
-        status=Bot.Status.RUNNING, strategy=slug, timeframe=timeframe
-    )
-    for bot in candidates:
-        same_market = (
-            clock.data_exchange(bot.exchange_account.exchange) == source and clock.data_symbol(bot.symbol) == symbol
-        )
-        if same_market and dict(bot.params) == wanted:
-            halt_for_strategy(bot, exc)
-            halted += 1
-    return halted
-
-
-def _plain(params: dict[str, Any]) -> dict[str, Any]:
-    """Message parameters as JSON (a nested message stays a [template, params] pair)."""
-    return {
-        key: [value[0], _plain(value[1])] if isinstance(value, tuple) else value
-        for key, value in params.items()
-        if isinstance(value, str | int | float | tuple)
-    }
 
 
 def _permanent_failure(bot: Bot, exc: BaseException) -> str:

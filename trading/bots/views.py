@@ -22,7 +22,7 @@ from strategies.forms import param_field
 from strategies.interface import Strategy, StrategyError
 from strategies.labels import param_label, strategy_name, strategy_names
 from strategies.pine_services import strategy_choices as strategy_choices_for
-from strategies.pine_services import strategy_usable, version_for_slug
+from strategies.pine_services import strategy_usable, version_name, versions_for_slugs
 from trading import selectors
 from trading.bots import services as bot_services
 from trading.exchanges.errors import ExchangeError
@@ -172,15 +172,13 @@ def _names(bots: Any, user: Any) -> dict[str, str]:
     """Strategy names by slug, the user's Pine versions included; a Pine bot whose script has a newer version
     gets ``newer`` (that version), for the row's "move" button."""
     names = strategy_names()
+    versions = versions_for_slugs(user=user, slugs={bot.strategy for bot in bots if bot.strategy not in names})
     for bot in bots:
-        if bot.strategy in names:
+        if bot.strategy not in versions:
             continue
-        version = version_for_slug(user=user, slug=bot.strategy)
-        if version is None:
-            continue
-        names[bot.strategy] = strategy_name(bot.strategy)
-        latest = version.script.latest
-        if latest is not None and latest.number > version.number:
+        version, latest = versions[bot.strategy]
+        names[bot.strategy] = version_name(version)
+        if latest.number > version.number:
             bot.newer = latest
     return names
 
