@@ -265,7 +265,8 @@ def script_levels(strategy: Strategy, params: dict[str, Any], candles: pd.DataFr
     settings hold them; None when the trader's settings decide (the built-ins, a script without exit levels)."""
     if strategy.exit_levels is None:
         return None
-    levels = {key: value for key, value in strategy.exit_levels(candles, params).items() if value is not None}
+    found = strategy.exit_levels(candles, strategy.validate(params))  # as signals() runs it (one run, memoised)
+    levels = {key: value for key, value in found.items() if value is not None}
     if not levels:
         return None
     found = {key: Decimal(str(value)).quantize(Decimal("0.01")) for key, value in levels.items()}

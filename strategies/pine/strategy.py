@@ -12,6 +12,7 @@ version's text never changes, so the cache never goes stale.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from functools import lru_cache
@@ -87,17 +88,31 @@ def _failed(exc: Exception) -> StrategyError:
     return StrategyError(_("The Pine script could not run: %(error)s"), {"error": error}, transient=transient)
 
 
+def _run_key(candles: pd.DataFrame, params: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What a run's result depends on: the candles' times and prices (a digest of their bytes) and the params."""
+    rows = pd.util.hash_pandas_object(candles, index=True).to_numpy()  # one hash per row, its time included
+    digest = hashlib.blake2b(rows.tobytes(), digest_size=16).hexdigest()
+    return (len(candles), repr(list(candles.columns)), digest, repr(sorted(params.items())))
+
+
 def pine_strategy(
     *, slug: str, name: str, text: str, inputs: list[Mapping[str, Any]], budget: Mapping[str, Any] | None = None
 ) -> Strategy:
     """The strategy of one stored script version (``inputs``: its validation report's inputs)."""
     options = dict(budget or {})
+    last: list[Any] = [None, None]  # the latest run's (key, result): a backtest asks for signals, then levels
 
     def _compile(candles: pd.DataFrame, params: dict[str, Any]) -> Any:
+        key = _run_key(candles, params)
+        memo = last[:]
+        if memo[0] == key:
+            return memo[1]
         try:
-            return compile_script(parsed(text), candles, params, **options)
+            result = compile_script(parsed(text), candles, params, **options)
         except (PineRuntimeError, PineCompileError, PineSourceError) as exc:
             raise _failed(exc) from None
+        last[:] = [key, result]
+        return result
 
     def compute(candles: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
         return _compile(candles, params).signals

@@ -688,3 +688,31 @@ def test_an_input_title_is_shown_as_the_creator_wrote_it(alice):
         # "Name" is in Trendy's catalogue ("이름"), but this is the creator's text, not Trendy's.
         assert param_label(version.slug, "x") == "Name"
         assert param_label("ema_crossover", "fast") != get_strategy("ema_crossover").params[0].label
+
+
+def test_a_backtest_runs_the_script_once_and_a_change_runs_it_again(alice, stored_btc_1h, monkeypatch):
+    from strategies.pine import strategy as pine_module
+
+    calls = []
+    real = pine_module.compile_script
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pine_module, "compile_script", counted)
+    version = pine_script_create(user=alice, name="", source=EXITS)
+    strategy = get_strategy(version.slug)
+    from market_data.selectors import load_candles
+
+    start, end = datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 2, 1, tzinfo=UTC)
+    candles = load_candles("binance", "BTC/USDT", "1h", start, end)
+    risk = services.RiskSettings()
+    first = services.backtest_compute(strategy=strategy, params={}, candles=candles, risk=risk, timeframe="1h")
+    assert len(calls) == 1  # signals and the exit levels from one run
+    changed = candles.copy()
+    changed.iloc[-200:, changed.columns.get_loc("close")] *= 1.1
+    services.backtest_compute(strategy=strategy, params={}, candles=changed, risk=risk, timeframe="1h")
+    assert len(calls) == 2  # other prices: a new run
+    again = services.backtest_compute(strategy=strategy, params={}, candles=candles, risk=risk, timeframe="1h")
+    assert len(calls) == 3 and again.trades.equals(first.trades) and len(first.trades) > 0
