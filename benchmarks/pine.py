@@ -131,14 +131,17 @@ def live_ticks(scripts: dict, candles, runs: int) -> dict[str, tuple[list[float]
         row = []
         for strategy in (pine, python):
             params = strategy.defaults()
-            window = candles.iloc[-strategy.lookback(params) :]
-            strategy.signals(window, params)
+            size = strategy.lookback(params)
+            # Each run a window one candle further back: as live, a new candle each tick (so no run reuses the
+            # one before it, which a compiled script remembers for its exit levels).
+            windows = [candles.iloc[len(candles) - size - k : len(candles) - k] for k in range(runs + 1)]
+            strategy.signals(windows[-1], params)
             times = []
-            for _ in range(runs):
+            for window in windows[:-1]:
                 started = time.perf_counter()
                 strategy.signals(window, params)
                 times.append(time.perf_counter() - started)
-            row.append((len(window), times))
+            row.append((size, times))
         (pine_bars, pine_times), (python_bars, python_times) = row
         print(
             f"{slug:<16}{pine_bars:>8}{statistics.median(pine_times) * 1000:>10.1f}"
