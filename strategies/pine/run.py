@@ -373,21 +373,34 @@ class Runner:
     # --- running
 
     def run(self) -> Trace:
-        if self.held:  # the position never changes: what the script reads of it is a constant
-            for name in STATE_NAMES:
-                self.env[name] = getattr(self.broker, name.split(".", 1)[1])
-        vector, stepped = self._plan()
-        for node in vector:
-            if type(node).__name__ == "Expr":
-                self._vector_orders(node, True)
-                continue
-            value = Vector(self.env, self.n, self.functions).value(node.value)
-            for name, item in zip(_targets(node.target), _spread(value, node.target), strict=True):
-                self.env[name] = item
-                self.trace.values[name] = item
-        if stepped:
-            self._bar_by_bar(stepped)
-        return self.trace
+        """The run's trace; a runner runs once."""
+        try:
+            if self.held:  # the position never changes: what the script reads of it is a constant
+                for name in STATE_NAMES:
+                    self.env[name] = getattr(self.broker, name.split(".", 1)[1])
+            vector, stepped = self._plan()
+            for node in vector:
+                if type(node).__name__ == "Expr":
+                    self._vector_orders(node, True)
+                    continue
+                value = Vector(self.env, self.n, self.functions).value(node.value)
+                for name, item in zip(_targets(node.target), _spread(value, node.target), strict=True):
+                    self.env[name] = item
+                    self.trace.values[name] = item
+            if stepped:
+                self._bar_by_bar(stepped)
+            return self.trace
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        """Break the runner's reference cycles (its functions' closures and the bar runner's bound methods point back
+        at it), so its series are freed as the run ends, not at Python's next full collection: otherwise a worker
+        holds about 0.5 GB per million-bar backtest until then."""
+        self.functions = {}
+        self._stepped_functions = {}
+        self.env = {}
+        self.__dict__.pop("bars", None)
 
     def _bar_by_bar(self, statements: list[Any]) -> None:
         bars = Bars(self.env, self.n)
