@@ -595,6 +595,20 @@ def _live_signals(bot):
     return sharding.market_signals("binance", "BTC/USDT", "1h", opened, [[bot.strategy, dict(bot.params)]])
 
 
+def test_a_bot_halted_by_its_script_moves_to_a_version_that_runs(alice, tmp_path, settings):
+    from strategies import pine_services
+
+    bot = _heavy_bot(alice, tmp_path)
+    settings.TRENDY_PINE_MAX_STEPS = 10_000  # the bot's version no longer runs
+    pine_services._cache.clear()
+    light = pine_version_add(
+        user=alice, script_id=pine_services.version_for_slug(user=alice, slug=bot.strategy).script_id,
+        source=SMA.replace("10,", "12,"),
+    )  # fmt: skip
+    moved = bot_services.bot_move_version(user=alice, bot=bot, strategy=light.slug)
+    assert moved.strategy == light.slug
+
+
 def test_the_live_signal_path_halts_the_bots_of_a_failing_script(alice, tmp_path, settings):
     from strategies import pine_services
 

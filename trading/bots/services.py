@@ -176,7 +176,11 @@ def bot_move_version(*, user: Any, bot: Bot, strategy: str) -> Bot:
     levels = _own_levels(get_strategy(strategy), params, *market) or {}
     # A level the old version set and the new one does not goes back to the trader's risk profile (the bot's
     # own value was the old script's, not the trader's choice).
-    before = _own_levels(get_strategy(bot.strategy), get_strategy(bot.strategy).validate(bot.params), *market) or {}
+    try:
+        old = get_strategy(bot.strategy)
+        before = _own_levels(old, old.validate(bot.params), *market) or {}
+    except (StrategyError, ValidationError):
+        before = {}  # the old version no longer runs (why its owner moves the bot): its levels stay as they are
     profile = RiskProfile.objects.get_or_create(user=user)[0]
     for name in set(before) - set(levels):
         levels[name] = getattr(profile, name)
@@ -229,7 +233,7 @@ def auto_trading_set(*, user: Any, enabled: bool) -> bool:
 def bot_halt_for_strategy(*, bot: Bot, exc: StrategyError) -> None:
     """The bot's strategy failed on a closed candle (a Pine script over its step budget, a runtime error): halt
     it with the engine's sentence, kept as a template so each reader sees it in their language. A transient
-    failure (the time budget on a busy worker) halts nothing: the candle is tried again."""
+    failure (the time budget on a busy worker) halts nothing: the bot keeps running."""
     if exc.transient:
         return
     log.warning("bot %s halted: its strategy failed (%s)", bot.pk, exc, extra={"bot_id": bot.pk})
