@@ -100,26 +100,26 @@ def pine_strategy(
 ) -> Strategy:
     """The strategy of one stored script version (``inputs``: its validation report's inputs)."""
     options = dict(budget or {})
-    last: list[Any] = [None, None]  # the latest run's (key, result): a backtest asks for signals, then levels
+    # The latest run's (key, settings): a backtest asks for the signals, then for the exit levels of the same run.
+    # Only the settings are kept (a few numbers), not the signals: a worker caches many strategies.
+    last: list[Any] = [None, None]
 
     def _compile(candles: pd.DataFrame, params: dict[str, Any]) -> Any:
-        key = _run_key(candles, params)
-        memo = last[:]
-        if memo[0] == key:
-            return memo[1]
         try:
             result = compile_script(parsed(text), candles, params, **options)
         except (PineRuntimeError, PineCompileError, PineSourceError) as exc:
             raise _failed(exc) from None
-        last[:] = [key, result]
+        last[:] = [_run_key(candles, params), dict(result.settings)]
         return result
 
     def compute(candles: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
         return _compile(candles, params).signals
 
     def exit_levels(candles: pd.DataFrame, params: dict[str, Any]) -> dict[str, float | None]:
-        settings = _compile(candles, params).settings
-        return {key: settings.get(key) for key in ("stop_loss_pct", "take_profit_pct")}
+        key, settings = last[:]
+        if key != _run_key(candles, params):
+            settings = _compile(candles, params).settings
+        return {name: settings.get(name) for name in ("stop_loss_pct", "take_profit_pct")}
 
     return Strategy(
         slug=slug,

@@ -730,3 +730,6 @@ def test_a_backtest_runs_the_script_once_and_a_change_runs_it_again(alice, store
     assert len(calls) == 2  # other prices: a new run
     again = services.backtest_compute(strategy=strategy, params={}, candles=candles, risk=risk, timeframe="1h")
     assert len(calls) == 3 and again.trades.equals(first.trades) and len(first.trades) > 0
+    # The levels of candles other than the last run's: a run of their own.
+    levels = strategy.exit_levels(changed, strategy.validate({}))
+    assert len(calls) == 4 and round(levels["stop_loss_pct"], 6) == 3.0
