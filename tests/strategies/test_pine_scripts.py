@@ -638,6 +638,16 @@ def test_a_script_stopped_only_by_the_clock_is_tried_again_not_halted(alice, tmp
         get_strategy(bot.strategy).signals(_window(), dict(bot.params))
     assert raised.value.transient
     assert list(_live_signals(bot).values()) == [None]
+    # The bot's own tick (as the catch-up sends it, with no signal) misses the candle and runs on.
+    from datetime import timedelta
+
+    from trading import clock
+    from trading.bots import tick as ticks
+    from trading.bots.loop import closed_candle_open
+
+    later = closed_candle_open(clock.now() + timedelta(hours=1), "1h")  # the start claimed the one before
+    result = ticks.bot_tick(bot_id=bot.pk, candle_open=later, signal=None)
+    assert result.outcome == "skipped" and "budget" in result.message
     bot.refresh_from_db()
     assert bot.status == Bot.Status.RUNNING
 

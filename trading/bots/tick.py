@@ -165,8 +165,9 @@ def bot_act(
         try:
             signal = signal_row(bot=bot, candle_open=candle_open, history_start=history_start)
         except StrategyError as exc:
-            if exc.transient:
-                raise  # (on paper the claim rolls back with it: the candle is tried again)
+            if exc.transient:  # the seconds ran out on a busy worker: this candle is missed, the bot runs on
+                log.warning("bot %s missed a candle: %s", bot_id, exc, extra={"bot_id": bot_id})
+                return TickResult(bot_id, "skipped", [], str(exc))
             bot_halt_for_strategy(bot=bot, exc=exc)
             return TickResult(bot_id, "halted", [], str(exc))
     if signal is None:
