@@ -16,7 +16,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max, Prefetch
+from django.db.models import Max
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
@@ -27,6 +27,7 @@ from strategies.models import PineScript, PineScriptVersion
 from strategies.pine.check import Report, validate
 from strategies.pine.source import decode
 from strategies.pine.strategy import pine_strategy
+from strategies.selectors import pine_script_list
 
 MAX_SCRIPTS_PER_USER = 50
 MAX_VERSIONS_PER_SCRIPT = 200
@@ -201,24 +202,22 @@ def check_strategy_usable(*, user: Any, slug: str) -> None:
         )
 
 
+def _choice_label(name: str, number: int) -> str:
+    return _("%(name)s · v%(number)d (Pine)") % {"name": name, "number": number}
+
+
 def strategy_choices(*, user: Any, current: str | None = None) -> list[tuple[str, str]]:
     """The built-ins, then the latest version of each of the user's scripts (and ``current``, if it is theirs)."""
     choices = [(slug, strategy_name(slug)) for slug in REGISTRY]
     if user is None or not getattr(user, "is_authenticated", False):
         return choices
     seen = set()
-    versions = PineScriptVersion.objects.defer("source", "report")
-    for script in PineScript.objects.filter(user=user).prefetch_related(Prefetch("versions", queryset=versions)):
-        latest = max(script.versions.all(), key=lambda v: v.number, default=None)
-        if latest is not None:
-            choices.append(
-                (latest.slug, _("%(name)s · v%(number)d (Pine)") % {"name": script.name, "number": latest.number})
-            )
-            seen.add(latest.slug)
+    for script in pine_script_list(user=user):
+        if script.latest_version is not None:
+            choices.append((script.latest_version.slug, _choice_label(script.name, script.latest_version.number)))
+            seen.add(script.latest_version.slug)
     if current and current not in seen and current not in REGISTRY:
         version = version_for_slug(user=user, slug=current)
         if version is not None:
-            choices.append(
-                (current, _("%(name)s · v%(number)d (Pine)") % {"name": version.script.name, "number": version.number})
-            )
+            choices.append((current, _choice_label(version.script.name, version.number)))
     return choices

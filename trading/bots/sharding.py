@@ -110,7 +110,7 @@ def market_signals(
             out[key] = ticks.signal_from_candles(slug, clean, window.iloc[-strategy.lookback(clean) :], opened)
         except StrategyError as exc:
             # A script that cannot run on this candle fails the same way on the next: its bots halt with the
-            # reason (not when only the time budget ran out on a busy worker: the candle is tried again).
+            # reason (not when only the time budget ran out on a busy worker: those bots run on).
             log.warning("strategy failed: %s", exc, extra={"strategy": slug, "symbol": symbol})
             bot_services.bots_halt_for_strategy(
                 source=source, symbol=symbol, timeframe=timeframe, slug=slug, params=params, exc=exc
