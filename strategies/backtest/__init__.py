@@ -55,7 +55,16 @@ Rules:
 10. Gaps in the candles (spacing larger than ``timeframe``, or than the median spacing when no
     timeframe is given) are reported in ``gaps`` as (last bar before, first bar after, candles
     missing), never filled; the simulation simply goes from one bar to the next.
-11. ``bars_held`` is the index of the exit bar minus the index of the entry bar (0 for a trade
+12. A trailing stop (``trailing_stop_pct``) keeps the stop a fixed distance — that percentage of the entry
+    price — behind the best price the position has seen: after the close of every bar it is held through
+    (its entry bar included), the best price becomes the highest of the entry fill and the highs since
+    (a short: the lowest of the fill and the lows), and the stop moves to best − distance (a short: best + distance) if that is nearer than where it
+    is; it never moves back. With ``trailing_activation_pct`` the trail starts only once the best price is
+    that percentage beyond the entry. The moved stop acts from the next bar on, as in rule 4 (a bar opening
+    beyond it fills at its open plus slippage) and its exit_reason is "stop_loss". It moves on closed bars
+    only — what a live bot can do, re-pricing its resting stop order after each candle — unlike
+    TradingView's broker emulator, which also trails inside the bar.
+13. ``bars_held`` is the index of the exit bar minus the index of the entry bar (0 for a trade
     stopped on its entry bar, 1 for one closed by a signal at the next open).
 """
 
@@ -105,6 +114,8 @@ class BacktestSettings:
     stop_loss_pct: float | None = 2.0
     take_profit_pct: float | None = 4.0
     direction: str = "long"  # "long", "short", "both"
+    trailing_stop_pct: float | None = None  # the trail's distance, % of the entry price (rule 12)
+    trailing_activation_pct: float = 0.0  # the gain, % of the entry price, before the trail starts
 
     def validate(self) -> None:
         """Raise BacktestError naming the first invalid setting."""
@@ -139,6 +150,18 @@ class BacktestSettings:
             number = _finite(value)
             if number is None or number <= 0:
                 raise BacktestError(f"{label} must be a percentage greater than 0, or none (got {value!r}).")
+        if self.trailing_stop_pct is not None:
+            number = _finite(self.trailing_stop_pct)
+            if number is None or not 0 < number < 100:
+                raise BacktestError(
+                    f"Trailing stop must be a percentage from above 0 to below 100, or none "
+                    f"(got {self.trailing_stop_pct!r})."
+                )
+        activation = _finite(self.trailing_activation_pct)
+        if activation is None or activation < 0:
+            raise BacktestError(
+                f"Trailing activation must be a percentage of 0 or more (got {self.trailing_activation_pct!r})."
+            )
         if self.direction not in DIRECTIONS:
             raise BacktestError(f"Direction must be one of long, short, both (got {self.direction!r}).")
 
@@ -273,6 +296,7 @@ def run_backtest(
 
     sl = math.nan if settings.stop_loss_pct is None else float(settings.stop_loss_pct) / 100.0
     tp = math.nan if settings.take_profit_pct is None else float(settings.take_profit_pct) / 100.0
+    trail = math.nan if settings.trailing_stop_pct is None else float(settings.trailing_stop_pct) / 100.0
     arrays = _core.readonly(times, *prices, *signal_arrays, ib_t, ib_h, ib_l)
     scalars = (
         np.int64(max(step_ms, 1)),
@@ -285,6 +309,8 @@ def run_backtest(
         tp,
         settings.direction != "short",  # longs allowed
         settings.direction != "long",  # shorts allowed
+        trail,
+        float(settings.trailing_activation_pct) / 100.0,
     )
     stats, equity, side, entry_idx, exit_idx, entry_px, exit_px, size, notional, margin, fees, pnl, reason = (
         _core.simulate(*arrays, *scalars)

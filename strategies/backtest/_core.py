@@ -50,11 +50,13 @@ def _close(
 def simulate(
     t, o, h, lo, c, long_entry, long_exit, short_entry, short_exit,
     ib_t, ib_h, ib_l, step_ms,
-    capital, fee_rate, slip, leverage, size_frac, sl, tp, allow_long, allow_short,
+    capital, fee_rate, slip, leverage, size_frac, sl, tp, allow_long, allow_short, trail, trail_from,
 ):  # fmt: skip
     """Run the backtest.
 
     ``sl``/``tp`` are fractions (0.02 = 2 %), NaN for none; ``slip`` is a fraction (5 bps = 0.0005).
+    ``trail`` is the trailing stop's distance as a fraction of the entry price (NaN for none), ``trail_from``
+    the gain (a fraction of the entry price) the best price must reach before the trail starts.
     ``ib_*`` is the lower timeframe (may be empty). ``step_ms`` is the bar length, used for the last
     bar's end when scanning intrabar candles.
 
@@ -80,6 +82,7 @@ def simulate(
 
     has_sl = not np.isnan(sl)
     has_tp = not np.isnan(tp)
+    has_trail = not np.isnan(trail)
     inv_lev = 1.0 / leverage
 
     cash = capital
@@ -93,6 +96,7 @@ def simulate(
     stop_px = 0.0  # the nearer of stop loss and liquidation
     stop_reason = STOP_LOSS
     tp_px = 0.0
+    best = 0.0  # the best price (long: highest high, short: lowest low) of the closed bars since the entry
     exposed = 0
     ambiguous = 0
     resolved = 0
@@ -172,6 +176,7 @@ def simulate(
             tr_notional[k] = notional
             tr_margin[k] = margin
             k += 1
+            best = fill
             if pos == 1:
                 liq = fill * (1.0 - inv_lev)
                 sl_level = fill * (1.0 - sl) if has_sl else -np.inf
@@ -242,6 +247,23 @@ def simulate(
                 pos = 0
             if cash <= 0.0:
                 halted = True
+
+        # --- after the close: the trailing stop follows the best price of the closed bars (it never loosens)
+        if pos != 0 and has_trail:
+            if pos == 1:
+                best = max(best, h[i])
+                if best >= entry_px * (1.0 + trail_from):
+                    level = best - entry_px * trail
+                    if level > stop_px:
+                        stop_px = level
+                        stop_reason = STOP_LOSS
+            else:
+                best = min(best, lo[i])
+                if best <= entry_px * (1.0 - trail_from):
+                    level = best + entry_px * trail
+                    if level < stop_px:
+                        stop_px = level
+                        stop_reason = STOP_LOSS
 
         # --- mark to market at the close
         if pos != 0:
@@ -322,7 +344,7 @@ def warm_up() -> float:
     simulate(
         *readonly(t, price, price + 1.0, price - 1.0, price, flags, none, none, none, ib_t, ib_p, ib_p),
         np.int64(60_000),
-        10_000.0, 0.001, 0.0005, 1.0, 0.1, 0.02, 0.04, True, True,
+        10_000.0, 0.001, 0.0005, 1.0, 0.1, 0.02, 0.04, True, True, 0.03, 0.0,
     )  # fmt: skip
     equity_stats(price.copy())  # writable, like the equity array simulate returns
     return time.perf_counter() - started

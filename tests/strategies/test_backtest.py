@@ -172,6 +172,43 @@ def test_stop_checked_on_the_entry_bar():
     assert trade["exit_reason"] == "stop_loss" and trade["bars_held"] == 0
 
 
+# --- trailing stop (rule 12) -----------------------------------------------------------------------
+
+TRAIL = replace(BASE, stop_loss_pct=5.0, trailing_stop_pct=2.0)
+RISE = [(100, 100, 100, 100), (100, 101, 99.5, 100.5), (101, 104, 100.5, 103.5), (103, 103.2, 101.5, 102),
+        (102, 102, 101.8, 102), (102, 102, 102, 102)]  # fmt: skip
+
+
+def test_trailing_stop_follows_the_highest_high_and_fills_behind_it():
+    c = candles(RISE)
+    trade = only_trade(run_backtest(c, signals(c, long_entry=[0]), TRAIL))
+    # After bar 2 the best high is 104: the stop moves to 104 - 2 % of the entry; bar 3 (low 101.5) reaches it.
+    assert trade["exit_reason"] == "stop_loss" and trade["exit_time"] == c.index[3]
+    assert trade["exit_price"] == pytest.approx((104 - 0.02 * ENTRY) * (1 - SLIP), rel=1e-12)
+
+
+def test_trailing_stop_moves_after_the_close_and_never_back():
+    # The bar that makes the new high (104) and then falls to 101.9 does not stop the trade: the stop moves
+    # only after its close; the next bar opening below the moved stop fills at its open.
+    c = candles([(100, 100, 100, 100), (100, 101, 99.5, 100.5), (101, 104, 101.9, 102), (101, 101, 100, 100),
+                 (100, 100, 100, 100)])  # fmt: skip
+    trade = only_trade(run_backtest(c, signals(c, long_entry=[0]), TRAIL))
+    assert trade["exit_time"] == c.index[3]
+    assert trade["exit_price"] == pytest.approx(101 * (1 - SLIP), rel=1e-12)
+
+
+def test_trailing_stop_waits_for_its_activation_and_mirrors_for_shorts():
+    c = candles(RISE)
+    waiting = run_backtest(c, signals(c, long_entry=[0]), replace(TRAIL, trailing_activation_pct=5.0))
+    assert only_trade(waiting)["exit_reason"] == "end"  # the best high (104) never reached entry + 5 %
+    fall = candles([(200 - a, 200 - lo, 200 - h, 200 - cl) for a, h, lo, cl in RISE])
+    short = replace(TRAIL, direction="short")
+    trade = only_trade(run_backtest(fall, signals(fall, short_entry=[0]), short))
+    entry = 100 * (1 - SLIP)
+    assert trade["exit_time"] == fall.index[3]
+    assert trade["exit_price"] == pytest.approx((96 + 0.02 * entry) * (1 + SLIP), rel=1e-12)
+
+
 def test_short_stop_and_take_profit_mirrored():
     settings = replace(SLTP, direction="short")
     c = candles([(100, 100, 100, 100), (100, 100.5, 99, 100), (100, 103, 99, 101), (100, 100, 100, 100)])
@@ -423,6 +460,9 @@ def test_gaps_reported_not_filled():
         ({"take_profit_pct": -1}, "Take profit"),
         ({"direction": "sideways"}, "Direction must be one of long, short, both"),
         ({"initial_capital": 0}, "Initial capital"),
+        ({"trailing_stop_pct": 0}, "Trailing stop"),
+        ({"trailing_stop_pct": 100}, "Trailing stop"),
+        ({"trailing_activation_pct": -1}, "Trailing activation"),
     ],
 )
 def test_settings_validation(changes, message):

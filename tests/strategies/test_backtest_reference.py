@@ -5,12 +5,14 @@ dicts and lists, sharing no code with the kernel. Random walks with gaps, dense 
 settings drawn from their whole range (10x leverage, tight stops, heavy slippage, a lower timeframe
 with holes) exercise every branch: gaps through the stop and the target, liquidations, reversals,
 bars touching both levels with and without intrabar data, a halted account. Trades, equity and the
-ambiguity counters must agree to 1e-9.
+ambiguity counters must agree to 1e-9. Two cases in three also trail their stop (rule 12), drawn from a
+generator of their own so the other draws stay as they were.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -36,7 +38,7 @@ def reference(candles, signals, s: BacktestSettings, intrabar=None):
     cash = s.initial_capital
     pos = None
     trades, equity = [], []
-    counts = {"ambiguous": 0, "resolved": 0}
+    counts = {"ambiguous": 0, "resolved": 0, "trailed": 0}
 
     def close(i, price, reason):
         nonlocal cash, pos
@@ -63,6 +65,14 @@ def reference(candles, signals, s: BacktestSettings, intrabar=None):
         if side * (sl - liq) >= 0:  # the stop is at or inside the liquidation price
             return sl, "stop_loss"
         return liq, "liquidation"
+
+    def active_stop(p):
+        """The stop in force: the trail once it is nearer than the stop loss / liquidation."""
+        base, reason = stop_level(p)
+        trail = p.get("trail")
+        if trail is not None and p["side"] * (trail - base) > 0:
+            return trail, "stop_loss"
+        return base, reason
 
     def tp_level(p):
         if s.take_profit_pct is None:
@@ -103,7 +113,7 @@ def reference(candles, signals, s: BacktestSettings, intrabar=None):
                 new_side = (1 if want_long else -1) if want_long != want_short else 0
         if pos:
             side = pos["side"]
-            stop, stop_reason = stop_level(pos)
+            stop, stop_reason = active_stop(pos)
             tp = tp_level(pos)
             if side * (o[i] - stop) <= 0:
                 close(i, o[i] * (1 - side * slip), stop_reason)
@@ -121,7 +131,7 @@ def reference(candles, signals, s: BacktestSettings, intrabar=None):
         if pos:
             exposed = True
             side = pos["side"]
-            stop, stop_reason = stop_level(pos)
+            stop, stop_reason = active_stop(pos)
             tp = tp_level(pos)
             hit_stop = lo[i] <= stop if side == 1 else h[i] >= stop
             hit_tp = h[i] >= tp if side == 1 else lo[i] <= tp
@@ -134,6 +144,15 @@ def reference(candles, signals, s: BacktestSettings, intrabar=None):
                 close(i, worse * (1 - side * slip), stop_reason)
             elif hit_tp:
                 close(i, tp, "take_profit")
+        if pos and s.trailing_stop_pct is not None:  # after the close: the best price so far, the stop behind it
+            side, entry = pos["side"], pos["entry"]
+            extreme = h[i] if side == 1 else lo[i]
+            pos["best"] = (max if side == 1 else min)(pos.get("best", entry), extreme)  # from the entry fill on
+            if side * (pos["best"] - entry * (1 + side * s.trailing_activation_pct / 100)) >= 0:
+                level = pos["best"] - side * entry * s.trailing_stop_pct / 100
+                if side * (level - active_stop(pos)[0]) > 0:
+                    pos["trail"] = level
+                    counts["trailed"] += 1
         counts.setdefault("exposed", 0)
         counts["exposed"] += exposed
         if pos:
@@ -177,13 +196,25 @@ def random_settings(rng):
     )
 
 
+def with_trail(settings, seed):
+    """Two cases in three with a trailing stop (some only after a gain), drawn apart from the other settings."""
+    rng = np.random.default_rng(10_000 + seed)
+    if seed % 3 == 0:
+        return settings
+    return replace(
+        settings,
+        trailing_stop_pct=float(rng.choice([0.4, 1.5, 4.0])),
+        trailing_activation_pct=float(rng.choice([0.0, 0.0, 1.0, 3.0])),
+    )
+
+
 @pytest.mark.parametrize("seed", range(60))
 def test_kernel_matches_the_reference(seed):
     rng = np.random.default_rng(seed)
     bars, fine = random_market(rng, 120)
     density = rng.choice([0.05, 0.2, 0.5])
     signals = pd.DataFrame(rng.random((len(bars), 4)) < density, index=bars.index, columns=list(COLUMNS))
-    settings = random_settings(rng)
+    settings = with_trail(random_settings(rng), seed)
     intrabar = None
     if seed % 3:
         intrabar = fine[rng.random(len(fine)) > 0.1]  # with holes: some bars have partial or no data
@@ -213,17 +244,19 @@ def test_kernel_matches_the_reference(seed):
 
 def test_the_random_cases_cover_every_exit_reason():
     """The seeds above are not all quiet: together they hit every exit reason and the intrabar paths."""
-    reasons, ambiguous, resolved = set(), 0, 0
+    reasons, ambiguous, resolved, trailed = set(), 0, 0, 0
     for seed in range(60):
         rng = np.random.default_rng(seed)
         bars, fine = random_market(rng, 120)
         density = rng.choice([0.05, 0.2, 0.5])
         signals = pd.DataFrame(rng.random((len(bars), 4)) < density, index=bars.index, columns=list(COLUMNS))
-        settings = random_settings(rng)
+        settings = with_trail(random_settings(rng), seed)
         intrabar = fine[rng.random(len(fine)) > 0.1] if seed % 3 else None
         result = run_backtest(bars, signals, settings, intrabar=intrabar, timeframe="1h")
+        trailed += reference(bars, signals, settings, intrabar)[2]["trailed"]
         reasons |= set(result.trades["exit_reason"])
         ambiguous += result.metrics["ambiguous_bars"]
         resolved += result.metrics["ambiguous_resolved_intrabar"]
     assert reasons == {"signal", "stop_loss", "take_profit", "liquidation", "reversal", "end"}
     assert resolved > 0 and ambiguous > resolved
+    assert trailed > 100  # the trail really moved the stop, many times
