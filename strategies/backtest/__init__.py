@@ -55,16 +55,17 @@ Rules:
 10. Gaps in the candles (spacing larger than ``timeframe``, or than the median spacing when no
     timeframe is given) are reported in ``gaps`` as (last bar before, first bar after, candles
     missing), never filled; the simulation simply goes from one bar to the next.
-12. A trailing stop (``trailing_stop_pct``) keeps the stop a fixed distance — that percentage of the entry
-    price — behind the best price the position has seen: after the close of every bar it is held through
-    (its entry bar included), the best price becomes the highest of the entry fill and the highs since
-    (a short: the lowest of the fill and the lows), and the stop moves to best − distance (a short: best + distance) if that is nearer than where it
-    is; it never moves back. With ``trailing_activation_pct`` the trail starts only once the best price is
-    that percentage beyond the entry. The moved stop acts from the next bar on, as in rule 4 (a bar opening
-    beyond it fills at its open plus slippage) and its exit_reason is "stop_loss". It moves on closed bars
-    only — what a live bot can do, re-pricing its resting stop order after each candle — unlike
-    TradingView's broker emulator, which also trails inside the bar.
-13. ``bars_held`` is the index of the exit bar minus the index of the entry bar (0 for a trade
+11. A trailing stop (``trailing_stop_pct``) keeps the stop a fixed distance — that percentage of the
+    entry price — behind the best price the position has seen: after the close of every bar it is held
+    through (its entry bar included), the best price becomes the highest of the entry fill and the highs
+    since (a short: the lowest of the fill and the lows), and the stop moves to best − distance (a short:
+    best + distance) if that is nearer than where it is; it never moves back. With
+    ``trailing_activation_pct`` the trail starts only once the best price is that percentage beyond the
+    entry. The moved stop acts from the next bar on, as in rule 4 (a bar opening beyond it fills at its
+    open plus slippage), and its exit_reason is "stop_loss". It moves on closed bars only — what a live
+    bot can do, re-pricing its resting stop order after each candle — unlike TradingView's broker
+    emulator, which also trails inside the bar.
+12. ``bars_held`` is the index of the exit bar minus the index of the entry bar (0 for a trade
     stopped on its entry bar, 1 for one closed by a signal at the next open).
 """
 
@@ -114,7 +115,7 @@ class BacktestSettings:
     stop_loss_pct: float | None = 2.0
     take_profit_pct: float | None = 4.0
     direction: str = "long"  # "long", "short", "both"
-    trailing_stop_pct: float | None = None  # the trail's distance, % of the entry price (rule 12)
+    trailing_stop_pct: float | None = None  # the trail's distance, % of the entry price (rule 11)
     trailing_activation_pct: float = 0.0  # the gain, % of the entry price, before the trail starts
 
     def validate(self) -> None:

@@ -172,7 +172,7 @@ def test_stop_checked_on_the_entry_bar():
     assert trade["exit_reason"] == "stop_loss" and trade["bars_held"] == 0
 
 
-# --- trailing stop (rule 12) -----------------------------------------------------------------------
+# --- trailing stop (rule 11) -----------------------------------------------------------------------
 
 TRAIL = replace(BASE, stop_loss_pct=5.0, trailing_stop_pct=2.0)
 RISE = [(100, 100, 100, 100), (100, 101, 99.5, 100.5), (101, 104, 100.5, 103.5), (103, 103.2, 101.5, 102),

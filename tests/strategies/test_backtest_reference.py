@@ -5,7 +5,7 @@ dicts and lists, sharing no code with the kernel. Random walks with gaps, dense 
 settings drawn from their whole range (10x leverage, tight stops, heavy slippage, a lower timeframe
 with holes) exercise every branch: gaps through the stop and the target, liquidations, reversals,
 bars touching both levels with and without intrabar data, a halted account. Trades, equity and the
-ambiguity counters must agree to 1e-9. Two cases in three also trail their stop (rule 12), drawn from a
+ambiguity counters must agree to 1e-9. Two cases in three also trail their stop (rule 11), drawn from a
 generator of their own so the other draws stay as they were.
 """
 
