@@ -9,9 +9,12 @@ order calls become signals by asking, on every bar, what the script would call *
   a short entry the reversal;
 - once as if short, mirrored;
 
-and the backtest then follows whichever position it really holds. The stop loss and take profit come from the
-``strategy.exit`` calls, read as if long (and short) from an entry price of 1: a stop at ``entry × (1 − x)`` is a
-stop loss of x. The ``strategy()`` settings give the position size, leverage and fee.
+and the backtest then follows whichever position it really holds. The stop loss, take profit and trailing stop
+come from the ``strategy.exit`` calls, read as if long (and short) from an entry price of 1: a stop at
+``entry × (1 − x)`` is a stop loss of x; ``loss=``/``profit=``/``trail_points=``/``trail_offset=`` are ticks, so a
+distance is ticks × ``syminfo.mintick`` (``trail_price=`` is a price). Trendy trades many markets, each with its own
+tick: ticks must be written from the entry price (``strategy.position_avg_price * 0.02 / syminfo.mintick``), which
+a second pass with another tick checks. The ``strategy()`` settings give the position size, leverage and fee.
 
 What this cannot express yet is refused with a sentence, never approximated: pyramiding above 1, a stop or
 target that moves from bar to bar, different levels for longs and shorts, quantities other than a percent of
@@ -43,12 +46,17 @@ class PineCompileError(ValueError):
         super().__init__(template % self.params)
 
 
+MINTICK = 1e-8  # the tick the held runs show the script (a second pass uses twice it: see _tick_check)
+TICK_ARGUMENTS = ("profit", "loss", "trail_points", "trail_offset")
+
+
 class _Held:
     """A broker that holds one position the whole run (what the script sees), entered at price 1."""
 
     held = True  # the runner may read the position once and run the order calls over whole series
 
-    def __init__(self, side: int) -> None:
+    def __init__(self, side: int, mintick: float = MINTICK) -> None:
+        self.mintick = mintick
         self.position_size = float(side)
         self.position_avg_price = 1.0 if side else math.nan
         self.equity = math.nan
@@ -99,8 +107,32 @@ def compile_script(
         for batch in batches:
             _signal(batch, side, entries, columns)
     settings = _settings(parsed, calls, entries)
+    if any(batch.kind == "exit" and _ticks_given(batch) for side in (1, -1) for batch in calls[side]):
+        _tick_check(parsed, candles, params, budget, calls, entries, settings)
     frame = pd.DataFrame(columns, index=candles.index)
     return Compiled(signals=frame, settings=settings, entries=entries)
+
+
+def _ticks_given(batch: Batch) -> bool:
+    return any(batch.args.get(key) is not None for key in TICK_ARGUMENTS)
+
+
+def _tick_check(
+    parsed: Parsed, candles: pd.DataFrame, params: Any, budget: Any, calls: Any, entries: Any, settings: Any
+) -> None:
+    """Run the held passes again with twice the tick: distances in ticks written from the entry price come out the
+    same; ticks written as constants (right for one market on TradingView) do not, and are refused."""
+    again = dict(calls)
+    for side in (1, -1):
+        again[side] = _batches(Runner(parsed, candles, params, broker=_Held(side, 2 * MINTICK), **budget).run())
+    if _settings(parsed, again, entries, 2 * MINTICK) != settings:
+        raise PineCompileError(
+            _(
+                "strategy.exit gives ticks that do not follow the market's tick: write them from the entry price, "
+                "e.g. loss = strategy.position_avg_price * 0.02 / syminfo.mintick (Trendy trades many markets, each "
+                "with its own tick)."
+            )
+        )
 
 
 def _batches(trace: Any) -> list[Batch]:
@@ -134,7 +166,7 @@ def _signal(batch: Batch, side: int, entries: dict[str, str], columns: dict[str,
     # exit: stop/limit levels, read by _settings
 
 
-def _settings(parsed: Parsed, runs: dict[int, Any], entries: dict[str, str]) -> dict[str, Any]:
+def _settings(parsed: Parsed, runs: dict[int, Any], entries: dict[str, str], mintick: float = MINTICK) -> dict[str, Any]:
     declared = _declared(parsed)
     settings: dict[str, Any] = {}
     if "initial_capital" in declared:
@@ -153,38 +185,70 @@ def _settings(parsed: Parsed, runs: dict[int, Any], entries: dict[str, str]) -> 
         settings["position_size_pct"] = float(declared.get("default_qty_value", 100)) / settings["leverage"]
     if str(declared.get("commission_type", "strategy.commission.percent")) == "strategy.commission.percent":
         settings["fee_rate"] = float(declared.get("commission_value", 0)) / 100
-    stops: dict[str, set[float]] = {"long": set(), "short": set()}
-    targets: dict[str, set[float]] = {"long": set(), "short": set()}
+    found: dict[str, dict[str, set[float]]] = {key: {"long": set(), "short": set()} for key in LEVELS}
     for side, direction in ((1, "long"), (-1, "short")):
         for batch in runs[side]:
             if batch.kind != "exit":
                 continue
-            unsupported = sorted(k for k in ("profit", "loss", "trail_price", "trail_points", "trail_offset")
-                                 if batch.args.get(k) is not None)  # fmt: skip
-            if unsupported:
-                raise PineCompileError(
-                    _(
-                        "strategy.exit(%(arguments)s=…) is not supported yet: give the levels as stop= and limit= "
-                        "prices from strategy.position_avg_price."
-                    ),
-                    {"arguments": ", ".join(unsupported)},
-                )
             source = batch.args.get("from_entry")
             # An exit guards the entry it names (one the script never makes guards nothing), or every entry.
             if (entries.get(str(source)) if source is not None else direction) != direction:
                 continue
-            for key, found in (("stop", stops), ("limit", targets)):
-                level = batch.args.get(key)
-                if level is None:
-                    continue
-                levels = np.atleast_1d(np.asarray(level, dtype="float64"))
-                levels = levels[~np.isnan(levels)]
-                distance = (1 - levels) if (direction == "long") == (key == "stop") else (levels - 1)
-                found[direction].update(np.unique(np.round(distance * 100, 9)).tolist())
-    settings["stop_loss_pct"] = _one_level(stops, "stop")
-    settings["take_profit_pct"] = _one_level(targets, "target")
+            for key, distances in _distances(batch, direction, mintick).items():
+                found[key][direction].update(np.unique(np.round(distances * 100, 9)).tolist())
+    settings["stop_loss_pct"] = _one_level(found["stop"], "stop")
+    settings["take_profit_pct"] = _one_level(found["target"], "target")
+    trail = _one_level(found["trail"], "trail")
+    if trail is not None:
+        settings["trailing_stop_pct"] = trail
+        settings["trailing_activation_pct"] = max(_one_level(found["activation"], "activation") or 0.0, 0.0)
     settings["direction"] = _direction(runs[0], entries)
     return settings
+
+
+LEVELS = ("stop", "target", "trail", "activation")
+
+
+def _array(value: Any) -> np.ndarray:
+    return np.atleast_1d(np.asarray(value, dtype="float64"))
+
+
+def _distances(batch: Batch, direction: str, mintick: float) -> dict[str, np.ndarray]:
+    """An exit call's levels as distances from an entry at 1 (fractions), NaN where a bar gives none. ``stop=`` and
+    ``loss=`` both given: the nearer stop acts first (TradingView's rule); likewise ``limit=`` and ``profit=``."""
+    args = batch.args
+    sign = 1.0 if direction == "long" else -1.0
+
+    def given(key: str) -> np.ndarray | None:
+        value = args.get(key)
+        return None if value is None else _array(value)
+
+    def nearer(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+        if a is None or b is None:
+            return a if b is None else b
+        return np.where(np.isnan(a), b, np.where(np.isnan(b), a, np.minimum(a, b)))
+
+    stop, limit, price = given("stop"), given("limit"), given("trail_price")
+    ticks = {key: given(key) for key in TICK_ARGUMENTS}
+    tick = {key: None if value is None else value * mintick for key, value in ticks.items()}
+    out: dict[str, np.ndarray] = {}
+    stop_distance = nearer(None if stop is None else sign * (1.0 - stop), tick["loss"])
+    target_distance = nearer(None if limit is None else sign * (limit - 1.0), tick["profit"])
+    for key, value in (("stop", stop_distance), ("target", target_distance)):
+        if value is not None:
+            out[key] = value[~np.isnan(value)]
+    if tick["trail_offset"] is not None or price is not None or tick["trail_points"] is not None:
+        if tick["trail_offset"] is None or (price is None and tick["trail_points"] is None):
+            raise PineCompileError(
+                _(
+                    "A trailing stop needs trail_offset= and one of trail_points= or trail_price= (where it starts), "
+                    "as on TradingView."
+                )
+            )
+        start = nearer(None if price is None else sign * (price - 1.0), tick["trail_points"])
+        out["trail"] = tick["trail_offset"][~np.isnan(tick["trail_offset"])]
+        out["activation"] = start[~np.isnan(start)]
+    return out
 
 
 def _one_level(levels: dict[str, set[float]], what: str) -> float | None:
@@ -198,6 +262,11 @@ def _one_level(levels: dict[str, set[float]], what: str) -> float | None:
                 "backtest takes one percentage from the entry price)."
             )
             if what == "stop"
+            else _(
+                "The trailing stop moves from bar to bar or differs between longs and shorts: not supported yet "
+                "(Trendy's backtest takes one distance, a percentage of the entry price)."
+            )
+            if what in ("trail", "activation")
             else _(
                 "The target moves from bar to bar or differs between longs and shorts: not supported yet (Trendy's "
                 "backtest takes one percentage from the entry price)."

@@ -218,6 +218,7 @@ class Runner:
         self.body = parsed.tree.body
         self.n = len(candles)
         self.env: dict[str, Any] = _sources(candles)
+        self.env["syminfo.mintick"] = float(getattr(broker, "mintick", math.nan))  # the held runs set one
         self.params = dict(params or {})
         self.broker = broker or Flat()
         self.held = bool(getattr(self.broker, "held", False))  # the position is the same on every bar

@@ -3,7 +3,8 @@ the signals of an independent calculation written here in plain pandas/numpy (wi
 checked against TA-Lib), and therefore the same trades in Trendy's backtest. The scripts cover the subset:
 inputs, crossovers, short-only, ``var`` counters with ``:=`` and ``else if``, ``switch``, a user function
 returning a tuple, ``na`` handling, ``strategy.exit`` with stop and target, reversals, a ``for`` loop,
-``ta.barssince``, ``strategy.close_all``, ``ta.bb``/``ta.macd`` tuples, v5 and v6."""
+``ta.barssince``, ``strategy.close_all``, ``ta.bb``/``ta.macd`` tuples, trailing stops and exits in ticks, v5 and
+v6."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 
 from strategies import indicators as ta
 from strategies.backtest import BacktestSettings, run_backtest
-from strategies.pine.compile import compile_script
+from strategies.pine.compile import PineCompileError, compile_script
 from strategies.pine.source import read
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -222,11 +223,25 @@ def math_inputs(c):
     return signals(c.index, (c.close > m) & (prev(c.close) <= prev(m)), c.close < np.minimum(m, c.open)), {}
 
 
+def trail_breakout(c):
+    # Ticks written from the entry price: a 1.5 % trail from the entry on and a 4 % stop loss (rule 11).
+    return signals(c.index, c.close > prev(ta.highest(c.high, 20))), {
+        "stop_loss_pct": 4.0, "trailing_stop_pct": 1.5, "trailing_activation_pct": 0.0,
+    }  # fmt: skip
+
+
+def short_trail_after_gain(c):
+    # trail_price 2 % below the entry: the 1 % trail starts after a 2 % gain; a 6 % target in ticks.
+    return signals(c.index, short_entry=cross_down(ta.rsi(c.close, 14), 65)), {
+        "direction": "short", "take_profit_pct": 6.0, "trailing_stop_pct": 1.0, "trailing_activation_pct": 2.0,
+    }  # fmt: skip
+
+
 CALCULATIONS = (
     sma_cross_inputs, rsi_short_only, var_streaks, switch_modes, channel_function, na_handling, exit_percent,
     macd_both_ways, for_momentum, barssince_pullback, atr_breakout, bb_tuple, ema_ribbon_both, stoch_oversold,
     vwma_trend, obv_cum, hull_turns, pivot_breakout, valuewhen_levels, supertrend_flip, while_count, ternary_regime,
-    short_exit_percent, donchian_mid, math_inputs,
+    short_exit_percent, donchian_mid, math_inputs, trail_breakout, short_trail_after_gain,
 )  # fmt: skip
 EXPECTED = {fn.__name__: fn for fn in CALCULATIONS}
 
@@ -249,3 +264,36 @@ def test_the_compiled_script_gives_the_independent_signals_and_trades(name, bars
     ours = run_backtest(bars, got, BacktestSettings(**{**BASE, **compiled.settings, "slippage_bps": 5.0}))
     theirs = run_backtest(bars, expected, BacktestSettings(**wanted))
     pd.testing.assert_frame_equal(ours.trades, theirs.trades)
+    if "trailing_stop_pct" in settings:  # the trail changes the trades: the same run without it differs
+        untrailed = run_backtest(bars, expected, BacktestSettings(**{**wanted, "trailing_stop_pct": None}))
+        assert not untrailed.trades.equals(theirs.trades)
+
+
+EXIT = """//@version=6
+strategy("Exits")
+if ta.crossover(close, ta.sma(close, 20))
+    strategy.entry("L", strategy.long)
+strategy.exit("X", "L", {arguments})
+"""
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ("trail_offset=100, trail_points=0", "strategy.exit gives ticks that do not follow the market's tick"),
+        ("loss=250", "strategy.exit gives ticks that do not follow the market's tick"),
+        ("trail_offset=strategy.position_avg_price * 0.01 / syminfo.mintick", "A trailing stop needs trail_offset="),
+        ("trail_points=0", "A trailing stop needs trail_offset="),
+        ("trail_points=0, trail_offset=close * 0.01 / syminfo.mintick", "The trailing stop moves from bar to bar"),
+        ("stop=ta.lowest(low, 10)", "The stop moves from bar to bar"),
+    ],
+)
+def test_exits_trendy_cannot_trade_as_written_are_refused_with_a_sentence(arguments, message, bars):
+    with pytest.raises(PineCompileError, match=message):
+        compile_script(read(EXIT.format(arguments=arguments)), bars)
+
+
+def test_a_stop_in_ticks_and_a_stop_price_act_as_the_nearer_one(bars):
+    text = EXIT.format(arguments="stop=strategy.position_avg_price * 0.97, loss=strategy.position_avg_price * 0.02 / "
+                                 "syminfo.mintick")  # fmt: skip
+    assert compile_script(read(text), bars).settings["stop_loss_pct"] == pytest.approx(2.0)
