@@ -18,6 +18,8 @@ SETTINGS_FIELDS = (
     "position_size_pct",
     "stop_loss_pct",
     "take_profit_pct",
+    "trailing_stop_pct",
+    "trailing_activation_pct",
     "direction",
 )
 
@@ -83,6 +85,21 @@ class BacktestRun(models.Model):
         null=True,
         blank=True,
         validators=[MinValueValidator(Decimal("0.1")), MaxValueValidator(500)],
+    )
+    trailing_stop_pct = models.DecimalField(
+        _("trailing stop (%)"),
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.1")), MaxValueValidator(50)],
+    )
+    trailing_activation_pct = models.DecimalField(
+        _("trailing stop starts after a gain of (%)"),
+        max_digits=6,
+        decimal_places=2,
+        default=Decimal(0),
+        validators=[MinValueValidator(0), MaxValueValidator(500)],
     )
     direction = models.CharField(_("direction"), max_length=8, choices=Direction.choices, default=Direction.LONG)
     # Optimisation only: the search.

@@ -54,6 +54,12 @@ class BacktestCreateSerializer(serializers.ModelSerializer):
     take_profit_pct = serializers.DecimalField(
         max_digits=6, decimal_places=2, min_value=Decimal("0.1"), max_value=500, allow_null=True, default=Decimal("4")
     )
+    trailing_stop_pct = serializers.DecimalField(
+        max_digits=5, decimal_places=2, min_value=Decimal("0.1"), max_value=50, allow_null=True, default=None
+    )
+    trailing_activation_pct = serializers.DecimalField(
+        max_digits=6, decimal_places=2, min_value=0, max_value=500, default=Decimal("0")
+    )
     direction = serializers.ChoiceField(choices=BacktestRun.Direction.choices, default="long")
 
     class Meta:

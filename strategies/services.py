@@ -56,6 +56,8 @@ class RiskSettings:
     stop_loss_pct: Decimal | None = Decimal("2")
     take_profit_pct: Decimal | None = Decimal("4")
     direction: str = "long"
+    trailing_stop_pct: Decimal | None = None
+    trailing_activation_pct: Decimal = Decimal("0")
 
     def engine(self) -> BacktestSettings:
         return BacktestSettings(
@@ -67,6 +69,8 @@ class RiskSettings:
             stop_loss_pct=None if self.stop_loss_pct is None else float(self.stop_loss_pct),
             take_profit_pct=None if self.take_profit_pct is None else float(self.take_profit_pct),
             direction=self.direction,
+            trailing_stop_pct=None if self.trailing_stop_pct is None else float(self.trailing_stop_pct),
+            trailing_activation_pct=float(self.trailing_activation_pct or 0),
         )
 
 
@@ -80,6 +84,8 @@ def _risk_from_run(run: BacktestRun) -> RiskSettings:
         stop_loss_pct=run.stop_loss_pct,
         take_profit_pct=run.take_profit_pct,
         direction=run.direction,
+        trailing_stop_pct=run.trailing_stop_pct,
+        trailing_activation_pct=run.trailing_activation_pct,
     )
 
 
@@ -132,7 +138,10 @@ SETTING_LIMITS = {
     "position_size_pct": (Decimal("5"), Decimal("20")),
     "stop_loss_pct": (Decimal("0.1"), Decimal("50")),
     "take_profit_pct": (Decimal("0.1"), Decimal("500")),
+    "trailing_stop_pct": (Decimal("0.1"), Decimal("50")),
+    "trailing_activation_pct": (Decimal("0"), Decimal("500")),
 }
+OPTIONAL_SETTINGS = ("stop_loss_pct", "take_profit_pct", "trailing_stop_pct")  # None: none
 
 
 def validate_settings(risk: RiskSettings) -> None:
@@ -140,7 +149,7 @@ def validate_settings(risk: RiskSettings) -> None:
     errors = {}
     for name, (low, high) in SETTING_LIMITS.items():
         value = getattr(risk, name)
-        if value is None and name in ("stop_loss_pct", "take_profit_pct"):
+        if value is None and name in OPTIONAL_SETTINGS:
             continue
         if value is None or value < low or (high is not None and value > high):
             bounds = {"low": low, "high": high if high is not None else "∞"}
@@ -260,9 +269,21 @@ def intrabar_candles(exchange: str, symbol: str, timeframe: str, start: datetime
     return None
 
 
+# What a script's level outside the limits reads as, per setting.
+OUTSIDE = {
+    "stop_loss_pct": gettext_noop("The script's stop loss of %(value)s%% is outside %(low)s–%(high)s%%."),
+    "take_profit_pct": gettext_noop("The script's take profit of %(value)s%% is outside %(low)s–%(high)s%%."),
+    "trailing_stop_pct": gettext_noop("The script's trailing stop of %(value)s%% is outside %(low)s–%(high)s%%."),
+    "trailing_activation_pct": gettext_noop(
+        "The gain of %(value)s%% after which the script's trailing stop starts is outside %(low)s–%(high)s%%."
+    ),
+}
+
+
 def script_levels(strategy: Strategy, params: dict[str, Any], candles: pd.DataFrame) -> dict[str, Any] | None:
-    """The stop loss and take profit a strategy sets itself (a Pine script's ``strategy.exit``), to 0.01 % as the
-    settings hold them; None when the trader's settings decide (the built-ins, a script without exit levels)."""
+    """The stop loss, take profit and trailing stop a strategy sets itself (a Pine script's ``strategy.exit``), to
+    0.01 % as the settings hold them; None when the trader's settings decide (the built-ins, a script without exit
+    levels)."""
     if strategy.exit_levels is None:
         return None
     found = strategy.exit_levels(candles, strategy.validate(params))  # as signals() runs it (one run, memoised)
@@ -273,12 +294,7 @@ def script_levels(strategy: Strategy, params: dict[str, Any], candles: pd.DataFr
     for key, value in found.items():  # the same limits as the trader's own settings
         low, high = SETTING_LIMITS[key]
         if not low <= value <= high:
-            template = (
-                gettext_noop("The script's stop loss of %(value)s%% is outside %(low)s–%(high)s%%.")
-                if key == "stop_loss_pct"
-                else gettext_noop("The script's take profit of %(value)s%% is outside %(low)s–%(high)s%%.")
-            )
-            raise StrategyError(template, {"value": value, "low": low, "high": high or "∞"})
+            raise StrategyError(OUTSIDE[key], {"value": value, "low": low, "high": high or "∞"})
     return found
 
 

@@ -56,6 +56,8 @@ class BotSerializer(serializers.ModelSerializer):
             "position_size_pct",
             "stop_loss_pct",
             "take_profit_pct",
+            "trailing_stop_pct",
+            "trailing_activation_pct",
             "max_drawdown_pct",
             "daily_loss_limit_pct",
             "direction",
@@ -86,6 +88,12 @@ class BotCreateSerializer(serializers.Serializer):
     )
     take_profit_pct = serializers.DecimalField(
         max_digits=5, decimal_places=2, min_value=2, max_value=10, allow_null=True, default=Decimal(4)
+    )
+    trailing_stop_pct = serializers.DecimalField(
+        max_digits=5, decimal_places=2, min_value=1, max_value=5, allow_null=True, default=None
+    )
+    trailing_activation_pct = serializers.DecimalField(
+        max_digits=5, decimal_places=2, min_value=0, max_value=100, default=Decimal(0)
     )
     max_drawdown_pct = serializers.DecimalField(
         max_digits=5, decimal_places=2, min_value=5, max_value=50, default=Decimal(20)

@@ -166,7 +166,9 @@ def _signal(batch: Batch, side: int, entries: dict[str, str], columns: dict[str,
     # exit: stop/limit levels, read by _settings
 
 
-def _settings(parsed: Parsed, runs: dict[int, Any], entries: dict[str, str], mintick: float = MINTICK) -> dict[str, Any]:
+def _settings(
+    parsed: Parsed, runs: dict[int, Any], entries: dict[str, str], mintick: float = MINTICK
+) -> dict[str, Any]:
     declared = _declared(parsed)
     settings: dict[str, Any] = {}
     if "initial_capital" in declared:

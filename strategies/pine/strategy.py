@@ -2,9 +2,9 @@
 
 The backtest, the optimiser, the bot loop, the replay clock and ``paper_replay`` call ``signals()`` on it like
 on any built-in: the script's inputs are its typed, ranged parameters; ``compute`` compiles the script over the
-candles (``strategies.pine.compile``); the stop loss and take profit the script sets with ``strategy.exit`` are
-its ``exit_levels``. A script that fails while running (its budget, a runtime error) or asks what the backtest
-cannot do raises ``StrategyError`` with the engine's sentence, which every caller already reports.
+candles (``strategies.pine.compile``); the stop loss, take profit and trailing stop the script sets with
+``strategy.exit`` are its ``exit_levels``. A script that fails while running (its budget, a runtime error) or asks
+what the backtest cannot do raises ``StrategyError`` with the engine's sentence, which every caller already reports.
 
 The parse (pynescript/ANTLR) is the slow part, so parsed scripts are kept per process (``parsed``); a stored
 version's text never changes, so the cache never goes stale.
@@ -26,6 +26,7 @@ from strategies.pine.compile import PineCompileError, compile_script
 from strategies.pine.series import PineRuntimeError
 from strategies.pine.source import Parsed, PineSourceError, read
 
+EXIT_SETTINGS = ("stop_loss_pct", "take_profit_pct", "trailing_stop_pct", "trailing_activation_pct")
 UNBOUNDED = 1e9  # the range of a number input that declares no minval/maxval (the optimiser leaves it alone)
 MIN_HISTORY, MAX_HISTORY = 300, 5000
 _LITERAL_INT = re.compile(r"(?<![\w.])(\d{1,4})(?![\w.])")
@@ -119,7 +120,7 @@ def pine_strategy(
         key, settings = last[:]
         if key != _run_key(candles, params):
             settings = _compile(candles, params).settings
-        return {name: settings.get(name) for name in ("stop_loss_pct", "take_profit_pct")}
+        return {name: settings.get(name) for name in EXIT_SETTINGS}
 
     return Strategy(
         slug=slug,

@@ -115,6 +115,7 @@ PINE = Path(__file__).parents[1] / "pine" / "corpus"
         ("exit_percent.pine", ()),  # the script's own stop and target (strategy.exit)
         ("macd_both_ways.pine", ("--direction", "both", "--stop-loss", "none", "--take-profit", "none")),
         ("sma_cross_inputs.pine", ("--param", "fastLen=8", "--param", "slowLen=21")),
+        ("trail_breakout.pine", ("--param", "trailPct=1.5")),  # the script's trailing stop, moved every candle
     ],
 )
 def test_replay_equals_backtest_for_a_pine_script(stored_candles, script, extra):
@@ -129,8 +130,22 @@ def test_replay_equals_backtest_for_a_pine_script(stored_candles, script, extra)
     assert abs(_final_equity(backtest) - replay["final_equity"]) < CENT
     if script == "exit_percent.pine":
         assert {t["exit_reason"] for t in backtest["trades"]} & {"stop_loss", "take_profit"}
+    if script == "trail_breakout.pine":  # the trail really moved the stops that closed the trades
+        assert replay["trails_moved"] > 20 and sum(t["exit_reason"] == "stop_loss" for t in backtest["trades"]) > 5
     if script == "macd_both_ways.pine":
         assert {t["side"] for t in backtest["trades"]} == {"long", "short"}
+
+
+@pytest.mark.django_db
+def test_replay_equals_backtest_with_a_trailing_stop_after_a_gain(stored_candles):
+    """A built-in with the trader's own trailing stop, starting after a 1 % gain, shorts included."""
+    extra = ("--direction", "both", "--trailing-stop", "1.5", "--trailing-activation", "1", "--stop-loss", "3")
+    backtest, replay = _both("supertrend", *extra)
+    assert backtest["trades"]
+    _assert_same(backtest, replay, EXACT_KEYS)
+    assert abs(_final_equity(backtest) - replay["final_equity"]) < CENT
+    plain = _run("backtest", "--strategy", "supertrend", *PERIOD, *extra[:2], "--stop-loss", "3")
+    assert plain["trades"] != backtest["trades"]  # the trail changed the trades
 
 
 @pytest.mark.django_db

@@ -33,6 +33,9 @@ from trading.models import Bot, Direction
 log = logging.getLogger(__name__)
 
 
+EXIT_FIELDS = ("stop_loss_pct", "take_profit_pct", "trailing_stop_pct", "trailing_activation_pct")
+
+
 @dataclass(frozen=True)
 class BotSettings:
     strategy: str
@@ -44,6 +47,8 @@ class BotSettings:
     position_size_pct: Decimal = Decimal(10)
     stop_loss_pct: Decimal | None = Decimal(2)
     take_profit_pct: Decimal | None = Decimal(4)
+    trailing_stop_pct: Decimal | None = None
+    trailing_activation_pct: Decimal = Decimal(0)
     max_drawdown_pct: Decimal = Decimal(20)
     daily_loss_limit_pct: Decimal | None = None
     direction: str = Direction.LONG
@@ -147,6 +152,8 @@ def bot_create(*, user: Any, exchange_account: ExchangeAccount, settings_: BotSe
         position_size_pct=Decimal(settings_.position_size_pct),
         stop_loss_pct=settings_.stop_loss_pct,
         take_profit_pct=settings_.take_profit_pct,
+        trailing_stop_pct=settings_.trailing_stop_pct,
+        trailing_activation_pct=Decimal(settings_.trailing_activation_pct or 0),
         max_drawdown_pct=Decimal(settings_.max_drawdown_pct),
         daily_loss_limit_pct=settings_.daily_loss_limit_pct,
         direction=settings_.direction,
@@ -182,13 +189,13 @@ def bot_move_version(*, user: Any, bot: Bot, strategy: str) -> Bot:
     except (StrategyError, ValidationError):
         before = {}  # the old version no longer runs (why its owner moves the bot): its levels stay as they are
     profile = RiskProfile.objects.get_or_create(user=user)[0]
-    for name in set(before) - set(levels):
-        levels[name] = getattr(profile, name)
+    for name in set(before) - set(levels):  # the profile has no trailing stop: none
+        levels[name] = getattr(profile, name, None if name == "trailing_stop_pct" else Decimal(0))
     bot.strategy, bot.params = strategy, params
     for name, value in levels.items():
         setattr(bot, name, value)
     bot.full_clean()
-    bot.save(update_fields=["strategy", "params", "stop_loss_pct", "take_profit_pct", "updated_at"])
+    bot.save(update_fields=["strategy", "params", *EXIT_FIELDS, "updated_at"])
     return bot
 
 

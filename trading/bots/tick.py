@@ -47,6 +47,7 @@ from trading.execution.positions import (
     position_open,
     risk_envelope,
 )
+from trading.execution.trailing import bot_trail
 from trading.models import Bot, Order, Position
 
 log = logging.getLogger(__name__)
@@ -187,8 +188,9 @@ def bot_act(
             halted = _risk_check(bot, exchange)
             if halted:
                 return TickResult(bot_id, "halted", orders, halted)
-            if decision.is_noop:
-                return TickResult(bot_id, "nothing", orders)
+            if decision.is_noop:  # the position (if any) stays: its trailing stop follows the candle
+                order = bot_trail(exchange=exchange, bot=bot, position=held, candle_open=candle_open)
+                return TickResult(bot_id, "traded" if order else "nothing", [order.pk] if order else orders)
             scope = f"bot:{bot.pk}"
             candle_ms = to_ms(candle_open)
             # 5-6. the exit leg: only the position held at the close, if it is still open on this account (one open

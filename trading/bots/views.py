@@ -47,6 +47,8 @@ BOT_FIELDS = [
     "position_size_pct",
     "stop_loss_pct",
     "take_profit_pct",
+    "trailing_stop_pct",
+    "trailing_activation_pct",
     "max_drawdown_pct",
     "daily_loss_limit_pct",
     "direction",
@@ -73,8 +75,12 @@ class BotForm(forms.ModelForm):
         self.fields["name"].help_text = _("Empty: strategy, market and timeframe.")
         self.fields["exchange_account"].queryset = selectors.exchange_accounts_enabled(user=user)
         self.fields["exchange_account"].empty_label = None
-        for name in ("stop_loss_pct", "take_profit_pct", "daily_loss_limit_pct"):
+        for name in ("stop_loss_pct", "take_profit_pct", "trailing_stop_pct", "daily_loss_limit_pct"):
             self.fields[name].help_text = _("Leave empty for none.")
+        self.fields["trailing_stop_pct"].help_text = _(
+            "Leave empty for none. The stop follows the best price after each closed candle, this far behind it "
+            "(a percentage of the entry price)."
+        )
         for spec in strategy.params:
             self.fields[f"param_{spec.name}"] = param_field(spec, param_label(strategy, spec.name))
 

@@ -321,12 +321,12 @@ def position_close(*, position: Position, source: str = Order.Source.MANUAL) -> 
         position = Position.objects.get(pk=position.pk)
         if position.status != Position.Status.OPEN:
             raise ValidationError(_("This position is already closed."))
-        _cancel_protective(exchange, position)
+        protective_cancel(exchange, position)
         client_id = router.client_order_id(f"position:{position.pk}", "close", "manual")
         return close_position(exchange, position, client_id=client_id, note="manual close", source=source)
 
 
-def _cancel_protective(exchange: Exchange, position: Position) -> None:
+def protective_cancel(exchange: Exchange, position: Position) -> None:
     for order in position.orders.filter(
         status__in=Order.OPEN_STATUSES, purpose__in=[Order.Purpose.STOP_LOSS, Order.Purpose.TAKE_PROFIT]
     ):
@@ -354,25 +354,42 @@ def position_update_sl_tp(*, position: Position, stop_loss: Decimal | None, take
             ]
         if errors:
             raise ValidationError(errors)
-        _cancel_protective(exchange, position)
-        side = "sell" if long else "buy"
-        stamp = to_ms(timezone.now())
-        for kind, level, purpose in (
-            ("stop_market", stop_loss, Order.Purpose.STOP_LOSS),
-            ("take_profit", take_profit, Order.Purpose.TAKE_PROFIT),
-        ):
-            if level is None:
-                continue
-            market = exchange.market(position.symbol)
-            request = OrderRequest(
-                symbol=position.symbol, side=side, type=kind, amount=position.amount, reduce_only=True,
-                trigger_price=market.round_price(level),
-                client_order_id=router.client_order_id(f"position:{position.pk}", stamp, kind),
-            )  # fmt: skip
-            order_submit(
-                exchange=exchange, account=position.exchange_account, request=request, purpose=purpose,
-                source=Order.Source.MANUAL, bot=position.bot, position=position,
-            )  # fmt: skip
-        Position.objects.filter(pk=position.pk).update(stop_loss=stop_loss, take_profit=take_profit)
+        protective_replace(
+            exchange, position, stop_loss=stop_loss, take_profit=take_profit, scope=f"position:{position.pk}",
+            stamp=to_ms(timezone.now()), source=Order.Source.MANUAL,
+        )  # fmt: skip
     position.refresh_from_db()
     return position
+
+
+def protective_replace(
+    exchange: Exchange,
+    position: Position,
+    *,
+    stop_loss: Decimal | None,
+    take_profit: Decimal | None,
+    scope: str,
+    stamp: Any,
+    source: str,
+    note: str = "",
+) -> None:
+    """Cancel a position's protective orders and place them again at these levels (stored on the position)."""
+    protective_cancel(exchange, position)
+    market = exchange.market(position.symbol)
+    for kind, level, purpose in (
+        ("stop_market", stop_loss, Order.Purpose.STOP_LOSS),
+        ("take_profit", take_profit, Order.Purpose.TAKE_PROFIT),
+    ):
+        if level is None:
+            continue
+        request = OrderRequest(
+            symbol=position.symbol, side="sell" if position.side == Position.Side.LONG else "buy", type=kind,
+            amount=position.amount, reduce_only=True, trigger_price=market.round_price(level),
+            client_order_id=router.client_order_id(scope, stamp, kind),
+        )  # fmt: skip
+        order_submit(
+            exchange=exchange, account=position.exchange_account, request=request, purpose=purpose,
+            source=source, bot=position.bot, position=position, note=note,
+        )  # fmt: skip
+    Position.objects.filter(pk=position.pk).update(stop_loss=stop_loss, take_profit=take_profit)
+    position.stop_loss, position.take_profit = stop_loss, take_profit

@@ -70,6 +70,21 @@ class Bot(models.Model):
         default=Decimal(4),
         validators=[MinValueValidator(Decimal(2)), MaxValueValidator(Decimal(10))],
     )
+    trailing_stop_pct = models.DecimalField(
+        _("trailing stop (%)"),
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(1)), MaxValueValidator(Decimal(5))],
+    )
+    trailing_activation_pct = models.DecimalField(
+        _("trailing stop starts after a gain of (%)"),
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal(0),
+        validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(100))],
+    )
     max_drawdown_pct = models.DecimalField(
         _("maximum drawdown (%)"),
         max_digits=5,
@@ -123,6 +138,14 @@ class Bot(models.Model):
             models.CheckConstraint(
                 condition=Q(take_profit_pct__isnull=True) | Q(take_profit_pct__gte=2, take_profit_pct__lte=10),
                 name="bot_take_profit_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(trailing_stop_pct__isnull=True) | Q(trailing_stop_pct__gte=1, trailing_stop_pct__lte=5),
+                name="bot_trailing_stop_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(trailing_activation_pct__gte=0, trailing_activation_pct__lte=100),
+                name="bot_trailing_activation_range",
             ),
             models.CheckConstraint(
                 condition=Q(max_drawdown_pct__gte=5, max_drawdown_pct__lte=50), name="bot_max_drawdown_range"

@@ -45,6 +45,8 @@ class Position(models.Model):
     margin = money(_("margin"), default=Decimal(0))
     stop_loss = money(_("stop loss"), null=True, blank=True)
     take_profit = money(_("take profit"), null=True, blank=True)
+    # A bot's trailing stop: the best price of the closed candles since the entry (the stop follows it).
+    trail_best = money(_("best price since the entry"), null=True, blank=True)
     liquidation_price = money(_("liquidation price"), null=True, blank=True)
     mark_price = money(_("mark price"), null=True, blank=True)
     fees = money(_("fees"), default=Decimal(0))

@@ -61,6 +61,10 @@ class Command(BaseCommand):
         parser.add_argument("--position-size", default="10", help="%% of equity per position (5-20)")
         parser.add_argument("--stop-loss", default="2", help="%% from the entry; 'none' for no stop")
         parser.add_argument("--take-profit", default="4", help="%% from the entry; 'none' for no target")
+        parser.add_argument(
+            "--trailing-stop", default="none", help="distance behind the best price, %% of the entry; 'none' for none"
+        )
+        parser.add_argument("--trailing-activation", default="0", help="%% gain before the trailing stop starts")
         parser.add_argument("--capital", default="10000")
         parser.add_argument("--direction", default="long", choices=["long", "short", "both"])
         parser.add_argument("--csv", metavar="FILE", help="read candles from this CSV (.gz) instead of the database")
@@ -167,6 +171,8 @@ class Command(BaseCommand):
             stop_loss_pct=optional(options["stop_loss"]),
             take_profit_pct=optional(options["take_profit"]),
             direction=options["direction"],
+            trailing_stop_pct=optional(options["trailing_stop"]),
+            trailing_activation_pct=_decimal(options["trailing_activation"]),
         )
 
     def _market(self, options: dict[str, Any]) -> tuple[str, str, str]:

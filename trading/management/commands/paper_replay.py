@@ -36,7 +36,8 @@ from trading import clock
 from trading.bots import loop, paper_market
 from trading.bots import tick as ticks
 from trading.execution.adapters import paper_session
-from trading.models import Bot, Position
+from trading.execution.trailing import TRAIL_NOTE
+from trading.models import Bot, Order, Position
 from trading.paper.store import wallet_for
 
 
@@ -124,6 +125,8 @@ class Command(BacktestCommand):
             position_size_pct=risk.position_size_pct,
             stop_loss_pct=risk.stop_loss_pct,
             take_profit_pct=risk.take_profit_pct,
+            trailing_stop_pct=risk.trailing_stop_pct,
+            trailing_activation_pct=risk.trailing_activation_pct,
             max_drawdown_pct=Decimal(50),
             direction=risk.direction,
             status=Bot.Status.RUNNING,
@@ -240,5 +243,8 @@ class Command(BacktestCommand):
             "settings": {k: (None if v is None else str(v)) for k, v in vars(risk).items()},
             "metrics": {k: backtest_services._json_value(v) for k, v in metrics.items()},
             "final_equity": round(float(equity[-1]), 8),
+            "trails_moved": Order.objects.filter(
+                exchange_account=account, purpose=Order.Purpose.STOP_LOSS, note=TRAIL_NOTE, type="stop_market"
+            ).count(),
             "trades": payload_trades,
         }
