@@ -391,6 +391,15 @@ def _settings_text(run: BacktestRun | services.RiskSettings) -> list[str]:
         if run.take_profit_pct is not None
         else _("no take profit"),
     ]
+    trail = getattr(run, "trailing_stop_pct", None)
+    if trail is not None:
+        start = run.trailing_activation_pct or 0
+        items.append(
+            _("trailing stop %(pct)s after a gain of %(gain)s")
+            % {"pct": display.percent(trail), "gain": display.percent(start)}
+            if start
+            else _("trailing stop %(pct)s") % {"pct": display.percent(trail)}
+        )
     return [str(item) for item in items]
 
 
