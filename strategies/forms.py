@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -81,8 +82,10 @@ class BacktestForm(forms.ModelForm):
         self.strategy_obj = strategy
         self.fields["strategy"].choices = strategy_choices_for(user=user, current=strategy.slug)
         self.fields["strategy"].initial = strategy.slug
-        for name in ("stop_loss_pct", "take_profit_pct"):
+        for name in ("stop_loss_pct", "take_profit_pct", "trailing_stop_pct"):
             self.fields[name].help_text = _("Leave empty for none.")
+        self.fields["trailing_activation_pct"].required = False
+        self.fields["trailing_activation_pct"].help_text = _("Empty or 0: the trail starts at the entry.")
         self.fields["initial_capital"].label = _("Starting capital (USDT)")
         self.fields["fee_rate"].label = _("Fee per fill")
         self.fields["fee_rate"].help_text = _("A fraction of each fill: 0.001 is 0.1%.")
@@ -90,6 +93,9 @@ class BacktestForm(forms.ModelForm):
         self.fields["slippage_bps"].help_text = _("Against you on every fill: 5 is 0.05%.")
         for spec in strategy.params:
             self.fields[f"param_{spec.name}"] = param_field(spec, param_label(strategy, spec.name))
+
+    def clean_trailing_activation_pct(self) -> Any:
+        return self.cleaned_data.get("trailing_activation_pct") or Decimal(0)
 
     @property
     def strategy_description(self) -> str:

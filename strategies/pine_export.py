@@ -60,6 +60,8 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "stop_loss_pct": 2.0,
     "take_profit_pct": 4.0,
     "direction": "long",
+    "trailing_stop_pct": None,  # none
+    "trailing_activation_pct": 0.0,
 }
 DIRECTIONS = ("long", "short", "both")
 
@@ -270,10 +272,15 @@ longTarget = longBase * (1 + tpDistance)
 shortStop = shortBase * (1 + shortStopDistance)
 shortTarget = shortBase * (1 - tpDistance)
 if allowLong and not (na(longStopDistance) and na(tpDistance))
-    strategy.exit("Long SL/TP", from_entry="Long", stop=longStop, limit=longTarget, comment_loss="stop loss", comment_profit="take profit", alert_message=alertMessage)
+    strategy.exit("Long SL/TP", from_entry="Long", stop=longStop, limit=longTarget, comment_loss="stop loss", comment_profit="take profit", alert_message=alertMessage{long_trail})
 if allowShort
-    strategy.exit("Short SL/TP", from_entry="Short", stop=shortStop, limit=shortTarget, comment_loss="stop loss", comment_profit="take profit", alert_message=alertMessage)
+    strategy.exit("Short SL/TP", from_entry="Short", stop=shortStop, limit=shortTarget, comment_loss="stop loss", comment_profit="take profit", alert_message=alertMessage{short_trail})
 """
+# A trailing stop (Trendy's rule 11) in ticks written from the entry price, as Trendy's Pine engine asks.
+_TRAIL = (
+    ", trail_points={base} * trailStartPct / 100 / syminfo.mintick, "
+    "trail_offset={base} * trailingStopPct / 100 / syminfo.mintick"
+)
 
 _DIFFERENCES = """\
 // Where TradingView cannot do exactly what Trendy's backtest does:
@@ -289,7 +296,9 @@ _DIFFERENCES = """\
 // - Quantity: TradingView sizes an order from the equity and close of the signal bar (and rounds it to
 //   the symbol's lot size); Trendy from the equity and the fill price at the next open.
 // - Recursive indicators (EMA, RMA, RSI, ATR) depend on where their history starts: a chart with more
-//   history than Trendy's backtest period can differ slightly in its first bars, never after."""
+//   history than Trendy's backtest period can differ slightly in its first bars, never after.
+// - A trailing stop (when set): Trendy moves it after each closed bar from the bar's high or low, as a
+//   live bot re-prices its stop order; TradingView also trails inside the bar, so it can exit earlier."""
 
 
 def _fail(template: str, params: dict[str, Any] | None = None) -> NoReturn:
@@ -321,7 +330,7 @@ def _settings(settings: Mapping[str, Any] | None) -> dict[str, Any]:
         )
     merged = dict(DEFAULT_SETTINGS)
     for key, value in given.items():
-        if value is not None or key in ("stop_loss_pct", "take_profit_pct"):
+        if value is not None or key in ("stop_loss_pct", "take_profit_pct", "trailing_stop_pct"):
             merged[key] = value
     capital = _finite(merged["initial_capital"])
     if capital is None or capital <= 0:
@@ -369,7 +378,32 @@ def _settings(settings: Mapping[str, Any] | None) -> dict[str, Any]:
         "stop_loss_pct": None if levels["stop_loss_pct"] is None else _plain(levels["stop_loss_pct"]),
         "take_profit_pct": None if levels["take_profit_pct"] is None else _plain(levels["take_profit_pct"]),
         "direction": merged["direction"],
+        **_trail_settings(merged),
     }
+
+
+def _risk_lines(risk: Mapping[str, Any]) -> str:
+    """The stop loss, take profit and liquidation block, with the trailing stop when the settings have one."""
+    trail = risk["trailing_stop_pct"] is not None
+    text = _RISK.rstrip()
+    for side, base in (("long", "longBase"), ("short", "shortBase")):
+        text = text.replace("{" + side + "_trail}", _TRAIL.format(base=base) if trail else "")
+    if trail:  # the exit carries the trail even when there is no stop loss or take profit
+        text = text.replace("if allowLong and not (na(longStopDistance) and na(tpDistance))", "if allowLong")
+    return text
+
+
+def _trail_settings(merged: Mapping[str, Any]) -> dict[str, Any]:
+    trail, start = merged["trailing_stop_pct"], merged["trailing_activation_pct"] or 0
+    number, begin = (None if trail is None else _finite(trail)), _finite(start)
+    if trail is not None and (number is None or not 0 < number < 100):
+        _fail(
+            _("Trailing stop must be a percentage from above 0 to below 100, or none (got %(value)r)."),
+            {"value": trail},
+        )
+    if begin is None or begin < 0:
+        _fail(_("Trailing activation must be a percentage of 0 or more (got %(value)r)."), {"value": start})
+    return {"trailing_stop_pct": None if number is None else _plain(number), "trailing_activation_pct": _plain(begin)}
 
 
 def _plain(number: float) -> float | int:
@@ -511,6 +545,14 @@ def pine_script(
         f"leverage = {leverage}",
         f"stopLossPct = {_float(risk['stop_loss_pct'] or 0)}  // 0 = no stop loss",
         f"takeProfitPct = {_float(risk['take_profit_pct'] or 0)}  // 0 = no take profit",
+        *(
+            [
+                f"trailingStopPct = {_float(risk['trailing_stop_pct'])}  // the trail's distance, % of the entry",
+                f"trailStartPct = {_float(risk['trailing_activation_pct'])}  // the gain before the trail starts",
+            ]
+            if risk["trailing_stop_pct"] is not None
+            else []
+        ),
         f"direction = input.string({_pine_string(risk['direction'])}, "
         '"Direction", options=["long", "short", "both"], group="Risk")',
         f"alertMessage = {_pine_string(alert, quote=chr(39))}",
@@ -531,7 +573,7 @@ def pine_script(
         "// No signal during the warm-up, as Trendy's signals() (the first bars of the chart).",
         f"warmupBars = {rules.warmup}",
         _ORDERS.rstrip(),
-        _RISK.rstrip(),
+        _risk_lines(risk),
         "",
     ]
     return "\n".join(lines)

@@ -27,10 +27,16 @@ def btc() -> pd.DataFrame:
 
 OTHER = {**SETTINGS, "direction": "both", "leverage": 3, "position_size_pct": 15.0, "stop_loss_pct": 3.0,
          "take_profit_pct": 9.0, "fee_rate": 0.0005}  # fmt: skip
+TRAIL = {**OTHER, "trailing_stop_pct": 1.5, "trailing_activation_pct": 1.0}
 CASES = [(slug, SETTINGS) for slug in sorted(REGISTRY)] + [(slug, OTHER) for slug in sorted(REGISTRY)]
+CASES += [(slug, TRAIL) for slug in ("supertrend", "ema_crossover")]
 
 
-@pytest.mark.parametrize(("slug", "base"), CASES, ids=[f"{s}-{b['direction']}" for s, b in CASES])
+@pytest.mark.parametrize(
+    ("slug", "base"),
+    CASES,
+    ids=[f"{s}-{b['direction']}{'-trail' * ('trailing_stop_pct' in b)}" for s, b in CASES],
+)
 def test_the_export_compiled_trades_as_the_builtin(slug, base, btc):
     strategy = REGISTRY[slug]
     expected = run_backtest(btc, strategy.signals(btc, None), BacktestSettings(**base)).trades
