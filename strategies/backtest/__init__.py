@@ -15,8 +15,14 @@ Rules:
 2. One position at a time. In a long, ``long_exit`` (or ``short_entry`` when direction is "both")
    closes it at the next open; with ``short_entry`` and direction "both" the same open also opens a
    short (a reversal: the closed trade's exit_reason is "reversal"). Symmetric for shorts. Short
-   signals are ignored with direction "long", long signals with direction "short". No pyramiding: an
-   entry signal in the direction already held is ignored. Signals are judged against the position
+   signals are ignored with direction "long", long signals with direction "short". An entry signal in
+   the direction already held is ignored — unless ``pyramiding`` (default 1) allows more entries: then
+   it (or ``long_add``/``short_add``, when the signal frame has them) adds an entry at the next open
+   while the position holds fewer. Each entry is its own trade, sized as in rule 3 from the equity
+   marked at that open (cash + the unrealised pnl at the open); the stop loss, take profit,
+   liquidation price and trailing stop then count from the position's average entry price (set again
+   as at an entry; the trail's best price carries on); every exit closes all the entries at one price,
+   and a liquidation loses every entry's margin. Signals are judged against the position
    held at the close they were computed on: a position stopped out at the next open is not re-opened
    by an entry signal that was a no-op when it was emitted (an opposite entry still opens). An entry
    whose own exit is set on the same bar, or long and short entries on the same bar while flat, are
@@ -85,6 +91,8 @@ from .metrics import equity_metrics, trade_metrics
 __all__ = ["BacktestError", "BacktestResult", "BacktestSettings", "run_backtest"]
 
 SIGNAL_COLUMNS = ("long_entry", "long_exit", "short_entry", "short_exit")
+ADD_COLUMNS = ("long_add", "short_add")  # optional: another entry in the direction held (default: the entries)
+MAX_PYRAMIDING = 10
 PRICE_COLUMNS = ("open", "high", "low", "close")
 DIRECTIONS = ("long", "short", "both")
 TRADE_COLUMNS = (
@@ -117,6 +125,7 @@ class BacktestSettings:
     direction: str = "long"  # "long", "short", "both"
     trailing_stop_pct: float | None = None  # the trail's distance, % of the entry price (rule 11)
     trailing_activation_pct: float = 0.0  # the gain, % of the entry price, before the trail starts
+    pyramiding: int = 1  # entries one position may hold (rule 2)
 
     def validate(self) -> None:
         """Raise BacktestError naming the first invalid setting."""
@@ -163,6 +172,9 @@ class BacktestSettings:
             raise BacktestError(
                 f"Trailing activation must be a percentage of 0 or more (got {self.trailing_activation_pct!r})."
             )
+        pyr = self.pyramiding
+        if isinstance(pyr, bool) or not isinstance(pyr, int | np.integer) or not 1 <= pyr <= MAX_PYRAMIDING:
+            raise BacktestError(f"Pyramiding must be a whole number from 1 to {MAX_PYRAMIDING} (got {pyr!r}).")
         if self.direction not in DIRECTIONS:
             raise BacktestError(f"Direction must be one of long, short, both (got {self.direction!r}).")
 
@@ -232,6 +244,14 @@ def _signal_arrays(signals: pd.DataFrame) -> list[np.ndarray]:
         raise BacktestError(f"The signal frame lacks the column(s): {', '.join(missing)}.")
     arrays = []
     for name in SIGNAL_COLUMNS:
+        column = signals[name]
+        if column.dtype != np.bool_:
+            column = column.fillna(False).astype(bool)
+        arrays.append(np.ascontiguousarray(column.to_numpy(dtype=np.bool_)))
+    for name, entry in zip(ADD_COLUMNS, (arrays[0], arrays[2]), strict=True):
+        if name not in signals.columns:
+            arrays.append(entry)
+            continue
         column = signals[name]
         if column.dtype != np.bool_:
             column = column.fillna(False).astype(bool)
@@ -312,6 +332,7 @@ def run_backtest(
         settings.direction != "long",  # shorts allowed
         trail,
         float(settings.trailing_activation_pct) / 100.0,
+        np.int64(settings.pyramiding),
     )
     stats, equity, side, entry_idx, exit_idx, entry_px, exit_px, size, notional, margin, fees, pnl, reason = (
         _core.simulate(*arrays, *scalars)

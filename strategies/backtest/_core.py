@@ -21,42 +21,72 @@ STAT_TRADES, STAT_AMBIGUOUS, STAT_RESOLVED, STAT_EXPOSED_BARS = 0, 1, 2, 3
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _close(
-    k, i, side, exit_px, reason, cash, size, entry_px, margin, entry_fee, fee_rate,
-    tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason,
+    first, k, i, side, exit_px, reason, cash, fee_rate,
+    tr_size, tr_notional, tr_margin, tr_ep, tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason,
 ):  # fmt: skip
-    """Close trade ``k`` at ``exit_px`` on bar ``i``; returns the new cash."""
-    gross = side * size * (exit_px - entry_px)
-    if gross < -margin:
-        # The adverse move reached the margin: whatever the order was (a liquidation, or a stop that
-        # gapped or slipped past the liquidation price), the position was liquidated and loses exactly
-        # its margin (plus fees). No maintenance margin.
-        gross = -margin
+    """Close the open legs ``first .. k-1`` (one trade each; one leg without pyramiding) at ``exit_px`` on bar
+    ``i``; returns the new cash."""
+    gross_all = 0.0
+    margin_all = 0.0
+    for q in range(first, k):
+        gross_all += side * tr_size[q] * (exit_px - tr_ep[q])
+        margin_all += tr_margin[q]
+    # The adverse move reached the position's margin: whatever the order was (a liquidation, or a stop that
+    # gapped or slipped past the liquidation price), the position was liquidated and every leg loses exactly
+    # its margin (plus fees). No maintenance margin.
+    liquidated = gross_all < -margin_all
+    if liquidated:
         reason = LIQUIDATION
-    exit_fee = fee_rate * size * exit_px
-    pnl = gross - entry_fee - exit_fee
-    cash = cash + gross - exit_fee  # the entry fee left the cash at entry
-    if cash < 0.0:  # equity never goes negative
-        pnl -= cash
+    pnl = 0.0
+    for q in range(first, k):
+        size = tr_size[q]
+        gross = -tr_margin[q] if liquidated else side * size * (exit_px - tr_ep[q])
+        entry_fee = fee_rate * tr_notional[q]
+        exit_fee = fee_rate * size * exit_px
+        pnl = gross - entry_fee - exit_fee
+        cash = cash + gross - exit_fee  # the entry fee left the cash at entry
+        tr_xi[q] = i
+        tr_xp[q] = exit_px
+        tr_fees[q] = entry_fee + exit_fee
+        tr_pnl[q] = pnl
+        tr_reason[q] = reason
+    if cash < 0.0:  # equity never goes negative (the last leg takes the cut)
+        tr_pnl[k - 1] = pnl - cash
         cash = 0.0
-    tr_xi[k] = i
-    tr_xp[k] = exit_px
-    tr_fees[k] = entry_fee + exit_fee
-    tr_pnl[k] = pnl
-    tr_reason[k] = reason
     return cash
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _levels(side, avg, inv_lev, sl, tp, has_sl, has_tp):
+    """(stop, its reason, target) from the position's average entry price: the stop is the nearer of the stop loss
+    and the liquidation price."""
+    if side == 1:
+        liq = avg * (1.0 - inv_lev)
+        sl_level = avg * (1.0 - sl) if has_sl else -np.inf
+        tp_px = avg * (1.0 + tp) if has_tp else np.inf
+        if sl_level >= liq:
+            return sl_level, STOP_LOSS, tp_px
+        return liq, LIQUIDATION, tp_px
+    liq = avg * (1.0 + inv_lev)
+    sl_level = avg * (1.0 + sl) if has_sl else np.inf
+    tp_px = avg * (1.0 - tp) if has_tp else -np.inf
+    if sl_level <= liq:
+        return sl_level, STOP_LOSS, tp_px
+    return liq, LIQUIDATION, tp_px
 
 
 @numba.njit(cache=True, nogil=True)
 def simulate(
-    t, o, h, lo, c, long_entry, long_exit, short_entry, short_exit,
+    t, o, h, lo, c, long_entry, long_exit, short_entry, short_exit, long_add, short_add,
     ib_t, ib_h, ib_l, step_ms,
-    capital, fee_rate, slip, leverage, size_frac, sl, tp, allow_long, allow_short, trail, trail_from,
+    capital, fee_rate, slip, leverage, size_frac, sl, tp, allow_long, allow_short, trail, trail_from, pyramiding,
 ):  # fmt: skip
     """Run the backtest.
 
     ``sl``/``tp`` are fractions (0.02 = 2 %), NaN for none; ``slip`` is a fraction (5 bps = 0.0005).
     ``trail`` is the trailing stop's distance as a fraction of the entry price (NaN for none), ``trail_from``
-    the gain (a fraction of the entry price) the best price must reach before the trail starts.
+    the gain (a fraction of the entry price) the best price must reach before the trail starts. ``long_add`` /
+    ``short_add`` add an entry to a position held in that direction, up to ``pyramiding`` entries.
     ``ib_*`` is the lower timeframe (may be empty). ``step_ms`` is the bar length, used for the last
     bar's end when scanning intrabar candles.
 
@@ -88,11 +118,10 @@ def simulate(
     cash = capital
     halted = cash <= 0.0
     pos = 0  # +1 long, -1 short, 0 flat
-    k = 0  # number of trades opened so far; the open one (if any) is k - 1
-    entry_px = 0.0
+    k = 0  # number of trades opened so far; the open legs (if any) are k - legs .. k - 1
+    legs = 0  # entries in the open position (one trade each; more than one only with pyramiding)
+    entry_px = 0.0  # the open position's average entry price
     size = 0.0
-    margin = 0.0
-    entry_fee = 0.0
     stop_px = 0.0  # the nearer of stop loss and liquidation
     stop_reason = STOP_LOSS
     tp_px = 0.0
@@ -108,16 +137,19 @@ def simulate(
         # --- what the signals of bar i-1 ask for, judged against the position held at that close
         exit_sig = False
         new_side = 0
+        add = False
         if i > 0 and not halted:
             j = i - 1
             if pos_before == 1:
                 exit_sig = long_exit[j] or (allow_short and short_entry[j])
                 if allow_short and short_entry[j] and not short_exit[j]:
                     new_side = -1
+                add = long_add[j] and not exit_sig and legs < pyramiding
             elif pos_before == -1:
                 exit_sig = short_exit[j] or (allow_long and long_entry[j])
                 if allow_long and long_entry[j] and not long_exit[j]:
                     new_side = 1
+                add = short_add[j] and not exit_sig and legs < pyramiding
             else:
                 want_long = allow_long and long_entry[j] and not long_exit[j]
                 want_short = allow_short and short_entry[j] and not short_exit[j]
@@ -130,34 +162,58 @@ def simulate(
         if pos != 0:
             if pos == 1:
                 if oi <= stop_px:
-                    cash = _close(k - 1, i, pos, oi * (1.0 - slip), stop_reason, cash, size, entry_px, margin,
-                                  entry_fee, fee_rate, tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason)  # fmt: skip
+                    cash = _close(k - legs, k, i, pos, oi * (1.0 - slip), stop_reason, cash, fee_rate,
+                              tr_size, tr_notional, tr_margin, tr_ep, tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason)  # fmt: skip
                     pos = 0
                 elif has_tp and oi >= tp_px:
-                    cash = _close(k - 1, i, pos, oi, TAKE_PROFIT, cash, size, entry_px, margin,
-                                  entry_fee, fee_rate, tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason)  # fmt: skip
+                    cash = _close(k - legs, k, i, pos, oi, TAKE_PROFIT, cash, fee_rate,
+                              tr_size, tr_notional, tr_margin, tr_ep, tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason)  # fmt: skip
                     pos = 0
                 elif exit_sig:
                     reason = REVERSAL if new_side == -1 else SIGNAL
-                    cash = _close(k - 1, i, pos, oi * (1.0 - slip), reason, cash, size, entry_px, margin,
-                                  entry_fee, fee_rate, tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason)  # fmt: skip
+                    cash = _close(k - legs, k, i, pos, oi * (1.0 - slip), reason, cash, fee_rate,
+                              tr_size, tr_notional, tr_margin, tr_ep, tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason)  # fmt: skip
                     pos = 0
             else:
                 if oi >= stop_px:
-                    cash = _close(k - 1, i, pos, oi * (1.0 + slip), stop_reason, cash, size, entry_px, margin,
-                                  entry_fee, fee_rate, tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason)  # fmt: skip
+                    cash = _close(k - legs, k, i, pos, oi * (1.0 + slip), stop_reason, cash, fee_rate,
+                              tr_size, tr_notional, tr_margin, tr_ep, tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason)  # fmt: skip
                     pos = 0
                 elif has_tp and oi <= tp_px:
-                    cash = _close(k - 1, i, pos, oi, TAKE_PROFIT, cash, size, entry_px, margin,
-                                  entry_fee, fee_rate, tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason)  # fmt: skip
+                    cash = _close(k - legs, k, i, pos, oi, TAKE_PROFIT, cash, fee_rate,
+                              tr_size, tr_notional, tr_margin, tr_ep, tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason)  # fmt: skip
                     pos = 0
                 elif exit_sig:
                     reason = REVERSAL if new_side == 1 else SIGNAL
-                    cash = _close(k - 1, i, pos, oi * (1.0 + slip), reason, cash, size, entry_px, margin,
-                                  entry_fee, fee_rate, tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason)  # fmt: skip
+                    cash = _close(k - legs, k, i, pos, oi * (1.0 + slip), reason, cash, fee_rate,
+                              tr_size, tr_notional, tr_margin, tr_ep, tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason)  # fmt: skip
                     pos = 0
             if cash <= 0.0:
                 halted = True
+            if pos == 0:
+                legs = 0
+
+        # --- another entry in the direction held (pyramiding): sized from the equity marked at the open; the
+        # stop, target and liquidation follow the new average entry price
+        if add and pos == pos_before and not halted:
+            fill = oi * (1.0 + slip) if pos == 1 else oi * (1.0 - slip)
+            equity_now = cash + pos * size * (oi - entry_px)
+            if equity_now > 0.0:
+                add_margin = equity_now * size_frac
+                notional = add_margin * leverage
+                add_size = notional / fill
+                cash -= fee_rate * notional
+                entry_px = (size * entry_px + add_size * fill) / (size + add_size)
+                size += add_size
+                tr_side[k] = pos
+                tr_ei[k] = i
+                tr_ep[k] = fill
+                tr_size[k] = add_size
+                tr_notional[k] = notional
+                tr_margin[k] = add_margin
+                k += 1
+                legs += 1
+                stop_px, stop_reason, tp_px = _levels(pos, entry_px, inv_lev, sl, tp, has_sl, has_tp)
 
         # --- entry at the open
         if pos == 0 and new_side != 0 and not halted:
@@ -176,27 +232,9 @@ def simulate(
             tr_notional[k] = notional
             tr_margin[k] = margin
             k += 1
+            legs = 1
             best = fill
-            if pos == 1:
-                liq = fill * (1.0 - inv_lev)
-                sl_level = fill * (1.0 - sl) if has_sl else -np.inf
-                if sl_level >= liq:
-                    stop_px = sl_level
-                    stop_reason = STOP_LOSS
-                else:
-                    stop_px = liq
-                    stop_reason = LIQUIDATION
-                tp_px = fill * (1.0 + tp) if has_tp else np.inf
-            else:
-                liq = fill * (1.0 + inv_lev)
-                sl_level = fill * (1.0 + sl) if has_sl else np.inf
-                if sl_level <= liq:
-                    stop_px = sl_level
-                    stop_reason = STOP_LOSS
-                else:
-                    stop_px = liq
-                    stop_reason = LIQUIDATION
-                tp_px = fill * (1.0 - tp) if has_tp else -np.inf
+            stop_px, stop_reason, tp_px = _levels(pos, fill, inv_lev, sl, tp, has_sl, has_tp)
 
         if pos_before != 0 or pos != 0:
             exposed += 1
@@ -238,12 +276,12 @@ def simulate(
                 hit_tp = take_tp
             if hit_stop:
                 px = min(stop_px, oi) * (1.0 - slip) if pos == 1 else max(stop_px, oi) * (1.0 + slip)
-                cash = _close(k - 1, i, pos, px, stop_reason, cash, size, entry_px, margin,
-                              entry_fee, fee_rate, tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason)  # fmt: skip
+                cash = _close(k - legs, k, i, pos, px, stop_reason, cash, fee_rate,
+                              tr_size, tr_notional, tr_margin, tr_ep, tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason)  # fmt: skip
                 pos = 0
             elif hit_tp:
-                cash = _close(k - 1, i, pos, tp_px, TAKE_PROFIT, cash, size, entry_px, margin,
-                              entry_fee, fee_rate, tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason)  # fmt: skip
+                cash = _close(k - legs, k, i, pos, tp_px, TAKE_PROFIT, cash, fee_rate,
+                              tr_size, tr_notional, tr_margin, tr_ep, tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason)  # fmt: skip
                 pos = 0
             if cash <= 0.0:
                 halted = True
@@ -273,8 +311,8 @@ def simulate(
             equity[i] = cash
 
     if pos != 0:  # still open after the last bar: close at the last close
-        cash = _close(k - 1, n - 1, pos, c[n - 1], END, cash, size, entry_px, margin,
-                      entry_fee, fee_rate, tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason)  # fmt: skip
+        cash = _close(k - legs, k, n - 1, pos, c[n - 1], END, cash, fee_rate,
+                              tr_size, tr_notional, tr_margin, tr_ep, tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason)  # fmt: skip
         equity[n - 1] = cash
 
     stats[STAT_TRADES] = k
@@ -342,9 +380,9 @@ def warm_up() -> float:
     ib_t = np.empty(0, dtype=np.int64)
     ib_p = np.empty(0, dtype=np.float64)
     simulate(
-        *readonly(t, price, price + 1.0, price - 1.0, price, flags, none, none, none, ib_t, ib_p, ib_p),
+        *readonly(t, price, price + 1.0, price - 1.0, price, flags, none, none, none, flags, none, ib_t, ib_p, ib_p),
         np.int64(60_000),
-        10_000.0, 0.001, 0.0005, 1.0, 0.1, 0.02, 0.04, True, True, 0.03, 0.0,
+        10_000.0, 0.001, 0.0005, 1.0, 0.1, 0.02, 0.04, True, True, 0.03, 0.0, np.int64(2),
     )  # fmt: skip
     equity_stats(price.copy())  # writable, like the equity array simulate returns
     return time.perf_counter() - started

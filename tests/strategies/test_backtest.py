@@ -209,6 +209,41 @@ def test_trailing_stop_waits_for_its_activation_and_mirrors_for_shorts():
     assert trade["exit_price"] == pytest.approx((96 + 0.02 * entry) * (1 + SLIP), rel=1e-12)
 
 
+# --- pyramiding (rule 2) ---------------------------------------------------------------------------------
+
+
+def test_pyramiding_adds_entries_up_to_the_limit_and_closes_them_together():
+    c = candles([(100, 100, 100, 100), (100, 101, 99.5, 100), (110, 111, 109, 110), (120, 121, 119, 120),
+                 (130, 131, 129, 130), (140, 141, 139, 140)])  # fmt: skip
+    settings = replace(BASE, pyramiding=2)
+    result = run_backtest(c, signals(c, long_entry=[0, 1, 2], long_exit=[3]), settings)
+    trades = result.trades
+    assert len(trades) == 2  # the third entry signal finds two entries held: ignored
+    first, second = trades.iloc[0], trades.iloc[1]
+    assert (first["entry_time"], second["entry_time"]) == (c.index[1], c.index[2])
+    assert first["exit_time"] == second["exit_time"] == c.index[4]
+    assert first["exit_price"] == second["exit_price"] == pytest.approx(130 * (1 - SLIP))
+    size1 = 1000 / (100 * (1 + SLIP))
+    cash = 10_000 - FEE * 1000
+    equity = cash + size1 * (110 - 100 * (1 + SLIP))  # marked at the second entry's open
+    assert second["notional"] == pytest.approx(equity * 0.1, rel=1e-12)
+    assert second["size"] == pytest.approx(equity * 0.1 / (110 * (1 + SLIP)), rel=1e-12)
+    check_books(result)
+
+
+def test_pyramided_stop_follows_the_average_entry():
+    c = candles([(100, 100, 100, 100), (100, 101, 99.5, 100), (110, 111, 109, 110), (108, 108, 102, 103),
+                 (106, 106, 106, 106)])  # fmt: skip
+    settings = replace(BASE, pyramiding=2, stop_loss_pct=2.0)
+    trades = run_backtest(c, signals(c, long_entry=[0, 1]), settings).trades
+    e1, e2 = 100 * (1 + SLIP), 110 * (1 + SLIP)
+    s1, s2 = trades["size"]
+    average = (s1 * e1 + s2 * e2) / (s1 + s2)
+    assert list(trades["exit_reason"]) == ["stop_loss", "stop_loss"]
+    assert trades["exit_price"].iloc[0] == pytest.approx(average * 0.98 * (1 - SLIP), rel=1e-12)
+    assert run_backtest(c, signals(c, long_entry=[0, 1]), replace(settings, pyramiding=1)).trades.shape[0] == 1
+
+
 def test_short_stop_and_take_profit_mirrored():
     settings = replace(SLTP, direction="short")
     c = candles([(100, 100, 100, 100), (100, 100.5, 99, 100), (100, 103, 99, 101), (100, 100, 100, 100)])
@@ -463,6 +498,9 @@ def test_gaps_reported_not_filled():
         ({"trailing_stop_pct": 0}, "Trailing stop"),
         ({"trailing_stop_pct": 100}, "Trailing stop"),
         ({"trailing_activation_pct": -1}, "Trailing activation"),
+        ({"pyramiding": 0}, "Pyramiding must be a whole number from 1 to 10"),
+        ({"pyramiding": 11}, "Pyramiding must be a whole number from 1 to 10"),
+        ({"pyramiding": 2.0}, "Pyramiding must be a whole number from 1 to 10"),
     ],
 )
 def test_settings_validation(changes, message):

@@ -6,7 +6,8 @@ settings drawn from their whole range (10x leverage, tight stops, heavy slippage
 with holes) exercise every branch: gaps through the stop and the target, liquidations, reversals,
 bars touching both levels with and without intrabar data, a halted account. Trades, equity and the
 ambiguity counters must agree to 1e-9. Two cases in three also trail their stop (rule 11), drawn from a
-generator of their own so the other draws stay as they were.
+generator of their own so the other draws stay as they were, and half of them pyramid (2 or 3 entries per
+position, some with add signals of their own).
 """
 
 from __future__ import annotations
@@ -41,19 +42,38 @@ def reference(candles, signals, s: BacktestSettings, intrabar=None):
     counts = {"ambiguous": 0, "resolved": 0, "trailed": 0}
 
     def close(i, price, reason):
+        """Every leg (entry) of the position closes at ``price``; liquidated together when the position's loss
+        reaches its margin, each leg then losing its own margin."""
         nonlocal cash, pos
-        gross = pos["side"] * pos["size"] * (price - pos["entry"])
-        if gross < -pos["margin"]:
-            gross, reason = -pos["margin"], "liquidation"
-        exit_fee = fee * pos["size"] * price
-        pnl = gross - pos["fee"] - exit_fee
-        cash += gross - exit_fee
+        legs = pos["legs"]
+        grosses = [pos["side"] * leg["size"] * (price - leg["entry"]) for leg in legs]
+        liquidated = sum(grosses) < -sum(leg["margin"] for leg in legs)
+        if liquidated:
+            reason = "liquidation"
+        for leg, gross in zip(legs, grosses, strict=True):
+            gross = -leg["margin"] if liquidated else gross
+            exit_fee = fee * leg["size"] * price
+            pnl = gross - leg["fee"] - exit_fee
+            cash += gross - exit_fee
+            trades.append({**leg, "side": pos["side"], "exit_i": i, "exit_price": price, "fees": leg["fee"] + exit_fee,
+                           "pnl": pnl, "reason": reason})  # fmt: skip
         if cash < 0:
-            pnl -= cash
+            trades[-1]["pnl"] -= cash
             cash = 0.0
-        trades.append({**pos, "exit_i": i, "exit_price": price, "fees": pos["fee"] + exit_fee, "pnl": pnl,
-                       "reason": reason})  # fmt: skip
         pos = None
+
+    def add_leg(i, side, fill, margin):
+        nonlocal cash, pos
+        notional = margin * s.leverage
+        leg = {"entry_i": i, "entry": fill, "size": notional / fill, "notional": notional, "margin": margin,
+               "fee": fee * notional}  # fmt: skip
+        cash -= fee * notional
+        if pos is None:
+            pos = {"side": side, "legs": []}
+        pos["legs"].append(leg)
+        total = sum(x["size"] for x in pos["legs"])
+        pos["entry"] = sum(x["size"] * x["entry"] for x in pos["legs"]) / total  # the average entry price
+        pos["size"] = total
 
     def stop_level(p):
         """The nearer of stop loss and liquidation, and which one it is."""
@@ -94,19 +114,23 @@ def reference(candles, signals, s: BacktestSettings, intrabar=None):
                 return t_hit
         return False
 
+    add_cols = {k: signals[k].tolist() if k in signals.columns else sig[e]
+                for k, e in (("long_add", "long_entry"), ("short_add", "short_entry"))}  # fmt: skip
     for i in range(n):
         halted = cash <= 0
         exposed = pos is not None  # held into this bar's open
-        exit_wanted, new_side = False, 0
+        exit_wanted, new_side, add = False, 0, False
         if i > 0 and not halted:
             le, lx, se, sx = (sig[k][i - 1] for k in COLUMNS)
             held = pos["side"] if pos else 0
             if held == 1:
                 exit_wanted = lx or (allow_short and se)
                 new_side = -1 if allow_short and se and not sx else 0
+                add = add_cols["long_add"][i - 1] and not exit_wanted and len(pos["legs"]) < s.pyramiding
             elif held == -1:
                 exit_wanted = sx or (allow_long and le)
                 new_side = 1 if allow_long and le and not lx else 0
+                add = add_cols["short_add"][i - 1] and not exit_wanted and len(pos["legs"]) < s.pyramiding
             else:
                 want_long = allow_long and le and not lx
                 want_short = allow_short and se and not sx
@@ -121,13 +145,14 @@ def reference(candles, signals, s: BacktestSettings, intrabar=None):
                 close(i, o[i], "take_profit")
             elif exit_wanted:
                 close(i, o[i] * (1 - side * slip), "reversal" if new_side == -side else "signal")
+        if add and pos is not None and cash > 0:  # pyramiding: sized from the equity marked at the open
+            side = pos["side"]
+            equity_now = cash + side * pos["size"] * (o[i] - pos["entry"])
+            if equity_now > 0:
+                add_leg(i, side, o[i] * (1 + side * slip), equity_now * s.position_size_pct / 100)
+                pos.pop("trail", None)  # the stop is set again from the new average entry
         if pos is None and new_side and cash > 0:
-            fill = o[i] * (1 + new_side * slip)
-            margin = cash * s.position_size_pct / 100
-            notional = margin * s.leverage
-            pos = {"side": new_side, "entry_i": i, "entry": fill, "size": notional / fill, "notional": notional,
-                   "margin": margin, "fee": fee * notional}  # fmt: skip
-            cash -= fee * notional
+            add_leg(i, new_side, o[i] * (1 + new_side * slip), cash * s.position_size_pct / 100)
         if pos:
             exposed = True
             side = pos["side"]
@@ -196,6 +221,18 @@ def random_settings(rng):
     )
 
 
+def with_pyramiding(settings, signals, seed):
+    """Half the cases hold up to 2 or 3 entries; some of them with add signals of their own (otherwise the entry
+    signals add), drawn apart from the other settings."""
+    rng = np.random.default_rng(20_000 + seed)
+    if seed % 2 == 0:
+        return settings, signals
+    settings = replace(settings, pyramiding=int(rng.choice([2, 3])))
+    if seed % 4 == 1:
+        signals = signals.assign(long_add=rng.random(len(signals)) < 0.3, short_add=rng.random(len(signals)) < 0.3)
+    return settings, signals
+
+
 def with_trail(settings, seed):
     """Two cases in three with a trailing stop (some only after a gain), drawn apart from the other settings."""
     rng = np.random.default_rng(10_000 + seed)
@@ -215,6 +252,7 @@ def test_kernel_matches_the_reference(seed):
     density = rng.choice([0.05, 0.2, 0.5])
     signals = pd.DataFrame(rng.random((len(bars), 4)) < density, index=bars.index, columns=list(COLUMNS))
     settings = with_trail(random_settings(rng), seed)
+    settings, signals = with_pyramiding(settings, signals, seed)
     intrabar = None
     if seed % 3:
         intrabar = fine[rng.random(len(fine)) > 0.1]  # with holes: some bars have partial or no data
@@ -244,19 +282,23 @@ def test_kernel_matches_the_reference(seed):
 
 def test_the_random_cases_cover_every_exit_reason():
     """The seeds above are not all quiet: together they hit every exit reason and the intrabar paths."""
-    reasons, ambiguous, resolved, trailed = set(), 0, 0, 0
+    reasons, ambiguous, resolved, trailed, stacked = set(), 0, 0, 0, 0
     for seed in range(60):
         rng = np.random.default_rng(seed)
         bars, fine = random_market(rng, 120)
         density = rng.choice([0.05, 0.2, 0.5])
         signals = pd.DataFrame(rng.random((len(bars), 4)) < density, index=bars.index, columns=list(COLUMNS))
         settings = with_trail(random_settings(rng), seed)
+        settings, signals = with_pyramiding(settings, signals, seed)
         intrabar = fine[rng.random(len(fine)) > 0.1] if seed % 3 else None
         result = run_backtest(bars, signals, settings, intrabar=intrabar, timeframe="1h")
         trailed += reference(bars, signals, settings, intrabar)[2]["trailed"]
+        trades = result.trades
+        stacked += int((trades.groupby("exit_time").size() > 1).sum()) if len(trades) else 0
         reasons |= set(result.trades["exit_reason"])
         ambiguous += result.metrics["ambiguous_bars"]
         resolved += result.metrics["ambiguous_resolved_intrabar"]
     assert reasons == {"signal", "stop_loss", "take_profit", "liquidation", "reversal", "end"}
     assert resolved > 0 and ambiguous > resolved
     assert trailed > 100  # the trail really moved the stop, many times
+    assert stacked > 50  # positions of several entries (pyramiding) closed together, many times
