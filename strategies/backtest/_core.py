@@ -163,30 +163,36 @@ def simulate(
             if pos == 1:
                 if oi <= stop_px:
                     cash = _close(k - legs, k, i, pos, oi * (1.0 - slip), stop_reason, cash, fee_rate,
-                              tr_size, tr_notional, tr_margin, tr_ep, tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason)  # fmt: skip
+                              tr_size, tr_notional, tr_margin, tr_ep,
+                              tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason)  # fmt: skip
                     pos = 0
                 elif has_tp and oi >= tp_px:
                     cash = _close(k - legs, k, i, pos, oi, TAKE_PROFIT, cash, fee_rate,
-                              tr_size, tr_notional, tr_margin, tr_ep, tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason)  # fmt: skip
+                              tr_size, tr_notional, tr_margin, tr_ep,
+                              tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason)  # fmt: skip
                     pos = 0
                 elif exit_sig:
                     reason = REVERSAL if new_side == -1 else SIGNAL
                     cash = _close(k - legs, k, i, pos, oi * (1.0 - slip), reason, cash, fee_rate,
-                              tr_size, tr_notional, tr_margin, tr_ep, tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason)  # fmt: skip
+                              tr_size, tr_notional, tr_margin, tr_ep,
+                              tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason)  # fmt: skip
                     pos = 0
             else:
                 if oi >= stop_px:
                     cash = _close(k - legs, k, i, pos, oi * (1.0 + slip), stop_reason, cash, fee_rate,
-                              tr_size, tr_notional, tr_margin, tr_ep, tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason)  # fmt: skip
+                              tr_size, tr_notional, tr_margin, tr_ep,
+                              tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason)  # fmt: skip
                     pos = 0
                 elif has_tp and oi <= tp_px:
                     cash = _close(k - legs, k, i, pos, oi, TAKE_PROFIT, cash, fee_rate,
-                              tr_size, tr_notional, tr_margin, tr_ep, tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason)  # fmt: skip
+                              tr_size, tr_notional, tr_margin, tr_ep,
+                              tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason)  # fmt: skip
                     pos = 0
                 elif exit_sig:
                     reason = REVERSAL if new_side == 1 else SIGNAL
                     cash = _close(k - legs, k, i, pos, oi * (1.0 + slip), reason, cash, fee_rate,
-                              tr_size, tr_notional, tr_margin, tr_ep, tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason)  # fmt: skip
+                              tr_size, tr_notional, tr_margin, tr_ep,
+                              tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason)  # fmt: skip
                     pos = 0
             if cash <= 0.0:
                 halted = True
@@ -277,11 +283,13 @@ def simulate(
             if hit_stop:
                 px = min(stop_px, oi) * (1.0 - slip) if pos == 1 else max(stop_px, oi) * (1.0 + slip)
                 cash = _close(k - legs, k, i, pos, px, stop_reason, cash, fee_rate,
-                              tr_size, tr_notional, tr_margin, tr_ep, tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason)  # fmt: skip
+                              tr_size, tr_notional, tr_margin, tr_ep,
+                              tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason)  # fmt: skip
                 pos = 0
             elif hit_tp:
                 cash = _close(k - legs, k, i, pos, tp_px, TAKE_PROFIT, cash, fee_rate,
-                              tr_size, tr_notional, tr_margin, tr_ep, tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason)  # fmt: skip
+                              tr_size, tr_notional, tr_margin, tr_ep,
+                              tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason)  # fmt: skip
                 pos = 0
             if cash <= 0.0:
                 halted = True
@@ -312,7 +320,8 @@ def simulate(
 
     if pos != 0:  # still open after the last bar: close at the last close
         cash = _close(k - legs, k, n - 1, pos, c[n - 1], END, cash, fee_rate,
-                              tr_size, tr_notional, tr_margin, tr_ep, tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason)  # fmt: skip
+                              tr_size, tr_notional, tr_margin, tr_ep,
+                              tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason)  # fmt: skip
         equity[n - 1] = cash
 
     stats[STAT_TRADES] = k
