@@ -22,6 +22,8 @@ from typing import Any
 import pandas as pd
 
 SIGNAL_COLUMNS = ("long_entry", "long_exit", "short_entry", "short_exit")
+# Optional: another entry in the direction held (pyramiding; a Pine script's own), kept when a strategy gives them.
+ADD_COLUMNS = ("long_add", "short_add")
 
 
 def _(text: str) -> str:
@@ -228,7 +230,9 @@ class Strategy:
                 _("%(strategy)s needs at least %(needed)d candles for these parameters (warm-up); got %(count)d."),
                 {"strategy": self.name, "needed": needed, "count": len(candles)},
             )
-        frame = self.compute(candles, clean).loc[:, list(SIGNAL_COLUMNS)].fillna(False).astype(bool)
+        computed = self.compute(candles, clean)
+        names = list(SIGNAL_COLUMNS) + [name for name in ADD_COLUMNS if name in computed.columns]
+        frame = computed.loc[:, names].fillna(False).astype(bool)
         # No signal before the warm-up is over (an exit rule may be computable earlier than the entry).
         frame.iloc[: needed - 1] = False
         return frame

@@ -20,6 +20,7 @@ SETTINGS_FIELDS = (
     "take_profit_pct",
     "trailing_stop_pct",
     "trailing_activation_pct",
+    "pyramiding",
     "direction",
 )
 
@@ -100,6 +101,9 @@ class BacktestRun(models.Model):
         decimal_places=2,
         default=Decimal(0),
         validators=[MinValueValidator(0), MaxValueValidator(500)],
+    )
+    pyramiding = models.PositiveSmallIntegerField(
+        _("entries per position (pyramiding)"), default=1, validators=[MinValueValidator(1), MaxValueValidator(10)]
     )
     direction = models.CharField(_("direction"), max_length=8, choices=Direction.choices, default=Direction.LONG)
     # Optimisation only: the search.

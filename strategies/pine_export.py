@@ -62,6 +62,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "direction": "long",
     "trailing_stop_pct": None,  # none
     "trailing_activation_pct": 0.0,
+    "pyramiding": 1,
 }
 DIRECTIONS = ("long", "short", "both")
 
@@ -276,6 +277,15 @@ if allowLong and not (na(longStopDistance) and na(tpDistance))
 if allowShort
     strategy.exit("Short SL/TP", from_entry="Short", stop=shortStop, limit=shortTarget, comment_loss="stop loss", comment_profit="take profit", alert_message=alertMessage{short_trail})
 """
+# Pyramiding (Trendy's rule 2): an entry signal in the direction held adds an entry, up to strategy(pyramiding=).
+_ADDS = """
+addLong = inLong and openLong and not closeLong
+addShort = inShort and openShort and not closeShort
+if addLong
+    strategy.entry("Long", strategy.long, comment="add", alert_message=alertMessage)
+if addShort
+    strategy.entry("Short", strategy.short, comment="add", alert_message=alertMessage)
+"""
 # A trailing stop (Trendy's rule 11) in ticks written from the entry price, as Trendy's Pine engine asks.
 _TRAIL = (
     ", trail_points={base} * trailStartPct / 100 / syminfo.mintick, "
@@ -403,7 +413,14 @@ def _trail_settings(merged: Mapping[str, Any]) -> dict[str, Any]:
         )
     if begin is None or begin < 0:
         _fail(_("Trailing activation must be a percentage of 0 or more (got %(value)r)."), {"value": start})
-    return {"trailing_stop_pct": None if number is None else _plain(number), "trailing_activation_pct": _plain(begin)}
+    pyramiding = _finite(merged["pyramiding"])
+    if pyramiding is None or pyramiding != int(pyramiding) or not 1 <= pyramiding <= 10:
+        _fail(_("Pyramiding must be a whole number from 1 to 10 (got %(value)r)."), {"value": merged["pyramiding"]})
+    return {
+        "trailing_stop_pct": None if number is None else _plain(number),
+        "trailing_activation_pct": _plain(begin),
+        "pyramiding": int(pyramiding),
+    }
 
 
 def _plain(number: float) -> float | int:
@@ -538,7 +555,8 @@ def pine_script(
         f"initial_capital={_number(risk['initial_capital'])}, commission_type=strategy.commission.percent, "
         f"commission_value={_number(risk['fee_rate'] * 100)}, slippage=0, "
         f"default_qty_type=strategy.percent_of_equity, default_qty_value={_number(size_pct * leverage)}, "
-        f"margin_long={_number(100 / leverage)}, margin_short={_number(100 / leverage)})"
+        f"margin_long={_number(100 / leverage)}, margin_short={_number(100 / leverage)}"
+        + (f", pyramiding={risk['pyramiding']})" if risk["pyramiding"] > 1 else ")")
     )
     settings_lines = [
         "// Trendy's risk settings (also in strategy() above and in the alert message).",
@@ -572,7 +590,7 @@ def pine_script(
         rules.body.strip(),
         "// No signal during the warm-up, as Trendy's signals() (the first bars of the chart).",
         f"warmupBars = {rules.warmup}",
-        _ORDERS.rstrip(),
+        _ORDERS.rstrip() + (_ADDS.rstrip() if risk["pyramiding"] > 1 else ""),
         _risk_lines(risk),
         "",
     ]

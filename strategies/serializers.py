@@ -60,6 +60,7 @@ class BacktestCreateSerializer(serializers.ModelSerializer):
     trailing_activation_pct = serializers.DecimalField(
         max_digits=6, decimal_places=2, min_value=0, max_value=500, default=Decimal("0")
     )
+    pyramiding = serializers.IntegerField(min_value=1, max_value=10, default=1)
     direction = serializers.ChoiceField(choices=BacktestRun.Direction.choices, default="long")
 
     class Meta:

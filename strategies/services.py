@@ -58,6 +58,7 @@ class RiskSettings:
     direction: str = "long"
     trailing_stop_pct: Decimal | None = None
     trailing_activation_pct: Decimal = Decimal("0")
+    pyramiding: int = 1
 
     def engine(self) -> BacktestSettings:
         return BacktestSettings(
@@ -71,6 +72,7 @@ class RiskSettings:
             direction=self.direction,
             trailing_stop_pct=None if self.trailing_stop_pct is None else float(self.trailing_stop_pct),
             trailing_activation_pct=float(self.trailing_activation_pct or 0),
+            pyramiding=int(self.pyramiding),
         )
 
 
@@ -86,6 +88,7 @@ def _risk_from_run(run: BacktestRun) -> RiskSettings:
         direction=run.direction,
         trailing_stop_pct=run.trailing_stop_pct,
         trailing_activation_pct=run.trailing_activation_pct,
+        pyramiding=run.pyramiding,
     )
 
 
@@ -140,6 +143,7 @@ SETTING_LIMITS = {
     "take_profit_pct": (Decimal("0.1"), Decimal("500")),
     "trailing_stop_pct": (Decimal("0.1"), Decimal("50")),
     "trailing_activation_pct": (Decimal("0"), Decimal("500")),
+    "pyramiding": (1, 10),
 }
 OPTIONAL_SETTINGS = ("stop_loss_pct", "take_profit_pct", "trailing_stop_pct")  # None: none
 
@@ -277,6 +281,7 @@ OUTSIDE = {
     "trailing_activation_pct": gettext_noop(
         "The gain of %(value)s%% after which the script's trailing stop starts is outside %(low)s–%(high)s%%."
     ),
+    "pyramiding": gettext_noop("The script's pyramiding of %(value)s entries is outside %(low)s–%(high)s."),
 }
 
 
@@ -290,7 +295,10 @@ def script_levels(strategy: Strategy, params: dict[str, Any], candles: pd.DataFr
     levels = {key: value for key, value in found.items() if value is not None}
     if not levels:
         return None
-    found = {key: Decimal(str(value)).quantize(Decimal("0.01")) for key, value in levels.items()}
+    found = {
+        key: int(value) if key == "pyramiding" else Decimal(str(value)).quantize(Decimal("0.01"))
+        for key, value in levels.items()
+    }
     for key, value in found.items():  # the same limits as the trader's own settings
         low, high = SETTING_LIMITS[key]
         if not low <= value <= high:

@@ -58,6 +58,7 @@ class BotSerializer(serializers.ModelSerializer):
             "take_profit_pct",
             "trailing_stop_pct",
             "trailing_activation_pct",
+            "pyramiding",
             "max_drawdown_pct",
             "daily_loss_limit_pct",
             "direction",
@@ -95,6 +96,7 @@ class BotCreateSerializer(serializers.Serializer):
     trailing_activation_pct = serializers.DecimalField(
         max_digits=5, decimal_places=2, min_value=0, max_value=100, default=Decimal(0)
     )
+    pyramiding = serializers.IntegerField(min_value=1, max_value=5, default=1)
     max_drawdown_pct = serializers.DecimalField(
         max_digits=5, decimal_places=2, min_value=5, max_value=50, default=Decimal(20)
     )

@@ -16,7 +16,11 @@ distance is ticks × ``syminfo.mintick`` (``trail_price=`` is a price). Trendy t
 tick: ticks must be written from the entry price (``strategy.position_avg_price * 0.02 / syminfo.mintick``), which
 a second pass with another tick checks. The ``strategy()`` settings give the position size, leverage and fee.
 
-What this cannot express yet is refused with a sentence, never approximated: pyramiding above 1, a stop or
+With ``strategy(pyramiding=N)`` an entry the script makes in the direction it holds (the held runs) is an add signal
+(``long_add``/``short_add``): the backtest adds an entry while it holds fewer than N. The held runs show the script
+one entry held, so a script that counts its entries (``strategy.opentrades``) itself is read as holding one.
+
+What this cannot express yet is refused with a sentence, never approximated: a stop or
 target that moves from bar to bar, different levels for longs and shorts, quantities other than a percent of
 equity, entries that depend on the position in ways the backtest's rule 2 does not.
 """
@@ -30,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from strategies.interface import SIGNAL_COLUMNS, _
+from strategies.interface import ADD_COLUMNS, SIGNAL_COLUMNS, _
 from strategies.pine.check import report_of
 from strategies.pine.run import Batch, Order, Runner
 from strategies.pine.source import Parsed
@@ -102,11 +106,12 @@ def compile_script(
                     ),
                     {"arguments": ", ".join(given)},
                 )
-    columns = {name: np.zeros(n, dtype=bool) for name in SIGNAL_COLUMNS}
+    settings = _settings(parsed, calls, entries)
+    names = SIGNAL_COLUMNS + (ADD_COLUMNS if settings["pyramiding"] > 1 else ())
+    columns = {name: np.zeros(n, dtype=bool) for name in names}
     for side, batches in calls.items():
         for batch in batches:
             _signal(batch, side, entries, columns)
-    settings = _settings(parsed, calls, entries)
     if any(batch.kind == "exit" and _ticks_given(batch) for side in (1, -1) for batch in calls[side]):
         _tick_check(parsed, candles, params, budget, calls, entries, settings)
     frame = pd.DataFrame(columns, index=candles.index)
@@ -147,10 +152,12 @@ def _signal(batch: Batch, side: int, entries: dict[str, str], columns: dict[str,
     bars = batch.bars
     if batch.kind == "entry":
         # Flat: an entry; in the other direction: a reversal (the backtest closes and opens at the same open).
-        # In the same direction: pyramiding, which the backtest does not do (refused by the settings check).
+        # In the same direction: another entry (pyramiding, up to strategy(pyramiding=); none without it).
         held = {1: "long", -1: "short", 0: None}[side]
         if held != batch.direction:
             columns[f"{batch.direction}_entry"][bars] = True
+        elif f"{held}_add" in columns:
+            columns[f"{held}_add"][bars] = True
         return
     if batch.kind == "close_all":
         if side:
@@ -174,8 +181,11 @@ def _settings(
     if "initial_capital" in declared:
         settings["initial_capital"] = float(declared["initial_capital"])
     pyramiding = declared.get("pyramiding", 1)
-    if isinstance(pyramiding, int | float) and pyramiding > 1:
-        raise PineCompileError(_("pyramiding above 1 is not supported yet: Trendy's backtest holds one position."))
+    if not isinstance(pyramiding, int | float) or pyramiding != int(pyramiding) or not 1 <= pyramiding <= 10:
+        raise PineCompileError(
+            _("strategy(pyramiding=%(value)s) must be a whole number from 1 to 10."), {"value": pyramiding}
+        )
+    settings["pyramiding"] = int(pyramiding)
     # Sizing and fees the backtest cannot take as written (a fixed quantity, a commission per order, a margin
     # that is no whole leverage) are left out: the trader's own settings apply, as for the built-ins.
     margin = declared.get("margin_long", declared.get("margin_short", 100))

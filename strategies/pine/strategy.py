@@ -26,7 +26,7 @@ from strategies.pine.compile import PineCompileError, compile_script
 from strategies.pine.series import PineRuntimeError
 from strategies.pine.source import Parsed, PineSourceError, read
 
-EXIT_SETTINGS = ("stop_loss_pct", "take_profit_pct", "trailing_stop_pct", "trailing_activation_pct")
+EXIT_SETTINGS = ("stop_loss_pct", "take_profit_pct", "trailing_stop_pct", "trailing_activation_pct", "pyramiding")
 UNBOUNDED = 1e9  # the range of a number input that declares no minval/maxval (the optimiser leaves it alone)
 MIN_HISTORY, MAX_HISTORY = 300, 5000
 _LITERAL_INT = re.compile(r"(?<![\w.])(\d{1,4})(?![\w.])")

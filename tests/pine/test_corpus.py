@@ -237,11 +237,25 @@ def short_trail_after_gain(c):
     }  # fmt: skip
 
 
+def rsi_dips_pyramiding(c):
+    r = ta.rsi(c.close, 14)
+    frame = signals(c.index, r < 35, cross_up(r, 60))
+    return frame.assign(long_add=(r < 35).to_numpy(), short_add=False), {"pyramiding": 3}
+
+
+def short_adds_in_trend(c):
+    fast, slow = ta.ema(c.close, 9), ta.ema(c.close, 30)
+    frame = signals(c.index, short_entry=cross_down(fast, slow), short_exit=cross_up(fast, slow))
+    add = (cross_down(c.close, fast) & (c.close < slow)).fillna(False)
+    return frame.assign(long_add=False, short_add=add.to_numpy()), {"direction": "short", "pyramiding": 2}
+
+
 CALCULATIONS = (
     sma_cross_inputs, rsi_short_only, var_streaks, switch_modes, channel_function, na_handling, exit_percent,
     macd_both_ways, for_momentum, barssince_pullback, atr_breakout, bb_tuple, ema_ribbon_both, stoch_oversold,
     vwma_trend, obv_cum, hull_turns, pivot_breakout, valuewhen_levels, supertrend_flip, while_count, ternary_regime,
-    short_exit_percent, donchian_mid, math_inputs, trail_breakout, short_trail_after_gain,
+    short_exit_percent, donchian_mid, math_inputs, trail_breakout, short_trail_after_gain, rsi_dips_pyramiding,
+    short_adds_in_trend,
 )  # fmt: skip
 EXPECTED = {fn.__name__: fn for fn in CALCULATIONS}
 
@@ -264,6 +278,8 @@ def test_the_compiled_script_gives_the_independent_signals_and_trades(name, bars
     ours = run_backtest(bars, got, BacktestSettings(**{**BASE, **compiled.settings, "slippage_bps": 5.0}))
     theirs = run_backtest(bars, expected, BacktestSettings(**wanted))
     pd.testing.assert_frame_equal(ours.trades, theirs.trades)
+    if "pyramiding" in settings:  # positions of several entries, closed together
+        assert (theirs.trades.groupby("exit_time").size() > 1).sum() > 3
     if "trailing_stop_pct" in settings:  # the trail changes the trades: the same run without it differs
         untrailed = run_backtest(bars, expected, BacktestSettings(**{**wanted, "trailing_stop_pct": None}))
         assert not untrailed.trades.equals(theirs.trades)

@@ -29,13 +29,19 @@ OTHER = {**SETTINGS, "direction": "both", "leverage": 3, "position_size_pct": 15
          "take_profit_pct": 9.0, "fee_rate": 0.0005}  # fmt: skip
 TRAIL = {**OTHER, "trailing_stop_pct": 1.5, "trailing_activation_pct": 1.0}
 CASES = [(slug, SETTINGS) for slug in sorted(REGISTRY)] + [(slug, OTHER) for slug in sorted(REGISTRY)]
-CASES += [(slug, TRAIL) for slug in ("supertrend", "ema_crossover")]
+PYRAMID = {**OTHER, "pyramiding": 3}
+CASES += [(slug, TRAIL) for slug in ("supertrend", "ema_crossover")] + [
+    (slug, PYRAMID) for slug in ("bb_rsi", "ichimoku_cloud")
+]
 
 
 @pytest.mark.parametrize(
     ("slug", "base"),
     CASES,
-    ids=[f"{s}-{b['direction']}{'-trail' * ('trailing_stop_pct' in b)}" for s, b in CASES],
+    ids=[
+        f"{s}-{b['direction']}{'-trail' * ('trailing_stop_pct' in b)}{'-pyramid' * ('pyramiding' in b)}"
+        for s, b in CASES
+    ],
 )
 def test_the_export_compiled_trades_as_the_builtin(slug, base, btc):
     strategy = REGISTRY[slug]
@@ -46,6 +52,8 @@ def test_the_export_compiled_trades_as_the_builtin(slug, base, btc):
     got = run_backtest(btc, compiled.signals, BacktestSettings(**settings)).trades
     assert len(expected) > 5
     pd.testing.assert_frame_equal(got, expected)
+    if "pyramiding" in base:  # some positions really held several entries
+        assert (expected.groupby("exit_time").size() > 1).any()
 
 
 INPUT_CASES = [

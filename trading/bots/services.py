@@ -33,7 +33,8 @@ from trading.models import Bot, Direction
 log = logging.getLogger(__name__)
 
 
-EXIT_FIELDS = ("stop_loss_pct", "take_profit_pct", "trailing_stop_pct", "trailing_activation_pct")
+EXIT_FIELDS = ("stop_loss_pct", "take_profit_pct", "trailing_stop_pct", "trailing_activation_pct", "pyramiding")
+PROFILE_LESS = {"trailing_stop_pct": None, "trailing_activation_pct": Decimal(0), "pyramiding": 1}  # no profile field
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class BotSettings:
     take_profit_pct: Decimal | None = Decimal(4)
     trailing_stop_pct: Decimal | None = None
     trailing_activation_pct: Decimal = Decimal(0)
+    pyramiding: int = 1
     max_drawdown_pct: Decimal = Decimal(20)
     daily_loss_limit_pct: Decimal | None = None
     direction: str = Direction.LONG
@@ -154,6 +156,7 @@ def bot_create(*, user: Any, exchange_account: ExchangeAccount, settings_: BotSe
         take_profit_pct=settings_.take_profit_pct,
         trailing_stop_pct=settings_.trailing_stop_pct,
         trailing_activation_pct=Decimal(settings_.trailing_activation_pct or 0),
+        pyramiding=int(settings_.pyramiding),
         max_drawdown_pct=Decimal(settings_.max_drawdown_pct),
         daily_loss_limit_pct=settings_.daily_loss_limit_pct,
         direction=settings_.direction,
@@ -189,8 +192,8 @@ def bot_move_version(*, user: Any, bot: Bot, strategy: str) -> Bot:
     except (StrategyError, ValidationError):
         before = {}  # the old version no longer runs (why its owner moves the bot): its levels stay as they are
     profile = RiskProfile.objects.get_or_create(user=user)[0]
-    for name in set(before) - set(levels):  # the profile has no trailing stop: none
-        levels[name] = getattr(profile, name, None if name == "trailing_stop_pct" else Decimal(0))
+    for name in set(before) - set(levels):  # what the profile has not: none (one entry, no trail)
+        levels[name] = PROFILE_LESS[name] if name in PROFILE_LESS else getattr(profile, name)
     bot.strategy, bot.params = strategy, params
     for name, value in levels.items():
         setattr(bot, name, value)

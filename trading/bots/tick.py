@@ -83,7 +83,7 @@ def signal_from_candles(
     if len(candles) < strategy.warmup(params) + 1:
         return dict.fromkeys(SIGNAL_COLUMNS, False)
     frame = strategy.signals(candles, params)
-    return {name: bool(frame[name].iloc[-1]) for name in SIGNAL_COLUMNS}
+    return {name: bool(frame[name].iloc[-1]) for name in frame.columns}  # the four, and a script's adds
 
 
 def _claim(bot: Bot, candle_open: datetime) -> bool:

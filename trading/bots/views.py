@@ -50,6 +50,7 @@ BOT_FIELDS = [
     "take_profit_pct",
     "trailing_stop_pct",
     "trailing_activation_pct",
+    "pyramiding",
     "max_drawdown_pct",
     "daily_loss_limit_pct",
     "direction",

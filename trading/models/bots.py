@@ -85,6 +85,12 @@ class Bot(models.Model):
         default=Decimal(0),
         validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(100))],
     )
+    pyramiding = models.PositiveSmallIntegerField(
+        _("entries per position (pyramiding)"),
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(5)],
+        help_text=_("More than 1: an entry signal in the direction held adds another entry of the position size."),
+    )
     max_drawdown_pct = models.DecimalField(
         _("maximum drawdown (%)"),
         max_digits=5,
@@ -147,6 +153,7 @@ class Bot(models.Model):
                 condition=Q(trailing_activation_pct__gte=0, trailing_activation_pct__lte=100),
                 name="bot_trailing_activation_range",
             ),
+            models.CheckConstraint(condition=Q(pyramiding__gte=1, pyramiding__lte=5), name="bot_pyramiding_range"),
             models.CheckConstraint(
                 condition=Q(max_drawdown_pct__gte=5, max_drawdown_pct__lte=50), name="bot_max_drawdown_range"
             ),

@@ -47,6 +47,7 @@ class Position(models.Model):
     take_profit = money(_("take profit"), null=True, blank=True)
     # A bot's trailing stop: the best price of the closed candles since the entry (the stop follows it).
     trail_best = money(_("best price since the entry"), null=True, blank=True)
+    entries = models.PositiveSmallIntegerField(_("entries"), default=1)  # more than 1: a bot's pyramiding
     liquidation_price = money(_("liquidation price"), null=True, blank=True)
     mark_price = money(_("mark price"), null=True, blank=True)
     fees = money(_("fees"), default=Decimal(0))

@@ -65,6 +65,7 @@ class Command(BaseCommand):
             "--trailing-stop", default="none", help="distance behind the best price, %% of the entry; 'none' for none"
         )
         parser.add_argument("--trailing-activation", default="0", help="%% gain before the trailing stop starts")
+        parser.add_argument("--pyramiding", type=int, default=1, help="entries one position may hold (1-10)")
         parser.add_argument("--capital", default="10000")
         parser.add_argument("--direction", default="long", choices=["long", "short", "both"])
         parser.add_argument("--csv", metavar="FILE", help="read candles from this CSV (.gz) instead of the database")
@@ -173,6 +174,7 @@ class Command(BaseCommand):
             direction=options["direction"],
             trailing_stop_pct=optional(options["trailing_stop"]),
             trailing_activation_pct=_decimal(options["trailing_activation"]),
+            pyramiding=options["pyramiding"],
         )
 
     def _market(self, options: dict[str, Any]) -> tuple[str, str, str]:

@@ -127,6 +127,7 @@ class Command(BacktestCommand):
             take_profit_pct=risk.take_profit_pct,
             trailing_stop_pct=risk.trailing_stop_pct,
             trailing_activation_pct=risk.trailing_activation_pct,
+            pyramiding=risk.pyramiding,
             max_drawdown_pct=Decimal(50),
             direction=risk.direction,
             status=Bot.Status.RUNNING,
