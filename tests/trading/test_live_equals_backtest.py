@@ -79,6 +79,20 @@ def _assert_same(backtest: dict, replay: dict, keys: tuple[str, ...]) -> None:
 EXACT_KEYS = ("side", "entry_time", "exit_time", "exit_reason", "entry_price", "exit_price", "pnl")
 
 
+def _positions(trades: list[dict]) -> list[dict]:
+    """The backtest's trades as positions: with pyramiding one position holds several entries (one trade each,
+    closed together), which the live path books as one position with their average entry price."""
+    grouped: dict[str, list[dict]] = {}
+    for trade in trades:
+        grouped.setdefault(trade["exit_time"], []).append(trade)
+    rows = []
+    for legs in grouped.values():
+        size = sum(t["size"] for t in legs)
+        rows.append({**legs[0], "entry_price": sum(t["size"] * t["entry_price"] for t in legs) / size,
+                     "pnl": sum(t["pnl"] for t in legs), "entries": len(legs)})  # fmt: skip
+    return rows
+
+
 def _final_equity(document: dict) -> float:
     return float(document["settings"]["initial_capital"]) + sum(t["pnl"] for t in document["trades"])
 
@@ -146,6 +160,31 @@ def test_replay_equals_backtest_with_a_trailing_stop_after_a_gain(stored_candles
     assert abs(_final_equity(backtest) - replay["final_equity"]) < CENT
     plain = _run("backtest", "--strategy", "supertrend", *PERIOD, *extra[:2], "--stop-loss", "3")
     assert plain["trades"] != backtest["trades"]  # the trail changed the trades
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("args", "extra"),
+    [
+        (("--strategy", "bb_rsi"), ("--pyramiding", "3", "--direction", "both", "--leverage", "2")),
+        (("--pine", str(PINE / "rsi_dips_pyramiding.pine")), ()),  # the script's own strategy(pyramiding=3)
+    ],
+    ids=["bb_rsi", "pine"],
+)
+def test_replay_equals_backtest_with_pyramiding(stored_candles, args, extra):
+    """Positions of several entries: each entry sized from the equity at its open, the stops set again from the
+    average entry, all closed together — the backtest's trades grouped by position equal the live positions."""
+    backtest = _run("backtest", *args, *PERIOD, *extra)
+    started = time.perf_counter()
+    replay = _run("paper_replay", *args, *PERIOD, *extra)
+    TIMINGS[f"pyramiding {args[-1].rsplit('/', 1)[-1]}"] = time.perf_counter() - started
+    positions = _positions(backtest["trades"])
+    assert sum(p["entries"] > 1 for p in positions) >= 2, "the period should pyramid"
+    keys = ("side", "entry_time", "exit_time", "exit_reason", "entry_price", "exit_price", "pnl", "entries")
+    diff = _first_difference(positions, replay["trades"], keys)
+    assert not diff, diff
+    assert len(positions) == len(replay["trades"])
+    assert abs(_final_equity(backtest) - replay["final_equity"]) < CENT
 
 
 @pytest.mark.django_db

@@ -53,7 +53,7 @@ HUNDRED = Decimal(100)
 KNUTH = 2_654_435_761
 BOT_FIELDS = (
     "id", "exchange_account_id", "symbol", "timeframe", "strategy", "params", "direction",
-    "max_drawdown_pct", "daily_loss_limit_pct", "trailing_stop_pct",
+    "max_drawdown_pct", "daily_loss_limit_pct", "trailing_stop_pct", "pyramiding",
 )  # fmt: skip
 
 
@@ -80,7 +80,9 @@ class BotRow:
     daily_loss_limit_pct: Decimal | None
     signal: Mapping[str, bool]
     candle_open: datetime
-    trailing: bool = False  # a trailing stop: a tick that keeps the position moves it (the per-bot code)
+    # A trailing stop (a tick that keeps the position moves it) or pyramiding (a tick may add to it): when the bot
+    # holds a position, the per-bot code.
+    keeps_acting: bool = False
     # read back by the claim (the row as it is now): what the risk check starts from
     peak_equity: Decimal | None = None
     day_start: date | None = None
@@ -180,7 +182,7 @@ def _shard_step(
                 daily_loss_limit_pct=row["daily_loss_limit_pct"],
                 signal=signal,
                 candle_open=due[row["timeframe"]],
-                trailing=row["trailing_stop_pct"] is not None,
+                keeps_acting=row["trailing_stop_pct"] is not None or row["pyramiding"] > 1,
             )
         )
     prices, markets = Prices(known_prices), Markets()
@@ -215,7 +217,7 @@ def _bots_step(bots: list[BotRow], paper: PaperChunk, report: ShardReport) -> No
             decision = engine.decide(bot.signal, held=side, direction=bot.direction)
             if decision.is_noop and side is None:
                 continue  # flat and nothing to do: the claim is all
-            if decision.is_noop and bot.account_id in paper.equity and not bot.trailing:
+            if decision.is_noop and bot.account_id in paper.equity and not bot.keeps_acting:
                 changes, halts = _risk(bot, paper.equity[bot.account_id], today)
                 if not halts:
                     risk[bot.id] = (bot, changes)

@@ -44,6 +44,7 @@ from trading.execution.positions import (
     close_position,
     has_open_position,
     open_position,
+    position_add,
     position_open,
     risk_envelope,
 )
@@ -178,7 +179,10 @@ def bot_act(
     # 4. decide against the position held at that candle's close
     if held is _UNREAD:
         held = _held_at(bot, candle_open + timedelta(milliseconds=TIMEFRAME_MS[bot.timeframe]))
-    decision = engine.decide(signal, held=held.side if held else None, direction=bot.direction)
+    decision = engine.decide(
+        signal, held=held.side if held else None, direction=bot.direction, entries=held.entries if held else 1,
+        pyramiding=bot.pyramiding,
+    )  # fmt: skip
     if decision.is_noop and held is None:
         return TickResult(bot_id, "nothing", [])  # flat and nothing to do: no order, no risk to check
     account = bot.exchange_account
@@ -188,19 +192,19 @@ def bot_act(
             halted = _risk_check(bot, exchange)
             if halted:
                 return TickResult(bot_id, "halted", orders, halted)
-            if decision.is_noop:  # the position (if any) stays: its trailing stop follows the candle
-                order = bot_trail(exchange=exchange, bot=bot, position=held, candle_open=candle_open)
-                return TickResult(bot_id, "traded" if order else "nothing", [order.pk] if order else orders)
             scope = f"bot:{bot.pk}"
             candle_ms = to_ms(candle_open)
+            if decision.is_noop or decision.add:  # the position (if any) stays: its trailing stop follows the candle
+                order = bot_trail(exchange=exchange, bot=bot, position=held, candle_open=candle_open)
+                if order is None and decision.add and _still_open_here(held, account):
+                    order = position_add(
+                        exchange=exchange, position=held, capped=bot_capped(bot), bot=bot, candle_open=candle_open,
+                        client_id=router.client_order_id(scope, candle_ms, "add"),
+                    )  # fmt: skip
+                return TickResult(bot_id, "traded" if order else "nothing", [order.pk] if order else orders)
             # 5-6. the exit leg: only the position held at the close, if it is still open on this account (one open
             # position per account and market: then it is the account's open position there)
-            if (
-                decision.exit
-                and held is not None
-                and held.status == Position.Status.OPEN
-                and held.exchange_account_id == account.pk
-            ):
+            if decision.exit and _still_open_here(held, account):
                 order = close_position(
                     exchange, held, client_id=router.client_order_id(scope, candle_ms, "exit"),
                     note=decision.exit_reason, source=Order.Source.BOT, candle_open=candle_open,
@@ -226,6 +230,12 @@ def bot_act(
         return TickResult(bot_id, "halted", orders, message)
     _streak_reset(bot)
     return TickResult(bot_id, "traded" if orders else "nothing", orders)
+
+
+def _still_open_here(held: Position | None, account: ExchangeAccount) -> bool:
+    """The position held at the close is still open on this account (one open position per account and market:
+    then it is the account's open position there)."""
+    return held is not None and held.status == Position.Status.OPEN and held.exchange_account_id == account.pk
 
 
 def _permanent_code(exc: BaseException) -> str:

@@ -120,13 +120,15 @@ def fill_record(
         position.save()
         order.position = position
     elif position is not None:
-        # A fill on the side already held (an order whose fill is learnt late, by the reconciler): it grows the
-        # position; a second open position on one market would break the one-per-market rule.
+        # A fill on the side already held (a bot's pyramiding, or an order whose fill is learnt late, by the
+        # reconciler): it grows the position, one entry more; a second open position on one market would break
+        # the one-per-market rule. ``margin``, when the exchange says it, is its position's whole margin.
         total = position.amount + amount
         position.entry_price = (position.entry_price * position.amount + price * amount) / total
         position.amount = total
-        position.margin += margin if margin is not None else amount * price / position.leverage
+        position.margin = margin if margin is not None else position.margin + amount * price / position.leverage
         position.fees += fee
+        position.entries += 1
         position.save()
         order.position = position
         remaining = Decimal(0)

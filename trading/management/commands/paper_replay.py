@@ -219,6 +219,7 @@ class Command(BacktestCommand):
                     "return_pct": float(p.realized_pnl) / margin * 100.0 if margin else 0.0,
                     "exit_reason": p.exit_reason,
                     "bars_held": position_of[p.closed_at] - position_of[p.opened_at],
+                    "entries": p.entries,
                 }
             )
         trades = pd.DataFrame(
