@@ -400,6 +400,9 @@ def _settings_text(run: BacktestRun | services.RiskSettings) -> list[str]:
             if start
             else _("trailing stop %(pct)s") % {"pct": display.percent(trail)}
         )
+    entries = getattr(run, "pyramiding", 1) or 1
+    if entries > 1:
+        items.append(_("up to %(count)s entries per position") % {"count": entries})
     return [str(item) for item in items]
 
 
