@@ -85,6 +85,7 @@ class BacktestForm(forms.ModelForm):
         for name in ("stop_loss_pct", "take_profit_pct", "trailing_stop_pct"):
             self.fields[name].help_text = _("Leave empty for none.")
         self.fields["trailing_activation_pct"].required = False
+        self.fields["pyramiding"].required = False
         self.fields["trailing_activation_pct"].help_text = _("Empty or 0: the trail starts at the entry.")
         self.fields["initial_capital"].label = _("Starting capital (USDT)")
         self.fields["fee_rate"].label = _("Fee per fill")
@@ -96,6 +97,9 @@ class BacktestForm(forms.ModelForm):
 
     def clean_trailing_activation_pct(self) -> Any:
         return self.cleaned_data.get("trailing_activation_pct") or Decimal(0)
+
+    def clean_pyramiding(self) -> Any:
+        return self.cleaned_data.get("pyramiding") or 1
 
     @property
     def strategy_description(self) -> str:

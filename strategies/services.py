@@ -250,6 +250,9 @@ def backtest_run_create(
         position_size_pct=risk.position_size_pct,
         stop_loss_pct=risk.stop_loss_pct,
         take_profit_pct=risk.take_profit_pct,
+        trailing_stop_pct=risk.trailing_stop_pct,
+        trailing_activation_pct=risk.trailing_activation_pct or 0,
+        pyramiding=risk.pyramiding,
         direction=risk.direction,
         search=search.as_dict() if search else {},
     )

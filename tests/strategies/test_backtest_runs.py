@@ -265,12 +265,32 @@ def test_backtest_page_flow(alice_client, alice, stored_btc_1h, django_capture_o
     assert 'id="run-charts"' in html and "Entries and exits" in html
 
 
+def test_backtest_page_with_a_trailing_stop_and_pyramiding(alice_client, alice, stored_btc_1h,
+                                                           django_capture_on_commit_callbacks):  # fmt: skip
+    data = {"strategy": "bb_rsi", "market": "binance|BTC/USDT|1h", "start": "2024-01-01", "end": "2024-03-01",
+            "initial_capital": "10000", "fee_rate": "0.001", "slippage_bps": "5", "leverage": "1",
+            "position_size_pct": "10", "stop_loss_pct": "2", "take_profit_pct": "", "trailing_stop_pct": "1.5",
+            "trailing_activation_pct": "", "pyramiding": "3", "direction": "both", "param_bb_length": "20",
+            "param_bb_mult": "2", "param_rsi_length": "14", "param_oversold": "30",
+            "param_overbought": "70"}  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        response = alice_client.post("/strategies/backtests/new/", data)
+    assert response.status_code == 302
+    run = BacktestRun.objects.get(user=alice)
+    assert (run.trailing_stop_pct, run.trailing_activation_pct, run.pyramiding) == (Decimal("1.5"), 0, 3)
+    assert run.status == BacktestRun.Status.DONE
+    html = alice_client.get(response["Location"]).content.decode()
+    assert "trailing stop 1.50%" in html and "up to 3 entries per position" in html
+
+
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
         ("leverage", "50", "less than or equal to 10"),
         ("param_slow", "5", "below the slow period"),
         ("param_fast", "1", "greater than or equal to 2"),
+        ("trailing_stop_pct", "60", "less than or equal to 50"),
+        ("pyramiding", "11", "less than or equal to 10"),
     ],
 )
 def test_backtest_page_bad_input(alice_client, stored_btc_1h, field, value, message):

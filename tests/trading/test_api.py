@@ -170,6 +170,16 @@ def test_bot_create(alice_api, alice_paper):
     assert bot.user == bot.exchange_account.user
     assert (bot.symbol, bot.strategy, bot.params["rsi_length"], bot.status) == ("BTC/USDT", "rsi_ema", 10, "running")
     assert body["stop_loss_pct"] == "3.00"
+    assert (body["trailing_stop_pct"], body["pyramiding"]) == (None, 1)  # neither unless asked for
+
+
+def test_bot_create_with_a_trailing_stop_and_pyramiding(alice_api, alice_paper):
+    payload = {"exchange_account": alice_paper.pk, "strategy": "bb_rsi", "symbol": "BTC/USDT", "timeframe": "1h",
+               "trailing_stop_pct": "1.5", "trailing_activation_pct": "1", "pyramiding": 3}  # fmt: skip
+    response = alice_api.post("/api/v1/bots/", payload)
+    assert response.status_code == 201, response.content
+    bot = Bot.objects.get(pk=response.json()["id"])
+    assert (bot.trailing_stop_pct, bot.trailing_activation_pct, bot.pyramiding) == (Decimal("1.5"), Decimal(1), 3)
 
 
 @pytest.mark.parametrize(
@@ -182,6 +192,10 @@ def test_bot_create(alice_api, alice_paper):
         ({"symbol": "NOPE/USDT"}, "symbol"),
         ({"timeframe": "7m"}, "timeframe"),
         ({"exchange_account": None}, "exchange_account"),
+        ({"trailing_stop_pct": "0.5"}, "trailing_stop_pct"),  # below a bot's 1–5 %
+        ({"trailing_activation_pct": "-1"}, "trailing_activation_pct"),
+        ({"pyramiding": 6}, "pyramiding"),
+        ({"pyramiding": 0}, "pyramiding"),
     ],
 )
 def test_bot_create_refuses_bad_input(alice_api, alice_paper, change, field):

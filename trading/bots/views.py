@@ -84,12 +84,16 @@ class BotForm(forms.ModelForm):
             "(a percentage of the entry price)."
         )
         self.fields["trailing_activation_pct"].required = False
+        self.fields["pyramiding"].required = False
         self.fields["trailing_activation_pct"].help_text = _("Empty or 0: the trail starts at the entry.")
         for spec in strategy.params:
             self.fields[f"param_{spec.name}"] = param_field(spec, param_label(strategy, spec.name))
 
     def clean_trailing_activation_pct(self) -> Any:
         return self.cleaned_data.get("trailing_activation_pct") or Decimal(0)
+
+    def clean_pyramiding(self) -> Any:
+        return self.cleaned_data.get("pyramiding") or 1
 
     def param_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in self.fields if name.startswith("param_")]
