@@ -19,7 +19,7 @@ EXIT_REASONS = ("signal", "stop_loss", "take_profit", "liquidation", "reversal",
 STAT_TRADES, STAT_AMBIGUOUS, STAT_RESOLVED, STAT_EXPOSED_BARS = 0, 1, 2, 3
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@numba.njit(cache=True, nogil=True)
 def _close(
     first, k, i, side, exit_px, reason, cash, fee_rate,
     tr_size, tr_notional, tr_margin, tr_ep, tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason,
@@ -56,7 +56,7 @@ def _close(
     return cash
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@numba.njit(cache=True, nogil=True)
 def _levels(side, avg, inv_lev, sl, tp, has_sl, has_tp):
     """(stop, its reason, target) from the position's average entry price: the stop is the nearer of the stop loss
     and the liquidation price."""

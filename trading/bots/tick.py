@@ -39,12 +39,12 @@ from trading.exchanges.errors import (
 )
 from trading.execution import router
 from trading.execution.adapters import exchange_session
+from trading.execution.adding import position_add
 from trading.execution.equity import account_equity
 from trading.execution.positions import (
     close_position,
     has_open_position,
     open_position,
-    position_add,
     position_open,
     risk_envelope,
 )

@@ -136,57 +136,6 @@ def position_open(
     return order
 
 
-def position_add(
-    *,
-    exchange: Exchange,
-    position: Position,
-    capped: router.Capped,
-    client_id: str,
-    bot: Bot | None = None,
-    candle_open: datetime | None = None,
-) -> Order:
-    """Another entry in the direction held (a bot's pyramiding): sized as an entry from the account's equity at
-    the current price (the balance and the open position's unrealised pnl, the backtest's rule 2); the position
-    grows (its entry price is the average), and its stop loss and take profit are placed again from that average
-    for the whole amount."""
-    account = position.exchange_account
-    market: Market = exchange.market(position.symbol)
-    _balance, equity = account_equity(exchange, account)
-    side = "buy" if position.side == Position.Side.LONG else "sell"
-    price = exchange.fetch_ticker(position.symbol).last
-    sized = router.size_entry(
-        market=market, side=side, equity=equity, capped=capped, price=price,
-        slippage_bps=slippage_bps(account, exchange),
-    )  # fmt: skip
-    request = OrderRequest(
-        symbol=position.symbol, side=side, type="market", amount=sized.amount, client_order_id=client_id
-    )
-    order = order_submit(
-        exchange=exchange, account=account, request=request, purpose=Order.Purpose.ENTRY, source=Order.Source.BOT,
-        bot=bot, position=position, candle_open=candle_open, note="add",
-    )  # fmt: skip
-    if order.status != Order.Status.FILLED:
-        return order
-    position = Position.objects.select_related("exchange_account", "bot").get(pk=position.pk)
-    if position.status != Position.Status.OPEN:
-        return order
-    stop, take = router.protective_levels(
-        market=market, side=position.side, entry_price=position.entry_price, stop_loss_pct=capped.stop_loss_pct,
-        take_profit_pct=capped.take_profit_pct,
-    )  # fmt: skip
-    protective_replace(
-        exchange, position, stop_loss=stop if exchange.capabilities.stop_orders else None,
-        take_profit=take if exchange.capabilities.take_profit_orders else None, scope=f"add:{position.pk}",
-        stamp=to_ms(candle_open) if candle_open else "now", source=Order.Source.SYSTEM,
-    )  # fmt: skip
-    liquidation = None  # the average entry moved it (as the exchange's own position)
-    if position.leverage > 1 or position.side == Position.Side.SHORT:
-        sign = -1 if position.side == Position.Side.LONG else 1
-        liquidation = position.entry_price * (1 + sign * Decimal(1) / position.leverage)
-    Position.objects.filter(pk=position.pk).update(stop_loss=stop, take_profit=take, liquidation_price=liquidation)
-    return order
-
-
 def entry_request(
     *, exchange: Exchange, account: ExchangeAccount, symbol: str, side: str, capped: router.Capped, client_id: str,
     note: str,
@@ -424,14 +373,15 @@ def protective_replace(
     source: str,
     note: str = "",
 ) -> None:
-    """Cancel a position's protective orders and place them again at these levels (stored on the position)."""
+    """Cancel a position's protective orders and place them again at these levels, where the market has such orders
+    (as ``protect``); the levels are stored on the position either way (the loop watches those it cannot place)."""
     protective_cancel(exchange, position)
     market = exchange.market(position.symbol)
-    for kind, level, purpose in (
-        ("stop_market", stop_loss, Order.Purpose.STOP_LOSS),
-        ("take_profit", take_profit, Order.Purpose.TAKE_PROFIT),
+    for kind, level, purpose, capable in (
+        ("stop_market", stop_loss, Order.Purpose.STOP_LOSS, exchange.capabilities.stop_orders),
+        ("take_profit", take_profit, Order.Purpose.TAKE_PROFIT, exchange.capabilities.take_profit_orders),
     ):
-        if level is None:
+        if level is None or not capable:
             continue
         request = OrderRequest(
             symbol=position.symbol, side="sell" if position.side == Position.Side.LONG else "buy", type=kind,
