@@ -28,6 +28,7 @@ equity, entries that depend on the position in ways the backtest's rule 2 does n
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,7 +52,16 @@ class PineCompileError(ValueError):
 
 
 MINTICK = 1e-8  # the tick the held runs show the script (a second pass uses twice it: see _tick_check)
+# What the held runs make up of the account (``_Held``), as the script names it: its orders must not depend on them.
+MADE_UP = {
+    "strategy.position_avg_price": "strategy.position_avg_price",
+    "strategy.equity": "strategy.equity",
+    "strategy.netprofit": "strategy.netprofit",
+    "strategy.closedtrades": "strategy.closedtrades",
+    "strategy.opentrades": "strategy.opentrades",  # made up only with pyramiding: one entry is what is held
+}
 TICK_ARGUMENTS = ("profit", "loss", "trail_points", "trail_offset")
+_COMMENT = re.compile(r"//[^\n]*")
 
 
 class _Held:
@@ -59,14 +69,15 @@ class _Held:
 
     held = True  # the runner may read the position once and run the order calls over whole series
 
-    def __init__(self, side: int, mintick: float = MINTICK) -> None:
+    def __init__(self, side: int, mintick: float = MINTICK, *, other: float | None = None) -> None:
+        """``other``: made-up values of another account, entered at that price (``_state_check``)."""
         self.mintick = mintick
         self.position_size = float(side)
-        self.position_avg_price = 1.0 if side else math.nan
-        self.equity = math.nan
-        self.netprofit = 0.0
-        self.opentrades = 1 if side else 0
-        self.closedtrades = 0
+        self.position_avg_price = (other or 1.0) if side else math.nan
+        self.equity = 1e12 if other is not None else math.nan
+        self.netprofit = 1e6 if other is not None else 0.0
+        self.opentrades = (2 if other is not None else 1) if side else 0
+        self.closedtrades = 7 if other is not None else 0
 
     def bar(self, t: int) -> None:
         return None
@@ -112,10 +123,47 @@ def compile_script(
     for side, batches in calls.items():
         for batch in batches:
             _signal(batch, side, entries, columns)
+    _state_check(parsed, candles, params, budget, calls, settings["pyramiding"])
     if any(batch.kind == "exit" and _ticks_given(batch) for side in (1, -1) for batch in calls[side]):
         _tick_check(parsed, candles, params, budget, calls, entries, settings)
     frame = pd.DataFrame(columns, index=candles.index)
     return Compiled(signals=frame, settings=settings, entries=entries)
+
+
+def _state_check(
+    parsed: Parsed, candles: pd.DataFrame, params: Any, budget: Any, calls: dict[int, list[Batch]], pyramiding: int
+) -> None:
+    """The held runs make up the account: an entry at 1, no equity, no profit, no closed trade, one entry held. The
+    order calls must not depend on that (an exit's levels may: they are read as distances from the entry). So a
+    script that reads one of them runs again with other made-up values (an entry at the market's median close), and
+    its orders must come out the same."""
+    text = _COMMENT.sub("", parsed.text)
+    read = [name for name in MADE_UP if name in text and (name != "strategy.opentrades" or pyramiding > 1)]
+    if not read:
+        return
+    sides = (0, 1, -1) if any(name != "strategy.position_avg_price" for name in read) else (1, -1)
+    price = float(np.nanmedian(candles["close"].to_numpy(dtype="float64"))) if len(candles) else 2.0
+    for side in sides:  # entered at a price of the market (1 is far from any): conditions on it turn
+        broker = _Held(side, other=price if math.isfinite(price) and price != 1.0 else 2.0)
+        again = _batches(Runner(parsed, candles, params, broker=broker, **budget).run())
+        if _orders_of(again) != _orders_of(calls[side]):
+            raise PineCompileError(
+                _(
+                    "The script's orders depend on %(names)s, which Trendy cannot follow yet: it reads a script as "
+                    "if flat, long or short on every bar, not the account's real values. Exits from the entry price "
+                    "go in strategy.exit(stop=, limit=)."
+                ),
+                {"names": ", ".join(read)},
+            )
+
+
+def _orders_of(batches: list[Batch]) -> list[tuple[Any, ...]]:
+    """The calls of a run as comparable rows: kind, id, direction and bars (an exit's levels left out)."""
+    rows = []
+    for batch in batches:
+        for bar in np.asarray(batch.bars).tolist():
+            rows.append((batch.kind, str(batch.id), str(batch.direction), int(bar), batch.line))
+    return sorted(rows)
 
 
 def _ticks_given(batch: Batch) -> bool:

@@ -309,6 +309,39 @@ def test_exits_trendy_cannot_trade_as_written_are_refused_with_a_sentence(argume
         compile_script(read(EXIT.format(arguments=arguments)), bars)
 
 
+STATE = """//@version=6
+strategy("Reads the account", pyramiding={pyramiding})
+if ta.crossover(close, ta.sma(close, 20)){entry_condition}
+    strategy.entry("L", strategy.long)
+if {exit_condition}
+    strategy.close("L")
+"""
+
+
+@pytest.mark.parametrize(
+    ("entry_condition", "exit_condition", "pyramiding", "names"),
+    [
+        ("", "close < strategy.position_avg_price * 0.97", 1, "strategy.position_avg_price"),
+        (" and strategy.equity > 5000", "ta.crossunder(close, ta.sma(close, 20))", 1, "strategy.equity"),
+        (" and strategy.closedtrades < 3", "ta.crossunder(close, ta.sma(close, 20))", 1, "strategy.closedtrades"),
+        (" and strategy.opentrades < 2", "ta.crossunder(close, ta.sma(close, 20))", 3, "strategy.opentrades"),
+    ],
+)
+def test_orders_that_read_the_account_are_refused_not_misread(entry_condition, exit_condition, pyramiding, names,
+                                                               bars):  # fmt: skip
+    """The held runs make the account up (an entry at 1, no equity…): a script whose orders depend on it would be
+    read wrong (before: no exits at all, or no entries), so it is refused with the names it reads."""
+    text = STATE.format(entry_condition=entry_condition, exit_condition=exit_condition, pyramiding=pyramiding)
+    with pytest.raises(PineCompileError, match=f"The script's orders depend on {names}, which Trendy cannot follow"):
+        compile_script(read(text), bars)
+
+
+def test_reading_the_account_only_in_exit_levels_or_as_one_entry_is_fine(bars):
+    text = STATE.format(entry_condition=" and strategy.opentrades == 0", exit_condition="false", pyramiding=1)
+    text += 'strategy.exit("X", "L", stop=strategy.position_avg_price * 0.98)\n'
+    assert compile_script(read(text), bars).settings["stop_loss_pct"] == pytest.approx(2.0)
+
+
 def test_a_stop_in_ticks_and_a_stop_price_act_as_the_nearer_one(bars):
     text = EXIT.format(arguments="stop=strategy.position_avg_price * 0.97, loss=strategy.position_avg_price * 0.02 / "
                                  "syminfo.mintick")  # fmt: skip
