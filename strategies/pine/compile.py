@@ -146,7 +146,7 @@ def _state_check(
     for side in sides:  # entered at a price of the market (1 is far from any): conditions on it turn
         broker = _Held(side, other=price if math.isfinite(price) and price != 1.0 else 2.0)
         again = _batches(Runner(parsed, candles, params, broker=broker, **budget).run())
-        if _orders_of(again) != _orders_of(calls[side]):
+        if not _same_orders(_orders_of(again), _orders_of(calls[side])):
             raise PineCompileError(
                 _(
                     "The script's orders depend on %(names)s, which Trendy cannot follow yet: it reads a script as "
@@ -157,13 +157,18 @@ def _state_check(
             )
 
 
-def _orders_of(batches: list[Batch]) -> list[tuple[Any, ...]]:
-    """The calls of a run as comparable rows: kind, id, direction and bars (an exit's levels left out)."""
-    rows = []
+def _orders_of(batches: list[Batch]) -> dict[tuple[Any, ...], np.ndarray]:
+    """The calls of a run, comparable: (kind, id, direction, line) → the bars it was made on, sorted (an exit's
+    levels left out)."""
+    found: dict[tuple[Any, ...], list[np.ndarray]] = {}
     for batch in batches:
-        for bar in np.asarray(batch.bars).tolist():
-            rows.append((batch.kind, str(batch.id), str(batch.direction), int(bar), batch.line))
-    return sorted(rows)
+        key = (batch.kind, str(batch.id), str(batch.direction), batch.line)
+        found.setdefault(key, []).append(np.asarray(batch.bars, dtype=np.int64).ravel())
+    return {key: np.sort(np.concatenate(parts)) for key, parts in found.items()}
+
+
+def _same_orders(a: dict[tuple[Any, ...], np.ndarray], b: dict[tuple[Any, ...], np.ndarray]) -> bool:
+    return a.keys() == b.keys() and all(np.array_equal(a[key], b[key]) for key in a)
 
 
 def _ticks_given(batch: Batch) -> bool:
