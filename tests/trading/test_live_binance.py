@@ -154,3 +154,56 @@ def test_a_create_that_times_out_is_looked_up_and_never_sent_twice(account, bina
     assert len(sent) == 1
     assert Position.objects.get(exchange_account=account).amount == D("0.01")
     assert [e.kind for e in order.events.all()][:3] == ["created", "send_failed", "resent"]
+
+
+def _candle(open_time: datetime, high: str, low: str) -> None:
+    from market_data.models import Candle
+
+    Candle.objects.create(exchange="binance", symbol="BTC/USDT", timeframe="1h", open_time=open_time, open=D(low),
+                          high=D(high), low=D(low), close=D(high), volume=D(1))  # fmt: skip
+
+
+def test_a_trailing_stop_and_an_added_entry_reach_binance_as_signed_orders(bot, binance_server):
+    """On a real adapter (ccxt's requests to the fake Binance): after a closed candle the trail cancels the resting
+    stop and places it higher; a later entry signal adds an entry, and the stop is placed again from the average."""
+    Bot.objects.filter(pk=bot.pk).update(trailing_stop_pct=D("1.5"), pyramiding=2, take_profit_pct=None)
+    C2, C3 = C1 + HOUR, C1 + 2 * HOUR
+    price = {"now": D(50_000)}
+    pinned = clock.Pin
+    with clock.pinned(pinned(time=C1 + HOUR, price=lambda exchange, symbol: price["now"])):
+        assert ticks.bot_tick(bot_id=bot.pk, candle_open=C1, signal=LONG).outcome == "traded"
+    position = Position.objects.get(bot=bot)
+    first_stop = Order.objects.get(position=position, purpose=Order.Purpose.STOP_LOSS, status=Order.Status.OPEN)
+    assert first_stop.trigger_price == (position.entry_price * D("0.98")).quantize(D("0.01"))  # the 2 % stop
+
+    # The fake stamps its fills with the real time; the market clock is pinned to 2024: the fill came a moment
+    # after the open of the candle after the signal, as it would live.
+    Position.objects.filter(pk=position.pk).update(opened_at=C2 + timedelta(seconds=2))
+    _candle(C2, high="52000", low="49900")  # the candle the entry filled in: its high moves the trail
+    binance_server.prices["BTC/USDT"] = D(51_800)
+    with clock.pinned(pinned(time=C2 + HOUR, price=lambda exchange, symbol: D(51_800))):
+        result = ticks.bot_tick(bot_id=bot.pk, candle_open=C2, signal=dict.fromkeys(LONG, False))
+    assert result.outcome == "nothing", result.message
+    position.refresh_from_db()
+    level = D(52_000) - position.entry_price * D("0.015")
+    assert position.trail_best == D(52_000)
+    assert abs(position.stop_loss - level) < D("0.01")
+    first_stop.refresh_from_db()
+    assert first_stop.status == Order.Status.CANCELED
+    assert binance_server.order(first_stop.client_order_id).status == "canceled"
+    moved = Order.objects.get(position=position, purpose=Order.Purpose.STOP_LOSS, status=Order.Status.OPEN)
+    assert binance_server.order(moved.client_order_id).trigger == level.quantize(D("0.01"))
+
+    _candle(C3, high="52100", low="51700")
+    binance_server.prices["BTC/USDT"] = D(52_000)
+    with clock.pinned(pinned(time=C3 + HOUR, price=lambda exchange, symbol: D(52_000))):
+        result = ticks.bot_tick(bot_id=bot.pk, candle_open=C3, signal=LONG)
+    assert result.outcome == "traded", result.message
+    position.refresh_from_db()
+    assert position.entries == 2 and position.status == Position.Status.OPEN
+    buys = [r for r in binance_server.creates() if r.fields.get("side") == "BUY"]
+    assert len(buys) == 2  # the entry and the add, each signed and with our client id
+    assert 50_000 < position.entry_price < 52_100  # the average of the two fills
+    stop = Order.objects.get(position=position, purpose=Order.Purpose.STOP_LOSS, status=Order.Status.OPEN)
+    assert binance_server.order(stop.client_order_id).amount == position.amount  # the whole position
+    assert stop.trigger_price == (position.entry_price * D("0.98")).quantize(D("0.01"))  # from the average

@@ -101,7 +101,9 @@ def bot_trail(*, exchange: Exchange, bot: Bot, position: Position | None, candle
         clock.data_exchange(bot.exchange_account.exchange), clock.data_symbol(bot.symbol), bot.timeframe,
         candle_open, candle_open + step,
     )  # fmt: skip
-    if not len(candle) or position.opened_at > candle_open:  # no candle, or one before the entry: nothing to follow
+    # No candle, or one that closed before the entry (a fill comes a little after its candle's open on a real
+    # exchange: the candle it fell in counts, as in the backtest): nothing to follow.
+    if not len(candle) or position.opened_at >= candle_open + step:
         return None
     row = candle.iloc[-1]
     done = position_trail(
