@@ -53,13 +53,13 @@ class PineCompileError(ValueError):
 
 MINTICK = 1e-8  # the tick the held runs show the script (a second pass uses twice it: see _tick_check)
 # What the held runs make up of the account (``_Held``), as the script names it: its orders must not depend on them.
-MADE_UP = {
-    "strategy.position_avg_price": "strategy.position_avg_price",
-    "strategy.equity": "strategy.equity",
-    "strategy.netprofit": "strategy.netprofit",
-    "strategy.closedtrades": "strategy.closedtrades",
-    "strategy.opentrades": "strategy.opentrades",  # made up only with pyramiding: one entry is what is held
-}
+MADE_UP = (
+    "strategy.position_avg_price",
+    "strategy.equity",
+    "strategy.netprofit",
+    "strategy.closedtrades",
+    "strategy.opentrades",  # made up only with pyramiding (without, one entry is exactly what is held)
+)
 TICK_ARGUMENTS = ("profit", "loss", "trail_points", "trail_offset")
 _COMMENT = re.compile(r"//[^\n]*")
 
@@ -69,14 +69,15 @@ class _Held:
 
     held = True  # the runner may read the position once and run the order calls over whole series
 
-    def __init__(self, side: int, mintick: float = MINTICK, *, other: float | None = None) -> None:
-        """``other``: made-up values of another account, entered at that price (``_state_check``)."""
+    def __init__(self, side: int, mintick: float = MINTICK, *, other: float | None = None, more: bool = False) -> None:
+        """``other``: made-up values of another account, entered at that price (``_state_check``); ``more``: with
+        more entries held than one."""
         self.mintick = mintick
         self.position_size = float(side)
         self.position_avg_price = (other or 1.0) if side else math.nan
         self.equity = 1e12 if other is not None else math.nan
         self.netprofit = 1e6 if other is not None else 0.0
-        self.opentrades = (2 if other is not None else 1) if side else 0
+        self.opentrades = (2 if more else 1) if side else 0
         self.closedtrades = 7 if other is not None else 0
 
     def bar(self, t: int) -> None:
@@ -144,7 +145,8 @@ def _state_check(
     sides = (0, 1, -1) if any(name != "strategy.position_avg_price" for name in read) else (1, -1)
     price = float(np.nanmedian(candles["close"].to_numpy(dtype="float64"))) if len(candles) else 2.0
     for side in sides:  # entered at a price of the market (1 is far from any): conditions on it turn
-        broker = _Held(side, other=price if math.isfinite(price) and price != 1.0 else 2.0)
+        other = price if math.isfinite(price) and price != 1.0 else 2.0
+        broker = _Held(side, other=other, more="strategy.opentrades" in read)
         again = _batches(Runner(parsed, candles, params, broker=broker, **budget).run())
         if not _same_orders(_orders_of(again), _orders_of(calls[side])):
             raise PineCompileError(
