@@ -23,6 +23,7 @@ evaluates belong together; split, each half would need the other's helpers.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -49,10 +50,32 @@ class PineRuntimeError(ValueError):
         super().__init__(render(template, self.params))
 
 
+class _ArgumentError(ValueError):
+    """A call's argument that does not fit, as a sentence for translation."""
+
+    def __init__(self, template: str, params: dict[str, Any] | None = None) -> None:
+        self.template = template
+        self.params = dict(params or {})
+        super().__init__(render(template, self.params))
+
+
+# The indicators' own check of a length (``strategies.indicators``, shared with the Python strategies).
+_WHOLE = re.compile(r"^(\w+) must be a whole number >= (\d+), got (.+)$")
+
+
 def _message(exc: Exception) -> Any:
-    """An error's sentence for a message parameter: its template when it has one (translated at the edge)."""
+    """An error's sentence for a message parameter: its template when it has one (translated at the edge); the
+    indicators' length check as a sentence of ours too."""
     template = getattr(exc, "template", None)
-    return (template, dict(getattr(exc, "params", {}))) if isinstance(template, str) else str(exc)
+    if isinstance(template, str):
+        return (template, dict(getattr(exc, "params", {})))
+    found = _WHOLE.match(str(exc))
+    if found:
+        return (
+            _("%(argument)s must be a whole number of at least %(low)s (got %(value)s)"),
+            {"argument": found.group(1), "low": found.group(2), "value": found.group(3)},
+        )
+    return str(exc)
 
 
 def is_series(value: Value) -> bool:
@@ -331,13 +354,13 @@ def _arg(positional: list[Value], named: dict[str, Value], index: int, name: str
     if name in named:
         return named[name]
     if default is ...:
-        raise TypeError(f"missing argument {name}")
+        raise _ArgumentError(_("the argument %(name)s is missing"), {"name": name})
     return default
 
 
 def _length(value: Value) -> int:
     if is_series(value):
-        raise ValueError("the length must be a constant (an input or a number), not a series")
+        raise _ArgumentError(_("the length must be a constant (an input or a number), not a series"))
     return int(value)
 
 

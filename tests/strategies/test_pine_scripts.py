@@ -489,9 +489,27 @@ def test_the_engines_sentences_read_in_the_readers_language():
         '//@version=6\nstrategy("Both")\nif close > close[1]\n    strategy.entry("X", strategy.long)\n'
         'if close < close[1]\n    strategy.entry("X", strategy.short)\n'
     )
+    zero = (
+        '//@version=6\nstrategy("Zero")\nv = ta.sma(close, 0)\nif close > v\n    strategy.entry("L", strategy.long)\n'
+    )
+    missing = (
+        '//@version=6\nstrategy("Missing")\nv = ta.sma(close)\nif close > v\n    strategy.entry("L", strategy.long)\n'
+    )
     for text, english, korean in (
         (endless, "The Pine script could not run: The script ran over its budget (1,000 steps", "실행 한도(1,000 단계"),
         (both, 'The Pine script could not run: The entry "X" is used for both longs and shorts.', "롱과 숏에 모두"),
+        # the indicators' own length check and a missing argument: sentences of ours, not Python's
+        (
+            zero,
+            "The Pine script could not run (line 3, column 5): `ta.sma`: length must be a whole number of at least "
+            "1 (got 0)",
+            "최소 1 이상의 정수",
+        ),
+        (
+            missing,
+            "The Pine script could not run (line 3, column 5): `ta.sma`: the argument length is missing",
+            "인수 length가 없습니다",
+        ),
     ):
         strategy = pine_strategy(slug="pine-t", name="t", text=text, inputs=[], budget={"max_steps": 1000})
         with pytest.raises(StrategyError) as raised:
