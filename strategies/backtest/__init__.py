@@ -73,6 +73,15 @@ Rules:
     emulator, which also trails inside the bar.
 12. ``bars_held`` is the index of the exit bar minus the index of the entry bar (0 for a trade
     stopped on its entry bar, 1 for one closed by a signal at the next open).
+13. A strategy may give its own stop and target bar by bar (a Pine script's ``strategy.exit(stop=, limit=)`` that
+    moves with the market): the signal frame's float columns ``LEVEL_COLUMNS`` hold, per bar and per side, a
+    level as ``a × average entry price + b`` (a fixed 2 % stop loss is a = 0.98, b = 0; a stop under the last ten
+    lows is a = 0, b = that low). The level a bar gives acts from the next bar on: the open after the entry
+    signal takes the signal bar's levels from its fill, and after every close the levels move to that bar's
+    (they may loosen). NaN in ``a`` is no level on that bar. They replace ``stop_loss_pct`` and
+    ``take_profit_pct``; everything else is as in rules 4 and 5 (the nearer of the stop and the liquidation
+    price acts; a bar opening beyond a level fills at its open), and a trailing stop, when set, acts as well
+    (the nearer of the two).
 """
 
 from __future__ import annotations
@@ -88,10 +97,15 @@ import pandas as pd
 from . import _core
 from .metrics import equity_metrics, trade_metrics
 
-__all__ = ["BacktestError", "BacktestResult", "BacktestSettings", "run_backtest"]
+__all__ = ["LEVEL_COLUMNS", "BacktestError", "BacktestResult", "BacktestSettings", "run_backtest"]
 
 SIGNAL_COLUMNS = ("long_entry", "long_exit", "short_entry", "short_exit")
 ADD_COLUMNS = ("long_add", "short_add")  # optional: another entry in the direction held (default: the entries)
+# Optional: the strategy's own stop and target, bar by bar (rule 13), in the kernel's order.
+LEVEL_COLUMNS = (
+    "long_stop_a", "long_stop_b", "long_target_a", "long_target_b",
+    "short_stop_a", "short_stop_b", "short_target_a", "short_target_b",
+)  # fmt: skip
 MAX_PYRAMIDING = 10
 PRICE_COLUMNS = ("open", "high", "low", "close")
 DIRECTIONS = ("long", "short", "both")
@@ -259,6 +273,26 @@ def _signal_arrays(signals: pd.DataFrame) -> list[np.ndarray]:
     return arrays
 
 
+def _level_array(signals: pd.DataFrame) -> np.ndarray:
+    """The strategy's levels (rule 13) as an n × 8 float64 array; 0 × 8 when the frame has none."""
+    present = [name for name in LEVEL_COLUMNS if name in signals.columns]
+    if not present:
+        return np.empty((0, len(LEVEL_COLUMNS)), dtype=np.float64)
+    if len(present) != len(LEVEL_COLUMNS):
+        missing = [name for name in LEVEL_COLUMNS if name not in signals.columns]
+        raise BacktestError(f"The signal frame gives levels but lacks the column(s): {', '.join(missing)}.")
+    try:
+        levels = np.ascontiguousarray(signals.loc[:, list(LEVEL_COLUMNS)].to_numpy(dtype=np.float64))
+    except (TypeError, ValueError):
+        raise BacktestError("The signal frame's level columns must be numeric.") from None
+    if np.isinf(levels).any():
+        raise BacktestError("The signal frame's level columns hold infinite values.")
+    slopes, offsets = levels[:, 0::2], levels[:, 1::2]
+    if (np.isnan(slopes) != np.isnan(offsets)).any():
+        raise BacktestError("A level of the signal frame gives only one of its two numbers (a and b).")
+    return levels
+
+
 def find_gaps(index: pd.DatetimeIndex, diffs: np.ndarray, step_ms: int) -> list[tuple[pd.Timestamp, pd.Timestamp, int]]:
     """(last bar before, first bar after, candles missing) for each spacing in ``diffs`` (the differences
     of consecutive open times, ms) larger than ``step_ms``."""
@@ -296,6 +330,7 @@ def run_backtest(
     if signals is None or not signals.index.equals(candles.index):
         raise BacktestError("The signal frame must have exactly the same index as the candles.")
     signal_arrays = _signal_arrays(signals)
+    levels = _level_array(signals)
 
     if timeframe is not None:
         step_ms = timeframe_ms(timeframe)
@@ -318,7 +353,7 @@ def run_backtest(
     sl = math.nan if settings.stop_loss_pct is None else float(settings.stop_loss_pct) / 100.0
     tp = math.nan if settings.take_profit_pct is None else float(settings.take_profit_pct) / 100.0
     trail = math.nan if settings.trailing_stop_pct is None else float(settings.trailing_stop_pct) / 100.0
-    arrays = _core.readonly(times, *prices, *signal_arrays, ib_t, ib_h, ib_l)
+    arrays = _core.readonly(times, *prices, *signal_arrays, levels, ib_t, ib_h, ib_l)
     scalars = (
         np.int64(max(step_ms, 1)),
         float(settings.initial_capital),

@@ -2,6 +2,9 @@
 
 ``simulate`` walks the bars once. Times are int64 epoch milliseconds, prices float64, signals bool.
 The rules it implements are listed in ``strategies.backtest`` (the package docstring).
+
+Why this file is long: the kernel and the small njit helpers it calls are one compiled unit; each rule lives in
+one place in the loop, in the order a bar happens (signals, the open, adds, entries, inside the bar, the close).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ EXIT_REASONS = ("signal", "stop_loss", "take_profit", "liquidation", "reversal",
 
 # Indexes into the ``stats`` array returned by ``simulate``.
 STAT_TRADES, STAT_AMBIGUOUS, STAT_RESOLVED, STAT_EXPOSED_BARS = 0, 1, 2, 3
+LEVEL_WIDTH = 8  # the columns of ``lv``: long stop a, b, long target a, b, short stop a, b, short target a, b
 
 
 @numba.njit(cache=True, nogil=True)
@@ -57,27 +61,69 @@ def _close(
 
 
 @numba.njit(cache=True, nogil=True)
-def _levels(side, avg, inv_lev, sl, tp, has_sl, has_tp):
-    """(stop, its reason, target) from the position's average entry price: the stop is the nearer of the stop loss
-    and the liquidation price."""
+def _nearer(side, avg, inv_lev, sl_level, tp_px):
+    """(stop, its reason, target): the stop is the nearer of the stop level and the liquidation price."""
     if side == 1:
         liq = avg * (1.0 - inv_lev)
-        sl_level = avg * (1.0 - sl) if has_sl else -np.inf
-        tp_px = avg * (1.0 + tp) if has_tp else np.inf
         if sl_level >= liq:
             return sl_level, STOP_LOSS, tp_px
         return liq, LIQUIDATION, tp_px
     liq = avg * (1.0 + inv_lev)
-    sl_level = avg * (1.0 + sl) if has_sl else np.inf
-    tp_px = avg * (1.0 - tp) if has_tp else -np.inf
     if sl_level <= liq:
         return sl_level, STOP_LOSS, tp_px
     return liq, LIQUIDATION, tp_px
 
 
 @numba.njit(cache=True, nogil=True)
+def _levels(side, avg, inv_lev, sl, tp, has_sl, has_tp):
+    """The levels of the settings' stop loss and take profit (fractions of the average entry price)."""
+    if side == 1:
+        sl_level = avg * (1.0 - sl) if has_sl else -np.inf
+        tp_px = avg * (1.0 + tp) if has_tp else np.inf
+    else:
+        sl_level = avg * (1.0 + sl) if has_sl else np.inf
+        tp_px = avg * (1.0 - tp) if has_tp else -np.inf
+    return _nearer(side, avg, inv_lev, sl_level, tp_px)
+
+
+@numba.njit(cache=True, nogil=True)
+def _row_levels(lv, j, side, avg, inv_lev):
+    """The levels the strategy gave on bar ``j`` (rule 13): a × the average entry price + b, per side; NaN a: none."""
+    col = 0 if side == 1 else 4
+    sa = lv[j, col]
+    ta = lv[j, col + 2]
+    if side == 1:
+        sl_level = -np.inf if np.isnan(sa) else sa * avg + lv[j, col + 1]
+        tp_px = np.inf if np.isnan(ta) else ta * avg + lv[j, col + 3]
+    else:
+        sl_level = np.inf if np.isnan(sa) else sa * avg + lv[j, col + 1]
+        tp_px = -np.inf if np.isnan(ta) else ta * avg + lv[j, col + 3]
+    return _nearer(side, avg, inv_lev, sl_level, tp_px)
+
+
+@numba.njit(cache=True, nogil=True)
+def _stops(lv, j, side, avg, inv_lev, sl, tp, has_sl, has_tp):
+    """The levels of a position entered (or added to) on the open after bar ``j``: the strategy's when it gives
+    them, else the settings'."""
+    if lv.shape[0] > 0:
+        return _row_levels(lv, j, side, avg, inv_lev)
+    return _levels(side, avg, inv_lev, sl, tp, has_sl, has_tp)
+
+
+@numba.njit(cache=True, nogil=True)
+def _record(k, side, i, fill, size, notional, margin, tr_side, tr_ei, tr_ep, tr_size, tr_notional, tr_margin):
+    """Trade ``k`` opens: one entry (a leg) at ``fill`` on bar ``i``."""
+    tr_side[k] = side
+    tr_ei[k] = i
+    tr_ep[k] = fill
+    tr_size[k] = size
+    tr_notional[k] = notional
+    tr_margin[k] = margin
+
+
+@numba.njit(cache=True, nogil=True)
 def simulate(
-    t, o, h, lo, c, long_entry, long_exit, short_entry, short_exit, long_add, short_add,
+    t, o, h, lo, c, long_entry, long_exit, short_entry, short_exit, long_add, short_add, lv,
     ib_t, ib_h, ib_l, step_ms,
     capital, fee_rate, slip, leverage, size_frac, sl, tp, allow_long, allow_short, trail, trail_from, pyramiding,
 ):  # fmt: skip
@@ -86,7 +132,9 @@ def simulate(
     ``sl``/``tp`` are fractions (0.02 = 2 %), NaN for none; ``slip`` is a fraction (5 bps = 0.0005).
     ``trail`` is the trailing stop's distance as a fraction of the entry price (NaN for none), ``trail_from``
     the gain (a fraction of the entry price) the best price must reach before the trail starts. ``long_add`` /
-    ``short_add`` add an entry to a position held in that direction, up to ``pyramiding`` entries.
+    ``short_add`` add an entry to a position held in that direction, up to ``pyramiding`` entries. ``lv`` (n × 8,
+    or 0 × 8 for none) holds stop and target levels the strategy gives bar by bar (rule 13): they replace ``sl``
+    and ``tp``.
     ``ib_*`` is the lower timeframe (may be empty). ``step_ms`` is the bar length, used for the last
     bar's end when scanning intrabar candles.
 
@@ -110,8 +158,10 @@ def simulate(
     equity = np.empty(n, np.float64)
     stats = np.zeros(4, np.int64)
 
+    has_lv = lv.shape[0] > 0
     has_sl = not np.isnan(sl)
     has_tp = not np.isnan(tp)
+    open_tp = has_tp or has_lv  # a target may rest
     has_trail = not np.isnan(trail)
     inv_lev = 1.0 / leverage
 
@@ -160,40 +210,27 @@ def simulate(
 
         # --- at the open: a resting stop / target the bar opened beyond, then the signal exit
         if pos != 0:
+            reason = -1
+            px = oi
             if pos == 1:
                 if oi <= stop_px:
-                    cash = _close(k - legs, k, i, pos, oi * (1.0 - slip), stop_reason, cash, fee_rate,
-                              tr_size, tr_notional, tr_margin, tr_ep,
-                              tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason)  # fmt: skip
-                    pos = 0
-                elif has_tp and oi >= tp_px:
-                    cash = _close(k - legs, k, i, pos, oi, TAKE_PROFIT, cash, fee_rate,
-                              tr_size, tr_notional, tr_margin, tr_ep,
-                              tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason)  # fmt: skip
-                    pos = 0
+                    px, reason = oi * (1.0 - slip), stop_reason
+                elif open_tp and oi >= tp_px:
+                    reason = TAKE_PROFIT
                 elif exit_sig:
-                    reason = REVERSAL if new_side == -1 else SIGNAL
-                    cash = _close(k - legs, k, i, pos, oi * (1.0 - slip), reason, cash, fee_rate,
-                              tr_size, tr_notional, tr_margin, tr_ep,
-                              tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason)  # fmt: skip
-                    pos = 0
+                    px, reason = oi * (1.0 - slip), (REVERSAL if new_side == -1 else SIGNAL)
             else:
                 if oi >= stop_px:
-                    cash = _close(k - legs, k, i, pos, oi * (1.0 + slip), stop_reason, cash, fee_rate,
-                              tr_size, tr_notional, tr_margin, tr_ep,
-                              tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason)  # fmt: skip
-                    pos = 0
-                elif has_tp and oi <= tp_px:
-                    cash = _close(k - legs, k, i, pos, oi, TAKE_PROFIT, cash, fee_rate,
-                              tr_size, tr_notional, tr_margin, tr_ep,
-                              tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason)  # fmt: skip
-                    pos = 0
+                    px, reason = oi * (1.0 + slip), stop_reason
+                elif open_tp and oi <= tp_px:
+                    reason = TAKE_PROFIT
                 elif exit_sig:
-                    reason = REVERSAL if new_side == 1 else SIGNAL
-                    cash = _close(k - legs, k, i, pos, oi * (1.0 + slip), reason, cash, fee_rate,
+                    px, reason = oi * (1.0 + slip), (REVERSAL if new_side == 1 else SIGNAL)
+            if reason >= 0:
+                cash = _close(k - legs, k, i, pos, px, reason, cash, fee_rate,
                               tr_size, tr_notional, tr_margin, tr_ep,
                               tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason)  # fmt: skip
-                    pos = 0
+                pos = 0
             if cash <= 0.0:
                 halted = True
             if pos == 0:
@@ -211,15 +248,11 @@ def simulate(
                 cash -= fee_rate * notional
                 entry_px = (size * entry_px + add_size * fill) / (size + add_size)
                 size += add_size
-                tr_side[k] = pos
-                tr_ei[k] = i
-                tr_ep[k] = fill
-                tr_size[k] = add_size
-                tr_notional[k] = notional
-                tr_margin[k] = add_margin
+                _record(k, pos, i, fill, add_size, notional, add_margin,
+                        tr_side, tr_ei, tr_ep, tr_size, tr_notional, tr_margin)  # fmt: skip
                 k += 1
                 legs += 1
-                stop_px, stop_reason, tp_px = _levels(pos, entry_px, inv_lev, sl, tp, has_sl, has_tp)
+                stop_px, stop_reason, tp_px = _stops(lv, i - 1, pos, entry_px, inv_lev, sl, tp, has_sl, has_tp)
 
         # --- entry at the open
         if pos == 0 and new_side != 0 and not halted:
@@ -231,16 +264,12 @@ def simulate(
             cash -= entry_fee
             entry_px = fill
             pos = new_side
-            tr_side[k] = new_side
-            tr_ei[k] = i
-            tr_ep[k] = fill
-            tr_size[k] = size
-            tr_notional[k] = notional
-            tr_margin[k] = margin
+            _record(k, pos, i, fill, size, notional, margin,
+                    tr_side, tr_ei, tr_ep, tr_size, tr_notional, tr_margin)  # fmt: skip
             k += 1
             legs = 1
             best = fill
-            stop_px, stop_reason, tp_px = _levels(pos, fill, inv_lev, sl, tp, has_sl, has_tp)
+            stop_px, stop_reason, tp_px = _stops(lv, i - 1, pos, fill, inv_lev, sl, tp, has_sl, has_tp)
 
         if pos_before != 0 or pos != 0:
             exposed += 1
@@ -293,6 +322,10 @@ def simulate(
                 pos = 0
             if cash <= 0.0:
                 halted = True
+
+        # --- after the close: the levels the strategy gives on this bar act from the next one (rule 13)
+        if pos != 0 and has_lv:
+            stop_px, stop_reason, tp_px = _row_levels(lv, i, pos, entry_px, inv_lev)
 
         # --- after the close: the trailing stop follows the best price of the closed bars (it never loosens)
         if pos != 0 and has_trail:
@@ -386,10 +419,12 @@ def warm_up() -> float:
     price = np.array([100.0, 101.0, 99.0, 102.0])
     flags = np.array([True, False, False, False])
     none = np.zeros(n, dtype=np.bool_)
+    no_levels = np.empty((0, LEVEL_WIDTH), dtype=np.float64)
     ib_t = np.empty(0, dtype=np.int64)
     ib_p = np.empty(0, dtype=np.float64)
     simulate(
-        *readonly(t, price, price + 1.0, price - 1.0, price, flags, none, none, none, flags, none, ib_t, ib_p, ib_p),
+        *readonly(t, price, price + 1.0, price - 1.0, price, flags, none, none, none, flags, none, no_levels, ib_t,
+                  ib_p, ib_p),
         np.int64(60_000),
         10_000.0, 0.001, 0.0005, 1.0, 0.1, 0.02, 0.04, True, True, 0.03, 0.0, np.int64(2),
     )  # fmt: skip

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from strategies.backtest import BacktestError, BacktestSettings, _core, run_backtest
+from strategies.backtest import LEVEL_COLUMNS, BacktestError, BacktestSettings, _core, run_backtest
 from strategies.backtest.metrics import equity_metrics, trade_metrics
 from tests.strategies.conftest import BTC_5M, read
 
@@ -207,6 +207,59 @@ def test_trailing_stop_waits_for_its_activation_and_mirrors_for_shorts():
     entry = 100 * (1 - SLIP)
     assert trade["exit_time"] == fall.index[3]
     assert trade["exit_price"] == pytest.approx((96 + 0.02 * entry) * (1 + SLIP), rel=1e-12)
+
+
+# --- levels the strategy gives bar by bar (rule 13) ---------------------------------------------------------------
+
+
+def with_levels(frame, **given):
+    """The level columns, NaN except ``name=(a, b or a list of b per bar)``."""
+    n = len(frame)
+    columns = {name: np.full(n, np.nan) for name in LEVEL_COLUMNS}
+    for name, (a, b) in given.items():
+        columns[f"{name}_a"] = np.full(n, float(a))
+        columns[f"{name}_b"] = np.asarray(b, dtype=float) if np.ndim(b) else np.full(n, float(b))
+    return frame.assign(**columns)
+
+
+def test_strategy_stop_takes_the_signal_bars_level_then_moves_after_each_close():
+    # A stop 3 below each bar's low (a = 0, b = low − 3): the entry takes bar 0's (97), bar 1's close moves it to
+    # 96.5, bar 2's to 99.5 (it may loosen or tighten as the strategy says); bar 3 (low 99) reaches it.
+    c = candles([(100, 100, 100, 100), (100, 101, 99.5, 100.5), (101, 104, 102.5, 103.5), (103, 103.2, 99, 102),
+                 (102, 102, 102, 102)])  # fmt: skip
+    frame = with_levels(signals(c, long_entry=[0]), long_stop=(0.0, c["low"].to_numpy() - 3))
+    trade = only_trade(run_backtest(c, frame, replace(BASE, stop_loss_pct=1.0)))  # the settings' stop is replaced
+    assert trade["exit_reason"] == "stop_loss" and trade["exit_time"] == c.index[3]
+    assert trade["exit_price"] == pytest.approx(99.5 * (1 - SLIP), rel=1e-12)
+    # The entry bar is checked against the signal bar's level: 97 is not touched by bar 1 (low 99.5) …
+    at_entry = with_levels(signals(c, long_entry=[0]), long_stop=(0.0, [99.6, 0, 0, 0, 0]))
+    # … a level of 99.6 is: stopped on the entry bar.
+    trade = only_trade(run_backtest(c, at_entry, BASE))
+    assert trade["bars_held"] == 0 and trade["exit_price"] == pytest.approx(99.6 * (1 - SLIP), rel=1e-12)
+
+
+def test_strategy_levels_count_from_the_entry_price_and_mirror_for_shorts():
+    # A short with a stop at entry + 2 (a = 1, b = 2) and a target at 97 % of the entry (a = 0.97, b = 0).
+    c = candles([(100, 100, 100, 100), (100, 100.5, 99, 100), (100, 101, 96, 97), (97, 97, 97, 97)])
+    frame = with_levels(signals(c, short_entry=[0]), short_stop=(1.0, 2.0), short_target=(0.97, 0.0))
+    trade = only_trade(run_backtest(c, frame, replace(BASE, direction="short")))
+    entry = 100 * (1 - SLIP)
+    assert trade["exit_reason"] == "take_profit" and trade["exit_price"] == pytest.approx(0.97 * entry, rel=1e-12)
+    stopped = with_levels(signals(c, short_entry=[0]), short_stop=(1.0, 0.5), short_target=(0.97, 0.0))
+    trade = only_trade(run_backtest(c, stopped, replace(BASE, direction="short")))  # bar 1's high 100.5 ≥ entry + .5
+    assert trade["exit_reason"] == "stop_loss" and trade["bars_held"] == 0
+    assert trade["exit_price"] == pytest.approx((entry + 0.5) * (1 + SLIP), rel=1e-12)
+
+
+def test_strategy_level_columns_are_checked():
+    c = candles(flat(100, 4))
+    frame = with_levels(signals(c, long_entry=[0]), long_stop=(1.0, 0.0))
+    with pytest.raises(BacktestError, match="lacks the column"):
+        run_backtest(c, frame.drop(columns=["short_target_b"]), BASE)
+    with pytest.raises(BacktestError, match="only one of its two numbers"):
+        run_backtest(c, frame.assign(long_stop_b=np.nan), BASE)
+    with pytest.raises(BacktestError, match="infinite"):
+        run_backtest(c, frame.assign(long_stop_b=np.inf), BASE)
 
 
 # --- pyramiding (rule 2) ---------------------------------------------------------------------------------

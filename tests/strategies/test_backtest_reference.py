@@ -7,7 +7,8 @@ with holes) exercise every branch: gaps through the stop and the target, liquida
 bars touching both levels with and without intrabar data, a halted account. Trades, equity and the
 ambiguity counters must agree to 1e-9. Two cases in three also trail their stop (rule 11), drawn from a
 generator of their own so the other draws stay as they were, and half of them pyramid (2 or 3 entries per
-position, some with add signals of their own).
+position, some with add signals of their own). Two cases in five give stop and target levels bar by bar (rule 13):
+a share of the entry price, a level off the bar's close, the entry less a distance, or none, drawn per bar.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from strategies.backtest import BacktestSettings, run_backtest
+from strategies.backtest import LEVEL_COLUMNS, BacktestSettings, run_backtest
 
 COLUMNS = ("long_entry", "long_exit", "short_entry", "short_exit")
 STEP = pd.Timedelta("1h")
@@ -40,6 +41,13 @@ def reference(candles, signals, s: BacktestSettings, intrabar=None):
     pos = None
     trades, equity = [], []
     counts = {"ambiguous": 0, "resolved": 0, "trailed": 0}
+    given = {k: signals[k].tolist() for k in LEVEL_COLUMNS} if "long_stop_a" in signals.columns else None
+
+    def row_level(p, kind):
+        """The strategy's level in force (rule 13): a × the average entry + b of the row it was given on."""
+        name = ("long" if p["side"] == 1 else "short") + "_" + kind
+        a, b = given[name + "_a"][p["row"]], given[name + "_b"][p["row"]]
+        return None if math.isnan(a) else a * p["entry"] + b
 
     def close(i, price, reason):
         """Every leg (entry) of the position closes at ``price``; liquidated together when the position's loss
@@ -79,9 +87,14 @@ def reference(candles, signals, s: BacktestSettings, intrabar=None):
         """The nearer of stop loss and liquidation, and which one it is."""
         side, entry = p["side"], p["entry"]
         liq = entry * (1 - side / s.leverage)  # long: entry × (1 − 1/L), short: entry × (1 + 1/L)
-        if s.stop_loss_pct is None:
+        if given is not None:
+            sl = row_level(p, "stop")
+            if sl is None:
+                return liq, "liquidation"
+        elif s.stop_loss_pct is None:
             return liq, "liquidation"
-        sl = entry * (1 - side * s.stop_loss_pct / 100)
+        else:
+            sl = entry * (1 - side * s.stop_loss_pct / 100)
         if side * (sl - liq) >= 0:  # the stop is at or inside the liquidation price
             return sl, "stop_loss"
         return liq, "liquidation"
@@ -95,6 +108,9 @@ def reference(candles, signals, s: BacktestSettings, intrabar=None):
         return base, reason
 
     def tp_level(p):
+        if given is not None:
+            level = row_level(p, "target")
+            return math.inf * p["side"] if level is None else level
         if s.take_profit_pct is None:
             return math.inf * p["side"]
         return p["entry"] * (1 + p["side"] * s.take_profit_pct / 100)
@@ -151,8 +167,10 @@ def reference(candles, signals, s: BacktestSettings, intrabar=None):
             if equity_now > 0:
                 add_leg(i, side, o[i] * (1 + side * slip), equity_now * s.position_size_pct / 100)
                 pos.pop("trail", None)  # the stop is set again from the new average entry
+                pos["row"] = i - 1
         if pos is None and new_side and cash > 0:
             add_leg(i, new_side, o[i] * (1 + new_side * slip), cash * s.position_size_pct / 100)
+            pos["row"] = i - 1  # the levels the signal bar gave
         if pos:
             exposed = True
             side = pos["side"]
@@ -169,6 +187,8 @@ def reference(candles, signals, s: BacktestSettings, intrabar=None):
                 close(i, worse * (1 - side * slip), stop_reason)
             elif hit_tp:
                 close(i, tp, "take_profit")
+        if pos:  # after the close: the levels this bar gives act from the next one
+            pos["row"] = i
         if pos and s.trailing_stop_pct is not None:  # after the close: the best price so far, the stop behind it
             side, entry = pos["side"], pos["entry"]
             extreme = h[i] if side == 1 else lo[i]
@@ -245,6 +265,28 @@ def with_trail(settings, seed):
     )
 
 
+def with_levels(signals, bars, seed):
+    """Two cases in five with stop and target levels given bar by bar (rule 13), drawn apart from the rest: per bar
+    and side a share of the entry price, a level off the bar's close (sometimes on the wrong side of the price:
+    it fills at the next open), the entry less a distance, or none."""
+    rng = np.random.default_rng(30_000 + seed)
+    if seed % 5 not in (1, 2):
+        return signals
+    n = len(bars)
+    close = bars["close"].to_numpy()
+    columns = {}
+    for side, sign in (("long", 1.0), ("short", -1.0)):
+        for kind, toward in (("stop", -sign), ("target", sign)):
+            pattern = rng.integers(0, 3, n)
+            x = rng.uniform(-0.004, 0.06, n)
+            a = np.where(pattern == 0, 1 + toward * x, np.where(pattern == 1, 0.0, 1.0))
+            b = np.where(pattern == 0, 0.0, np.where(pattern == 1, close * (1 + toward * x), toward * x * close))
+            none = rng.random(n) < 0.15
+            columns[f"{side}_{kind}_a"] = np.where(none, np.nan, a)
+            columns[f"{side}_{kind}_b"] = np.where(none, np.nan, b)
+    return signals.assign(**columns)
+
+
 @pytest.mark.parametrize("seed", range(60))
 def test_kernel_matches_the_reference(seed):
     rng = np.random.default_rng(seed)
@@ -253,6 +295,7 @@ def test_kernel_matches_the_reference(seed):
     signals = pd.DataFrame(rng.random((len(bars), 4)) < density, index=bars.index, columns=list(COLUMNS))
     settings = with_trail(random_settings(rng), seed)
     settings, signals = with_pyramiding(settings, signals, seed)
+    signals = with_levels(signals, bars, seed)
     intrabar = None
     if seed % 3:
         intrabar = fine[rng.random(len(fine)) > 0.1]  # with holes: some bars have partial or no data
@@ -282,7 +325,7 @@ def test_kernel_matches_the_reference(seed):
 
 def test_the_random_cases_cover_every_exit_reason():
     """The seeds above are not all quiet: together they hit every exit reason and the intrabar paths."""
-    reasons, ambiguous, resolved, trailed, stacked = set(), 0, 0, 0, 0
+    reasons, ambiguous, resolved, trailed, stacked, level_exits = set(), 0, 0, 0, 0, set()
     for seed in range(60):
         rng = np.random.default_rng(seed)
         bars, fine = random_market(rng, 120)
@@ -290,15 +333,20 @@ def test_the_random_cases_cover_every_exit_reason():
         signals = pd.DataFrame(rng.random((len(bars), 4)) < density, index=bars.index, columns=list(COLUMNS))
         settings = with_trail(random_settings(rng), seed)
         settings, signals = with_pyramiding(settings, signals, seed)
+        signals = with_levels(signals, bars, seed)
         intrabar = fine[rng.random(len(fine)) > 0.1] if seed % 3 else None
         result = run_backtest(bars, signals, settings, intrabar=intrabar, timeframe="1h")
         trailed += reference(bars, signals, settings, intrabar)[2]["trailed"]
         trades = result.trades
         stacked += int((trades.groupby("exit_time").size() > 1).sum()) if len(trades) else 0
         reasons |= set(result.trades["exit_reason"])
+        if "long_stop_a" in signals.columns:
+            level_exits |= set(zip(trades["side"], trades["exit_reason"], strict=True))
         ambiguous += result.metrics["ambiguous_bars"]
         resolved += result.metrics["ambiguous_resolved_intrabar"]
     assert reasons == {"signal", "stop_loss", "take_profit", "liquidation", "reversal", "end"}
     assert resolved > 0 and ambiguous > resolved
     assert trailed > 100  # the trail really moved the stop, many times
     assert stacked > 50  # positions of several entries (pyramiding) closed together, many times
+    # the levels given bar by bar stopped and took profit on longs and shorts
+    assert {(side, reason) for side in ("long", "short") for reason in ("stop_loss", "take_profit")} <= level_exits
