@@ -24,6 +24,11 @@ import pandas as pd
 SIGNAL_COLUMNS = ("long_entry", "long_exit", "short_entry", "short_exit")
 # Optional: another entry in the direction held (pyramiding; a Pine script's own), kept when a strategy gives them.
 ADD_COLUMNS = ("long_add", "short_add")
+# Optional float columns: the strategy's own stop and target bar by bar (strategies.backtest rule 13).
+LEVEL_COLUMNS = (
+    "long_stop_a", "long_stop_b", "long_target_a", "long_target_b",
+    "short_stop_a", "short_stop_b", "short_target_a", "short_target_b",
+)  # fmt: skip
 
 
 def _(text: str) -> str:
@@ -235,4 +240,6 @@ class Strategy:
         frame = computed.loc[:, names].fillna(False).astype(bool)
         # No signal before the warm-up is over (an exit rule may be computable earlier than the entry).
         frame.iloc[: needed - 1] = False
+        if LEVEL_COLUMNS[0] in computed.columns:  # the strategy's own levels, as floats
+            frame = frame.join(computed.loc[:, list(LEVEL_COLUMNS)].astype("float64"))
         return frame

@@ -20,9 +20,17 @@ With ``strategy(pyramiding=N)`` an entry the script makes in the direction it ho
 (``long_add``/``short_add``): the backtest adds an entry while it holds fewer than N. The held runs show the script
 one entry held, so a script that counts its entries (``strategy.opentrades``) itself is read as holding one.
 
-What this cannot express yet is refused with a sentence, never approximated: a stop or
-target that moves from bar to bar, different levels for longs and shorts, quantities other than a percent of
-equity, entries that depend on the position in ways the backtest's rule 2 does not.
+A stop or target that moves from bar to bar (``stop=ta.lowest(low, 10)``, ``stop=strategy.position_avg_price -
+2 * ta.atr(14)``, a level set at the entry from the signal bar's close) becomes the backtest's levels bar by bar
+(its rule 13): per bar and side a level ``a × entry price + b``, read off the held runs at three entry prices
+(1, the market's median close and twice it) — two give a and b, the third checks the level really is a straight
+line of the entry price (``math.max(strategy.position_avg_price * 0.95, ta.lowest(low, 10))`` is not, and is
+refused). A level given on a bar holds until the script gives another, as an exit order rests on TradingView until
+the script changes it.
+
+What this cannot express yet is refused with a sentence, never approximated: a trailing stop that moves from bar
+to bar, quantities other than a percent of equity, entries that depend on the position in ways the backtest's
+rule 2 does not.
 """
 
 from __future__ import annotations
@@ -35,7 +43,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from strategies.interface import ADD_COLUMNS, SIGNAL_COLUMNS, _
+from strategies.interface import ADD_COLUMNS, LEVEL_COLUMNS, SIGNAL_COLUMNS, _
 from strategies.pine.check import report_of
 from strategies.pine.run import Batch, Order, Runner
 from strategies.pine.source import Parsed
@@ -124,30 +132,36 @@ def compile_script(
     for side, batches in calls.items():
         for batch in batches:
             _signal(batch, side, entries, columns)
-    _state_check(parsed, candles, params, budget, calls, settings["pyramiding"])
+    at_price = _state_check(parsed, candles, params, budget, calls, settings["pyramiding"])
     if any(batch.kind == "exit" and _ticks_given(batch) for side in (1, -1) for batch in calls[side]):
         _tick_check(parsed, candles, params, budget, calls, entries, settings)
     frame = pd.DataFrame(columns, index=candles.index)
+    moving = settings.get("levels") == BY_BAR
+    if moving or settings["stop_loss_pct"] is not None or settings["take_profit_pct"] is not None:
+        levels = _bar_levels(parsed, candles, params, budget, calls, at_price, entries)
+        if moving or not _as_settings(levels, settings, columns, entries, _market_price(candles)):
+            settings.update(stop_loss_pct=None, take_profit_pct=None, levels=BY_BAR)
+            frame = frame.assign(**levels)
     return Compiled(signals=frame, settings=settings, entries=entries)
 
 
 def _state_check(
     parsed: Parsed, candles: pd.DataFrame, params: Any, budget: Any, calls: dict[int, list[Batch]], pyramiding: int
-) -> None:
+) -> tuple[float, dict[int, list[Batch]]] | None:
     """The held runs make up the account: an entry at 1, no equity, no profit, no closed trade, one entry held. The
     order calls must not depend on that (an exit's levels may: they are read as distances from the entry). So a
     script that reads one of them runs again with other made-up values (an entry at the market's median close), and
-    its orders must come out the same."""
+    its orders must come out the same. Returns that price and the held runs made at it (None: nothing read)."""
     text = _COMMENT.sub("", parsed.text)
     read = [name for name in MADE_UP if name in text and (name != "strategy.opentrades" or pyramiding > 1)]
     if not read:
-        return
+        return None
     sides = (0, 1, -1) if any(name != "strategy.position_avg_price" for name in read) else (1, -1)
-    price = float(np.nanmedian(candles["close"].to_numpy(dtype="float64"))) if len(candles) else 2.0
+    price = _market_price(candles)
+    made: dict[int, list[Batch]] = {}
     for side in sides:  # entered at a price of the market (1 is far from any): conditions on it turn
-        other = price if math.isfinite(price) and price != 1.0 else 2.0
-        broker = _Held(side, other=other, more="strategy.opentrades" in read)
-        again = _batches(Runner(parsed, candles, params, broker=broker, **budget).run())
+        broker = _Held(side, other=price, more="strategy.opentrades" in read)
+        again = made[side] = _batches(Runner(parsed, candles, params, broker=broker, **budget).run())
         if not _same_orders(_orders_of(again), _orders_of(calls[side])):
             raise PineCompileError(
                 _(
@@ -157,6 +171,13 @@ def _state_check(
                 ),
                 {"names": ", ".join(read)},
             )
+    return price, made
+
+
+def _market_price(candles: pd.DataFrame) -> float:
+    """The market's median close (2 when there is none, or it is 1: the held runs' own entry price)."""
+    price = float(np.nanmedian(candles["close"].to_numpy(dtype="float64"))) if len(candles) else 2.0
+    return price if math.isfinite(price) and price > 0 and price != 1.0 else 2.0
 
 
 def _orders_of(batches: list[Batch]) -> dict[tuple[Any, ...], np.ndarray]:
@@ -185,7 +206,12 @@ def _tick_check(
     again = dict(calls)
     for side in (1, -1):
         again[side] = _batches(Runner(parsed, candles, params, broker=_Held(side, 2 * MINTICK), **budget).run())
-    if _settings(parsed, again, entries, 2 * MINTICK) != settings:
+    trail = ("trailing_stop_pct", "trailing_activation_pct")
+    theirs = _settings(parsed, again, entries, 2 * MINTICK)
+    same = all(theirs.get(key) == settings.get(key) for key in trail)
+    n = len(candles)  # the stop and target at an entry of 1 come out the same
+    ours, twice = _level_table(calls, entries, 1.0, MINTICK, n), _level_table(again, entries, 1.0, 2 * MINTICK, n)
+    if not (same and all(_close(ours[key], twice[key]) for key in ours)):
         raise PineCompileError(
             _(
                 "strategy.exit gives ticks that do not follow the market's tick: write them from the entry price, "
@@ -263,8 +289,13 @@ def _settings(
                 continue
             for key, distances in _distances(batch, direction, mintick).items():
                 found[key][direction].update(np.unique(np.round(distances * 100, 9)).tolist())
-    settings["stop_loss_pct"] = _one_level(found["stop"], "stop")
-    settings["take_profit_pct"] = _one_level(found["target"], "target")
+    if len(found["stop"]["long"] | found["stop"]["short"]) > 1 or len(found["target"]["long"] | found["target"][
+        "short"]) > 1:  # fmt: skip
+        settings["stop_loss_pct"] = settings["take_profit_pct"] = None
+        settings["levels"] = BY_BAR  # the stop and target bar by bar (_bar_levels)
+    else:
+        settings["stop_loss_pct"] = _one_level(found["stop"], "stop")
+        settings["take_profit_pct"] = _one_level(found["target"], "target")
     trail = _one_level(found["trail"], "trail")
     if trail is not None:
         settings["trailing_stop_pct"] = trail
@@ -274,6 +305,7 @@ def _settings(
 
 
 LEVELS = ("stop", "target", "trail", "activation")
+BY_BAR = "bar"  # settings["levels"]: the script's stop and target move from bar to bar (the frame's level columns)
 
 
 def _array(value: Any) -> np.ndarray:
@@ -322,25 +354,133 @@ def _one_level(levels: dict[str, set[float]], what: str) -> float | None:
     found = levels["long"] | levels["short"]
     if not found:
         return None
-    if len(found) > 1:
-        template = (
+    if len(found) > 1:  # a stop or target that moves is read bar by bar (_bar_levels); a trail is not yet
+        raise PineCompileError(
             _(
-                "The stop moves from bar to bar or differs between longs and shorts: not supported yet (Trendy's "
-                "backtest takes one percentage from the entry price)."
-            )
-            if what == "stop"
-            else _(
                 "The trailing stop moves from bar to bar or differs between longs and shorts: not supported yet "
                 "(Trendy's backtest takes one distance, a percentage of the entry price)."
             )
-            if what in ("trail", "activation")
-            else _(
-                "The target moves from bar to bar or differs between longs and shorts: not supported yet (Trendy's "
-                "backtest takes one percentage from the entry price)."
-            )
         )
-        raise PineCompileError(template)
     return found.pop()
+
+
+def _bar_levels(
+    parsed: Parsed,
+    candles: pd.DataFrame,
+    params: Any,
+    budget: Any,
+    calls: dict[int, list[Batch]],
+    at_price: Any,
+    entries: Any,
+) -> dict[str, np.ndarray]:
+    """The script's stop and target bar by bar as the backtest's level columns (rule 13: a × entry + b, per side),
+    read off the held runs at entry prices of the market's median close and ten times it, and checked at 1 (the
+    held runs' own). A script that reads none of the made-up account values gives the same calls at every entry
+    price: its runs serve all three."""
+    n = len(candles)
+    if at_price is None:
+        price = _market_price(candles)
+        points = ((price, calls), (10 * price, calls), (1.0, calls))
+    else:
+        price, made = at_price
+        far = {side: _batches(Runner(parsed, candles, params, broker=_Held(side, other=10 * price), **budget).run())
+               for side in (1, -1)}  # fmt: skip
+        points = ((price, {**calls, **made}), (10 * price, {**calls, **far}), (1.0, calls))
+    (low, one), (high, two), (check, three) = (
+        (entry, _level_table(runs, entries, entry, MINTICK, n)) for entry, runs in points
+    )
+    columns: dict[str, np.ndarray] = {}
+    for key in one:
+        given = ~np.isnan(one[key])
+        if not (np.array_equal(given, ~np.isnan(two[key])) and np.array_equal(given, ~np.isnan(three[key]))):
+            raise PineCompileError(_NOT_LINE)
+        a = (two[key] - one[key]) / (high - low)
+        b = one[key] - a * low
+        if not _close(a * check + b, three[key], scale=price):
+            raise PineCompileError(_NOT_LINE)
+        # A level holds until the script gives another (an exit order rests until it is changed).
+        columns[f"{key}_a"] = pd.Series(a).ffill().to_numpy()
+        columns[f"{key}_b"] = pd.Series(b).ffill().to_numpy()
+    return {name: columns[name] for name in LEVEL_COLUMNS}
+
+
+def _as_settings(
+    levels: dict[str, np.ndarray],
+    settings: dict[str, Any],
+    signals: dict[str, np.ndarray],
+    entries: Any,
+    price: float,
+) -> bool:
+    """Are the levels the settings' one stop loss and take profit (a fixed % of the entry, for both sides)? On every
+    bar from a side's first entry signal on, for each side the script trades; a side without a stop has none."""
+    for side, sign in (("long", 1.0), ("short", -1.0)):
+        if side not in entries.values():
+            continue
+        first = int(np.argmax(signals[f"{side}_entry"])) if signals[f"{side}_entry"].any() else 0
+        for kind, key, toward in (("stop", "stop_loss_pct", -sign), ("target", "take_profit_pct", sign)):
+            a, b = levels[f"{side}_{kind}_a"][first:], levels[f"{side}_{kind}_b"][first:]
+            pct = settings[key]
+            if pct is None:
+                if not np.isnan(a).all():
+                    return False
+                continue
+            share = 1.0 + toward * pct / 100
+            if np.isnan(a).any() or not (np.abs(a - share) <= 1e-9).all():
+                return False
+            if not (np.abs(b) <= 1e-9 * price).all():
+                return False
+    return True
+
+
+_NOT_LINE = _(
+    "The stop or target is not a fixed share of the entry price plus a price of the market (e.g. it takes the "
+    "larger of two levels): not supported yet. Write it as strategy.position_avg_price * x + y, or from the "
+    "market alone (ta.lowest(low, 10))."
+)
+
+
+def _close(a: np.ndarray, b: np.ndarray, scale: float = 1.0) -> bool:
+    """Equal to 1e-9 of the level (or of ``scale``), NaN where the other is NaN."""
+    both = ~np.isnan(a) & ~np.isnan(b)
+    if not np.array_equal(np.isnan(a), np.isnan(b)):
+        return False
+    return bool(np.all(np.abs(a[both] - b[both]) <= 1e-9 * np.maximum(np.abs(b[both]), scale)))
+
+
+def _level_table(
+    runs: dict[int, list[Batch]], entries: Any, entry: float, mintick: float, n: int
+) -> dict[str, np.ndarray]:
+    """The stop and target prices the exit calls of the held runs give on each bar for a position entered at
+    ``entry`` ("long_stop", "long_target", "short_stop", "short_target"; NaN where none). ``stop=``/``limit=``
+    are prices, ``loss=``/``profit=`` ticks from the entry; with both, the nearer acts (TradingView's rule)."""
+    table: dict[str, np.ndarray] = {}
+    for side, direction in ((1, "long"), (-1, "short")):
+        stops, targets = np.full(n, np.nan), np.full(n, np.nan)
+        nearer_stop, nearer_target = (np.fmax, np.fmin) if side > 0 else (np.fmin, np.fmax)
+        for batch in runs[side]:
+            if batch.kind != "exit":
+                continue
+            source = batch.args.get("from_entry")
+            if (entries.get(str(source)) if source is not None else direction) != direction:
+                continue
+            count = len(batch.bars)
+
+            def arg(key: str, count: int = count, args: dict[str, Any] = batch.args) -> np.ndarray:
+                value = args.get(key)
+                return np.full(count, np.nan) if value is None else np.broadcast_to(_array(value), (count,))
+
+            stop = nearer_stop(arg("stop"), entry - side * arg("loss") * mintick)
+            target = nearer_target(arg("limit"), entry + side * arg("profit") * mintick)
+            for levels, found in ((stops, stop), (targets, target)):
+                before = levels[batch.bars]
+                clash = ~np.isnan(before) & ~np.isnan(found) & (before != found)
+                if clash.any():
+                    raise PineCompileError(
+                        _("Two strategy.exit calls give different stops or targets on the same bar: not supported.")
+                    )
+                levels[batch.bars] = np.where(np.isnan(found), before, found)
+        table[f"{direction}_stop"], table[f"{direction}_target"] = stops, targets
+    return table
 
 
 def _direction(flat: Any, entries: dict[str, str]) -> str:

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from strategies import indicators as ta
-from strategies.backtest import BacktestSettings, run_backtest
+from strategies.backtest import LEVEL_COLUMNS, BacktestSettings, run_backtest
 from strategies.pine.compile import PineCompileError, compile_script
 from strategies.pine.source import read
 
@@ -250,12 +250,46 @@ def short_adds_in_trend(c):
     return frame.assign(long_add=False, short_add=add.to_numpy()), {"direction": "short", "pyramiding": 2}
 
 
+def levels(frame, **given):
+    """The level columns (rule 13), NaN but ``name=(a, b)``, held forward as a resting exit order is."""
+    columns = {name: np.full(len(frame), np.nan) for name in LEVEL_COLUMNS}
+    for name, (a, b) in given.items():
+        b = pd.Series(b, index=frame.index)
+        columns[f"{name}_a"] = pd.Series(np.where(b.notna(), a, np.nan), index=frame.index).ffill().to_numpy()
+        columns[f"{name}_b"] = b.ffill().to_numpy()
+    return frame.assign(**columns)
+
+
+def atr_stop_moving(c):
+    # From the average entry: a = 1 and b = −2 ATR (stop), +3 ATR (target), on every bar.
+    fast, slow, atr = ta.ema(c.close, 20), ta.ema(c.close, 50), ta.atr(c.high, c.low, c.close, 14)
+    frame = signals(c.index, cross_up(fast, slow), cross_down(fast, slow))
+    return levels(frame, long_stop=(1.0, -2 * atr), long_target=(1.0, 3 * atr)), {"levels": "bar"}
+
+
+def atr_levels_at_entry(c):
+    # Set on the signal bar from its close (a = 0), held until the next signal of that side.
+    fast, slow, atr = ta.ema(c.close, 9), ta.ema(c.close, 21), ta.atr(c.high, c.low, c.close, 14)
+    up, down = cross_up(fast, slow), cross_down(fast, slow)
+    frame = signals(c.index, up, short_entry=down)
+    return levels(
+        frame,
+        long_stop=(0.0, (c.close - 1.5 * atr).where(up)), long_target=(0.0, (c.close + 3 * atr).where(up)),
+        short_stop=(0.0, (c.close + 1.5 * atr).where(down)), short_target=(0.0, (c.close - 3 * atr).where(down)),
+    ), {"direction": "both", "levels": "bar"}  # fmt: skip
+
+
+def chandelier_short(c):
+    frame = signals(c.index, short_entry=cross_down(c.close, ta.sma(c.close, 50)))
+    return levels(frame, short_stop=(0.0, ta.highest(c.high, 10))), {"direction": "short", "levels": "bar"}
+
+
 CALCULATIONS = (
     sma_cross_inputs, rsi_short_only, var_streaks, switch_modes, channel_function, na_handling, exit_percent,
     macd_both_ways, for_momentum, barssince_pullback, atr_breakout, bb_tuple, ema_ribbon_both, stoch_oversold,
     vwma_trend, obv_cum, hull_turns, pivot_breakout, valuewhen_levels, supertrend_flip, while_count, ternary_regime,
     short_exit_percent, donchian_mid, math_inputs, trail_breakout, short_trail_after_gain, rsi_dips_pyramiding,
-    short_adds_in_trend,
+    short_adds_in_trend, atr_stop_moving, atr_levels_at_entry, chandelier_short,
 )  # fmt: skip
 EXPECTED = {fn.__name__: fn for fn in CALCULATIONS}
 
@@ -269,13 +303,18 @@ def test_the_compiled_script_gives_the_independent_signals_and_trades(name, bars
     expected, settings = EXPECTED[name](bars)
     compiled = compile_script(read((CORPUS / f"{name}.pine").read_text()), bars)
     got = compiled.signals
+    assert set(got.columns) == set(expected.columns)
     for column in expected.columns:
+        if column in LEVEL_COLUMNS:  # read off three runs: equal to rounding
+            np.testing.assert_allclose(got[column], expected[column], rtol=1e-9, atol=1e-9 * bars.close.max())
+            continue
         wrong = np.flatnonzero(got[column].to_numpy() != expected[column].to_numpy())
         assert not wrong.size, (column, wrong[:10].tolist())
-    assert int(expected.to_numpy().sum()) > 10
-    wanted = {**BASE, **settings}
+    assert int(expected.drop(columns=list(LEVEL_COLUMNS), errors="ignore").to_numpy().sum()) > 10
+    wanted = {**BASE, **{k: v for k, v in settings.items() if k != "levels"}}
     assert {k: v for k, v in compiled.settings.items() if k in settings} == settings
-    ours = run_backtest(bars, got, BacktestSettings(**{**BASE, **compiled.settings, "slippage_bps": 5.0}))
+    engine = {k: v for k, v in compiled.settings.items() if k != "levels"}
+    ours = run_backtest(bars, got, BacktestSettings(**{**BASE, **engine, "slippage_bps": 5.0}))
     theirs = run_backtest(bars, expected, BacktestSettings(**wanted))
     pd.testing.assert_frame_equal(ours.trades, theirs.trades)
     if "pyramiding" in settings:  # positions of several entries, closed together
@@ -283,6 +322,10 @@ def test_the_compiled_script_gives_the_independent_signals_and_trades(name, bars
     if "trailing_stop_pct" in settings:  # the trail changes the trades: the same run without it differs
         untrailed = run_backtest(bars, expected, BacktestSettings(**{**wanted, "trailing_stop_pct": None}))
         assert not untrailed.trades.equals(theirs.trades)
+    if "levels" in settings:  # the levels stop or take profit, many times; without them the trades differ
+        assert theirs.trades["exit_reason"].isin(["stop_loss", "take_profit"]).sum() > 10
+        plain = run_backtest(bars, expected.drop(columns=list(LEVEL_COLUMNS)), BacktestSettings(**BASE))
+        assert not plain.trades.equals(theirs.trades)
 
 
 EXIT = """//@version=6
@@ -301,7 +344,8 @@ strategy.exit("X", "L", {arguments})
         ("trail_offset=strategy.position_avg_price * 0.01 / syminfo.mintick", "A trailing stop needs trail_offset="),
         ("trail_points=0", "A trailing stop needs trail_offset="),
         ("trail_points=0, trail_offset=close * 0.01 / syminfo.mintick", "The trailing stop moves from bar to bar"),
-        ("stop=ta.lowest(low, 10)", "The stop moves from bar to bar"),
+        ("stop=math.max(strategy.position_avg_price * 0.95, ta.lowest(low, 10))", "is not a fixed share of the "),
+        ("stop=math.min(close, strategy.position_avg_price) * 0.97", "is not a fixed share of the entry price"),
     ],
 )
 def test_exits_trendy_cannot_trade_as_written_are_refused_with_a_sentence(arguments, message, bars):
