@@ -105,6 +105,11 @@ class BacktestRun(models.Model):
     pyramiding = models.PositiveSmallIntegerField(
         _("entries per position (pyramiding)"), default=1, validators=[MinValueValidator(1), MaxValueValidator(10)]
     )
+    levels_by_bar = models.BooleanField(
+        _("stop loss and take profit set by the script bar by bar"),
+        default=False,
+        help_text=_("The script's strategy.exit moves them from bar to bar; the percentages do not apply."),
+    )
     direction = models.CharField(_("direction"), max_length=8, choices=Direction.choices, default=Direction.LONG)
     # Optimisation only: the search.
     search = models.JSONField(_("search"), default=dict, blank=True)

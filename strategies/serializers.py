@@ -107,6 +107,7 @@ class BacktestRunSerializer(serializers.ModelSerializer):
             "start",
             "end",
             *SETTINGS_FIELDS,
+            "levels_by_bar",
             "search",
             "metrics",
             "trades",

@@ -59,6 +59,7 @@ class RiskSettings:
     trailing_stop_pct: Decimal | None = None
     trailing_activation_pct: Decimal = Decimal("0")
     pyramiding: int = 1
+    levels_by_bar: bool = False  # the strategy's own stop and target bar by bar (its signal frame has them)
 
     def engine(self) -> BacktestSettings:
         return BacktestSettings(
@@ -89,6 +90,7 @@ def _risk_from_run(run: BacktestRun) -> RiskSettings:
         trailing_stop_pct=run.trailing_stop_pct,
         trailing_activation_pct=run.trailing_activation_pct,
         pyramiding=run.pyramiding,
+        levels_by_bar=run.levels_by_bar,
     )
 
 
@@ -291,12 +293,13 @@ OUTSIDE = {
 def script_levels(strategy: Strategy, params: dict[str, Any], candles: pd.DataFrame) -> dict[str, Any] | None:
     """The stop loss, take profit and trailing stop a strategy sets itself (a Pine script's ``strategy.exit``), to
     0.01 % as the settings hold them; None when the trader's settings decide (the built-ins, a script without exit
-    levels)."""
+    levels). A stop and target that move from bar to bar (``levels_by_bar``) are no percentage: both are None."""
     if strategy.exit_levels is None:
         return None
-    found = strategy.exit_levels(candles, strategy.validate(params))  # as signals() runs it (one run, memoised)
+    found = dict(strategy.exit_levels(candles, strategy.validate(params)))  # as signals() runs it (memoised)
+    by_bar = bool(found.pop("levels_by_bar", False))
     levels = {key: value for key, value in found.items() if value is not None}
-    if not levels:
+    if not levels and not by_bar:
         return None
     found = {
         key: int(value) if key == "pyramiding" else Decimal(str(value)).quantize(Decimal("0.01"))
@@ -306,6 +309,8 @@ def script_levels(strategy: Strategy, params: dict[str, Any], candles: pd.DataFr
         low, high = SETTING_LIMITS[key]
         if not low <= value <= high:
             raise StrategyError(OUTSIDE[key], {"value": value, "low": low, "high": high or "∞"})
+    if by_bar:
+        found.update(stop_loss_pct=None, take_profit_pct=None, levels_by_bar=True)
     return found
 
 

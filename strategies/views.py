@@ -384,13 +384,18 @@ def _settings_text(run: BacktestRun | services.RiskSettings) -> list[str]:
         _("starting capital %(amount)s") % {"amount": display.amount(run.initial_capital)},
         _("fee %(rate)s per fill") % {"rate": display.percent(run.fee_rate * 100, 2)},
         _("slippage %(rate)s") % {"rate": display.percent(run.slippage_bps / 100, 2)},
-        _("stop loss %(pct)s") % {"pct": display.percent(run.stop_loss_pct)}
-        if run.stop_loss_pct is not None
-        else _("no stop loss"),
-        _("take profit %(pct)s") % {"pct": display.percent(run.take_profit_pct)}
-        if run.take_profit_pct is not None
-        else _("no take profit"),
     ]
+    if getattr(run, "levels_by_bar", False):
+        items.append(_("stop loss and take profit set by the script bar by bar"))
+    else:
+        items += [
+            _("stop loss %(pct)s") % {"pct": display.percent(run.stop_loss_pct)}
+            if run.stop_loss_pct is not None
+            else _("no stop loss"),
+            _("take profit %(pct)s") % {"pct": display.percent(run.take_profit_pct)}
+            if run.take_profit_pct is not None
+            else _("no take profit"),
+        ]
     trail = getattr(run, "trailing_stop_pct", None)
     if trail is not None:
         start = run.trailing_activation_pct or 0

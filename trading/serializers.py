@@ -59,6 +59,7 @@ class BotSerializer(serializers.ModelSerializer):
             "trailing_stop_pct",
             "trailing_activation_pct",
             "pyramiding",
+            "levels_by_bar",
             "max_drawdown_pct",
             "daily_loss_limit_pct",
             "direction",

@@ -116,11 +116,13 @@ def pine_strategy(
     def compute(candles: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
         return _compile(candles, params).signals
 
-    def exit_levels(candles: pd.DataFrame, params: dict[str, Any]) -> dict[str, float | None]:
+    def exit_levels(candles: pd.DataFrame, params: dict[str, Any]) -> dict[str, Any]:
         key, settings = last[:]
         if key != _run_key(candles, params):
             settings = _compile(candles, params).settings
-        return {name: settings.get(name) for name in EXIT_SETTINGS}
+        levels: dict[str, Any] = {name: settings.get(name) for name in EXIT_SETTINGS}
+        levels["levels_by_bar"] = settings.get("levels") == "bar"  # the signals carry them (backtest rule 13)
+        return levels
 
     return Strategy(
         slug=slug,

@@ -761,3 +761,47 @@ def test_a_backtest_runs_the_script_once_and_a_change_runs_it_again(alice, store
     # The levels of candles other than the last run's: a run of their own.
     levels = strategy.exit_levels(changed, strategy.validate({}))
     assert len(calls) == 4 and round(levels["stop_loss_pct"], 6) == 3.0
+
+
+MOVING = (CORPUS / "atr_stop_moving.pine").read_text()
+
+
+def test_a_script_whose_stop_moves_says_so_in_its_run_bot_pages_and_api(
+    alice, bob, alice_client, alice_api, stored_btc_1h, tmp_path
+):
+    """An ATR stop and target from the average entry move from bar to bar (backtest rule 13): no percentage applies,
+    and the run, the bot, the pages and the API say the script sets them bar by bar."""
+    version = pine_script_create(user=alice, name="ATR", source=MOVING)
+    run = _run(alice, version.slug, risk=services.RiskSettings(stop_loss_pct=Decimal("1"), take_profit_pct=None))
+    assert services.backtest_run_execute(run_id=run.id) == "done"
+    run.refresh_from_db()
+    assert run.levels_by_bar and (run.stop_loss_pct, run.take_profit_pct) == (None, None)
+    reasons = [t["exit_reason"] for t in run.result["trades"]]
+    assert "stop_loss" in reasons and "take_profit" in reasons, reasons
+    page = alice_client.get(f"/strategies/backtests/{run.id}/").content.decode()
+    assert "stop loss and take profit set by the script bar by bar" in page and "stop loss 1" not in page
+    alice_client.cookies["django_language"] = "ko"
+    korean = alice_client.get(f"/strategies/backtests/{run.id}/").content.decode()
+    assert "손절과 익절을 스크립트가 봉마다 정함" in korean
+    assert alice_api.get(f"/api/v1/backtests/{run.id}/").json()["levels_by_bar"] is True
+    # The same without the script's levels: a 1 % stop, and other trades.
+    plain = _run(alice, version.slug, risk=services.RiskSettings(stop_loss_pct=Decimal("1"), take_profit_pct=None))
+    BacktestRun.objects.filter(id=plain.id).update(strategy=pine_script_create(user=alice, name="", source=SMA).slug)
+    services.backtest_run_execute(run_id=plain.id)
+    plain.refresh_from_db()
+    assert not plain.levels_by_bar and plain.stop_loss_pct == Decimal("1.00")
+
+    store_market(tmp_path)
+    settings_ = bot_services.BotSettings(strategy=version.slug, symbol="BTC/USDT", timeframe="1h")
+    bot = bot_services.bot_create(user=alice, exchange_account=paper_account(alice), settings_=settings_)
+    assert bot.levels_by_bar and (bot.stop_loss_pct, bot.take_profit_pct) == (None, None)
+    assert alice_api.get(f"/api/v1/bots/{bot.pk}/").json()["levels_by_bar"] is True
+    assert "봉마다 정함" in alice_client.get("/trading/bots/").content.decode()
+    # Moved to a version with a fixed stop: the percentages apply again and the bot says so.
+    fixed_levels = "stop=strategy.position_avg_price * 0.97, limit=strategy.position_avg_price * 1.05"
+    fixed_source = MOVING.replace("stop=strategy.position_avg_price - mult * atr, limit=strategy.position_avg_price "
+                                  "+ 3 * atr", fixed_levels)  # fmt: skip
+    fixed = pine_version_add(user=alice, script_id=version.script_id, source=fixed_source)
+    moved = bot_services.bot_move_version(user=alice, bot=bot, strategy=fixed.slug)
+    assert not moved.levels_by_bar
+    assert (moved.stop_loss_pct, moved.take_profit_pct) == (Decimal("3.00"), Decimal("5.00"))

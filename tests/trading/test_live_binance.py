@@ -207,3 +207,57 @@ def test_a_trailing_stop_and_an_added_entry_reach_binance_as_signed_orders(bot, 
     stop = Order.objects.get(position=position, purpose=Order.Purpose.STOP_LOSS, status=Order.Status.OPEN)
     assert binance_server.order(stop.client_order_id).amount == position.amount  # the whole position
     assert stop.trigger_price == (position.entry_price * D("0.98")).quantize(D("0.01"))  # from the average
+
+
+def _with_levels(signal: dict, **given: tuple[float, float]) -> dict:
+    """A signal row with the strategy's own levels (backtest rule 13): ``name=(a, b)``, None elsewhere."""
+    from strategies.interface import LEVEL_COLUMNS
+
+    row = {**signal, **dict.fromkeys(LEVEL_COLUMNS)}
+    for name, (a, b) in given.items():
+        row[f"{name}_a"], row[f"{name}_b"] = a, b
+    return row
+
+
+def test_a_strategys_moving_levels_reach_binance_as_signed_orders(bot, binance_server):
+    """On a real adapter: the entry places the signal candle's stop (a price of the market) and target (the entry +
+    2,000) from the fill; the next closed candle moves both (cancelled and placed again); a target the price is
+    already beyond closes the position with a limit order at it, which fills at once."""
+    C2, C3 = C1 + HOUR, C1 + 2 * HOUR
+    pinned = clock.Pin
+    signal = _with_levels(LONG, long_stop=(0.0, 49_000.0), long_target=(1.0, 2_000.0))
+    with clock.pinned(pinned(time=C1 + HOUR, price=lambda exchange, symbol: D(50_000))):
+        assert ticks.bot_tick(bot_id=bot.pk, candle_open=C1, signal=signal).outcome == "traded"
+    position = Position.objects.get(bot=bot)
+    stop = Order.objects.get(position=position, purpose=Order.Purpose.STOP_LOSS, status=Order.Status.OPEN)
+    take = Order.objects.get(position=position, purpose=Order.Purpose.TAKE_PROFIT, status=Order.Status.OPEN)
+    assert binance_server.order(stop.client_order_id).trigger == D(49_000)  # not the bot's 2 %
+    assert binance_server.order(take.client_order_id).trigger == (position.entry_price + 2_000).quantize(D("0.01"))
+
+    Position.objects.filter(pk=position.pk).update(opened_at=C2 + timedelta(seconds=2))
+    _candle(C2, high="50500", low="49800")
+    binance_server.prices["BTC/USDT"] = D(50_200)
+    hold = _with_levels(dict.fromkeys(LONG, False), long_stop=(0.0, 49_500.0), long_target=(1.0, 1_500.0))
+    with clock.pinned(pinned(time=C2 + HOUR, price=lambda exchange, symbol: D(50_200))):
+        assert ticks.bot_tick(bot_id=bot.pk, candle_open=C2, signal=hold).outcome == "nothing"
+    position.refresh_from_db()
+    assert (position.stop_loss, position.take_profit) == (D(49_500), (position.entry_price + 1_500).quantize(D("0.01")))
+    for old in (stop, take):
+        old.refresh_from_db()
+        assert old.status == Order.Status.CANCELED and binance_server.order(old.client_order_id).status == "canceled"
+    moved = Order.objects.get(position=position, purpose=Order.Purpose.STOP_LOSS, status=Order.Status.OPEN)
+    assert binance_server.order(moved.client_order_id).trigger == D(49_500)
+
+    _candle(C3, high="51900", low="50100")
+    binance_server.prices["BTC/USDT"] = D(51_800)
+    beyond = _with_levels(dict.fromkeys(LONG, False), long_stop=(0.0, 49_500.0), long_target=(0.0, 51_000.0))
+    with clock.pinned(pinned(time=C3 + HOUR, price=lambda exchange, symbol: D(51_800))):
+        result = ticks.bot_tick(bot_id=bot.pk, candle_open=C3, signal=beyond)
+    assert result.outcome == "traded", result.message
+    position.refresh_from_db()
+    assert position.status == Position.Status.CLOSED
+    closing = Order.objects.get(pk=result.orders[0])
+    assert (closing.purpose, closing.type) == (Order.Purpose.TAKE_PROFIT, "limit")
+    sent = binance_server.order(closing.client_order_id)
+    assert (sent.type, sent.price, sent.status) == ("limit", D(51_000), "filled")
+    assert not Order.objects.filter(position=position, status__in=Order.OPEN_STATUSES).exists()

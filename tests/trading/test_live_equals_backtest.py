@@ -130,6 +130,8 @@ PINE = Path(__file__).parents[1] / "pine" / "corpus"
         ("macd_both_ways.pine", ("--direction", "both", "--stop-loss", "none", "--take-profit", "none")),
         ("sma_cross_inputs.pine", ("--param", "fastLen=8", "--param", "slowLen=21")),
         ("trail_breakout.pine", ("--param", "trailPct=1.5")),  # the script's trailing stop, moved every candle
+        ("atr_stop_moving.pine", ()),  # an ATR stop and target from the average entry, moved every candle
+        ("atr_levels_at_entry.pine", ("--direction", "both")),  # set from the signal candle's close, longs and shorts
     ],
 )
 def test_replay_equals_backtest_for_a_pine_script(stored_candles, script, extra):
@@ -146,6 +148,10 @@ def test_replay_equals_backtest_for_a_pine_script(stored_candles, script, extra)
         assert {t["exit_reason"] for t in backtest["trades"]} & {"stop_loss", "take_profit"}
     if script == "trail_breakout.pine":  # the trail really moved the stops that closed the trades
         assert replay["trails_moved"] > 20 and sum(t["exit_reason"] == "stop_loss" for t in backtest["trades"]) > 5
+    if script.startswith("atr_"):  # the script's levels (bar by bar, rule 13) closed trades both ways
+        assert backtest["settings"]["levels_by_bar"] is True
+        reasons = [t["exit_reason"] for t in backtest["trades"]]
+        assert reasons.count("stop_loss") >= 3 and reasons.count("take_profit") >= 2, reasons
     if script == "macd_both_ways.pine":
         assert {t["side"] for t in backtest["trades"]} == {"long", "short"}
 

@@ -38,6 +38,7 @@ from django.utils import timezone
 
 from accounts.models import ExchangeAccount
 from market_data.timeframes import TIMEFRAME_MS
+from strategies.interface import LEVEL_COLUMNS
 from trading import clock
 from trading.bots import batch_trades as trades
 from trading.bots import engine
@@ -53,7 +54,7 @@ HUNDRED = Decimal(100)
 KNUTH = 2_654_435_761
 BOT_FIELDS = (
     "id", "exchange_account_id", "symbol", "timeframe", "strategy", "params", "direction",
-    "max_drawdown_pct", "daily_loss_limit_pct", "trailing_stop_pct", "pyramiding",
+    "max_drawdown_pct", "daily_loss_limit_pct", "trailing_stop_pct", "pyramiding", "levels_by_bar",
 )  # fmt: skip
 
 
@@ -80,8 +81,8 @@ class BotRow:
     daily_loss_limit_pct: Decimal | None
     signal: Mapping[str, bool]
     candle_open: datetime
-    # A trailing stop (a tick that keeps the position moves it) or pyramiding (a tick may add to it): when the bot
-    # holds a position, the per-bot code.
+    # A trailing stop or the strategy's own levels (a tick that keeps the position moves them) or pyramiding (a tick
+    # may add to it): when the bot holds a position, the per-bot code.
     keeps_acting: bool = False
     # read back by the claim (the row as it is now): what the risk check starts from
     peak_equity: Decimal | None = None
@@ -182,7 +183,10 @@ def _shard_step(
                 daily_loss_limit_pct=row["daily_loss_limit_pct"],
                 signal=signal,
                 candle_open=due[row["timeframe"]],
-                keeps_acting=row["trailing_stop_pct"] is not None or row["pyramiding"] > 1,
+                keeps_acting=row["trailing_stop_pct"] is not None
+                or row["pyramiding"] > 1
+                or row["levels_by_bar"]
+                or LEVEL_COLUMNS[0] in signal,
             )
         )
     prices, markets = Prices(known_prices), Markets()

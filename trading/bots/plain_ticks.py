@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from accounts.models import ExchangeAccount
 from market_data.selectors import ms_to_datetime, to_ms
+from strategies.interface import LEVEL_COLUMNS
 from trading import clock
 from trading.bots import engine
 from trading.bots import tick as ticks
@@ -117,6 +118,8 @@ class Plain:
         unused: set[tuple[int, str]],
     ) -> bool:
         if bot.transient_failures or bot.retry_not_before is not None:
+            return False
+        if LEVEL_COLUMNS[0] in row.signal:  # the entry's stop and target are the strategy's: the per-bot code
             return False
         account = bot.exchange_account
         decision = engine.decide(row.signal, held=position.side if position else None, direction=bot.direction)

@@ -33,8 +33,12 @@ from trading.models import Bot, Direction
 log = logging.getLogger(__name__)
 
 
-EXIT_FIELDS = ("stop_loss_pct", "take_profit_pct", "trailing_stop_pct", "trailing_activation_pct", "pyramiding")
-PROFILE_LESS = {"trailing_stop_pct": None, "trailing_activation_pct": Decimal(0), "pyramiding": 1}  # no profile field
+EXIT_FIELDS = (
+    "stop_loss_pct", "take_profit_pct", "trailing_stop_pct", "trailing_activation_pct", "pyramiding", "levels_by_bar",
+)  # fmt: skip
+PROFILE_LESS = {  # what the risk profile has no field for
+    "trailing_stop_pct": None, "trailing_activation_pct": Decimal(0), "pyramiding": 1, "levels_by_bar": False,
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,7 @@ class BotSettings:
     trailing_stop_pct: Decimal | None = None
     trailing_activation_pct: Decimal = Decimal(0)
     pyramiding: int = 1
+    levels_by_bar: bool = False  # set from the script (never by the trader): its stop and target bar by bar
     max_drawdown_pct: Decimal = Decimal(20)
     daily_loss_limit_pct: Decimal | None = None
     direction: str = Direction.LONG
@@ -157,6 +162,7 @@ def bot_create(*, user: Any, exchange_account: ExchangeAccount, settings_: BotSe
         trailing_stop_pct=settings_.trailing_stop_pct,
         trailing_activation_pct=Decimal(settings_.trailing_activation_pct or 0),
         pyramiding=int(settings_.pyramiding),
+        levels_by_bar=bool(settings_.levels_by_bar),
         max_drawdown_pct=Decimal(settings_.max_drawdown_pct),
         daily_loss_limit_pct=settings_.daily_loss_limit_pct,
         direction=settings_.direction,

@@ -1,13 +1,17 @@
 """Where a bot's tick is run: one bot on one closed candle. Claim the candle, take the signal (computed once per
 group by the loop, or here), decide against the position held at the close, check the risk limits, and
 send the exit and entry legs with client order ids derived from the bot and the candle. What an exchange
-error does to a bot (back off and retry, or halt with the reason) is here too."""
+error does to a bot (back off and retry, or halt with the reason) is here too.
+
+Why this file is long: one tick's steps (claim, signal, decide, risk check, the legs) and the failure handling they
+share read best in order in one place; what a tick does to a held position lives in ``trading.execution``."""
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -23,7 +27,7 @@ from accounts.models import ExchangeAccount
 from market_data.selectors import load_candles, to_ms
 from market_data.timeframes import TIMEFRAME_MS
 from strategies.builtin import get_strategy
-from strategies.interface import SIGNAL_COLUMNS, StrategyError
+from strategies.interface import LEVEL_COLUMNS, SIGNAL_COLUMNS, StrategyError
 from trading import clock, labels
 from trading.bots import engine
 from trading.bots.services import bot_halt_for_strategy, bot_set_status
@@ -41,6 +45,7 @@ from trading.execution import router
 from trading.execution.adapters import exchange_session
 from trading.execution.adding import position_add
 from trading.execution.equity import account_equity
+from trading.execution.levels import bot_follow, signal_levels
 from trading.execution.positions import (
     close_position,
     has_open_position,
@@ -48,7 +53,6 @@ from trading.execution.positions import (
     position_open,
     risk_envelope,
 )
-from trading.execution.trailing import bot_trail
 from trading.models import Bot, Order, Position
 
 log = logging.getLogger(__name__)
@@ -84,7 +88,12 @@ def signal_from_candles(
     if len(candles) < strategy.warmup(params) + 1:
         return dict.fromkeys(SIGNAL_COLUMNS, False)
     frame = strategy.signals(candles, params)
-    return {name: bool(frame[name].iloc[-1]) for name in frame.columns}  # the four, and a script's adds
+    last = frame.iloc[-1]
+    # the four, a script's adds, and its stop and target of this candle (floats; None where it gives none)
+    return {
+        name: (None if math.isnan(last[name]) else float(last[name])) if name in LEVEL_COLUMNS else bool(last[name])
+        for name in frame.columns
+    }
 
 
 def _claim(bot: Bot, candle_open: datetime) -> bool:
@@ -194,12 +203,12 @@ def bot_act(
                 return TickResult(bot_id, "halted", orders, halted)
             scope = f"bot:{bot.pk}"
             candle_ms = to_ms(candle_open)
-            if decision.is_noop or decision.add:  # the position (if any) stays: its trailing stop follows the candle
-                order = bot_trail(exchange=exchange, bot=bot, position=held, candle_open=candle_open)
+            if decision.is_noop or decision.add:  # the position (if any) stays: its stop follows the candle
+                order = bot_follow(exchange=exchange, bot=bot, held=held, signal=signal, candle_open=candle_open)
                 if order is None and decision.add and _still_open_here(held, account):
                     order = position_add(
-                        exchange=exchange, position=held, capped=bot_capped(bot), bot=bot, candle_open=candle_open,
-                        client_id=router.client_order_id(scope, candle_ms, "add"),
+                        exchange=exchange, position=held, capped=bot_capped(bot, signal), bot=bot,
+                        candle_open=candle_open, client_id=router.client_order_id(scope, candle_ms, "add"),
                     )  # fmt: skip
                 return TickResult(bot_id, "traded" if order else "nothing", [order.pk] if order else orders)
             # 5-6. the exit leg: only the position held at the close, if it is still open on this account (one open
@@ -212,7 +221,7 @@ def bot_act(
                 orders.append(order.pk)
             # the entry leg, when flat
             if decision.entry and not has_open_position(account, bot.symbol):
-                order = _open_for_bot(exchange, bot, decision.entry, candle_open, scope, candle_ms)
+                order = _open_for_bot(exchange, bot, decision.entry, candle_open, scope, candle_ms, signal)
                 if order is not None:
                     orders.append(order.pk)
     except TemporaryError as exc:
@@ -329,9 +338,10 @@ def _streak_reset(bot: Bot) -> None:
         bot.transient_failures, bot.retry_not_before = 0, None
 
 
-def bot_capped(bot: Bot) -> router.Capped:
-    """The bot's leverage, size and stops within its owner's risk envelope."""
-    return router.apply_envelope(
+def bot_capped(bot: Bot, signal: Mapping[str, Any] | None = None) -> router.Capped:
+    """The bot's leverage, size and stops within its owner's risk envelope; the strategy's own stop and target of
+    the signal candle, when it gives them, replace the percentages."""
+    capped = router.apply_envelope(
         router.Request(
             leverage=bot.leverage,
             position_size_pct=bot.position_size_pct,
@@ -341,13 +351,21 @@ def bot_capped(bot: Bot) -> router.Capped:
         ),
         risk_envelope(bot.user),
     )
+    levels = signal_levels(signal)
+    return capped if levels is None else replace(capped, levels=levels)
 
 
 def _open_for_bot(
-    exchange: Exchange, bot: Bot, side: str, candle_open: datetime, scope: str, candle_ms: int
+    exchange: Exchange,
+    bot: Bot,
+    side: str,
+    candle_open: datetime,
+    scope: str,
+    candle_ms: int,
+    signal: Mapping[str, Any] | None = None,
 ) -> Order | None:
     account = bot.exchange_account
-    capped = bot_capped(bot)
+    capped = bot_capped(bot, signal)
     order = position_open(
         exchange=exchange,
         account=account,

@@ -51,7 +51,7 @@ def position_add(
         return order
     stop, take = router.protective_levels(
         market=market, side=position.side, entry_price=position.entry_price, stop_loss_pct=capped.stop_loss_pct,
-        take_profit_pct=capped.take_profit_pct,
+        take_profit_pct=capped.take_profit_pct, levels=capped.levels,
     )  # fmt: skip
     protective_replace(
         exchange, position, stop_loss=stop, take_profit=take, scope=f"add:{position.pk}",

@@ -177,6 +177,7 @@ def protection(
         entry_price=position.entry_price,
         stop_loss_pct=capped.stop_loss_pct,
         take_profit_pct=capped.take_profit_pct,
+        levels=capped.levels,
     )
     wanted = []
     if stop is not None and exchange.capabilities.stop_orders:

@@ -9,6 +9,8 @@ caller can log and store what happened.
 from __future__ import annotations
 
 import hashlib
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
@@ -69,6 +71,9 @@ class Capped:
     stop_loss_pct: Decimal | None
     take_profit_pct: Decimal | None
     adjustments: tuple[Adjustment, ...] = field(default=())
+    # The strategy's own stop and target of the signal candle (backtest rule 13: a × entry + b per side, the signal
+    # row's level columns): they replace the percentages.
+    levels: Mapping[str, float | None] | None = None
 
 
 def _clamp(name: str, value: Decimal, low: Decimal, high: Decimal, notes: list[Adjustment]) -> Decimal:
@@ -179,10 +184,18 @@ def size_entry(
 
 
 def protective_levels(
-    *, market: Market, side: str, entry_price: Decimal, stop_loss_pct: Decimal | None, take_profit_pct: Decimal | None
+    *,
+    market: Market,
+    side: str,
+    entry_price: Decimal,
+    stop_loss_pct: Decimal | None,
+    take_profit_pct: Decimal | None,
+    levels: Mapping[str, float | None] | None = None,
 ) -> tuple[Decimal | None, Decimal | None]:
     """Stop loss and take profit from the entry fill (long: below / above; short mirrored), rounded to
-    the price step."""
+    the price step; with the strategy's ``levels``, a × the entry (the average of a position's entries) + b."""
+    if levels is not None:
+        return _level(levels, side, "stop", entry_price, market), _level(levels, side, "target", entry_price, market)
     sign = ONE if side == "long" else -ONE
     stop = take = None
     if stop_loss_pct is not None:
@@ -190,6 +203,16 @@ def protective_levels(
     if take_profit_pct is not None:
         take = market.round_price(entry_price * (ONE + sign * Decimal(take_profit_pct) / HUNDRED))
     return stop, take
+
+
+def _level(levels: Mapping[str, float | None], side: str, kind: str, entry: Decimal, market: Market) -> Decimal | None:
+    """One of the strategy's levels for a position entered at ``entry``; None where it gives none (or one at or
+    below zero, which no order can hold)."""
+    a, b = levels.get(f"{side}_{kind}_a"), levels.get(f"{side}_{kind}_b")
+    if a is None or b is None or not (math.isfinite(a) and math.isfinite(b)):
+        return None
+    level = market.round_price(Decimal(repr(float(a))) * entry + Decimal(repr(float(b))))
+    return level if level > 0 else None
 
 
 def with_leverage(capped: Capped, leverage: int) -> Capped:

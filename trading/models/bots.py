@@ -91,6 +91,11 @@ class Bot(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(5)],
         help_text=_("More than 1: an entry signal in the direction held adds another entry of the position size."),
     )
+    levels_by_bar = models.BooleanField(
+        _("stop loss and take profit set by the script bar by bar"),
+        default=False,
+        help_text=_("The script's strategy.exit moves them from bar to bar; the percentages do not apply."),
+    )
     max_drawdown_pct = models.DecimalField(
         _("maximum drawdown (%)"),
         max_digits=5,

@@ -119,7 +119,7 @@ class Command(BaseCommand):
                 "last": candles.index[-1].isoformat().replace("+00:00", "Z"),
                 "bars": len(candles),
             },
-            "settings": {k: (None if v is None else str(v)) for k, v in vars(risk).items()},
+            "settings": {k: (v if v is None or isinstance(v, bool) else str(v)) for k, v in vars(risk).items()},
             "metrics": payload["metrics"],
             "gaps": payload["gaps"],
             "trades": payload["trades"],

@@ -128,6 +128,7 @@ class Command(BacktestCommand):
             trailing_stop_pct=risk.trailing_stop_pct,
             trailing_activation_pct=risk.trailing_activation_pct,
             pyramiding=risk.pyramiding,
+            levels_by_bar=risk.levels_by_bar,
             max_drawdown_pct=Decimal(50),
             direction=risk.direction,
             status=Bot.Status.RUNNING,
