@@ -138,10 +138,15 @@ def compile_script(
     frame = pd.DataFrame(columns, index=candles.index)
     moving = settings.get("levels") == BY_BAR
     if moving or settings["stop_loss_pct"] is not None or settings["take_profit_pct"] is not None:
-        levels = _bar_levels(parsed, candles, params, budget, calls, at_price, entries)
-        if moving or not _as_settings(levels, settings, columns, entries, _market_price(candles)):
+        # The levels at an entry of 1 and at the market's price: one fixed share of the entry at both is the
+        # settings' percentage; anything else is read bar by bar.
+        price, near = at_price if at_price is not None else (_market_price(candles), {})
+        one = _level_table(calls, entries, 1.0, MINTICK, n)
+        at = _level_table({**calls, **near}, entries, price, MINTICK, n)
+        if moving or not _as_settings(one, at, price, settings, columns, entries):
             settings.update(stop_loss_pct=None, take_profit_pct=None, levels=BY_BAR)
-            frame = frame.assign(**levels)
+            reads = at_price is not None
+            frame = frame.assign(**_bar_levels(parsed, candles, params, budget, calls, reads, entries, one, at, price))
     return Compiled(signals=frame, settings=settings, entries=entries)
 
 
@@ -370,33 +375,31 @@ def _bar_levels(
     params: Any,
     budget: Any,
     calls: dict[int, list[Batch]],
-    at_price: Any,
+    reads: bool,
     entries: Any,
+    one: dict[str, np.ndarray],
+    at: dict[str, np.ndarray],
+    price: float,
 ) -> dict[str, np.ndarray]:
     """The script's stop and target bar by bar as the backtest's level columns (rule 13: a × entry + b, per side),
-    read off the held runs at entry prices of the market's median close and ten times it, and checked at 1 (the
-    held runs' own). A script that reads none of the made-up account values gives the same calls at every entry
-    price: its runs serve all three."""
+    from the levels at entry prices of the market's median close (``at``) and ten times it, checked at 1 (``one``,
+    the held runs' own). A script that reads none of the made-up account values (``reads``) makes the same calls
+    at every entry price: its runs at 1 serve all three."""
     n = len(candles)
-    if at_price is None:
-        price = _market_price(candles)
-        points = ((price, calls), (10 * price, calls), (1.0, calls))
-    else:
-        price, made = at_price
-        far = {side: _batches(Runner(parsed, candles, params, broker=_Held(side, other=10 * price), **budget).run())
-               for side in (1, -1)}  # fmt: skip
-        points = ((price, {**calls, **made}), (10 * price, {**calls, **far}), (1.0, calls))
-    (low, one), (high, two), (check, three) = (
-        (entry, _level_table(runs, entries, entry, MINTICK, n)) for entry, runs in points
-    )
+    runs = dict(calls)
+    if reads:
+        for side in (1, -1):
+            broker = _Held(side, other=10 * price)
+            runs[side] = _batches(Runner(parsed, candles, params, broker=broker, **budget).run())
+    far = _level_table(runs, entries, 10 * price, MINTICK, n)
     columns: dict[str, np.ndarray] = {}
     for key in one:
         given = ~np.isnan(one[key])
-        if not (np.array_equal(given, ~np.isnan(two[key])) and np.array_equal(given, ~np.isnan(three[key]))):
+        if not (np.array_equal(given, ~np.isnan(at[key])) and np.array_equal(given, ~np.isnan(far[key]))):
             raise PineCompileError(_NOT_LINE)
-        a = (two[key] - one[key]) / (high - low)
-        b = one[key] - a * low
-        if not _close(a * check + b, three[key], scale=price):
+        a = (far[key] - at[key]) / (9 * price)
+        b = at[key] - a * price
+        if not _close(a + b, one[key], scale=price):  # the line at an entry of 1
             raise PineCompileError(_NOT_LINE)
         # A level holds until the script gives another (an exit order rests until it is changed).
         columns[f"{key}_a"] = pd.Series(a).ffill().to_numpy()
@@ -405,29 +408,29 @@ def _bar_levels(
 
 
 def _as_settings(
-    levels: dict[str, np.ndarray],
+    one: dict[str, np.ndarray],
+    at: dict[str, np.ndarray],
+    price: float,
     settings: dict[str, Any],
     signals: dict[str, np.ndarray],
     entries: Any,
-    price: float,
 ) -> bool:
-    """Are the levels the settings' one stop loss and take profit (a fixed % of the entry, for both sides)? On every
-    bar from a side's first entry signal on, for each side the script trades; a side without a stop has none."""
+    """Are the levels the settings' one stop loss and take profit (a fixed % of the entry, for both sides), at an
+    entry of 1 and at the market's price? On every bar from a side's first entry signal on, for each side the
+    script trades; a side without a stop has none."""
     for side, sign in (("long", 1.0), ("short", -1.0)):
         if side not in entries.values():
             continue
         first = int(np.argmax(signals[f"{side}_entry"])) if signals[f"{side}_entry"].any() else 0
         for kind, key, toward in (("stop", "stop_loss_pct", -sign), ("target", "take_profit_pct", sign)):
-            a, b = levels[f"{side}_{kind}_a"][first:], levels[f"{side}_{kind}_b"][first:]
+            low, high = one[f"{side}_{kind}"][first:], at[f"{side}_{kind}"][first:]
             pct = settings[key]
             if pct is None:
-                if not np.isnan(a).all():
+                if not (np.isnan(low).all() and np.isnan(high).all()):
                     return False
                 continue
             share = 1.0 + toward * pct / 100
-            if np.isnan(a).any() or not (np.abs(a - share) <= 1e-9).all():
-                return False
-            if not (np.abs(b) <= 1e-9 * price).all():
+            if not (_close(low, np.full(len(low), share)) and _close(high, np.full(len(high), share * price))):
                 return False
     return True
 
