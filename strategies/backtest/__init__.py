@@ -5,6 +5,9 @@ simulates one strategy's signal frame (``strategies.interface``: bool columns ``
 ``long_exit``, ``short_entry``, ``short_exit``) on OHLC candles. The loop is one numba kernel
 (``_core.simulate``); pandas is used only to unpack the input and to build the result.
 
+Why this file is long: the rules below are the engine's contract (the README, the reference test and the live
+path all point to them by number), and the input checks that guard the kernel belong beside them.
+
 Rules:
 
 1. A signal on the close of bar t fills at the open of bar t+1, plus slippage against the trader

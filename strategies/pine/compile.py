@@ -43,21 +43,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from strategies.interface import ADD_COLUMNS, LEVEL_COLUMNS, SIGNAL_COLUMNS, _
+from strategies.interface import ADD_COLUMNS, SIGNAL_COLUMNS, _
 from strategies.pine.check import report_of
+from strategies.pine.errors import PineCompileError
+from strategies.pine.levels import as_array, as_settings, bar_levels, close_to, level_table
 from strategies.pine.run import Batch, Order, Runner
 from strategies.pine.source import Parsed
-
-
-class PineCompileError(ValueError):
-    """The script runs, but Trendy's backtest cannot trade it as written (the message says why; ``template`` and
-    ``params`` are the sentence for translation)."""
-
-    def __init__(self, template: str, params: dict[str, Any] | None = None) -> None:
-        self.template = template
-        self.params = dict(params or {})
-        super().__init__(template % self.params)
-
 
 MINTICK = 1e-8  # the tick the held runs show the script (a second pass uses twice it: see _tick_check)
 # What the held runs make up of the account (``_Held``), as the script names it: its orders must not depend on them.
@@ -141,12 +132,18 @@ def compile_script(
         # The levels at an entry of 1 and at the market's price: one fixed share of the entry at both is the
         # settings' percentage; anything else is read bar by bar.
         price, near = at_price if at_price is not None else (_market_price(candles), {})
-        one = _level_table(calls, entries, 1.0, MINTICK, n)
-        at = _level_table({**calls, **near}, entries, price, MINTICK, n)
-        if moving or not _as_settings(one, at, price, settings, columns, entries):
+        one = level_table(calls, entries, 1.0, MINTICK, n)
+        at = level_table({**calls, **near}, entries, price, MINTICK, n)
+        if moving or not as_settings(one, at, price, settings, columns, entries):
             settings.update(stop_loss_pct=None, take_profit_pct=None, levels=BY_BAR)
             reads = at_price is not None
-            frame = frame.assign(**_bar_levels(parsed, candles, params, budget, calls, reads, entries, one, at, price))
+            runs = dict(calls)  # at ten times the price: the same calls, unless the script reads the account
+            if reads:
+                for side in (1, -1):
+                    broker = _Held(side, other=10 * price)
+                    runs[side] = _batches(Runner(parsed, candles, params, broker=broker, **budget).run())
+            far = level_table(runs, entries, 10 * price, MINTICK, n)
+            frame = frame.assign(**bar_levels(one, at, far, price))
     return Compiled(signals=frame, settings=settings, entries=entries)
 
 
@@ -215,8 +212,8 @@ def _tick_check(
     theirs = _settings(parsed, again, entries, 2 * MINTICK)
     same = all(theirs.get(key) == settings.get(key) for key in trail)
     n = len(candles)  # the stop and target at an entry of 1 come out the same
-    ours, twice = _level_table(calls, entries, 1.0, MINTICK, n), _level_table(again, entries, 1.0, 2 * MINTICK, n)
-    if not (same and all(_close(ours[key], twice[key]) for key in ours)):
+    ours, twice = level_table(calls, entries, 1.0, MINTICK, n), level_table(again, entries, 1.0, 2 * MINTICK, n)
+    if not (same and all(close_to(ours[key], twice[key]) for key in ours)):
         raise PineCompileError(
             _(
                 "strategy.exit gives ticks that do not follow the market's tick: write them from the entry price, "
@@ -297,7 +294,7 @@ def _settings(
     if len(found["stop"]["long"] | found["stop"]["short"]) > 1 or len(found["target"]["long"] | found["target"][
         "short"]) > 1:  # fmt: skip
         settings["stop_loss_pct"] = settings["take_profit_pct"] = None
-        settings["levels"] = BY_BAR  # the stop and target bar by bar (_bar_levels)
+        settings["levels"] = BY_BAR  # the stop and target bar by bar (levels.bar_levels)
     else:
         settings["stop_loss_pct"] = _one_level(found["stop"], "stop")
         settings["take_profit_pct"] = _one_level(found["target"], "target")
@@ -313,10 +310,6 @@ LEVELS = ("stop", "target", "trail", "activation")
 BY_BAR = "bar"  # settings["levels"]: the script's stop and target move from bar to bar (the frame's level columns)
 
 
-def _array(value: Any) -> np.ndarray:
-    return np.atleast_1d(np.asarray(value, dtype="float64"))
-
-
 def _distances(batch: Batch, direction: str, mintick: float) -> dict[str, np.ndarray]:
     """An exit call's levels as distances from an entry at 1 (fractions), NaN where a bar gives none. ``stop=`` and
     ``loss=`` both given: the nearer stop acts first (TradingView's rule); likewise ``limit=`` and ``profit=``."""
@@ -325,7 +318,7 @@ def _distances(batch: Batch, direction: str, mintick: float) -> dict[str, np.nda
 
     def given(key: str) -> np.ndarray | None:
         value = args.get(key)
-        return None if value is None else _array(value)
+        return None if value is None else as_array(value)
 
     def nearer(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
         if a is None or b is None:
@@ -359,7 +352,7 @@ def _one_level(levels: dict[str, set[float]], what: str) -> float | None:
     found = levels["long"] | levels["short"]
     if not found:
         return None
-    if len(found) > 1:  # a stop or target that moves is read bar by bar (_bar_levels); a trail is not yet
+    if len(found) > 1:  # a stop or target that moves is read bar by bar (levels.py); a trail is not yet
         raise PineCompileError(
             _(
                 "The trailing stop moves from bar to bar or differs between longs and shorts: not supported yet "
@@ -367,123 +360,6 @@ def _one_level(levels: dict[str, set[float]], what: str) -> float | None:
             )
         )
     return found.pop()
-
-
-def _bar_levels(
-    parsed: Parsed,
-    candles: pd.DataFrame,
-    params: Any,
-    budget: Any,
-    calls: dict[int, list[Batch]],
-    reads: bool,
-    entries: Any,
-    one: dict[str, np.ndarray],
-    at: dict[str, np.ndarray],
-    price: float,
-) -> dict[str, np.ndarray]:
-    """The script's stop and target bar by bar as the backtest's level columns (rule 13: a × entry + b, per side),
-    from the levels at entry prices of the market's median close (``at``) and ten times it, checked at 1 (``one``,
-    the held runs' own). A script that reads none of the made-up account values (``reads``) makes the same calls
-    at every entry price: its runs at 1 serve all three."""
-    n = len(candles)
-    runs = dict(calls)
-    if reads:
-        for side in (1, -1):
-            broker = _Held(side, other=10 * price)
-            runs[side] = _batches(Runner(parsed, candles, params, broker=broker, **budget).run())
-    far = _level_table(runs, entries, 10 * price, MINTICK, n)
-    columns: dict[str, np.ndarray] = {}
-    for key in one:
-        given = ~np.isnan(one[key])
-        if not (np.array_equal(given, ~np.isnan(at[key])) and np.array_equal(given, ~np.isnan(far[key]))):
-            raise PineCompileError(_NOT_LINE)
-        a = (far[key] - at[key]) / (9 * price)
-        b = at[key] - a * price
-        if not _close(a + b, one[key], scale=price):  # the line at an entry of 1
-            raise PineCompileError(_NOT_LINE)
-        # A level holds until the script gives another (an exit order rests until it is changed).
-        columns[f"{key}_a"] = pd.Series(a).ffill().to_numpy()
-        columns[f"{key}_b"] = pd.Series(b).ffill().to_numpy()
-    return {name: columns[name] for name in LEVEL_COLUMNS}
-
-
-def _as_settings(
-    one: dict[str, np.ndarray],
-    at: dict[str, np.ndarray],
-    price: float,
-    settings: dict[str, Any],
-    signals: dict[str, np.ndarray],
-    entries: Any,
-) -> bool:
-    """Are the levels the settings' one stop loss and take profit (a fixed % of the entry, for both sides), at an
-    entry of 1 and at the market's price? On every bar from a side's first entry signal on, for each side the
-    script trades; a side without a stop has none."""
-    for side, sign in (("long", 1.0), ("short", -1.0)):
-        if side not in entries.values():
-            continue
-        first = int(np.argmax(signals[f"{side}_entry"])) if signals[f"{side}_entry"].any() else 0
-        for kind, key, toward in (("stop", "stop_loss_pct", -sign), ("target", "take_profit_pct", sign)):
-            low, high = one[f"{side}_{kind}"][first:], at[f"{side}_{kind}"][first:]
-            pct = settings[key]
-            if pct is None:
-                if not (np.isnan(low).all() and np.isnan(high).all()):
-                    return False
-                continue
-            share = 1.0 + toward * pct / 100
-            if not (_close(low, np.full(len(low), share)) and _close(high, np.full(len(high), share * price))):
-                return False
-    return True
-
-
-_NOT_LINE = _(
-    "The stop or target is not a fixed share of the entry price plus a price of the market (e.g. it takes the "
-    "larger of two levels): not supported yet. Write it as strategy.position_avg_price * x + y, or from the "
-    "market alone (ta.lowest(low, 10))."
-)
-
-
-def _close(a: np.ndarray, b: np.ndarray, scale: float = 1.0) -> bool:
-    """Equal to 1e-9 of the level (or of ``scale``), NaN where the other is NaN."""
-    both = ~np.isnan(a) & ~np.isnan(b)
-    if not np.array_equal(np.isnan(a), np.isnan(b)):
-        return False
-    return bool(np.all(np.abs(a[both] - b[both]) <= 1e-9 * np.maximum(np.abs(b[both]), scale)))
-
-
-def _level_table(
-    runs: dict[int, list[Batch]], entries: Any, entry: float, mintick: float, n: int
-) -> dict[str, np.ndarray]:
-    """The stop and target prices the exit calls of the held runs give on each bar for a position entered at
-    ``entry`` ("long_stop", "long_target", "short_stop", "short_target"; NaN where none). ``stop=``/``limit=``
-    are prices, ``loss=``/``profit=`` ticks from the entry; with both, the nearer acts (TradingView's rule)."""
-    table: dict[str, np.ndarray] = {}
-    for side, direction in ((1, "long"), (-1, "short")):
-        stops, targets = np.full(n, np.nan), np.full(n, np.nan)
-        nearer_stop, nearer_target = (np.fmax, np.fmin) if side > 0 else (np.fmin, np.fmax)
-        for batch in runs[side]:
-            if batch.kind != "exit":
-                continue
-            source = batch.args.get("from_entry")
-            if (entries.get(str(source)) if source is not None else direction) != direction:
-                continue
-            count = len(batch.bars)
-
-            def arg(key: str, count: int = count, args: dict[str, Any] = batch.args) -> np.ndarray:
-                value = args.get(key)
-                return np.full(count, np.nan) if value is None else np.broadcast_to(_array(value), (count,))
-
-            stop = nearer_stop(arg("stop"), entry - side * arg("loss") * mintick)
-            target = nearer_target(arg("limit"), entry + side * arg("profit") * mintick)
-            for levels, found in ((stops, stop), (targets, target)):
-                before = levels[batch.bars]
-                clash = ~np.isnan(before) & ~np.isnan(found) & (before != found)
-                if clash.any():
-                    raise PineCompileError(
-                        _("Two strategy.exit calls give different stops or targets on the same bar: not supported.")
-                    )
-                levels[batch.bars] = np.where(np.isnan(found), before, found)
-        table[f"{direction}_stop"], table[f"{direction}_target"] = stops, targets
-    return table
 
 
 def _direction(flat: Any, entries: dict[str, str]) -> str:
