@@ -34,6 +34,7 @@ from django_celery_beat.models import (
 from accounts import services as account_services
 from accounts.models import ExchangeAccount
 from market_data.models import Candle
+from marketplace.models import Listing, ListingVersion
 from onboarding.models import OnboardingState
 from strategies.models import BacktestRun, PineScript, PineScriptVersion
 from tests.factories import UserFactory
@@ -120,10 +121,16 @@ def populate(count: int, prefix: str, secrets: Secrets) -> None:
         )  # fmt: skip
         script = PineScript.objects.create(user=user, name=f"script {tag}")
         source = f'//@version=5\nstrategy("{tag}")\nif close > open\n    strategy.entry("L", strategy.long)\n'
-        PineScriptVersion.objects.create(
+        script_version = PineScriptVersion.objects.create(
             script=script, number=1, source=source, sha256=hashlib.sha256(source.encode()).hexdigest(),
             pine_version=5, title=tag, report={"runnable": True, "inputs": []},
         )  # fmt: skip
+        listing = Listing.objects.create(
+            creator=user, script=script, name=f"listing {tag}", description=f"About {tag}", category="trend",
+            tags=[f"tag {tag}"], markets=["BTC/USDT"], timeframe="1h", tier="premium", price_usd=D(10 + i),
+            billing="monthly", status="rejected", status_reason=f"rejected {tag}",
+        )  # fmt: skip
+        ListingVersion.objects.create(listing=listing, number=1, script_version=script_version, notes=f"first {tag}")
         created = webhook_services.endpoint_create(user=user, exchange_account=paper, name=f"tv {tag}", bot=bot)
         secrets.add(created.secret, created.endpoint.token, created.endpoint.secret)
         WebhookEvent.objects.create(
