@@ -25,7 +25,7 @@ class ReasonForm(forms.Form):
 
 class ListingVersionInline(admin.TabularInline):
     model = ListingVersion
-    fields = ["number", "script_version", "notes", "created_at"]
+    fields = ["number", "script_version", "notes", "verification", "progress", "few_trades", "error", "verified_at"]
     readonly_fields = fields
     extra = 0
     can_delete = False

@@ -136,7 +136,15 @@ class Listing(models.Model):
 
 
 class ListingVersion(models.Model):
-    """One script version a listing offers; never changed. The newest is the one buyers get."""
+    """One script version a listing offers; its script never changes. The newest is the one buyers get. Trendy
+    verifies each version itself (``marketplace.verification``): a backtest of the listed markets over every stored
+    candle (the public set) and one of the most recent candles the creator's own backtests did not use."""
+
+    class Verification(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        PASSED = "passed", _("Verified")
+        FAILED = "failed", _("Failed")
 
     id = models.UUIDField(_("ID"), primary_key=True, default=uuid.uuid4, editable=False)
     listing = models.ForeignKey(Listing, on_delete=models.CASCADE, related_name="versions", verbose_name=_("listing"))
@@ -145,6 +153,14 @@ class ListingVersion(models.Model):
         "strategies.PineScriptVersion", on_delete=models.PROTECT, related_name="+", verbose_name=_("script version")
     )
     notes = models.TextField(_("what changed"), max_length=2_000, blank=True)
+    verification = models.CharField(
+        _("verification"), max_length=8, choices=Verification.choices, default=Verification.QUEUED
+    )
+    progress = models.PositiveSmallIntegerField(_("progress (%)"), default=0, validators=[MaxValueValidator(100)])
+    result = models.JSONField(_("verification result"), default=dict, blank=True)
+    few_trades = models.BooleanField(_("fewer trades than the minimum"), default=False)
+    error = models.TextField(_("error"), blank=True)
+    verified_at = models.DateTimeField(_("verified at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -155,6 +171,10 @@ class ListingVersion(models.Model):
             models.UniqueConstraint(fields=["listing", "number"], name="listing_version_number"),
             models.UniqueConstraint(fields=["listing", "script_version"], name="listing_version_once"),
             models.CheckConstraint(condition=Q(number__gte=1), name="listing_version_positive"),
+            models.CheckConstraint(condition=Q(progress__lte=100), name="listing_version_progress_100"),
+            models.CheckConstraint(
+                condition=~Q(verification="failed") | ~Q(error=""), name="listing_version_failure_says_why"
+            ),
         ]
 
     def __str__(self) -> str:

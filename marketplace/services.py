@@ -23,6 +23,7 @@ from market_data.symbols import normalize_exchange, normalize_symbol
 from market_data.timeframes import TIMEFRAME_MS
 from marketplace.models import MAX_PRICE, MIN_PRICE, Listing, ListingVersion
 from strategies.models import PineScript, PineScriptVersion
+from trading_site.dispatch import enqueue
 
 MAX_TAGS, MAX_TAG_LENGTH, MAX_MARKETS = 10, 30, 10
 EXCHANGES = ("binance", "okx")
@@ -211,6 +212,11 @@ def listing_submit(*, creator: Any, listing_id: Any) -> Listing:
     _runs(current.script_version)
     listing.status, listing.status_reason = Listing.Status.IN_REVIEW, ""
     listing.save(update_fields=["status", "status_reason", "updated_at"])
+    if current.verification != ListingVersion.Verification.PASSED:  # Trendy's own backtests, before staff decide
+        ListingVersion.objects.filter(id=current.id).update(
+            verification=ListingVersion.Verification.QUEUED, progress=0, error=""
+        )
+        enqueue("marketplace.verify_listing_version", str(current.id))  # sent when this transaction commits
     return listing
 
 
@@ -230,6 +236,9 @@ def listing_review(*, staff: Any, listing_id: Any, approve: bool, reason: str = 
     reason = (reason or "").strip()
     now = timezone.now()
     if approve:
+        current = listing.current
+        if current is None or current.verification != ListingVersion.Verification.PASSED:
+            raise ValidationError({"verification": [_("Trendy has not verified the current version yet.")]})
         listing.status, listing.status_reason = Listing.Status.PUBLISHED, reason
         listing.published_at = listing.published_at or now
     else:
