@@ -1,0 +1,108 @@
+"""The marketplace API (the seed's paths, for the mobile app): published listings with Trendy's own evidence,
+a creator's listings, creating a draft and sending it for review. Another user's draft is a 404, like a missing one;
+no answer carries a listing's Pine source."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.generics import ListAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from market_data.exceptions import InvalidMarket
+from market_data.symbols import normalize_symbol
+from marketplace import selectors, services
+from marketplace.serializers import ListingCreateSerializer, ListingFilterSerializer, ListingSerializer
+from trading_site.api import ERROR
+
+FILTERS = [
+    OpenApiParameter("q", OpenApiTypes.STR, description="in the name, the description or a tag"),
+    OpenApiParameter(
+        "category", OpenApiTypes.STR, enum=[c for c, _ in ListingFilterSerializer().fields["category"].choices.items()]
+    ),
+    OpenApiParameter("tier", OpenApiTypes.STR, enum=["free", "premium", "pro"]),
+    OpenApiParameter("timeframe", OpenApiTypes.STR),
+    OpenApiParameter("market", OpenApiTypes.STR, description="a market the listing names, e.g. BTC/USDT"),
+    OpenApiParameter("sort", OpenApiTypes.STR, enum=sorted(selectors.SORTS)),
+]
+
+
+class ListingListCreateApi(ListAPIView):
+    serializer_class = ListingSerializer
+
+    @extend_schema(operation_id="marketplace_strategy_list", parameters=FILTERS)
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> Any:
+        filters = ListingFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        values = dict(filters.validated_data)
+        if values.get("market"):
+            try:
+                values["market"] = normalize_symbol(values["market"])
+            except InvalidMarket as exc:
+                from rest_framework.exceptions import ValidationError
+
+                raise ValidationError({"market": [str(exc)]}) from None
+        return selectors.listing_search(query=values.pop("q", ""), **values)
+
+    @extend_schema(
+        operation_id="marketplace_strategy_create",
+        request=ListingCreateSerializer,
+        responses={201: ListingSerializer, 400: ERROR},
+    )
+    def post(self, request: Request) -> Response:
+        data = ListingCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        script = values.pop("script")
+        listing = services.listing_create(
+            creator=request.user, script_id=script, details=services.ListingDetails(**values)
+        )
+        found = selectors.listing_for(user=request.user, listing_id=listing.id)
+        return Response(ListingSerializer(found).data, status=status.HTTP_201_CREATED)
+
+
+def _listing(request: Request, listing_id: Any) -> Any:
+    listing = selectors.listing_for(user=request.user, listing_id=listing_id)
+    if listing is None:
+        raise Http404
+    return listing
+
+
+class ListingDetailApi(APIView):
+    @extend_schema(operation_id="marketplace_strategy_detail", responses={200: ListingSerializer, 404: ERROR})
+    def get(self, request: Request, listing_id: Any) -> Response:
+        return Response(ListingSerializer(_listing(request, listing_id)).data)
+
+
+class ListingSubmitApi(APIView):
+    @extend_schema(
+        operation_id="marketplace_strategy_submit",
+        request=None,
+        responses={200: ListingSerializer, 400: ERROR, 404: ERROR},
+    )
+    def post(self, request: Request, listing_id: Any) -> Response:
+        listing = _listing(request, listing_id)
+        if listing.creator_id != request.user.pk:
+            raise Http404
+        services.listing_submit(creator=request.user, listing_id=listing.id)
+        return Response(ListingSerializer(_listing(request, listing_id)).data)
+
+
+class MyListingsApi(ListAPIView):
+    serializer_class = ListingSerializer
+
+    @extend_schema(operation_id="marketplace_my_strategies")
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> Any:
+        return selectors.listings_of(creator=self.request.user)

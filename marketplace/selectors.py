@@ -1,0 +1,56 @@
+"""Reads of the marketplace: what a trader may see of listings (published ones, and their own in any state)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Prefetch, Q, QuerySet
+
+from marketplace.models import Listing, ListingVersion
+
+SORTS = {
+    "newest": ("-published_at", "-created_at"),
+    "rating": ("-rating_average", "-rating_count", "-published_at"),
+    "popularity": ("-downloads_count", "-published_at"),
+}
+
+
+def _with_versions(listings: QuerySet[Listing]) -> QuerySet[Listing]:
+    versions = ListingVersion.objects.order_by("-number")
+    return listings.select_related("creator").prefetch_related(Prefetch("versions", queryset=versions))
+
+
+def listing_search(
+    *,
+    query: str = "",
+    category: str | None = None,
+    tier: str | None = None,
+    timeframe: str | None = None,
+    market: str | None = None,
+    sort: str = "newest",
+) -> QuerySet[Listing]:
+    """Published listings matching the filters (name, description or a tag containing ``query``)."""
+    listings = Listing.objects.filter(status=Listing.Status.PUBLISHED)
+    if query:
+        listings = listings.filter(
+            Q(name__icontains=query) | Q(description__icontains=query) | Q(tags__icontains=query.lower())
+        )
+    if category:
+        listings = listings.filter(category=category)
+    if tier:
+        listings = listings.filter(tier=tier)
+    if timeframe:
+        listings = listings.filter(timeframe=timeframe)
+    if market:
+        listings = listings.filter(markets__contains=[market])
+    return _with_versions(listings.order_by(*SORTS.get(sort, SORTS["newest"]), "id"))
+
+
+def listing_for(*, user: Any, listing_id: Any) -> Listing | None:
+    """A published listing, or one of the user's own in any state; None for anything else (another's draft)."""
+    visible = Q(status=Listing.Status.PUBLISHED) | Q(creator_id=user.pk)
+    return _with_versions(Listing.objects.filter(visible, id=listing_id)).first()
+
+
+def listings_of(*, creator: Any) -> QuerySet[Listing]:
+    return _with_versions(Listing.objects.filter(creator=creator).order_by("-updated_at", "id"))

@@ -1,0 +1,65 @@
+"""The marketplace API's shapes. A listing never carries its Pine source: premium and pro scripts stay the
+creator's, and the source of any listing is read on the creator's own script page only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from market_data.timeframes import TIMEFRAME_MS
+from marketplace.models import Listing, ListingVersion
+from marketplace.selectors import SORTS
+from trading_site.api import QuerySerializer, StrictCharField
+
+
+class ListingVersionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ListingVersion
+        fields = ["id", "number", "notes", "verification", "progress", "few_trades", "error", "verified_at",
+                  "result", "created_at"]  # fmt: skip
+        read_only_fields = fields
+
+
+class ListingSerializer(serializers.ModelSerializer):
+    creator = serializers.SerializerMethodField()
+    versions = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Listing
+        fields = [
+            "id", "name", "description", "category", "tags", "exchange", "markets", "timeframe", "tier", "price_usd",
+            "billing", "status", "status_reason", "creator", "downloads_count", "rating_average", "rating_count",
+            "backtest_results", "published_at", "created_at", "updated_at", "versions",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_creator(self, listing: Listing) -> str:
+        user = listing.creator
+        return user.get_full_name() or user.email.split("@", 1)[0]
+
+    def get_versions(self, listing: Listing) -> list[dict[str, Any]]:
+        return ListingVersionSerializer(listing.versions.all(), many=True).data
+
+
+class ListingCreateSerializer(serializers.Serializer):
+    script = serializers.UUIDField(help_text="one of your Pine scripts (its latest version is offered)")
+    name = StrictCharField(max_length=100)
+    description = StrictCharField(max_length=20_000, required=False, allow_blank=True, default="")
+    category = serializers.ChoiceField(choices=Listing.Category.choices)
+    tags = serializers.ListField(child=StrictCharField(max_length=30), max_length=10, required=False, default=list)
+    exchange = serializers.ChoiceField(choices=["binance", "okx"], default="binance")
+    markets = serializers.ListField(child=StrictCharField(max_length=40), min_length=1, max_length=10)
+    timeframe = serializers.ChoiceField(choices=sorted(TIMEFRAME_MS))
+    tier = serializers.ChoiceField(choices=Listing.Tier.choices, default=Listing.Tier.FREE)
+    price_usd = serializers.DecimalField(max_digits=8, decimal_places=2, required=False, allow_null=True)
+    billing = serializers.ChoiceField(choices=Listing.Billing.choices, required=False, default="")
+
+
+class ListingFilterSerializer(QuerySerializer):
+    q = serializers.CharField(max_length=100, required=False)
+    category = serializers.ChoiceField(choices=Listing.Category.choices, required=False)
+    tier = serializers.ChoiceField(choices=Listing.Tier.choices, required=False)
+    timeframe = serializers.ChoiceField(choices=sorted(TIMEFRAME_MS), required=False)
+    market = serializers.CharField(max_length=40, required=False)
+    sort = serializers.ChoiceField(choices=sorted(SORTS), required=False, default="newest")

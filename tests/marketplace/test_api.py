@@ -1,0 +1,92 @@
+"""The marketplace API (the seed's paths): published listings for everyone signed in, a creator's own in any state,
+another user's draft a 404 like a missing one, bad input a 400 with nothing saved, and never a Pine source."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from marketplace import services
+from marketplace.models import Listing, ListingVersion
+from marketplace.services import ListingDetails
+from strategies.pine_services import pine_script_create
+
+pytestmark = pytest.mark.django_db
+
+SMA = (Path(__file__).parents[1] / "pine" / "corpus" / "sma_cross_inputs.pine").read_text()
+BASE = "/api/v1/marketplace"
+
+
+def _published(user, staff, name, **changes):
+    script = pine_script_create(user=user, name=name, source=SMA).script
+    details = ListingDetails(
+        **{"name": name, "category": "trend", "timeframe": "1h", "markets": ["BTC/USDT"], **changes}
+    )
+    listing = services.listing_create(creator=user, script_id=script.id, details=details)
+    ListingVersion.objects.filter(listing=listing).update(verification="passed")
+    services.listing_submit(creator=user, listing_id=listing.id)
+    return services.listing_review(staff=staff, listing_id=listing.id, approve=True)
+
+
+@pytest.fixture
+def staff(django_user_model):
+    return django_user_model.objects.create_user(email="staff@example.com", password="x-1234567", is_staff=True)
+
+
+def test_discover_filters_and_sorts_the_published_listings_only(alice, staff, charlie_api):
+    _published(alice, staff, "EMA trend", tags=["ema"], description="Follows the trend")
+    _published(alice, staff, "Range fader", category="mean_reversion", tier="pro", price_usd="49", billing="monthly",
+               markets=["ETH/USDT"])  # fmt: skip
+    script = pine_script_create(user=alice, name="Draft", source=SMA).script
+    services.listing_create(creator=alice, script_id=script.id, details=ListingDetails(
+        name="Secret draft", category="trend", timeframe="1h", markets=["BTC/USDT"]))  # fmt: skip
+    names = [row["name"] for row in charlie_api.get(f"{BASE}/strategies").json()["results"]]
+    assert sorted(names) == ["EMA trend", "Range fader"]  # the draft is nobody else's business
+    for query, expected in (
+        ("q=trend", ["EMA trend"]), ("q=EMA", ["EMA trend"]), ("category=mean_reversion", ["Range fader"]),
+        ("tier=pro", ["Range fader"]), ("market=ethusdt", ["Range fader"]), ("timeframe=4h", []),
+    ):  # fmt: skip
+        found = [row["name"] for row in charlie_api.get(f"{BASE}/strategies?{query}").json()["results"]]
+        assert found == expected, (query, found)
+    for bad in ("category=", "tier=gold", "sort=random", "market=!!", "page_size=0"):
+        response = charlie_api.get(f"{BASE}/strategies?{bad}")
+        assert response.status_code == 400 and response.json()["error"]["code"], bad
+    row = charlie_api.get(f"{BASE}/strategies?tier=pro").json()["results"][0]
+    assert (row["price_usd"], row["billing"], row["creator"], row["versions"][0]["number"]) == (
+        "49.00", "monthly", "alice", 1
+    )  # fmt: skip
+    assert "source" not in str(row)
+
+
+def test_create_submit_and_read_my_listings(alice, alice_api, charlie_api):
+    script = pine_script_create(user=alice, name="SMA", source=SMA).script
+    body = {"script": str(script.id), "name": "SMA trend", "category": "trend", "timeframe": "1h",
+            "markets": ["BTCUSDT"], "tier": "premium", "price_usd": "19.90", "billing": "one_off",
+            "tags": ["sma"]}  # fmt: skip
+    bad = alice_api.post(f"{BASE}/strategies", {**body, "tier": "free"}, format="json")  # a free listing with a price
+    assert bad.status_code == 400 and "price_usd" in bad.json()["error"]["fields"]
+    assert (
+        alice_api.post(f"{BASE}/strategies", {**body, "script": str(script.id)[:-1] + "0"}, format="json").status_code
+        == 400
+    )
+    assert not Listing.objects.exists()
+    created = alice_api.post(f"{BASE}/strategies", body, format="json")
+    assert created.status_code == 201, created.content
+    listing = created.json()
+    assert (listing["status"], listing["markets"], listing["price_usd"]) == ("draft", ["BTC/USDT"], "19.90")
+    assert charlie_api.get(f"{BASE}/strategies/{listing['id']}").status_code == 404  # another's draft
+    assert charlie_api.post(f"{BASE}/strategies/{listing['id']}/submit").status_code == 404
+    assert charlie_api.get(f"{BASE}/my-strategies").json()["results"] == []
+    assert alice_api.get(f"{BASE}/strategies/{listing['id']}").json()["name"] == "SMA trend"
+    sent = alice_api.post(f"{BASE}/strategies/{listing['id']}/submit")
+    assert sent.status_code == 200 and sent.json()["status"] == "in_review"
+    again = alice_api.post(f"{BASE}/strategies/{listing['id']}/submit")
+    assert again.status_code == 400  # already in review
+    mine = alice_api.get(f"{BASE}/my-strategies").json()["results"]
+    assert [row["status"] for row in mine] == ["in_review"]
+
+
+def test_signed_out_is_refused(api_client):
+    for path in ("strategies", "my-strategies"):
+        assert api_client.get(f"{BASE}/{path}").status_code == 401
