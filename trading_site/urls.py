@@ -36,6 +36,7 @@ urlpatterns = [
     path("strategies/", include("strategies.urls")),
     path("trading/", include("trading.urls")),
     path("webhooks/", include("webhooks.urls")),
+    path("marketplace/", include("marketplace.urls")),
     path("onboarding/", include("onboarding.urls")),
     path("api/v1/", include(api_v1)),
 ]

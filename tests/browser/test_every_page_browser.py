@@ -66,6 +66,7 @@ def signed_in_pages(ids: dict[str, int]) -> list[tuple[str, str]]:
         ("backtest-compare", f"/strategies/backtests/compare/?a={ids['run']}&b={ids['run_both']}"),
         ("optimise-new", "/strategies/optimise/new/"),
         ("optimise-run", f"/strategies/backtests/{ids['optimisation']}/"),
+        ("marketplace", "/marketplace/"),
         ("bots", "/trading/bots/"),
         ("bot-new", "/trading/bots/new/"),
         ("positions", "/trading/positions/"),
