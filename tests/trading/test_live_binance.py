@@ -261,3 +261,35 @@ def test_a_strategys_moving_levels_reach_binance_as_signed_orders(bot, binance_s
     sent = binance_server.order(closing.client_order_id)
     assert (sent.type, sent.price, sent.status) == ("limit", D(51_000), "filled")
     assert not Order.objects.filter(position=position, status__in=Order.OPEN_STATUSES).exists()
+
+
+def test_a_target_limit_that_does_not_fill_at_once_never_leaves_the_position_without_its_stop(
+    bot, binance_server, monkeypatch
+):
+    """The ticker showed the price beyond the strategy's target, but it turned back before the limit arrived: the
+    limit rests unfilled, so it is cancelled and the position closed at market (never left with no stop)."""
+    from trading.exchanges.base import Ticker
+    from trading.exchanges.ccxt_exchange import CcxtExchange
+
+    pinned = clock.Pin
+    signal = _with_levels(LONG, long_stop=(0.0, 49_000.0), long_target=(1.0, 2_000.0))
+    with clock.pinned(pinned(time=C1 + HOUR, price=lambda exchange, symbol: D(50_000))):
+        assert ticks.bot_tick(bot_id=bot.pk, candle_open=C1, signal=signal).outcome == "traded"
+    position = Position.objects.get(bot=bot)
+    C2 = C1 + HOUR
+    Position.objects.filter(pk=position.pk).update(opened_at=C2 + timedelta(seconds=2))
+    _candle(C2, high="51900", low="49800")
+    binance_server.prices["BTC/USDT"] = D(50_500)  # where the market is when the order arrives
+    seen = Ticker(symbol="BTC/USDT", last=D(51_800), time_ms=0)  # what the tick read a moment before
+    monkeypatch.setattr(CcxtExchange, "fetch_ticker", lambda self, symbol: seen)
+    beyond = _with_levels(dict.fromkeys(LONG, False), long_stop=(0.0, 49_500.0), long_target=(0.0, 51_000.0))
+    with clock.pinned(pinned(time=C2 + HOUR, price=lambda exchange, symbol: D(50_500))):
+        result = ticks.bot_tick(bot_id=bot.pk, candle_open=C2, signal=beyond)
+    assert result.outcome == "traded", result.message
+    position.refresh_from_db()
+    assert position.status == Position.Status.CLOSED
+    target = Order.objects.get(position=position, purpose=Order.Purpose.TAKE_PROFIT, type="limit")
+    assert target.status == Order.Status.CANCELED and binance_server.order(target.client_order_id).status == "canceled"
+    market = Order.objects.get(position=position, purpose=Order.Purpose.EXIT)
+    assert market.status == Order.Status.FILLED and binance_server.order(market.client_order_id).type == "market"
+    assert not Order.objects.filter(position=position, status__in=Order.OPEN_STATUSES).exists()

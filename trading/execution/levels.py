@@ -19,9 +19,10 @@ from datetime import datetime
 from market_data.selectors import to_ms
 from strategies.interface import LEVEL_COLUMNS
 from trading.exchanges.base import Exchange, OrderRequest
+from trading.exchanges.errors import ExchangeError
 from trading.execution import router
-from trading.execution.orders import order_submit
-from trading.execution.positions import protective_cancel, protective_replace
+from trading.execution.orders import order_cancel, order_submit
+from trading.execution.positions import close_position, protective_cancel, protective_replace
 from trading.execution.trailing import bot_trail
 from trading.models import Bot, Order, Position
 
@@ -62,11 +63,13 @@ def position_levels(
             amount=position.amount, price=None if stopped else take, reduce_only=True,
             client_order_id=router.client_order_id(scope, stamp, "exit"),
         )  # fmt: skip
-        order_submit(  # the purpose makes the exit reason "stop_loss" or "take_profit", as in the backtest
+        order = order_submit(  # the purpose makes the exit reason "stop_loss" or "take_profit", as in the backtest
             exchange=exchange, account=position.exchange_account, request=request,
             purpose=Order.Purpose.STOP_LOSS if stopped else Order.Purpose.TAKE_PROFIT, source=Order.Source.SYSTEM,
             bot=position.bot, position=position, note=LEVELS_NOTE,
         )  # fmt: skip
+        if not stopped and order.status != Order.Status.FILLED:
+            _close_the_rest(exchange, position, order, scope, stamp)
         log.info("strategy levels: position %s closed, the price %s is beyond %s", position.pk, price, stop or take)
         return "closed"
     protective_replace(
@@ -74,6 +77,22 @@ def position_levels(
         note=LEVELS_NOTE,
     )  # fmt: skip
     return "moved"
+
+
+def _close_the_rest(exchange: Exchange, position: Position, order: Order, scope: str, stamp: int) -> None:
+    """The target's limit did not fill at once (the price turned back in between): the position never stays
+    without its stop — the limit is cancelled and what is left closes at market."""
+    if order.status in Order.OPEN_STATUSES:
+        try:
+            order_cancel(order=order, exchange=exchange)
+        except ExchangeError:
+            log.warning("strategy levels: the target order %s could not be cancelled", order.pk)
+    position.refresh_from_db()
+    if position.status == Position.Status.OPEN:
+        close_position(
+            exchange, position, client_id=router.client_order_id(scope, stamp, "rest"), note=LEVELS_NOTE,
+            source=Order.Source.SYSTEM,
+        )  # fmt: skip
 
 
 def bot_follow(
