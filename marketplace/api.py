@@ -15,8 +15,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from market_data.exceptions import InvalidMarket
-from market_data.symbols import normalize_symbol
 from marketplace import selectors, services
 from marketplace.serializers import ListingCreateSerializer, ListingFilterSerializer, ListingSerializer
 from trading_site.api import ERROR
@@ -44,13 +42,6 @@ class ListingListCreateApi(ListAPIView):
         filters = ListingFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
         values = dict(filters.validated_data)
-        if values.get("market"):
-            try:
-                values["market"] = normalize_symbol(values["market"])
-            except InvalidMarket as exc:
-                from rest_framework.exceptions import ValidationError
-
-                raise ValidationError({"market": [str(exc)]}) from None
         return selectors.listing_search(query=values.pop("q", ""), **values)
 
     @extend_schema(

@@ -7,6 +7,8 @@ from typing import Any
 
 from rest_framework import serializers
 
+from market_data.exceptions import InvalidMarket
+from market_data.symbols import normalize_symbol
 from market_data.timeframes import TIMEFRAME_MS
 from marketplace.models import Listing, ListingVersion
 from marketplace.selectors import SORTS
@@ -63,3 +65,9 @@ class ListingFilterSerializer(QuerySerializer):
     timeframe = serializers.ChoiceField(choices=sorted(TIMEFRAME_MS), required=False)
     market = serializers.CharField(max_length=40, required=False)
     sort = serializers.ChoiceField(choices=sorted(SORTS), required=False, default="newest")
+
+    def validate_market(self, value: str) -> str:
+        try:
+            return normalize_symbol(value)
+        except InvalidMarket as exc:
+            raise serializers.ValidationError(str(exc)) from None
