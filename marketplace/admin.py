@@ -1,22 +1,24 @@
 """Staff review listings here: approve (published) or reject with the reason the creator reads; unlist one that is
 published, saying why. Every decision goes through ``marketplace.services``; the rows are otherwise read-only (what
-a listing says is its creator's)."""
+a listing says is its creator's). Subscriptions, payments, the ledger and provider events are read-only too; staff
+refund payments and record payouts, through ``marketplace.subscriptions``."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from marketplace import services
-from marketplace.models import Listing, ListingVersion
+from marketplace import services, subscriptions
+from marketplace.models import LedgerEntry, Listing, ListingVersion, Payment, Payout, ProviderEvent, Subscription
 
 
 class ReasonForm(forms.Form):
@@ -39,7 +41,7 @@ def _apply(request: HttpRequest, listings: QuerySet[Listing], act: Any) -> int:
             done += 1
         except (ValidationError, PermissionDenied) as exc:
             text = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
-            messages.error(request, f"{listing.name}: {text}")
+            messages.error(request, f"{listing}: {text}")
     return done
 
 
@@ -91,3 +93,128 @@ class ListingAdmin(admin.ModelAdmin):
     def unlist(self, request: HttpRequest, queryset: QuerySet[Listing]) -> HttpResponse | None:
         return _with_reason(self, request, queryset, lambda listing, reason: services.listing_unlist(
             user=request.user, listing_id=listing.id, reason=reason), _("Unlist listings"))  # fmt: skip
+
+
+class ReadOnly(admin.ModelAdmin):
+    """Money rows change only through ``marketplace.subscriptions``: staff read them here."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(ReadOnly):
+    list_display = ["listing", "user", "plan", "status", "price_usd", "expires_at", "auto_renew", "created_at"]
+    list_filter = ["status", "plan", "provider", "auto_renew"]
+    search_fields = ["listing__name", "user__email", "provider_subscription", "provider_checkout"]
+    list_select_related = ["listing", "user"]
+
+
+class RefundForm(forms.Form):
+    amount = forms.DecimalField(
+        label=gettext_lazy("Amount (USD); empty: what is left of each payment"),
+        max_digits=10,
+        decimal_places=2,
+        required=False,
+    )
+
+
+@admin.register(Payment)
+class PaymentAdmin(ReadOnly):
+    list_display = ["created_at", "listing", "buyer", "creator", "amount", "refunded", "disputed", "creator_share"]
+    list_filter = ["provider"]
+    search_fields = ["listing__name", "buyer__email", "creator__email", "provider_ref", "provider_payment"]
+    list_select_related = ["listing", "buyer", "creator"]
+    actions = ["refund"]
+
+    @admin.action(description=gettext_lazy("Refund (through the payment provider)"))
+    def refund(self, request: HttpRequest, queryset: QuerySet[Payment]) -> HttpResponse | None:
+        form = RefundForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            amount = form.cleaned_data["amount"]
+            done = _apply(request, queryset, lambda payment: subscriptions.payment_refund(
+                staff=request.user, payment_id=payment.id,
+                amount=amount if amount is not None else payment.amount - payment.refunded - payment.disputed,
+            ))  # fmt: skip
+            if done:
+                messages.success(request, _("%(count)d payment(s) refunded.") % {"count": done})
+            return None
+        context = {
+            **self.admin_site.each_context(request), "title": _("Refund payments"), "form": form,
+            "listings": queryset, "action": request.POST.get("action"), "opts": self.model._meta,
+            "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME), "apply": True,
+        }  # fmt: skip
+        return TemplateResponse(request, "admin/marketplace/reason.html", context)
+
+
+class PayoutForm(forms.ModelForm):
+    class Meta:
+        model = Payout
+        fields = ["creator", "amount", "reference"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("creator") and data.get("amount") is not None:
+            subscriptions.payout_check(
+                creator=data["creator"], amount=data["amount"], reference=data.get("reference", "")
+            )
+        return data
+
+
+@admin.register(Payout)
+class PayoutAdmin(ReadOnly):
+    """Staff record a transfer they made to a creator; the service posts it to the ledger."""
+
+    form = PayoutForm
+    list_display = ["created_at", "creator", "amount", "reference", "recorded_by"]
+    list_filter = ["created_at"]
+    search_fields = ["creator__email", "reference"]
+    list_select_related = ["creator", "recorded_by"]
+    autocomplete_fields = ["creator"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_active and request.user.is_staff)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [field.name for field in Payout._meta.fields] if obj else []
+
+    def save_model(self, request: HttpRequest, obj: Payout, form: Any, change: bool) -> None:
+        payout = subscriptions.payout_record(
+            staff=request.user, creator_id=obj.creator_id, amount=obj.amount, reference=obj.reference
+        )
+        obj.pk, obj.id, obj.recorded_by, obj.created_at = payout.pk, payout.id, payout.recorded_by, payout.created_at
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(ReadOnly):
+    """Append-only: PostgreSQL refuses a change or a deletion, whoever asks. The totals of the selected lines sit
+    above the list."""
+
+    list_display = ["id", "created_at", "kind", "account", "amount", "creator", "share", "payment", "payout"]
+    list_filter = ["account", "kind"]
+    search_fields = ["creator__email", "txn"]
+    list_select_related = ["creator", "payment__listing", "payout__creator"]
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        response = super().changelist_view(request, extra_context)
+        cl = getattr(response, "context_data", {}).get("cl")
+        if cl is not None:
+            totals = dict.fromkeys(LedgerEntry.Account.values, Decimal("0.00"))
+            for row in cl.queryset.order_by().values("account").annotate(total=Sum("amount")):
+                totals[row["account"]] = row["total"]
+            labels = dict(LedgerEntry.Account.choices)
+            response.context_data["totals"] = [(labels[key], value) for key, value in totals.items()]
+        return response
+
+
+@admin.register(ProviderEvent)
+class ProviderEventAdmin(ReadOnly):
+    list_display = ["received_at", "provider", "type", "status", "note", "id"]
+    list_filter = ["provider", "status", "type"]
+    search_fields = ["id", "type"]

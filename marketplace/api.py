@@ -1,12 +1,14 @@
 """The marketplace API (the seed's paths, for the mobile app): published listings with Trendy's own evidence,
-a creator's listings, creating a draft and sending it for review. Another user's draft is a 404, like a missing one;
-no answer carries a listing's Pine source."""
+a creator's listings, creating a draft and sending it for review, taking a listing (free, or through the payment
+provider's checkout), the trader's subscriptions with their receipts, cancelling one. Another user's draft or
+subscription is a 404, like a missing one; no answer carries a listing's Pine source."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.http import Http404
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -15,8 +17,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from marketplace import selectors, services
-from marketplace.serializers import ListingCreateSerializer, ListingFilterSerializer, ListingSerializer
+from marketplace import selectors, services, subscriptions
+from marketplace.serializers import (
+    ListingCreateSerializer,
+    ListingFilterSerializer,
+    ListingSerializer,
+    SubscribeResultSerializer,
+    SubscriptionSerializer,
+)
 from trading_site.api import ERROR
 
 FILTERS = [
@@ -97,3 +105,50 @@ class MyListingsApi(ListAPIView):
 
     def get_queryset(self) -> Any:
         return selectors.listings_of(creator=self.request.user)
+
+
+class ListingSubscribeApi(APIView):
+    """Take a published listing: a free one at once; a premium or pro one answers the checkout URL to pay at
+    (access opens when the payment provider reports the payment)."""
+
+    @extend_schema(
+        operation_id="marketplace_strategy_subscribe",
+        request=None,
+        responses={201: SubscribeResultSerializer, 400: ERROR, 404: ERROR},
+    )
+    def post(self, request: Request, listing_id: Any) -> Response:
+        listing = _listing(request, listing_id)
+        site = request.build_absolute_uri(reverse("marketplace:subscriptions"))
+        subscription, url = subscriptions.subscription_start(
+            user=request.user, listing_id=listing.id, success_url=f"{site}?paid=1", cancel_url=site
+        )
+        if url and url.startswith("/"):
+            url = request.build_absolute_uri(url)
+        found = selectors.subscriptions_of(user=request.user).get(id=subscription.id)
+        data = {"subscription": SubscriptionSerializer(found).data, "checkout_url": url}
+        return Response(data, status=status.HTTP_201_CREATED)
+
+
+class MySubscriptionsApi(ListAPIView):
+    serializer_class = SubscriptionSerializer
+
+    @extend_schema(operation_id="marketplace_my_subscriptions")
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> Any:
+        return selectors.subscriptions_of(user=self.request.user)
+
+
+class SubscriptionCancelApi(APIView):
+    @extend_schema(
+        operation_id="marketplace_subscription_cancel",
+        request=None,
+        responses={200: SubscriptionSerializer, 400: ERROR, 404: ERROR},
+    )
+    def post(self, request: Request, subscription_id: Any) -> Response:
+        mine = selectors.subscriptions_of(user=request.user)
+        if not mine.filter(id=subscription_id).exists():
+            raise Http404
+        subscriptions.subscription_cancel(user=request.user, subscription_id=subscription_id)
+        return Response(SubscriptionSerializer(mine.get(id=subscription_id)).data)

@@ -8,5 +8,16 @@ urlpatterns = [
     path(
         "marketplace/strategies/<uuid:listing_id>/submit", api.ListingSubmitApi.as_view(), name="api-marketplace-submit"
     ),
+    path(
+        "marketplace/strategies/<uuid:listing_id>/subscribe",
+        api.ListingSubscribeApi.as_view(),
+        name="api-marketplace-subscribe",
+    ),
     path("marketplace/my-strategies", api.MyListingsApi.as_view(), name="api-marketplace-mine"),
+    path("marketplace/my-subscriptions", api.MySubscriptionsApi.as_view(), name="api-marketplace-subscriptions"),
+    path(
+        "marketplace/subscriptions/<uuid:subscription_id>/cancel",
+        api.SubscriptionCancelApi.as_view(),
+        name="api-marketplace-subscription-cancel",
+    ),
 ]

@@ -2,6 +2,12 @@
 ``strategies.PineScript``); each version it offers is one immutable script version, kept in order with the listing's
 history. A listing moves draft → in review → published (or rejected, with the reason the creator reads) → unlisted;
 only ``marketplace.services`` moves it, and the database holds the rules a row must keep (prices, ratings, counts).
+A trader's ``Subscription`` (free, monthly or one-off) gives access to a listing; each ``Payment`` for it and each
+``Payout`` to a creator is posted to the append-only, double-entry ``LedgerEntry`` table
+(``marketplace.ledger``); ``ProviderEvent`` keeps each payment-provider event once.
+
+Why this file is long: the marketplace's tables and the rules the database holds for each sit together, so one
+page shows every constraint money depends on.
 """
 
 from __future__ import annotations
@@ -179,3 +185,228 @@ class ListingVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.listing.name} v{self.number}"
+
+
+class Subscription(models.Model):
+    """A trader's access to a listing: a free subscription, a monthly one or a one-off purchase. Only
+    ``marketplace.subscriptions`` creates or changes one. Access is ``active`` and, when it has an end, before
+    ``expires_at`` — so it ends at expiry even before the beat marks it ended. ``version`` is the listing version the
+    subscriber runs: a new version is offered, and they move when they choose."""
+
+    class Plan(models.TextChoices):
+        FREE = "free", _("Free")
+        MONTHLY = "monthly", _("Monthly subscription")
+        ONE_OFF = "one_off", _("One-off purchase")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Awaiting payment")
+        ACTIVE = "active", _("Active")
+        ENDED = "ended", _("Ended")
+
+    class EndReason(models.TextChoices):
+        NONE = "", _("Not ended")
+        EXPIRED = "expired", _("Access expired")
+        CANCELLED = "cancelled", _("Cancelled by the subscriber")
+        REFUNDED = "refunded", _("Refunded")
+        CHARGED_BACK = "charged_back", _("Charged back")
+        CHECKOUT_ABANDONED = "abandoned", _("Checkout not completed")
+
+    id = models.UUIDField(_("ID"), primary_key=True, default=uuid.uuid4, editable=False)
+    listing = models.ForeignKey(
+        Listing, on_delete=models.PROTECT, related_name="subscriptions", verbose_name=_("listing")
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="subscriptions", verbose_name=_("subscriber")
+    )
+    version = models.ForeignKey(
+        ListingVersion, on_delete=models.PROTECT, related_name="+", verbose_name=_("version in use")
+    )
+    plan = models.CharField(_("plan"), max_length=8, choices=Plan.choices)
+    price_usd = models.DecimalField(_("price (USD)"), max_digits=8, decimal_places=2, null=True, blank=True)
+    status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.PENDING)
+    auto_renew = models.BooleanField(_("renews automatically"), default=False)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("access until"), null=True, blank=True)
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+    ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
+    end_reason = models.CharField(_("why it ended"), max_length=12, choices=EndReason.choices, blank=True)
+    provider = models.CharField(_("payment provider"), max_length=8, blank=True)
+    provider_checkout = models.CharField(_("checkout session"), max_length=255, blank=True)
+    provider_subscription = models.CharField(_("provider subscription"), max_length=255, blank=True)
+    # The newest provider event applied to the subscription's state: an older one arriving late is ignored.
+    provider_event_at = models.DateTimeField(_("last provider event"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("subscription")
+        verbose_name_plural = _("subscriptions")
+        ordering = ["-created_at"]
+        constraints = [
+            # One open subscription per trader and listing (ended ones stay as history).
+            models.UniqueConstraint(
+                fields=["user", "listing"], condition=~Q(status="ended"), name="subscription_one_open"
+            ),
+            models.CheckConstraint(
+                condition=Q(plan="free", price_usd__isnull=True) | Q(plan__in=["monthly", "one_off"], price_usd__gt=0),
+                name="subscription_price_by_plan",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="active") | Q(started_at__isnull=False), name="subscription_active_started"
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "expires_at"], name="subscription_status_expiry")]
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.listing}"
+
+
+class Payment(models.Model):
+    """Money a buyer paid for a subscription (one checkout, or one monthly renewal), in USD. ``refunded`` and
+    ``disputed`` are the parts given back so far by refunds and by chargebacks; the ledger holds every movement."""
+
+    id = models.UUIDField(_("ID"), primary_key=True, default=uuid.uuid4, editable=False)
+    subscription = models.ForeignKey(
+        Subscription, on_delete=models.PROTECT, related_name="payments", verbose_name=_("subscription")
+    )
+    buyer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payments", verbose_name=_("buyer")
+    )
+    creator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="sales", verbose_name=_("creator")
+    )
+    listing = models.ForeignKey(Listing, on_delete=models.PROTECT, related_name="payments", verbose_name=_("listing"))
+    amount = models.DecimalField(_("amount (USD)"), max_digits=10, decimal_places=2)
+    refunded = models.DecimalField(_("refunded (USD)"), max_digits=10, decimal_places=2, default=Decimal(0))
+    disputed = models.DecimalField(_("charged back (USD)"), max_digits=10, decimal_places=2, default=Decimal(0))
+    creator_share = models.DecimalField(_("creator's share"), max_digits=5, decimal_places=4)
+    provider = models.CharField(_("payment provider"), max_length=8)
+    # The provider's id of what was paid (a checkout session or an invoice): one payment per id, however often the
+    # provider tells us.
+    provider_ref = models.CharField(_("provider reference"), max_length=255)
+    provider_payment = models.CharField(_("provider payment"), max_length=255, blank=True)  # refunds name it
+    period_end = models.DateTimeField(_("paid until"), null=True, blank=True)
+    created_at = models.DateTimeField(_("paid at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "provider_ref"], name="payment_once_per_provider_ref"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payment_positive"),
+            models.CheckConstraint(
+                condition=Q(refunded__gte=0, disputed__gte=0, amount__gte=models.F("refunded") + models.F("disputed")),
+                name="payment_refund_within_amount",
+            ),
+            models.CheckConstraint(
+                condition=Q(creator_share__gte=0, creator_share__lte=1), name="payment_share_0_to_1"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} USD · {self.listing}"
+
+
+class Payout(models.Model):
+    """Money Trendy sent a creator (recorded by staff after the transfer)."""
+
+    id = models.UUIDField(_("ID"), primary_key=True, default=uuid.uuid4, editable=False)
+    creator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payouts", verbose_name=_("creator")
+    )
+    amount = models.DecimalField(_("amount (USD)"), max_digits=10, decimal_places=2)
+    reference = models.CharField(_("transfer reference"), max_length=200)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("recorded by")
+    )
+    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("payout")
+        verbose_name_plural = _("payouts")
+        ordering = ["-created_at"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="payout_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.amount} USD → {self.creator}"
+
+
+class LedgerEntry(models.Model):
+    """One line of the marketplace's double-entry ledger. Debits are positive, credits negative; the lines of one
+    transaction (``txn``) sum to zero. PostgreSQL refuses to update or delete a line and refuses, at commit, a
+    transaction that does not balance (migration 0003's triggers); SQLite refuses updates and deletes."""
+
+    class Account(models.TextChoices):
+        BUYER_PAYMENTS = "buyer_payments", _("Buyer payments")
+        CREATOR_PAYABLE = "creator_payable", _("Creator payable")
+        PLATFORM_REVENUE = "platform_revenue", _("Platform revenue")
+        REFUNDS = "refunds", _("Refunds")
+        PAYOUTS = "payouts", _("Payouts")
+
+    class Kind(models.TextChoices):
+        PAYMENT = "payment", _("Payment")
+        REFUND = "refund", _("Refund")
+        CHARGEBACK = "chargeback", _("Chargeback")
+        PAYOUT = "payout", _("Payout")
+
+    id = models.BigAutoField(primary_key=True)
+    txn = models.UUIDField(_("transaction"), db_index=True)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    account = models.CharField(_("account"), max_length=16, choices=Account.choices)
+    creator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("creator")
+    )
+    amount = models.DecimalField(_("amount (USD)"), max_digits=12, decimal_places=2)
+    share = models.DecimalField(_("creator's share in force"), max_digits=5, decimal_places=4)
+    payment = models.ForeignKey(
+        Payment, on_delete=models.PROTECT, null=True, blank=True, related_name="entries", verbose_name=_("payment")
+    )
+    payout = models.ForeignKey(
+        Payout, on_delete=models.PROTECT, null=True, blank=True, related_name="entries", verbose_name=_("payout")
+    )
+    created_at = models.DateTimeField(_("posted at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("ledger entry")
+        verbose_name_plural = _("ledger entries")
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount=0), name="ledger_entry_not_zero"),
+            models.CheckConstraint(
+                condition=Q(payment__isnull=False) | Q(payout__isnull=False), name="ledger_entry_has_source"
+            ),
+        ]
+        indexes = [models.Index(fields=["creator", "account"], name="ledger_creator_account")]
+
+    def __str__(self) -> str:
+        return f"{self.get_account_display()} {self.amount}"
+
+
+class ProviderEvent(models.Model):
+    """An event a payment provider sent (Stripe's webhook, or the test-mode provider): stored once by its id, so a
+    replay is a no-op. One that names a payment not seen yet (a refund before its payment) waits as ``deferred``
+    and is applied after the next event or by the beat."""
+
+    class Status(models.TextChoices):
+        PROCESSED = "processed", _("Processed")
+        DEFERRED = "deferred", _("Waiting for an earlier event")
+        IGNORED = "ignored", _("Ignored")
+
+    id = models.CharField(_("event id"), max_length=255, primary_key=True)
+    provider = models.CharField(_("payment provider"), max_length=8)
+    type = models.CharField(_("type"), max_length=64)
+    created = models.DateTimeField(_("sent at"))
+    payload = models.JSONField(_("payload"))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices)
+    note = models.CharField(_("note"), max_length=300, blank=True)
+    received_at = models.DateTimeField(_("received at"), auto_now_add=True)
+    processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("payment provider event")
+        verbose_name_plural = _("payment provider events")
+        ordering = ["-received_at"]
+        indexes = [models.Index(fields=["status", "created"], name="provider_event_status")]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.id}"

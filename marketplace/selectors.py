@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.db.models import Prefetch, Q, QuerySet
+from django.utils import timezone
 
-from marketplace.models import Listing, ListingVersion
+from marketplace.models import Listing, ListingVersion, Payment, Subscription
 
 SORTS = {
     "newest": ("-published_at", "-created_at"),
@@ -54,3 +56,29 @@ def listing_for(*, user: Any, listing_id: Any) -> Listing | None:
 
 def listings_of(*, creator: Any) -> QuerySet[Listing]:
     return _with_versions(Listing.objects.filter(creator=creator).order_by("-updated_at", "id"))
+
+
+def subscription_has_access(subscription: Subscription, now: datetime | None = None) -> bool:
+    """Active, and before its end when it has one (the beat marks it ended a little later)."""
+    now = now or timezone.now()
+    return subscription.status == Subscription.Status.ACTIVE and (
+        subscription.expires_at is None or subscription.expires_at > now
+    )
+
+
+def subscriptions_of(*, user: Any) -> QuerySet[Subscription]:
+    """The trader's subscriptions, newest first, with their receipts."""
+    return (
+        Subscription.objects.filter(user=user)
+        .select_related("listing", "version")
+        .prefetch_related(
+            Prefetch("payments", queryset=Payment.objects.order_by("-created_at")),
+            Prefetch("listing__versions", queryset=ListingVersion.objects.order_by("-number")),
+        )
+        .order_by("-created_at", "id")
+    )
+
+
+def subscription_open(*, user: Any, listing: Listing) -> Subscription | None:
+    """The trader's subscription of the listing that has not ended (awaiting payment or active), if any."""
+    return Subscription.objects.filter(user=user, listing=listing).exclude(status=Subscription.Status.ENDED).first()

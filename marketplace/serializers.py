@@ -10,8 +10,8 @@ from rest_framework import serializers
 from market_data.exceptions import InvalidMarket
 from market_data.symbols import normalize_symbol
 from market_data.timeframes import TIMEFRAME_MS
-from marketplace.models import Listing, ListingVersion
-from marketplace.selectors import SORTS
+from marketplace.models import Listing, ListingVersion, Payment, Subscription
+from marketplace.selectors import SORTS, subscription_has_access
 from trading_site.api import QuerySerializer, StrictCharField
 
 
@@ -71,3 +71,44 @@ class ListingFilterSerializer(QuerySerializer):
             return normalize_symbol(value)
         except InvalidMarket as exc:
             raise serializers.ValidationError(str(exc)) from None
+
+
+class PaymentSerializer(serializers.ModelSerializer):
+    """A receipt: what the buyer paid and got back (the creator's share is the creator's business)."""
+
+    class Meta:
+        model = Payment
+        fields = ["id", "amount", "refunded", "disputed", "period_end", "created_at"]
+        read_only_fields = fields
+
+
+class SubscriptionSerializer(serializers.ModelSerializer):
+    listing = serializers.SerializerMethodField()
+    version = serializers.IntegerField(source="version.number", read_only=True)
+    newest_version = serializers.SerializerMethodField()
+    has_access = serializers.SerializerMethodField()
+    payments = PaymentSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Subscription
+        fields = [
+            "id", "listing", "plan", "price_usd", "status", "has_access", "auto_renew", "started_at", "expires_at",
+            "cancelled_at", "ended_at", "end_reason", "version", "newest_version", "payments", "created_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_listing(self, subscription: Subscription) -> dict[str, Any]:
+        listing = subscription.listing
+        return {"id": str(listing.id), "name": listing.name, "tier": listing.tier, "status": listing.status}
+
+    def get_newest_version(self, subscription: Subscription) -> int | None:
+        versions = list(subscription.listing.versions.all())  # prefetched, newest first
+        return versions[0].number if versions else None
+
+    def get_has_access(self, subscription: Subscription) -> bool:
+        return subscription_has_access(subscription)
+
+
+class SubscribeResultSerializer(serializers.Serializer):
+    subscription = SubscriptionSerializer()
+    checkout_url = serializers.CharField(allow_null=True, help_text="where to pay; null for a free listing")

@@ -8,36 +8,48 @@ from datetime import datetime
 from typing import Any
 
 from django import forms
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.utils.translation import gettext_lazy as _
-from django.views.decorators.http import require_GET
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from market_data.exceptions import InvalidMarket
 from market_data.labels import timeframe_label
 from market_data.symbols import normalize_symbol
 from market_data.timeframes import TIMEFRAME_MS
-from marketplace import selectors, verification
-from marketplace.models import Listing
+from marketplace import ledger, selectors, subscriptions, verification
+from marketplace.models import Listing, Subscription
+from marketplace.providers import STRIPE, TEST, Stripe
 from strategies import labels
 
 PER_PAGE = 20
-SORT_CHOICES = [("newest", _("Newest")), ("rating", _("Rating")), ("popularity", _("Popularity"))]
+SORT_CHOICES = [
+    ("newest", gettext_lazy("Newest")),
+    ("rating", gettext_lazy("Rating")),
+    ("popularity", gettext_lazy("Popularity")),
+]
 
 
 class FilterForm(forms.Form):
-    q = forms.CharField(label=_("Search"), max_length=100, required=False)
-    category = forms.ChoiceField(label=_("Category"), required=False)
-    tier = forms.ChoiceField(label=_("Tier"), required=False)
-    timeframe = forms.ChoiceField(label=_("Timeframe"), required=False)
-    market = forms.CharField(label=_("Market"), max_length=40, required=False)
-    sort = forms.ChoiceField(label=_("Sort by"), choices=SORT_CHOICES, required=False)
+    q = forms.CharField(label=gettext_lazy("Search"), max_length=100, required=False)
+    category = forms.ChoiceField(label=gettext_lazy("Category"), required=False)
+    tier = forms.ChoiceField(label=gettext_lazy("Tier"), required=False)
+    timeframe = forms.ChoiceField(label=gettext_lazy("Timeframe"), required=False)
+    market = forms.CharField(label=gettext_lazy("Market"), max_length=40, required=False)
+    sort = forms.ChoiceField(label=gettext_lazy("Sort by"), choices=SORT_CHOICES, required=False)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        anything = [("", _("Any"))]
+        anything = [("", gettext_lazy("Any"))]
         self.fields["category"].choices = anything + list(Listing.Category.choices)
         self.fields["tier"].choices = anything + list(Listing.Tier.choices)
         self.fields["timeframe"].choices = anything + [(t, timeframe_label(t)) for t in TIMEFRAME_MS]
@@ -107,6 +119,7 @@ def listing_detail(request: HttpRequest, listing_id: Any) -> HttpResponse:
         raise Http404
     versions = list(listing.versions.all())
     current = versions[0] if versions else None
+    subscription = selectors.subscription_open(user=request.user, listing=listing)
     context = {
         "listing": listing,
         "versions": versions,
@@ -114,5 +127,122 @@ def listing_detail(request: HttpRequest, listing_id: Any) -> HttpResponse:
         "evidence": _evidence(current) if current else [],
         "min_trades": verification.MIN_TRADES,
         "mine": listing.creator_id == request.user.pk,
+        "subscription": subscription,
+        "access": subscription is not None and selectors.subscription_has_access(subscription),
+        "creator_percent": f"{float(ledger.creator_share() * 100):g}",
     }
     return render(request, "marketplace/detail.html", context)
+
+
+@login_required
+@require_POST
+def listing_subscribe(request: HttpRequest, listing_id: Any) -> HttpResponse:
+    """Take a listing: a free one at once, a paid one at its checkout. A refusal says why on the listing's page."""
+    listing = selectors.listing_for(user=request.user, listing_id=listing_id)
+    if listing is None:
+        raise Http404
+    mine = request.build_absolute_uri(reverse("marketplace:subscriptions"))
+    back = request.build_absolute_uri(reverse("marketplace:detail", args=[listing.id]))
+    try:
+        _subscription, url = subscriptions.subscription_start(
+            user=request.user, listing_id=listing.id, success_url=f"{mine}?paid=1", cancel_url=back
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("marketplace:detail", listing.id)
+    if url:
+        return redirect(url)
+    messages.success(request, _("%(name)s is in your subscriptions.") % {"name": listing.name})
+    return redirect("marketplace:subscriptions")
+
+
+@login_required
+@require_GET
+def subscription_list(request: HttpRequest) -> HttpResponse:
+    """The trader's subscriptions and purchases, with their receipts."""
+    now = timezone.now()
+    rows = [
+        {"subscription": s, "access": selectors.subscription_has_access(s, now), "newest": _newest(s)}
+        for s in selectors.subscriptions_of(user=request.user)
+    ]
+    return render(request, "marketplace/subscriptions.html", {"rows": rows})
+
+
+def _newest(subscription: Any) -> Any:
+    versions = list(subscription.listing.versions.all())
+    return versions[0] if versions else None
+
+
+def _mine(request: HttpRequest, subscription_id: Any) -> None:
+    """Another trader's subscription is as unknown as a missing one."""
+    if not Subscription.objects.filter(id=subscription_id, user=request.user).exists():
+        raise Http404
+
+
+@login_required
+@require_POST
+def subscription_cancel(request: HttpRequest, subscription_id: Any) -> HttpResponse:
+    _mine(request, subscription_id)
+    try:
+        subscription = subscriptions.subscription_cancel(user=request.user, subscription_id=subscription_id)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        if subscription.status == subscription.Status.ENDED:
+            messages.success(request, _("Ended."))
+        else:
+            messages.success(request, _("It will not renew; access lasts until it expires."))
+    return redirect("marketplace:subscriptions")
+
+
+@login_required
+@require_POST
+def subscription_version_move(request: HttpRequest, subscription_id: Any) -> HttpResponse:
+    _mine(request, subscription_id)
+    try:
+        subscriptions.subscription_version_move(user=request.user, subscription_id=subscription_id)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("You now use the newest version."))
+    return redirect("marketplace:subscriptions")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def test_checkout(request: HttpRequest, subscription_id: Any) -> HttpResponse:
+    """The test-mode provider's checkout page: it stands for Stripe's, and no money moves."""
+    subscription = (
+        Subscription.objects.select_related("listing")
+        .filter(id=subscription_id, user=request.user, provider=TEST)
+        .first()
+    )
+    if subscription is None:
+        raise Http404
+    if request.method == "POST":
+        try:
+            subscriptions.test_checkout_pay(user=request.user, subscription_id=subscription.id)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return redirect("marketplace:subscriptions")
+        messages.success(request, _("Paid (test mode): %(name)s is yours.") % {"name": subscription.listing.name})
+        return redirect("marketplace:subscriptions")
+    return render(request, "marketplace/test_checkout.html", {"subscription": subscription})
+
+
+@csrf_exempt
+@require_POST
+def stripe_webhook(request: HttpRequest) -> HttpResponse:
+    """Stripe's events: applied once each, only when Stripe's signature over the body holds (five minutes' tolerance
+    against replays); anything else is a 400 and changes nothing."""
+    if settings.TRENDY_PAYMENTS != STRIPE:
+        raise Http404
+    try:
+        event = Stripe.verify(request.body, request.headers.get("Stripe-Signature", ""))
+    except ValueError:
+        return HttpResponse("bad signature", status=400, content_type="text/plain")
+    try:
+        result = subscriptions.event_handle(provider_name=STRIPE, event=event)
+    except ValidationError:
+        return HttpResponse("not an event", status=400, content_type="text/plain")
+    return HttpResponse(result, content_type="text/plain")

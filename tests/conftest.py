@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts import services
@@ -84,9 +85,22 @@ def charlie_api(charlie):
 
 
 @pytest.fixture
+def bob_api(bob):
+    return token_client(bob)
+
+
+@pytest.fixture
 def alice_client(client, alice):
     client.force_login(alice)
     return client
+
+
+@pytest.fixture
+def bob_client(bob):
+    """Bob signed in, in a browser of his own (beside ``client``)."""
+    browser = Client()
+    browser.force_login(bob)
+    return browser
 
 
 ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgres")

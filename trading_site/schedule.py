@@ -41,6 +41,9 @@ SCHEDULE: list[Entry] = [
     Entry("sweep webhook events", "webhooks.sweep_events", "* * * * *", expires_seconds=50),
     # Delete refused webhook events older than TRENDY_WEBHOOK_REFUSED_RETENTION_DAYS once a day.
     Entry("prune refused webhook events", "webhooks.prune_refused_events", "43 3 * * *", expires_seconds=3600),
+    # Marketplace subscriptions: end the ones whose access is over (bots stop opening), renew test-mode monthly ones,
+    # apply payment events that waited for an earlier one; every 5 minutes.
+    Entry("expire subscriptions", "marketplace.expire_subscriptions", "*/5 * * * *", expires_seconds=240),
     # Delete expired API tokens once a day.
     Entry("purge expired API tokens", "accounts.purge_expired_api_tokens", "17 3 * * *", expires_seconds=3600),
 ]

@@ -356,6 +356,22 @@ TRENDY_PINE_MAX_STEPS = env_int("TRENDY_PINE_MAX_STEPS", 20_000_000)
 # Warm the Pine parser at start (Celery workers before they fork, web processes in a thread): about 20 s of CPU once.
 TRENDY_PINE_WARM_UP = env_bool("TRENDY_PINE_WARM_UP", default=True)
 
+# --- Marketplace payments ---------------------------------------------------------------
+
+# Who takes payments for premium and pro listings: "test" (the embedded test-mode provider: the same events, code
+# and ledger as Stripe, and no money moves), "stripe" (Stripe Checkout; needs the two keys below) or "off" (only
+# free listings can be taken). The default is "test" in debug and "off" with DJANGO_DEBUG=0.
+TRENDY_PAYMENTS = env_str("TRENDY_PAYMENTS", "test" if DEBUG else "off")
+if TRENDY_PAYMENTS not in ("test", "stripe", "off"):
+    raise ImproperlyConfigured("TRENDY_PAYMENTS is test, stripe or off.")
+STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY")
+STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")
+STRIPE_API_BASE = env_str("STRIPE_API_BASE")  # empty: Stripe's own; tests point it at a fake on 127.0.0.1
+if TRENDY_PAYMENTS == "stripe" and not (STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET):
+    raise ImproperlyConfigured("TRENDY_PAYMENTS=stripe needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET.")
+# The creator's share of each payment (Trendy keeps the rest); each ledger entry stores the share in force.
+TRENDY_CREATOR_SHARE = env_str("TRENDY_CREATOR_SHARE", "0.70")
+
 # --- Market data ------------------------------------------------------------------------
 
 TRENDY_OHLCV_DIR = Path(env_str("TRENDY_OHLCV_DIR", str(BASE_DIR.parent / "shared" / "data" / "ohlcv")))

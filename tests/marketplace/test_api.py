@@ -3,40 +3,22 @@ another user's draft a 404 like a missing one, bad input a 400 with nothing save
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from marketplace import services
-from marketplace.models import Listing, ListingVersion
+from marketplace.models import Listing
 from marketplace.services import ListingDetails
 from strategies.pine_services import pine_script_create
+from tests.marketplace.conftest import SMA, published
 
 pytestmark = pytest.mark.django_db
 
-SMA = (Path(__file__).parents[1] / "pine" / "corpus" / "sma_cross_inputs.pine").read_text()
 BASE = "/api/v1/marketplace"
 
 
-def _published(user, staff, name, **changes):
-    script = pine_script_create(user=user, name=name, source=SMA).script
-    details = ListingDetails(
-        **{"name": name, "category": "trend", "timeframe": "1h", "markets": ["BTC/USDT"], **changes}
-    )
-    listing = services.listing_create(creator=user, script_id=script.id, details=details)
-    ListingVersion.objects.filter(listing=listing).update(verification="passed")
-    services.listing_submit(creator=user, listing_id=listing.id)
-    return services.listing_review(staff=staff, listing_id=listing.id, approve=True)
-
-
-@pytest.fixture
-def staff(django_user_model):
-    return django_user_model.objects.create_user(email="staff@example.com", password="x-1234567", is_staff=True)
-
-
 def test_discover_filters_and_sorts_the_published_listings_only(alice, staff, charlie_api):
-    _published(alice, staff, "EMA trend", tags=["ema"], description="Follows the trend")
-    _published(alice, staff, "Range fader", category="mean_reversion", tier="pro", price_usd="49", billing="monthly",
+    published(alice, staff, "EMA trend", tags=["ema"], description="Follows the trend")
+    published(alice, staff, "Range fader", category="mean_reversion", tier="pro", price_usd="49", billing="monthly",
                markets=["ETH/USDT"])  # fmt: skip
     script = pine_script_create(user=alice, name="Draft", source=SMA).script
     services.listing_create(creator=alice, script_id=script.id, details=ListingDetails(

@@ -35,11 +35,6 @@ def verified(listing):
     ListingVersion.objects.filter(listing=listing).update(verification="passed")
 
 
-@pytest.fixture
-def staff(django_user_model):
-    return django_user_model.objects.create_user(email="staff@example.com", password="x-1234567", is_staff=True)
-
-
 def test_a_listing_goes_from_draft_to_review_to_published(alice, bob, script, staff):
     listing = services.listing_create(creator=alice, script_id=script.id, details=DETAILS)
     assert (listing.status, listing.markets, listing.tags) == (

@@ -18,11 +18,6 @@ SMA = (Path(__file__).parents[1] / "pine" / "corpus" / "sma_cross_inputs.pine").
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
-@pytest.fixture
-def staff(django_user_model):
-    return django_user_model.objects.create_user(email="staff@example.com", password="x-1234567", is_staff=True)
-
-
 def _listing(user, name, **changes):
     script = pine_script_create(user=user, name=name, source=SMA).script
     details = ListingDetails(

@@ -22,11 +22,6 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stored_btc_1h")]
 SMA = (Path(__file__).parents[1] / "pine" / "corpus" / "sma_cross_inputs.pine").read_text()
 
 
-@pytest.fixture
-def staff(django_user_model):
-    return django_user_model.objects.create_user(email="staff@example.com", password="x-1234567", is_staff=True)
-
-
 def _listing(alice, markets=("BTC/USDT",)):
     script = pine_script_create(user=alice, name="SMA", source=SMA).script
     details = ListingDetails(name="SMA trend", category="trend", timeframe="1h", markets=list(markets))

@@ -34,7 +34,8 @@ from django_celery_beat.models import (
 from accounts import services as account_services
 from accounts.models import ExchangeAccount
 from market_data.models import Candle
-from marketplace.models import Listing, ListingVersion
+from marketplace import ledger
+from marketplace.models import Listing, ListingVersion, Payment, Payout, ProviderEvent, Subscription
 from onboarding.models import OnboardingState
 from strategies.models import BacktestRun, PineScript, PineScriptVersion
 from tests.factories import UserFactory
@@ -130,7 +131,25 @@ def populate(count: int, prefix: str, secrets: Secrets) -> None:
             tags=[f"tag {tag}"], markets=["BTC/USDT"], timeframe="1h", tier="premium", price_usd=D(10 + i),
             billing="monthly", status="rejected", status_reason=f"rejected {tag}",
         )  # fmt: skip
-        ListingVersion.objects.create(listing=listing, number=1, script_version=script_version, notes=f"first {tag}")
+        listing_version = ListingVersion.objects.create(
+            listing=listing, number=1, script_version=script_version, notes=f"first {tag}"
+        )
+        subscription = Subscription.objects.create(
+            listing=listing, user=user, version=listing_version, plan="monthly", price_usd=D(10 + i), status="active",
+            started_at=now, expires_at=now + timedelta(days=30), auto_renew=bool(i % 2), provider="test",
+            provider_checkout=f"cs_{tag}", provider_subscription=f"sub_{tag}",
+        )  # fmt: skip
+        payment = Payment.objects.create(
+            subscription=subscription, buyer=user, creator=user, listing=listing, amount=D(10 + i),
+            creator_share=D("0.7"), provider="test", provider_ref=f"in_{tag}", provider_payment=f"pi_{tag}",
+        )  # fmt: skip
+        ledger.post_payment(payment)
+        payout = Payout.objects.create(creator=user, amount=D(1), reference=f"wire {tag}", recorded_by=user)
+        ledger.post_payout(payout)
+        ProviderEvent.objects.create(
+            id=f"evt_{tag}", provider="test", type="invoice.paid", created=now, payload={"id": f"evt_{tag}"},
+            status="processed" if i % 2 else "ignored", note=f"note {tag}",
+        )  # fmt: skip
         created = webhook_services.endpoint_create(user=user, exchange_account=paper, name=f"tv {tag}", bot=bot)
         secrets.add(created.secret, created.endpoint.token, created.endpoint.secret)
         WebhookEvent.objects.create(
