@@ -17,12 +17,21 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from marketplace import services, subscriptions
-from marketplace.models import LedgerEntry, Listing, ListingVersion, Payment, Payout, ProviderEvent, Subscription
+from marketplace import reviews, services, subscriptions
+from marketplace.models import (
+    LedgerEntry,
+    Listing,
+    ListingVersion,
+    Payment,
+    Payout,
+    ProviderEvent,
+    Review,
+    Subscription,
+)
 
 
 class ReasonForm(forms.Form):
-    reason = forms.CharField(label=gettext_lazy("Reason the creator reads"), max_length=2_000, widget=forms.Textarea)
+    reason = forms.CharField(label=gettext_lazy("Reason (its author reads it)"), max_length=2000, widget=forms.Textarea)
 
 
 class ListingVersionInline(admin.TabularInline):
@@ -51,7 +60,7 @@ def _with_reason(modeladmin: Any, request: HttpRequest, listings: QuerySet[Listi
     if form.is_bound and form.is_valid():
         done = _apply(request, listings, lambda listing: act(listing, form.cleaned_data["reason"]))
         if done:
-            messages.success(request, _("%(count)d listing(s) done.") % {"count": done})
+            messages.success(request, _("%(count)d done.") % {"count": done})
         return None
     context = {
         **modeladmin.admin_site.each_context(request), "title": title, "form": form, "listings": listings,
@@ -218,3 +227,19 @@ class ProviderEventAdmin(ReadOnly):
     list_display = ["received_at", "provider", "type", "status", "note", "id"]
     list_filter = ["provider", "status", "type"]
     search_fields = ["id", "type"]
+
+
+@admin.register(Review)
+class ReviewAdmin(ReadOnly):
+    """Staff hide an abusive review (with the reason its author reads); the listing's average follows."""
+
+    list_display = ["created_at", "listing", "author", "rating", "hidden", "hidden_reason"]
+    list_filter = ["hidden", "rating"]
+    search_fields = ["listing__name", "author__email", "text"]
+    list_select_related = ["listing", "author"]
+    actions = ["hide"]
+
+    @admin.action(description=gettext_lazy("Hide, with a reason its author reads"))
+    def hide(self, request: HttpRequest, queryset: QuerySet[Review]) -> HttpResponse | None:
+        return _with_reason(self, request, queryset, lambda review, reason: reviews.review_hide(
+            staff=request.user, review_id=review.id, reason=reason), _("Hide reviews"))  # fmt: skip

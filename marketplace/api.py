@@ -17,11 +17,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from marketplace import selectors, services, subscriptions
+from marketplace import reviews, selectors, services, subscriptions
 from marketplace.serializers import (
     ListingCreateSerializer,
     ListingFilterSerializer,
     ListingSerializer,
+    ReplySerializer,
+    ReviewSerializer,
+    ReviewWriteSerializer,
     SubscribeResultSerializer,
     SubscriptionSerializer,
 )
@@ -152,3 +155,58 @@ class SubscriptionCancelApi(APIView):
             raise Http404
         subscriptions.subscription_cancel(user=request.user, subscription_id=subscription_id)
         return Response(SubscriptionSerializer(mine.get(id=subscription_id)).data)
+
+
+class ListingReviewApi(APIView):
+    """Your review of a listing: POST writes it (once: subscribers who held it a day or backtested it), PUT changes
+    it. The listing's average and count follow."""
+
+    @extend_schema(
+        operation_id="marketplace_strategy_review",
+        request=ReviewWriteSerializer,
+        responses={201: ReviewSerializer, 400: ERROR, 404: ERROR},
+    )
+    def post(self, request: Request, listing_id: Any) -> Response:
+        return self._write(request, listing_id, reviews.review_create, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        operation_id="marketplace_strategy_review_update",
+        request=ReviewWriteSerializer,
+        responses={200: ReviewSerializer, 400: ERROR, 404: ERROR},
+    )
+    def put(self, request: Request, listing_id: Any) -> Response:
+        return self._write(request, listing_id, reviews.review_update, status.HTTP_200_OK)
+
+    def _write(self, request: Request, listing_id: Any, write: Any, code: int) -> Response:
+        listing = _listing(request, listing_id)
+        data = ReviewWriteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        review = write(user=request.user, listing_id=listing.id, **data.validated_data)
+        return Response(ReviewSerializer(review).data, status=code)
+
+
+class ListingReviewsApi(ListAPIView):
+    serializer_class = ReviewSerializer
+
+    @extend_schema(operation_id="marketplace_strategy_reviews", responses={200: ReviewSerializer(many=True)})
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> Any:
+        listing = _listing(self.request, self.kwargs["listing_id"])
+        return selectors.reviews_of(listing=listing)
+
+
+class ReviewReplyApi(APIView):
+    @extend_schema(
+        operation_id="marketplace_review_reply",
+        request=ReplySerializer,
+        responses={200: ReviewSerializer, 400: ERROR, 404: ERROR},
+    )
+    def post(self, request: Request, review_id: Any) -> Response:
+        if not selectors.review_of_creator(creator=request.user, review_id=review_id):
+            raise Http404
+        data = ReplySerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        review = reviews.review_reply(creator=request.user, review_id=review_id, text=data.validated_data["text"])
+        return Response(ReviewSerializer(review).data)

@@ -13,6 +13,15 @@ urlpatterns = [
         api.ListingSubscribeApi.as_view(),
         name="api-marketplace-subscribe",
     ),
+    path(
+        "marketplace/strategies/<uuid:listing_id>/review", api.ListingReviewApi.as_view(), name="api-marketplace-review"
+    ),
+    path(
+        "marketplace/strategies/<uuid:listing_id>/reviews",
+        api.ListingReviewsApi.as_view(),
+        name="api-marketplace-reviews",
+    ),
+    path("marketplace/reviews/<uuid:review_id>/reply", api.ReviewReplyApi.as_view(), name="api-marketplace-reply"),
     path("marketplace/my-strategies", api.MyListingsApi.as_view(), name="api-marketplace-mine"),
     path("marketplace/my-subscriptions", api.MySubscriptionsApi.as_view(), name="api-marketplace-subscriptions"),
     path(

@@ -6,3 +6,9 @@ class MarketplaceConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "marketplace"
     verbose_name = _("Marketplace")
+
+    def ready(self) -> None:
+        from marketplace.grants import SubscriberGrant
+        from strategies.pine_services import grant_register
+
+        grant_register(SubscriberGrant())  # subscribers run the listings' script versions

@@ -410,3 +410,37 @@ class ProviderEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.id}"
+
+
+class Review(models.Model):
+    """A subscriber's 1–5 stars and words on a listing: one per trader and listing, editable; the creator replies
+    once; staff hide an abusive one (it then counts in no average). ``marketplace.reviews`` keeps the listing's
+    ``rating_average`` and ``rating_count`` equal to its visible reviews, under the listing's row lock."""
+
+    id = models.UUIDField(_("ID"), primary_key=True, default=uuid.uuid4, editable=False)
+    listing = models.ForeignKey(Listing, on_delete=models.CASCADE, related_name="reviews", verbose_name=_("listing"))
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reviews", verbose_name=_("author")
+    )
+    rating = models.PositiveSmallIntegerField(_("stars"), validators=[MinValueValidator(1), MaxValueValidator(5)])
+    text = models.TextField(_("review"), max_length=4_000)
+    reply = models.TextField(_("creator's reply"), max_length=4_000, blank=True)
+    replied_at = models.DateTimeField(_("replied at"), null=True, blank=True)
+    hidden = models.BooleanField(_("hidden by staff"), default=False)
+    hidden_reason = models.CharField(_("why hidden"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("review")
+        verbose_name_plural = _("reviews")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["listing", "author"], name="review_one_per_trader"),
+            models.CheckConstraint(condition=Q(rating__gte=1, rating__lte=5), name="review_rating_1_to_5"),
+            models.CheckConstraint(condition=~Q(hidden=True) | ~Q(hidden_reason=""), name="review_hidden_says_why"),
+        ]
+        indexes = [models.Index(fields=["listing", "hidden", "-created_at"], name="review_listing_visible")]
+
+    def __str__(self) -> str:
+        return f"{self.rating}★ · {self.listing}"

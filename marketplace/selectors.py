@@ -8,13 +8,18 @@ from typing import Any
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from marketplace.models import Listing, ListingVersion, Payment, Subscription
+from marketplace.models import Listing, ListingVersion, Payment, Review, Subscription
 
 SORTS = {
     "newest": ("-published_at", "-created_at"),
     "rating": ("-rating_average", "-rating_count", "-published_at"),
     "popularity": ("-downloads_count", "-published_at"),
 }
+
+
+def display_name(user: Any) -> str:
+    """A trader as others see them: their name, else the part of their e-mail before the @."""
+    return user.get_full_name() or user.email.split("@", 1)[0]
 
 
 def _with_versions(listings: QuerySet[Listing]) -> QuerySet[Listing]:
@@ -82,3 +87,13 @@ def subscriptions_of(*, user: Any) -> QuerySet[Subscription]:
 def subscription_open(*, user: Any, listing: Listing) -> Subscription | None:
     """The trader's subscription of the listing that has not ended (awaiting payment or active), if any."""
     return Subscription.objects.filter(user=user, listing=listing).exclude(status=Subscription.Status.ENDED).first()
+
+
+def reviews_of(*, listing: Listing) -> QuerySet[Review]:
+    """A listing's visible reviews, newest first."""
+    return Review.objects.filter(listing=listing, hidden=False).select_related("author").order_by("-created_at", "id")
+
+
+def review_of_creator(*, creator: Any, review_id: Any) -> bool:
+    """Whether the review is of one of the creator's listings (another's is as unknown as a missing one)."""
+    return Review.objects.filter(id=review_id, listing__creator=creator).exists()

@@ -10,8 +10,8 @@ from rest_framework import serializers
 from market_data.exceptions import InvalidMarket
 from market_data.symbols import normalize_symbol
 from market_data.timeframes import TIMEFRAME_MS
-from marketplace.models import Listing, ListingVersion, Payment, Subscription
-from marketplace.selectors import SORTS, subscription_has_access
+from marketplace.models import Listing, ListingVersion, Payment, Review, Subscription
+from marketplace.selectors import SORTS, display_name, subscription_has_access
 from trading_site.api import QuerySerializer, StrictCharField
 
 
@@ -37,8 +37,7 @@ class ListingSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_creator(self, listing: Listing) -> str:
-        user = listing.creator
-        return user.get_full_name() or user.email.split("@", 1)[0]
+        return display_name(listing.creator)
 
     def get_versions(self, listing: Listing) -> list[dict[str, Any]]:
         return ListingVersionSerializer(listing.versions.all(), many=True).data
@@ -112,3 +111,24 @@ class SubscriptionSerializer(serializers.ModelSerializer):
 class SubscribeResultSerializer(serializers.Serializer):
     subscription = SubscriptionSerializer()
     checkout_url = serializers.CharField(allow_null=True, help_text="where to pay; null for a free listing")
+
+
+class ReviewSerializer(serializers.ModelSerializer):
+    author = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Review
+        fields = ["id", "rating", "text", "author", "reply", "replied_at", "created_at", "updated_at"]
+        read_only_fields = fields
+
+    def get_author(self, review: Review) -> str:
+        return display_name(review.author)
+
+
+class ReviewWriteSerializer(serializers.Serializer):
+    rating = serializers.IntegerField(min_value=1, max_value=5)
+    text = StrictCharField(max_length=4_000)
+
+
+class ReplySerializer(serializers.Serializer):
+    text = StrictCharField(max_length=4_000)

@@ -30,8 +30,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from marketplace import ledger
-from marketplace.models import LedgerEntry, Listing, Payment, Payout, ProviderEvent, Subscription
+from marketplace.models import LedgerEntry, Listing, ListingVersion, Payment, Payout, ProviderEvent, Subscription
 from marketplace.providers import METADATA_KEY, TEST, PaymentsOff, ProviderUnavailable, dollars, provider
+from strategies.models import PineScriptVersion
 from trading.execution.records import notify
 
 log = logging.getLogger(__name__)
@@ -122,9 +123,29 @@ def _close_stale(user: Any, listing: Listing) -> None:
 
 
 def _end(subscription: Subscription, reason: str, now: datetime) -> None:
+    had_access = subscription.status == Status.ACTIVE
     subscription.status, subscription.ended_at, subscription.end_reason = Status.ENDED, now, reason
     subscription.auto_renew = False
     subscription.save(update_fields=["status", "ended_at", "end_reason", "auto_renew"])
+    if had_access:
+        _pause_bots(subscription)
+
+
+def _pause_bots(subscription: Subscription) -> None:
+    """Copy trading: the trader's running bots on the listing's versions open no new position once access ends
+    (paused, with the reason on the bots page); their open positions keep their stop loss and take profit orders."""
+    from trading.bots.services import bot_set_status
+    from trading.models import Bot
+
+    versions = ListingVersion.objects.filter(listing_id=subscription.listing_id).values_list(
+        "script_version_id", flat=True
+    )
+    slugs = [PineScriptVersion(id=version_id).slug for version_id in versions]
+    for bot in Bot.objects.filter(user_id=subscription.user_id, strategy__in=slugs, status=Bot.Status.RUNNING):
+        bot_set_status(
+            bot=bot, status=Bot.Status.PAUSED, reason_code="subscription_ended",
+            reason_data={"listing": subscription.listing.name},
+        )  # fmt: skip
 
 
 def _own(user: Any, subscription_id: Any) -> Subscription:

@@ -26,10 +26,11 @@ from market_data.exceptions import InvalidMarket
 from market_data.labels import timeframe_label
 from market_data.symbols import normalize_symbol
 from market_data.timeframes import TIMEFRAME_MS
-from marketplace import ledger, selectors, subscriptions, verification
-from marketplace.models import Listing, Subscription
+from marketplace import copy_trading, ledger, reviews, selectors, subscriptions, verification
+from marketplace.models import Listing, Review, Subscription
 from marketplace.providers import STRIPE, TEST, Stripe
 from strategies import labels
+from trading import selectors as trading_selectors
 
 PER_PAGE = 20
 SORT_CHOICES = [
@@ -130,6 +131,10 @@ def listing_detail(request: HttpRequest, listing_id: Any) -> HttpResponse:
         "subscription": subscription,
         "access": subscription is not None and selectors.subscription_has_access(subscription),
         "creator_percent": f"{float(ledger.creator_share() * 100):g}",
+        "reviews": list(selectors.reviews_of(listing=listing)[:50]),
+        "my_review": Review.objects.filter(listing=listing, author=request.user).first(),
+        "can_review": listing.creator_id != request.user.pk and reviews.may_review(user=request.user, listing=listing),
+        "review_form": ReviewForm(),
     }
     return render(request, "marketplace/detail.html", context)
 
@@ -246,3 +251,99 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
     except ValidationError:
         return HttpResponse("not an event", status=400, content_type="text/plain")
     return HttpResponse(result, content_type="text/plain")
+
+
+class CopyForm(forms.Form):
+    exchange_account = forms.ModelChoiceField(label=gettext_lazy("Exchange account"), queryset=None, empty_label=None)
+    symbol = forms.ChoiceField(label=gettext_lazy("Market"))
+    start = forms.BooleanField(label=gettext_lazy("Start right away"), required=False, initial=True)
+    live_confirmed = forms.BooleanField(
+        label=gettext_lazy("I understand: on a real exchange account this bot places real orders with real money."),
+        required=False,
+    )
+
+    def __init__(self, *args: Any, user: Any, markets: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        accounts = trading_selectors.exchange_accounts_enabled(user=user)
+        self.fields["exchange_account"].queryset = accounts
+        paper = next((account for account in accounts if account.is_paper), None)
+        if paper is not None:  # paper by default
+            self.fields["exchange_account"].initial = paper.pk
+        self.fields["symbol"].choices = [(market, market) for market in markets]
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def subscription_run(request: HttpRequest, subscription_id: Any) -> HttpResponse:
+    """Copy trading: a bot from a subscription, with the trader's own risk limits."""
+    _mine(request, subscription_id)
+    subscription = Subscription.objects.select_related("listing", "version").get(id=subscription_id)
+    form = CopyForm(request.POST or None, user=request.user, markets=subscription.listing.markets)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            wanted = copy_trading.CopyRequest(
+                exchange_account_id=data["exchange_account"].pk, symbol=data["symbol"], start=data["start"],
+                live_confirmed=data["live_confirmed"],
+            )  # fmt: skip
+            try:
+                bot = copy_trading.copy_bot_create(user=request.user, subscription_id=subscription.id, request=wanted)
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                messages.success(request, _("The bot %(name)s is created.") % {"name": bot.name})
+                return redirect("trading:bots")
+        status = 400
+    context = {"subscription": subscription, "form": form, "access": selectors.subscription_has_access(subscription)}
+    return render(request, "marketplace/run.html", context, status=status)
+
+
+class ReviewForm(forms.Form):
+    rating = forms.TypedChoiceField(
+        label=gettext_lazy("Stars"), choices=[(n, "★" * n) for n in range(5, 0, -1)], coerce=int
+    )
+    text = forms.CharField(
+        label=gettext_lazy("Your review"), max_length=4_000, widget=forms.Textarea(attrs={"rows": 4})
+    )
+
+
+@login_required
+@require_POST
+def review_save(request: HttpRequest, listing_id: Any) -> HttpResponse:
+    """Write or change one's review of a listing; a refusal says why on the listing's page."""
+    listing = selectors.listing_for(user=request.user, listing_id=listing_id)
+    if listing is None:
+        raise Http404
+    form = ReviewForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return redirect("marketplace:detail", listing.id)
+    write = (
+        reviews.review_update
+        if Review.objects.filter(listing=listing, author=request.user).exists()
+        else reviews.review_create
+    )
+    try:
+        write(user=request.user, listing_id=listing.id, **form.cleaned_data)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("Your review is saved."))
+    return redirect(f"{reverse('marketplace:detail', args=[listing.id])}#reviews")
+
+
+@login_required
+@require_POST
+def review_reply(request: HttpRequest, review_id: Any) -> HttpResponse:
+    if not selectors.review_of_creator(creator=request.user, review_id=review_id):
+        raise Http404
+    try:
+        review = reviews.review_reply(creator=request.user, review_id=review_id, text=request.POST.get("text", ""))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        review = Review.objects.get(id=review_id)
+    else:
+        messages.success(request, _("Your reply is saved."))
+    return redirect(f"{reverse('marketplace:detail', args=[review.listing_id])}#reviews")

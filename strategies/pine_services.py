@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections import OrderedDict
-from typing import Any
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -186,9 +186,46 @@ def version_name(version: PineScriptVersion) -> str:
     return f"{version.script.name} · v{version.number}"
 
 
+class Grant(Protocol):
+    """Another app that lets a user run script versions they do not own (the marketplace: a subscriber runs the
+    listing's versions). The user never reads such a version's source through this module: only its slug and a name.
+    """
+
+    def usable(self, *, user: Any, version_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+        """Of ``version_ids``, those the user may run now, each with the name to show for it."""
+        ...
+
+    def offered(self, *, user: Any) -> list[tuple[str, str]]:
+        """(slug, name) of the versions to offer the user in strategy choices."""
+        ...
+
+
+_grants: list[Grant] = []
+
+
+def grant_register(grant: Grant) -> None:
+    """Called by the granting app at start (its ``AppConfig.ready``)."""
+    if all(type(existing) is not type(grant) for existing in _grants):
+        _grants.append(grant)
+
+
+def granted_names(*, user: Any, slugs: Any) -> dict[str, str]:
+    """Of ``slugs``, those naming versions another app lets the user run (not their own), with their names."""
+    ids = {found: slug for slug in set(slugs) if (found := _version_id(slug)) is not None}
+    if not ids or user is None or not getattr(user, "is_authenticated", False):
+        return {}
+    names: dict[str, str] = {}
+    for grant in _grants:
+        for version_id, name in grant.usable(user=user, version_ids=set(ids)).items():
+            names[ids[version_id]] = name
+    return names
+
+
 def strategy_usable(*, user: Any, slug: str) -> bool:
-    """A built-in, or a version of one of the user's own scripts."""
-    return slug in REGISTRY or version_for_slug(user=user, slug=slug) is not None
+    """A built-in, a version of one of the user's own scripts, or one another app lets them run (a subscription)."""
+    if slug in REGISTRY or version_for_slug(user=user, slug=slug) is not None:
+        return True
+    return slug in granted_names(user=user, slugs={slug})
 
 
 def check_strategy_usable(*, user: Any, slug: str) -> None:
@@ -216,8 +253,15 @@ def strategy_choices(*, user: Any, current: str | None = None) -> list[tuple[str
         if script.latest_version is not None:
             choices.append((script.latest_version.slug, _choice_label(script.name, script.latest_version.number)))
             seen.add(script.latest_version.slug)
+    for grant in _grants:
+        for slug, name in grant.offered(user=user):
+            if slug not in seen:
+                choices.append((slug, name))
+                seen.add(slug)
     if current and current not in seen and current not in REGISTRY:
         version = version_for_slug(user=user, slug=current)
         if version is not None:
             choices.append((current, _choice_label(version.script.name, version.number)))
+        else:
+            choices.extend(granted_names(user=user, slugs={current}).items())
     return choices

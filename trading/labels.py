@@ -103,6 +103,11 @@ def status_reason(code: str, data: dict[str, Any]) -> str:
         ) % {"detail": data.get("detail", "")}
     if code == "staff":
         return _("Paused or stopped by Trendy's staff.")
+    if code == "subscription_ended":
+        return _(
+            "Your subscription to %(listing)s has ended: the bot opens no new position. Open positions keep their "
+            "stop loss and take profit. Subscribe again in the marketplace, then start the bot again."
+        ) % {"listing": data.get("listing", "")}
     if code == "strategy_failed":
         return _(
             "The strategy could not run on a closed candle: %(reason)s Fix the script in a new version, move the "

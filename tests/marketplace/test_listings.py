@@ -182,7 +182,7 @@ def test_staff_approve_and_reject_in_the_admin(alice, script, admin_client):
     draft.refresh_from_db()
     assert (first.status, draft.status) == ("published", "draft")  # a draft is not in review: left as it is
     asked = admin_client.post(url, {"action": "reject", "_selected_action": [str(second.id)]})
-    assert asked.status_code == 200 and "Reason the creator reads" in asked.content.decode()
+    assert asked.status_code == 200 and "Reason (its author reads it)" in asked.content.decode()
     second.refresh_from_db()
     assert second.status == "in_review"  # nothing before the reason
     done = admin_client.post(

@@ -35,7 +35,7 @@ from accounts import services as account_services
 from accounts.models import ExchangeAccount
 from market_data.models import Candle
 from marketplace import ledger
-from marketplace.models import Listing, ListingVersion, Payment, Payout, ProviderEvent, Subscription
+from marketplace.models import Listing, ListingVersion, Payment, Payout, ProviderEvent, Review, Subscription
 from onboarding.models import OnboardingState
 from strategies.models import BacktestRun, PineScript, PineScriptVersion
 from tests.factories import UserFactory
@@ -146,6 +146,10 @@ def populate(count: int, prefix: str, secrets: Secrets) -> None:
         ledger.post_payment(payment)
         payout = Payout.objects.create(creator=user, amount=D(1), reference=f"wire {tag}", recorded_by=user)
         ledger.post_payout(payout)
+        Review.objects.create(
+            listing=listing, author=user, rating=1 + i % 5, text=f"review {tag}", reply=f"reply {tag}",
+            hidden=bool(i % 2), hidden_reason=f"hidden {tag}" if i % 2 else "",
+        )  # fmt: skip
         ProviderEvent.objects.create(
             id=f"evt_{tag}", provider="test", type="invoice.paid", created=now, payload={"id": f"evt_{tag}"},
             status="processed" if i % 2 else "ignored", note=f"note {tag}",

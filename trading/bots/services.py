@@ -219,6 +219,10 @@ def bot_set_status(
     with transaction.atomic():
         bot = Bot.objects.select_for_update().get(pk=bot.pk)
         if status == Bot.Status.RUNNING:
+            if not strategy_usable(user=bot.user, slug=bot.strategy):  # a marketplace subscription that ended
+                raise ValidationError(
+                    _("This bot's strategy is no longer yours to run: subscribe to it again in the marketplace.")
+                )
             if not bot.exchange_account.enabled:
                 raise ValidationError(
                     _("The exchange account %(label)s is disabled.") % {"label": bot.exchange_account.label}

@@ -22,8 +22,8 @@ from strategies.builtin import REGISTRY, get_strategy
 from strategies.forms import param_field
 from strategies.interface import Strategy, StrategyError
 from strategies.labels import param_label, strategy_name, strategy_names
+from strategies.pine_services import granted_names, strategy_usable, version_name, versions_for_slugs
 from strategies.pine_services import strategy_choices as strategy_choices_for
-from strategies.pine_services import strategy_usable, version_name, versions_for_slugs
 from trading import selectors
 from trading.bots import services as bot_services
 from trading.exchanges.errors import ExchangeError
@@ -189,7 +189,9 @@ def _names(bots: Any, user: Any) -> dict[str, str]:
     """Strategy names by slug, the user's Pine versions included; a Pine bot whose script has a newer version
     gets ``newer`` (that version), for the row's "move" button."""
     names = strategy_names()
-    versions = versions_for_slugs(user=user, slugs={bot.strategy for bot in bots if bot.strategy not in names})
+    others = {bot.strategy for bot in bots if bot.strategy not in names}
+    versions = versions_for_slugs(user=user, slugs=others)
+    names.update(granted_names(user=user, slugs=others - set(versions)))  # a marketplace strategy's name
     for bot in bots:
         if bot.strategy not in versions:
             continue
