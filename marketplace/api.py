@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 from marketplace import reviews, selectors, services, subscriptions
 from marketplace.serializers import (
     ListingCreateSerializer,
+    ListingDetailSerializer,
     ListingFilterSerializer,
     ListingSerializer,
     ReplySerializer,
@@ -38,6 +39,11 @@ FILTERS = [
     OpenApiParameter("tier", OpenApiTypes.STR, enum=["free", "premium", "pro"]),
     OpenApiParameter("timeframe", OpenApiTypes.STR),
     OpenApiParameter("market", OpenApiTypes.STR, description="a market the listing names, e.g. BTC/USDT"),
+    OpenApiParameter("price_max", OpenApiTypes.NUMBER, description="USD; free listings match"),
+    OpenApiParameter("min_trades", OpenApiTypes.INT, description="trades on all stored candles"),
+    OpenApiParameter("max_drawdown", OpenApiTypes.NUMBER, description="%, on all stored candles"),
+    OpenApiParameter("min_oos_return", OpenApiTypes.NUMBER, description="%, out of sample"),
+    OpenApiParameter("min_rating", OpenApiTypes.NUMBER, description="1 to 5"),
     OpenApiParameter("sort", OpenApiTypes.STR, enum=sorted(selectors.SORTS)),
 ]
 
@@ -58,7 +64,7 @@ class ListingListCreateApi(ListAPIView):
     @extend_schema(
         operation_id="marketplace_strategy_create",
         request=ListingCreateSerializer,
-        responses={201: ListingSerializer, 400: ERROR},
+        responses={201: ListingDetailSerializer, 400: ERROR},
     )
     def post(self, request: Request) -> Response:
         data = ListingCreateSerializer(data=request.data)
@@ -69,7 +75,7 @@ class ListingListCreateApi(ListAPIView):
             creator=request.user, script_id=script, details=services.ListingDetails(**values)
         )
         found = selectors.listing_for(user=request.user, listing_id=listing.id)
-        return Response(ListingSerializer(found).data, status=status.HTTP_201_CREATED)
+        return Response(ListingDetailSerializer(found).data, status=status.HTTP_201_CREATED)
 
 
 def _listing(request: Request, listing_id: Any) -> Any:
@@ -80,23 +86,23 @@ def _listing(request: Request, listing_id: Any) -> Any:
 
 
 class ListingDetailApi(APIView):
-    @extend_schema(operation_id="marketplace_strategy_detail", responses={200: ListingSerializer, 404: ERROR})
+    @extend_schema(operation_id="marketplace_strategy_detail", responses={200: ListingDetailSerializer, 404: ERROR})
     def get(self, request: Request, listing_id: Any) -> Response:
-        return Response(ListingSerializer(_listing(request, listing_id)).data)
+        return Response(ListingDetailSerializer(_listing(request, listing_id)).data)
 
 
 class ListingSubmitApi(APIView):
     @extend_schema(
         operation_id="marketplace_strategy_submit",
         request=None,
-        responses={200: ListingSerializer, 400: ERROR, 404: ERROR},
+        responses={200: ListingDetailSerializer, 400: ERROR, 404: ERROR},
     )
     def post(self, request: Request, listing_id: Any) -> Response:
         listing = _listing(request, listing_id)
         if listing.creator_id != request.user.pk:
             raise Http404
         services.listing_submit(creator=request.user, listing_id=listing.id)
-        return Response(ListingSerializer(_listing(request, listing_id)).data)
+        return Response(ListingDetailSerializer(_listing(request, listing_id)).data)
 
 
 class MyListingsApi(ListAPIView):

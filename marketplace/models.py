@@ -96,6 +96,14 @@ class Listing(models.Model):
     )
     rating_count = models.PositiveIntegerField(_("ratings"), default=0)
     backtest_results = models.JSONField(_("backtest results"), default=dict, blank=True)
+    # Trendy's evidence of the released version, in columns for discovery's filters and sorts (from its result).
+    trades = models.PositiveIntegerField(_("trades (all stored candles)"), null=True, blank=True)
+    max_drawdown_pct = models.DecimalField(
+        _("max drawdown (%, all stored candles)"), max_digits=7, decimal_places=2, null=True, blank=True
+    )
+    oos_return_pct = models.DecimalField(
+        _("out-of-sample return (%)"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -131,14 +139,25 @@ class Listing(models.Model):
                 name="listing_published_has_date",
             ),
         ]
-        indexes = [models.Index(fields=["status", "-published_at"], name="listing_status_published")]
+        indexes = [
+            models.Index(fields=["status", "-published_at"], name="listing_status_published"),
+            models.Index(fields=["status", "-rating_average"], name="listing_status_rating"),
+            models.Index(fields=["status", "-downloads_count"], name="listing_status_downloads"),
+            models.Index(fields=["status", "-oos_return_pct"], name="listing_status_oos"),
+        ]
 
     def __str__(self) -> str:
         return self.name
 
     @property
     def current(self) -> ListingVersion | None:
+        """The newest version, verified or not (what the creator works on)."""
         return self.versions.order_by("-number").first()
+
+    @property
+    def released(self) -> ListingVersion | None:
+        """The newest version Trendy verified: what a new subscriber gets and the evidence shown."""
+        return self.versions.filter(verification=ListingVersion.Verification.PASSED).order_by("-number").first()
 
 
 class ListingVersion(models.Model):

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import F, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from marketplace.models import Listing, ListingVersion, Payment, Review, Subscription
@@ -14,7 +15,10 @@ SORTS = {
     "newest": ("-published_at", "-created_at"),
     "rating": ("-rating_average", "-rating_count", "-published_at"),
     "popularity": ("-downloads_count", "-published_at"),
+    "oos_return": (F("oos_return_pct").desc(nulls_last=True), "-published_at"),
 }
+# What a list shows of a listing and its versions: the large JSON (equity curves, results) stays in the database.
+LIST_DEFER = ("description", "backtest_results")
 
 
 def display_name(user: Any) -> str:
@@ -22,8 +26,15 @@ def display_name(user: Any) -> str:
     return user.get_full_name() or user.email.split("@", 1)[0]
 
 
-def _with_versions(listings: QuerySet[Listing]) -> QuerySet[Listing]:
+def released_of(listing: Listing) -> ListingVersion | None:
+    """The newest verified version, from the prefetched versions (newest first) when there are."""
+    return next((v for v in listing.versions.all() if v.verification == ListingVersion.Verification.PASSED), None)
+
+
+def _with_versions(listings: QuerySet[Listing], *, light: bool = False) -> QuerySet[Listing]:
     versions = ListingVersion.objects.order_by("-number")
+    if light:
+        versions = versions.defer("result")
     return listings.select_related("creator").prefetch_related(Prefetch("versions", queryset=versions))
 
 
@@ -34,9 +45,15 @@ def listing_search(
     tier: str | None = None,
     timeframe: str | None = None,
     market: str | None = None,
+    price_max: Decimal | None = None,
+    min_trades: int | None = None,
+    max_drawdown: Decimal | None = None,
+    min_oos_return: Decimal | None = None,
+    min_rating: Decimal | None = None,
     sort: str = "newest",
 ) -> QuerySet[Listing]:
-    """Published listings matching the filters (name, description or a tag containing ``query``)."""
+    """Published listings matching the filters (name, description or a tag containing ``query``; a free listing
+    is within any price), without their large JSON."""
     listings = Listing.objects.filter(status=Listing.Status.PUBLISHED)
     if query:
         listings = listings.filter(
@@ -50,7 +67,18 @@ def listing_search(
         listings = listings.filter(timeframe=timeframe)
     if market:
         listings = listings.filter(markets__contains=[market])
-    return _with_versions(listings.order_by(*SORTS.get(sort, SORTS["newest"]), "id"))
+    if price_max is not None:
+        listings = listings.filter(Q(price_usd__isnull=True) | Q(price_usd__lte=price_max))
+    if min_trades is not None:
+        listings = listings.filter(trades__gte=min_trades)
+    if max_drawdown is not None:
+        listings = listings.filter(max_drawdown_pct__lte=max_drawdown)
+    if min_oos_return is not None:
+        listings = listings.filter(oos_return_pct__gte=min_oos_return)
+    if min_rating is not None:
+        listings = listings.filter(rating_count__gt=0, rating_average__gte=min_rating)
+    ordered = listings.defer(*LIST_DEFER).order_by(*SORTS.get(sort, SORTS["newest"]), "id")
+    return _with_versions(ordered, light=True)
 
 
 def listing_for(*, user: Any, listing_id: Any) -> Listing | None:

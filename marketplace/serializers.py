@@ -3,15 +3,17 @@ creator's, and the source of any listing is read on the creator's own script pag
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from market_data.exceptions import InvalidMarket
 from market_data.symbols import normalize_symbol
 from market_data.timeframes import TIMEFRAME_MS
 from marketplace.models import Listing, ListingVersion, Payment, Review, Subscription
-from marketplace.selectors import SORTS, display_name, subscription_has_access
+from marketplace.selectors import SORTS, display_name, released_of, subscription_has_access
 from trading_site.api import QuerySerializer, StrictCharField
 
 
@@ -19,28 +21,55 @@ class ListingVersionSerializer(serializers.ModelSerializer):
     class Meta:
         model = ListingVersion
         fields = ["id", "number", "notes", "verification", "progress", "few_trades", "error", "verified_at",
-                  "result", "created_at"]  # fmt: skip
+                  "created_at"]  # fmt: skip
+        read_only_fields = fields
+
+
+class ListingVersionDetailSerializer(ListingVersionSerializer):
+    """A version with Trendy's verification result (its backtests' metrics and equity curves)."""
+
+    class Meta(ListingVersionSerializer.Meta):
+        fields = [*ListingVersionSerializer.Meta.fields, "result"]
         read_only_fields = fields
 
 
 class ListingSerializer(serializers.ModelSerializer):
+    """A listing in a list: what discovery filters and sorts on; its description and full evidence are in the
+    detail."""
+
     creator = serializers.SerializerMethodField()
     versions = serializers.SerializerMethodField()
+    version_serializer = ListingVersionSerializer
 
     class Meta:
         model = Listing
         fields = [
-            "id", "name", "description", "category", "tags", "exchange", "markets", "timeframe", "tier", "price_usd",
+            "id", "name", "category", "tags", "exchange", "markets", "timeframe", "tier", "price_usd",
             "billing", "status", "status_reason", "creator", "downloads_count", "rating_average", "rating_count",
-            "backtest_results", "published_at", "created_at", "updated_at", "versions",
+            "trades", "max_drawdown_pct", "oos_return_pct", "published_at", "created_at", "updated_at", "versions",
         ]  # fmt: skip
         read_only_fields = fields
 
     def get_creator(self, listing: Listing) -> str:
         return display_name(listing.creator)
 
+    @extend_schema_field(ListingVersionSerializer(many=True))
     def get_versions(self, listing: Listing) -> list[dict[str, Any]]:
-        return ListingVersionSerializer(listing.versions.all(), many=True).data
+        return self.version_serializer(listing.versions.all(), many=True).data
+
+
+class ListingDetailSerializer(ListingSerializer):
+    """One listing: its description (Markdown, as written) and Trendy's evidence of its released version."""
+
+    version_serializer = ListingVersionDetailSerializer
+
+    class Meta(ListingSerializer.Meta):
+        fields = [*ListingSerializer.Meta.fields, "description", "backtest_results"]
+        read_only_fields = fields
+
+    @extend_schema_field(ListingVersionDetailSerializer(many=True))
+    def get_versions(self, listing: Listing) -> list[dict[str, Any]]:
+        return super().get_versions(listing)
 
 
 class ListingCreateSerializer(serializers.Serializer):
@@ -63,6 +92,21 @@ class ListingFilterSerializer(QuerySerializer):
     tier = serializers.ChoiceField(choices=Listing.Tier.choices, required=False)
     timeframe = serializers.ChoiceField(choices=sorted(TIMEFRAME_MS), required=False)
     market = serializers.CharField(max_length=40, required=False)
+    price_max = serializers.DecimalField(
+        max_digits=8, decimal_places=2, min_value=Decimal(0), required=False, help_text="USD; free listings match"
+    )
+    min_trades = serializers.IntegerField(min_value=0, max_value=1_000_000, required=False)
+    max_drawdown = serializers.DecimalField(
+        max_digits=6, decimal_places=2, min_value=Decimal(0), max_value=Decimal(100), required=False,
+        help_text="%, on all stored candles",
+    )  # fmt: skip
+    min_oos_return = serializers.DecimalField(
+        max_digits=8, decimal_places=2, min_value=Decimal(-100), max_value=Decimal(100_000), required=False,
+        help_text="%, out of sample",
+    )  # fmt: skip
+    min_rating = serializers.DecimalField(
+        max_digits=3, decimal_places=2, min_value=Decimal(1), max_value=Decimal(5), required=False
+    )
     sort = serializers.ChoiceField(choices=sorted(SORTS), required=False, default="newest")
 
     def validate_market(self, value: str) -> str:
@@ -101,8 +145,8 @@ class SubscriptionSerializer(serializers.ModelSerializer):
         return {"id": str(listing.id), "name": listing.name, "tier": listing.tier, "status": listing.status}
 
     def get_newest_version(self, subscription: Subscription) -> int | None:
-        versions = list(subscription.listing.versions.all())  # prefetched, newest first
-        return versions[0].number if versions else None
+        released = released_of(subscription.listing)
+        return released.number if released else None
 
     def get_has_access(self, subscription: Subscription) -> bool:
         return subscription_has_access(subscription)

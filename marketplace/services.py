@@ -21,8 +21,9 @@ from django.utils.translation import gettext as _
 from market_data.exceptions import InvalidMarket
 from market_data.symbols import normalize_exchange, normalize_symbol
 from market_data.timeframes import TIMEFRAME_MS
-from marketplace.models import MAX_PRICE, MIN_PRICE, Listing, ListingVersion
+from marketplace.models import MAX_PRICE, MIN_PRICE, Listing, ListingVersion, Subscription
 from strategies.models import PineScript, PineScriptVersion
+from trading.execution.records import notify
 from trading_site.dispatch import enqueue
 
 MAX_TAGS, MAX_TAG_LENGTH, MAX_MARKETS = 10, 30, 10
@@ -186,9 +187,11 @@ def _back_to_draft(listing: Listing) -> None:
 
 @transaction.atomic
 def listing_version_add(*, creator: Any, listing_id: Any, notes: str = "") -> ListingVersion:
-    """Offer the script's latest version (saved on the script's page) in a listing not in review or published."""
+    """Offer the script's latest version (saved on the script's page) in a listing not in review. A published
+    listing stays published: Trendy verifies the new version at once, and releases it to subscribers when it passes
+    (``listing_evidence_update``); until then they keep the version they have."""
     listing = _own(creator, listing_id)
-    _moves(listing, EDITABLE)
+    _moves(listing, (*EDITABLE, Listing.Status.PUBLISHED))
     latest = listing.script.latest
     current = listing.current
     if latest is None or (current is not None and current.script_version_id == latest.id):
@@ -196,9 +199,45 @@ def listing_version_add(*, creator: Any, listing_id: Any, notes: str = "") -> Li
     _runs(latest)
     number = (current.number if current else 0) + 1
     version = ListingVersion.objects.create(listing=listing, number=number, script_version=latest, notes=notes.strip())
+    if listing.status == Listing.Status.PUBLISHED:
+        enqueue("marketplace.verify_listing_version", str(version.id))  # sent when this transaction commits
     _back_to_draft(listing)
     listing.save(update_fields=["status", "status_reason", "updated_at"])
     return version
+
+
+def _mean(values: list[Any]) -> Decimal | None:
+    found = [Decimal(str(value)) for value in values if value is not None]
+    return (sum(found, Decimal(0)) / len(found)).quantize(Decimal("0.01")) if found else None
+
+
+@transaction.atomic
+def listing_evidence_update(*, listing_id: Any) -> ListingVersion | None:
+    """After a verification: the listing shows its newest verified version's evidence (the seed's
+    ``backtest_results`` and the columns discovery filters on). A published listing's new version is thereby
+    released; its subscribers are told and move when they choose. Answers the version newly released, if any."""
+    listing = Listing.objects.select_for_update().filter(id=listing_id).first()
+    released = listing.released if listing else None
+    if released is None:
+        return None
+    markets = released.result.get("markets", [])
+    worst = [row["public"]["metrics"].get("max_drawdown_pct") for row in markets]
+    before = listing.backtest_results.get("version_id")
+    listing.backtest_results = {**released.result, "version_id": str(released.id), "version": released.number}
+    listing.trades = int(released.result.get("trades") or 0)
+    listing.max_drawdown_pct = max((Decimal(str(w)) for w in worst if w is not None), default=None)
+    listing.oos_return_pct = _mean(
+        [(row.get("out_of_sample") or {}).get("metrics", {}).get("total_return_pct") for row in markets]
+    )
+    listing.save(update_fields=["backtest_results", "trades", "max_drawdown_pct", "oos_return_pct", "updated_at"])
+    if listing.status != Listing.Status.PUBLISHED or before in (None, str(released.id)):
+        return None
+    for subscription in Subscription.objects.filter(listing=listing, status=Subscription.Status.ACTIVE).select_related(
+        "user"
+    ):
+        if subscription.version_id != released.id:
+            notify(subscription.user, "marketplace.new_version", listing=str(listing.id), version=released.number)
+    return released
 
 
 @transaction.atomic

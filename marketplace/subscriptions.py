@@ -74,7 +74,9 @@ def subscription_start(
         raise ValidationError({"listing": [_("This is your own listing: you have it already.")]})
     if listing.status != Listing.Status.PUBLISHED:
         raise ValidationError({"listing": [_("Only a published listing can be taken.")]})
-    version = listing.current
+    version = listing.released
+    if version is None:
+        raise ValidationError({"listing": [_("Only a published listing can be taken.")]})
     paid = listing.tier != Listing.Tier.FREE
     try:
         payments = provider() if paid else None
@@ -188,11 +190,9 @@ def subscription_cancel(*, user: Any, subscription_id: Any) -> Subscription:
 def subscription_version_move(*, user: Any, subscription_id: Any) -> Subscription:
     """Move to the listing's newest verified version (subscribers choose when)."""
     subscription = _own(user, subscription_id)
-    current = subscription.listing.current
-    if current is None or current.id == subscription.version_id:
+    current = subscription.listing.released
+    if current is None or current.number <= subscription.version.number:
         raise ValidationError({"subscription": [_("You use the newest version already.")]})
-    if current.verification != current.Verification.PASSED:
-        raise ValidationError({"subscription": [_("Trendy has not verified the newest version yet.")]})
     subscription.version = current
     subscription.save(update_fields=["version"])
     return subscription

@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 from market_data.exceptions import MarketDataError
 from market_data.selectors import load_candles
 from marketplace.models import ListingVersion
+from marketplace.services import listing_evidence_update
 from strategies import services as backtests
 from strategies.backtest import BacktestError
 from strategies.builtin import get_strategy
@@ -142,6 +143,5 @@ def verify(*, version_id: Any) -> str:
         verification=ListingVersion.Verification.PASSED, progress=100, result=result, few_trades=trades < MIN_TRADES,
         verified_at=timezone.now(),
     )  # fmt: skip
-    if listing.versions.order_by("-number").values_list("id", flat=True).first() == version.id:
-        type(listing).objects.filter(id=listing.id).update(backtest_results=result)  # the seed's field: the current
+    listing_evidence_update(listing_id=listing.id)  # the newest verified version's evidence; released if published
     return "passed"

@@ -5,6 +5,7 @@ Pine source is never on these pages."""
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -37,6 +38,7 @@ SORT_CHOICES = [
     ("newest", gettext_lazy("Newest")),
     ("rating", gettext_lazy("Rating")),
     ("popularity", gettext_lazy("Popularity")),
+    ("oos_return", gettext_lazy("Out-of-sample return")),
 ]
 
 
@@ -46,6 +48,23 @@ class FilterForm(forms.Form):
     tier = forms.ChoiceField(label=gettext_lazy("Tier"), required=False)
     timeframe = forms.ChoiceField(label=gettext_lazy("Timeframe"), required=False)
     market = forms.CharField(label=gettext_lazy("Market"), max_length=40, required=False)
+    price_max = forms.DecimalField(
+        label=gettext_lazy("Price up to (USD)"), min_value=0, max_digits=8, decimal_places=2, required=False
+    )
+    min_trades = forms.IntegerField(label=gettext_lazy("At least this many trades"), min_value=0, required=False)
+    max_drawdown = forms.DecimalField(
+        label=gettext_lazy("Max drawdown at most (%)"), min_value=0, max_value=100, decimal_places=2, required=False
+    )
+    min_oos_return = forms.DecimalField(
+        label=gettext_lazy("Out-of-sample return at least (%)"), min_value=-100, decimal_places=2, required=False
+    )
+    min_rating = forms.TypedChoiceField(
+        label=gettext_lazy("Rating"),
+        choices=[("", gettext_lazy("Any")), ("4", "★★★★+"), ("3", "★★★+"), ("2", "★★+")],
+        coerce=Decimal,
+        empty_value=None,
+        required=False,
+    )
     sort = forms.ChoiceField(label=gettext_lazy("Sort by"), choices=SORT_CHOICES, required=False)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -71,12 +90,12 @@ def listing_list(request: HttpRequest) -> HttpResponse:
     form = FilterForm(request.GET or None)
     values: dict[str, Any] = {}
     if form.is_bound and form.is_valid():
-        values = {key: value for key, value in form.cleaned_data.items() if value}
+        values = {key: value for key, value in form.cleaned_data.items() if value not in (None, "")}
     listings = (
         selectors.listing_search(query=values.pop("q", ""), **values) if not form.errors else Listing.objects.none()
     )
     page = Paginator(listings, PER_PAGE).get_page(request.GET.get("page"))
-    context = {"form": form, "page": page, "query": _query_without_page(request)}
+    context = {"form": form, "page": page, "query": _query_without_page(request), "min_trades": verification.MIN_TRADES}
     template = "marketplace/partials/results.html" if request.htmx else "marketplace/list.html"
     return render(request, template, context, status=400 if form.errors else 200)
 
@@ -119,7 +138,9 @@ def listing_detail(request: HttpRequest, listing_id: Any) -> HttpResponse:
     if listing is None:
         raise Http404
     versions = list(listing.versions.all())
-    current = versions[0] if versions else None
+    mine = listing.creator_id == request.user.pk
+    # Others see the released version's evidence; the creator sees the newest, verified or not.
+    current = (versions[0] if versions else None) if mine else selectors.released_of(listing)
     subscription = selectors.subscription_open(user=request.user, listing=listing)
     context = {
         "listing": listing,
@@ -127,7 +148,7 @@ def listing_detail(request: HttpRequest, listing_id: Any) -> HttpResponse:
         "current": current,
         "evidence": _evidence(current) if current else [],
         "min_trades": verification.MIN_TRADES,
-        "mine": listing.creator_id == request.user.pk,
+        "mine": mine,
         "subscription": subscription,
         "access": subscription is not None and selectors.subscription_has_access(subscription),
         "creator_percent": f"{float(ledger.creator_share() * 100):g}",
@@ -174,8 +195,7 @@ def subscription_list(request: HttpRequest) -> HttpResponse:
 
 
 def _newest(subscription: Any) -> Any:
-    versions = list(subscription.listing.versions.all())
-    return versions[0] if versions else None
+    return selectors.released_of(subscription.listing)
 
 
 def _mine(request: HttpRequest, subscription_id: Any) -> None:

@@ -3,6 +3,8 @@ another user's draft a 404 like a missing one, bad input a 400 with nothing save
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from marketplace import services
@@ -48,10 +50,8 @@ def test_create_submit_and_read_my_listings(alice, alice_api, charlie_api):
             "tags": ["sma"]}  # fmt: skip
     bad = alice_api.post(f"{BASE}/strategies", {**body, "tier": "free"}, format="json")  # a free listing with a price
     assert bad.status_code == 400 and "price_usd" in bad.json()["error"]["fields"]
-    assert (
-        alice_api.post(f"{BASE}/strategies", {**body, "script": str(script.id)[:-1] + "0"}, format="json").status_code
-        == 400
-    )
+    someone_elses = str(uuid.uuid4())  # no script of hers
+    assert alice_api.post(f"{BASE}/strategies", {**body, "script": someone_elses}, format="json").status_code == 400
     assert not Listing.objects.exists()
     created = alice_api.post(f"{BASE}/strategies", body, format="json")
     assert created.status_code == 201, created.content
@@ -72,3 +72,39 @@ def test_create_submit_and_read_my_listings(alice, alice_api, charlie_api):
 def test_signed_out_is_refused(api_client):
     for path in ("strategies", "my-strategies"):
         assert api_client.get(f"{BASE}/{path}").status_code == 401
+
+
+def test_discovery_filters_on_trendys_evidence_and_sorts_by_the_out_of_sample_return(
+    alice, staff, charlie_api, charlie, client
+):
+    rows = {
+        "Steady": (120, "12.5", "8.20", "4.50", {}),
+        "Wild": (45, "48.0", "30.00", None, {"tier": "premium", "price_usd": "49", "billing": "monthly"}),
+        "Thin": (8, "5.0", None, None, {}),
+    }
+    for name, (trades, drawdown, oos, rating, price) in rows.items():
+        listing = published(alice, staff, name, **price)
+        Listing.objects.filter(id=listing.id).update(
+            trades=trades, max_drawdown_pct=drawdown, oos_return_pct=oos,
+            rating_average=rating or 0, rating_count=3 if rating else 0,
+        )  # fmt: skip
+
+    def names(**query):
+        answer = charlie_api.get(f"{BASE}/strategies", query)
+        assert answer.status_code == 200, answer.content
+        return [row["name"] for row in answer.json()["results"]]
+
+    assert names(sort="oos_return") == ["Wild", "Steady", "Thin"]  # no out-of-sample figure: last
+    assert sorted(names(min_trades=30)) == ["Steady", "Wild"]
+    assert sorted(names(max_drawdown=20)) == ["Steady", "Thin"]
+    assert names(min_oos_return=10) == ["Wild"]
+    assert names(min_rating=4) == ["Steady"]
+    assert sorted(names(price_max=10)) == ["Steady", "Thin"]  # free ones are within any price
+    row = charlie_api.get(f"{BASE}/strategies", {"min_trades": 100}).json()["results"][0]
+    assert (row["trades"], row["max_drawdown_pct"], row["oos_return_pct"]) == (120, "12.50", "8.20")
+    for bad in ({"min_trades": -1}, {"max_drawdown": 101}, {"min_rating": 6}, {"price_max": "x"}):
+        assert charlie_api.get(f"{BASE}/strategies", bad).status_code == 400, bad
+    client.force_login(charlie)  # the page's filters, the same answers
+    page = client.get("/marketplace/", {"min_trades": 30, "max_drawdown": 20}, HTTP_HX_REQUEST="true")
+    assert "Steady" in page.text and "Wild" not in page.text and "Thin" not in page.text
+    assert client.get("/marketplace/", {"min_trades": -5}).status_code == 400

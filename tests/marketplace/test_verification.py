@@ -58,7 +58,11 @@ def test_a_submitted_version_is_backtested_on_all_candles_and_after_the_creators
     assert set(public["metrics"]) == set(verification.SHOWN_METRICS) and len(public["equity"]) > 100
     assert not version.few_trades
     listing.refresh_from_db()
-    assert listing.backtest_results == result  # the seed's field holds the current version's evidence
+    # The seed's field holds the released version's evidence; discovery's columns are read from it.
+    assert listing.backtest_results == {**result, "version_id": str(version.id), "version": 1}
+    assert listing.trades == result["trades"]
+    assert float(listing.max_drawdown_pct) == pytest.approx(public["metrics"]["max_drawdown_pct"], abs=0.005)
+    assert float(listing.oos_return_pct) == pytest.approx(unseen["metrics"]["total_return_pct"], abs=0.005)
     assert services.listing_review(staff=staff, listing_id=listing.id, approve=True).status == "published"
     assert verification.verify(version_id=version.id) == "skipped"  # once: a redelivered task does nothing
 
@@ -93,3 +97,37 @@ def test_a_market_without_candles_fails_the_verification_and_blocks_the_approval
     with django_capture_on_commit_callbacks(execute=True) as sent:
         services.listing_submit(creator=alice, listing_id=listing.id)
     assert len(sent) == 1
+
+
+def test_a_published_listings_new_version_is_verified_then_released_and_subscribers_choose_when_to_move(
+    alice, bob, charlie, staff, django_capture_on_commit_callbacks, monkeypatch
+):
+    from marketplace import subscriptions
+    from strategies.pine_services import pine_version_add
+
+    script, listing = _listing(alice)
+    first = _submit(alice, listing, django_capture_on_commit_callbacks)
+    services.listing_review(staff=staff, listing_id=listing.id, approve=True)
+    held, _ = subscriptions.subscription_start(user=bob, listing_id=listing.id)
+    assert held.version == first
+    pine_version_add(user=alice, script_id=script.id, source=SMA.replace("30,", "40,"))
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        second = services.listing_version_add(creator=alice, listing_id=listing.id, notes="Slower average")
+    listing.refresh_from_db()
+    # Still published, still showing version 1 until Trendy has verified version 2.
+    assert (listing.status, listing.backtest_results["version"], second.verification) == ("published", 1, "queued")
+    assert listing.released == first
+    with pytest.raises(ValidationError, match="newest version already"):
+        subscriptions.subscription_version_move(user=bob, subscription_id=held.id)
+    told = []
+    monkeypatch.setattr(services, "notify", lambda user, kind, **data: told.append((user, kind, data)))
+    for callback in queued:
+        callback()  # the verification task, run now
+    second.refresh_from_db()
+    listing.refresh_from_db()
+    assert second.verification == "passed" and listing.released == second
+    assert listing.backtest_results["version"] == 2 and listing.backtest_results["markets"] == second.result["markets"]
+    assert told == [(bob, "marketplace.new_version", {"listing": str(listing.id), "version": 2})]  # subscribers
+    assert subscriptions.subscription_start(user=charlie, listing_id=listing.id)[0].version == second  # newcomers
+    assert ListingVersion.objects.get(id=first.id).number == 1  # the history is kept
+    assert subscriptions.subscription_version_move(user=bob, subscription_id=held.id).version == second
