@@ -39,6 +39,20 @@ def local_seconds(index: pd.DatetimeIndex) -> list[int]:
     return ((local - pd.Timestamp(0)) // pd.Timedelta(1, "s")).tolist()
 
 
+def shift_points(points: list[list[Any]]) -> list[dict[str, Any]]:
+    """Equity points ``[[epoch seconds, value], …]`` for lightweight-charts, shifted to the viewer's wall clock."""
+    if not points:
+        return []
+    index = pd.DatetimeIndex(pd.to_datetime([p[0] for p in points], unit="s", utc=True))
+    return [{"time": t, "value": p[1]} for t, p in zip(local_seconds(index), points, strict=True)]
+
+
+def points_zones(points: list[list[Any]]) -> list[list[Any]]:
+    """``chart_zones`` of equity points ``[[epoch seconds, value], …]``."""
+    index = pd.DatetimeIndex(pd.to_datetime([p[0] for p in points], unit="s", utc=True))
+    return chart_zones(index)
+
+
 def chart_zones(index: pd.DatetimeIndex) -> list[list[Any]]:
     """The zone's name along the chart: ``[[shifted seconds from, "KST"], …]``, one entry per offset (two or
     more only across a daylight-saving change), so the chart names the zone as every page does."""

@@ -47,10 +47,13 @@ def _unavailable() -> str:  # translated when it is raised
 PENDING_HOURS = 24  # a checkout not paid within a day is dropped (Stripe's sessions expire after 24 hours too)
 
 
-def access_q(now: datetime | None = None) -> Q:
-    """Subscriptions that give access now: active, and before their end when they have one."""
+def access_q(now: datetime | None = None, *, prefix: str = "") -> Q:
+    """Subscriptions that give access now: active, and before their end when they have one (``prefix``: the path
+    to the subscription from another model, e.g. ``subscriptions__``)."""
     now = now or timezone.now()
-    return Q(status=Status.ACTIVE) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+    return Q(**{f"{prefix}status": Status.ACTIVE}) & (
+        Q(**{f"{prefix}expires_at__isnull": True}) | Q(**{f"{prefix}expires_at__gt": now})
+    )
 
 
 def has_access(user: Any, listing: Listing) -> bool:

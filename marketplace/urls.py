@@ -1,10 +1,15 @@
 from django.urls import path
 
-from marketplace import views
+from marketplace import creator_views, views
 
 app_name = "marketplace"
 urlpatterns = [
     path("", views.listing_list, name="list"),
+    path("mine/", creator_views.my_listings, name="mine"),
+    path("new/", creator_views.listing_new, name="new"),
+    path("earnings/", creator_views.creator_earnings, name="earnings"),
+    path("<uuid:listing_id>/edit/", creator_views.listing_edit, name="edit"),
+    path("<uuid:listing_id>/do/<slug:action>/", creator_views.listing_action, name="action"),
     path("<uuid:listing_id>/", views.listing_detail, name="detail"),
     path("<uuid:listing_id>/subscribe/", views.listing_subscribe, name="subscribe"),
     path("<uuid:listing_id>/review/", views.review_save, name="review"),

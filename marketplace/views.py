@@ -27,7 +27,8 @@ from market_data.exceptions import InvalidMarket
 from market_data.labels import timeframe_label
 from market_data.symbols import normalize_symbol
 from market_data.timeframes import TIMEFRAME_MS
-from marketplace import copy_trading, ledger, reviews, selectors, subscriptions, verification
+from market_data.views import points_zones, shift_points
+from marketplace import copy_trading, creator_views, reviews, selectors, subscriptions, verification
 from marketplace.models import Listing, Review, Subscription
 from marketplace.providers import STRIPE, TEST, Stripe
 from strategies import labels
@@ -125,6 +126,16 @@ def _evidence(version: Any) -> list[dict[str, Any]]:
     return rows
 
 
+def _charts(version: Any) -> list[dict[str, Any]]:
+    """Per market, the equity of the public set and of the out-of-sample run, for the page's charts."""
+    charts = []
+    for market in (version.result or {}).get("markets", []):
+        public = market["public"].get("equity", [])
+        unseen = (market.get("out_of_sample") or {}).get("equity", [])
+        charts.append({"public": shift_points(public), "unseen": shift_points(unseen), "zones": points_zones(public)})
+    return charts
+
+
 def _period(summary: dict[str, Any] | None) -> dict[str, Any] | None:
     if not summary:
         return None
@@ -147,11 +158,12 @@ def listing_detail(request: HttpRequest, listing_id: Any) -> HttpResponse:
         "versions": versions,
         "current": current,
         "evidence": _evidence(current) if current else [],
+        "charts": _charts(current) if current and current.verification == "passed" else [],
         "min_trades": verification.MIN_TRADES,
         "mine": mine,
         "subscription": subscription,
         "access": subscription is not None and selectors.subscription_has_access(subscription),
-        "creator_percent": f"{float(ledger.creator_share() * 100):g}",
+        "creator_percent": creator_views.percent(),
         "reviews": list(selectors.reviews_of(listing=listing)[:50]),
         "my_review": Review.objects.filter(listing=listing, author=request.user).first(),
         "can_review": listing.creator_id != request.user.pk and reviews.may_review(user=request.user, listing=listing),

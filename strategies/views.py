@@ -26,7 +26,7 @@ from market_data import clock as market_clock
 from market_data.labels import exchange_name, timeframe_label
 from market_data.selectors import load_candles, series_info, series_list
 from market_data.timeframes import TIMEFRAME_MS
-from market_data.views import chart_data, chart_zones, local_seconds
+from market_data.views import chart_data, local_seconds, points_zones, shift_points
 from strategies import labels, selectors, services
 from strategies.builtin import REGISTRY, find_strategy, get_strategy
 from strategies.forms import SETTINGS_FIELDS, BacktestForm, OptimiseForm
@@ -43,19 +43,6 @@ from trading_site import display
 STANDARD_MARKET = ("binance", "BTC/USDT", "1h")
 CHART_BARS = 6000
 TRADES_PER_PAGE = 100
-
-
-def _shift_points(points: list[list[Any]]) -> list[dict[str, Any]]:
-    """Equity points ``[[epoch seconds, value], …]`` for lightweight-charts, shifted to the viewer's wall clock."""
-    if not points:
-        return []
-    index = pd.DatetimeIndex(pd.to_datetime([p[0] for p in points], unit="s", utc=True))
-    return [{"time": t, "value": p[1]} for t, p in zip(local_seconds(index), points, strict=True)]
-
-
-def _points_zones(points: list[list[Any]]) -> list[list[Any]]:
-    index = pd.DatetimeIndex(pd.to_datetime([p[0] for p in points], unit="s", utc=True))
-    return chart_zones(index)
 
 
 def _iso_seconds(times: list[str]) -> list[int]:
@@ -173,8 +160,8 @@ def strategy_list(request: HttpRequest) -> HttpResponse:
         payload["standard"] = result
         if result:
             payload["cards"] = metric_cards(result["metrics"], compact=True)
-            charts[strategy.slug] = _shift_points(result["equity"])
-            charts.setdefault("zones", _points_zones(result["equity"]))
+            charts[strategy.slug] = shift_points(result["equity"])
+            charts.setdefault("zones", points_zones(result["equity"]))
         strategies.append(payload)
     context: dict[str, Any] = {
         "strategies": strategies,
@@ -368,8 +355,8 @@ def _run_charts(run: BacktestRun) -> dict[str, Any]:
         "candles": data,
         "markers": markers,
         "lines": lines,
-        "equity": _shift_points(run.result.get("equity", [])),
-        "buy_hold": _shift_points(run.result.get("buy_hold", [])),
+        "equity": shift_points(run.result.get("equity", [])),
+        "buy_hold": shift_points(run.result.get("buy_hold", [])),
         "zones": data["zones"],
         "truncated": len(candles) >= CHART_BARS,
     }
@@ -549,8 +536,8 @@ def run_compare(request: HttpRequest) -> HttpResponse:
         }
         for key in METRIC_LABELS
     ]
-    charts: dict[str, Any] = {f"run{i}": _shift_points(run.result.get("equity", [])) for i, run in enumerate(runs)}
-    charts["zones"] = _points_zones(runs[0].result.get("equity", []))
+    charts: dict[str, Any] = {f"run{i}": shift_points(run.result.get("equity", [])) for i, run in enumerate(runs)}
+    charts["zones"] = points_zones(runs[0].result.get("equity", []))
     return render(request, "strategies/compare.html", {"columns": columns, "rows": rows, "charts": charts})
 
 
