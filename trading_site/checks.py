@@ -19,3 +19,16 @@ def metrics_token(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMe
             id="trendy.W001",
         )
     ]
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def test_mode_payments(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    if settings.TRENDY_PAYMENTS != "test":
+        return []
+    return [
+        checks.Warning(
+            "TRENDY_PAYMENTS=test: marketplace purchases go through the test-mode provider, and no money moves.",
+            hint="Set TRENDY_PAYMENTS=stripe with STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET, or off.",
+            id="trendy.W002",
+        )
+    ]

@@ -274,7 +274,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"BacktestStatusEnum": "strategies.models.BacktestRun.Status"},
+    "ENUM_NAME_OVERRIDES": {
+        "BacktestStatusEnum": "strategies.models.BacktestRun.Status",
+        "ListingStatusEnum": "marketplace.models.Listing.Status",
+        "SubscriptionStatusEnum": "marketplace.models.Subscription.Status",
+    },
     # Swagger UI is served from our own static files (drf-spectacular-sidecar): no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -62,6 +62,14 @@ def test_check_deploy_is_clean_with_production_values():
     assert "no issues" in result.stdout
 
 
+def test_payments_in_production():
+    """Off by default; test mode is said by check --deploy (no money moves); Stripe needs its two keys."""
+    test_mode = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION, TRENDY_PAYMENTS="test")
+    assert test_mode.returncode != 0 and "trendy.W002" in test_mode.stderr + test_mode.stdout
+    stripe = manage("check", **PRODUCTION, TRENDY_PAYMENTS="stripe", STRIPE_SECRET_KEY="sk_live_x")
+    assert stripe.returncode != 0 and "needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET" in stripe.stderr
+
+
 @pytest.mark.parametrize(
     ("missing", "message"),
     [
@@ -88,6 +96,7 @@ def test_production_refuses_to_start_without(missing, message):
         ("CSRF_TRUSTED_ORIGINS", "trendy.example.com", "must start with http:// or https://"),
         ("TRENDY_ENCRYPTION_KEYS", "not base64!", "is not valid base64"),
         ("LOG_LEVEL", "LOUD", "LOG_LEVEL='LOUD'"),
+        ("TRENDY_PAYMENTS", "paypal", "TRENDY_PAYMENTS is test, stripe or off"),
     ],
 )
 def test_bad_values_are_named(name, value, message):
