@@ -28,6 +28,7 @@ from marketplace.models import (
     Review,
     Subscription,
 )
+from trading_site.admin_filters import ReadOnlyAdmin
 
 
 class ReasonForm(forms.Form):
@@ -104,21 +105,8 @@ class ListingAdmin(admin.ModelAdmin):
             user=request.user, listing_id=listing.id, reason=reason), _("Unlist listings"))  # fmt: skip
 
 
-class ReadOnly(admin.ModelAdmin):
-    """Money rows change only through ``marketplace.subscriptions``: staff read them here."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(Subscription)
-class SubscriptionAdmin(ReadOnly):
+class SubscriptionAdmin(ReadOnlyAdmin):
     list_display = ["listing", "user", "plan", "status", "price_usd", "expires_at", "auto_renew", "created_at"]
     list_filter = ["status", "plan", "provider", "auto_renew"]
     search_fields = ["listing__name", "user__email", "provider_subscription", "provider_checkout"]
@@ -135,7 +123,7 @@ class RefundForm(forms.Form):
 
 
 @admin.register(Payment)
-class PaymentAdmin(ReadOnly):
+class PaymentAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "listing", "buyer", "creator", "amount", "refunded", "disputed", "creator_share"]
     list_filter = ["provider"]
     search_fields = ["listing__name", "buyer__email", "creator__email", "provider_ref", "provider_payment"]
@@ -177,7 +165,7 @@ class PayoutForm(forms.ModelForm):
 
 
 @admin.register(Payout)
-class PayoutAdmin(ReadOnly):
+class PayoutAdmin(ReadOnlyAdmin):
     """Staff record a transfer they made to a creator; the service posts it to the ledger."""
 
     form = PayoutForm
@@ -201,7 +189,7 @@ class PayoutAdmin(ReadOnly):
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(ReadOnly):
+class LedgerEntryAdmin(ReadOnlyAdmin):
     """Append-only: PostgreSQL refuses a change or a deletion, whoever asks. The totals of the selected lines sit
     above the list."""
 
@@ -223,14 +211,14 @@ class LedgerEntryAdmin(ReadOnly):
 
 
 @admin.register(ProviderEvent)
-class ProviderEventAdmin(ReadOnly):
+class ProviderEventAdmin(ReadOnlyAdmin):
     list_display = ["received_at", "provider", "type", "status", "note", "id"]
     list_filter = ["provider", "status", "type"]
     search_fields = ["id", "type"]
 
 
 @admin.register(Review)
-class ReviewAdmin(ReadOnly):
+class ReviewAdmin(ReadOnlyAdmin):
     """Staff hide an abusive review (with the reason its author reads); the listing's average follows."""
 
     list_display = ["created_at", "listing", "author", "rating", "hidden", "hidden_reason"]

@@ -12,18 +12,7 @@ from django.utils.translation import ngettext
 
 from trading.bots import services as bot_services
 from trading.models import Bot, LoopTick, MarketClock, Order, OrderEvent, PaperWallet, Position, Trade
-from trading_site.admin_filters import titled
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: Any) -> bool:
-        return False
-
-    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
-        return False
+from trading_site.admin_filters import ReadOnlyAdmin, titled
 
 
 def _set_status(modeladmin: admin.ModelAdmin, request: Any, queryset: Any, status: str) -> None:

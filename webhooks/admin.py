@@ -10,20 +10,9 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from accounts.crypto import mask
-from trading_site.admin_filters import titled
+from trading_site.admin_filters import ReadOnlyAdmin, titled
 from webhooks import services
 from webhooks.models import WebhookEndpoint, WebhookEvent
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: Any) -> bool:
-        return False
-
-    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
-        return False
 
 
 @admin.action(description=_("Revoke selected endpoints"), permissions=["view"])
