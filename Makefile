@@ -29,6 +29,7 @@ seed: migrate
 	@# Live prices only when the candles came from the exchange and it answers; otherwise a replay of the stored candles.
 	$(PY) manage.py market_clock auto --skip-checks
 	$(PY) manage.py seed_trading_demo --skip-checks
+	$(PY) manage.py seed_marketplace_demo --skip-checks
 
 # Compiles the strategies' numba kernels into their __pycache__ (about 20 s once; later loads take 0.3 s).
 kernels: install

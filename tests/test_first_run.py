@@ -108,7 +108,10 @@ def test_make_seed_offline_without_candle_files_then_the_dashboard(tmp_path):
     output = seed.stdout + seed.stderr
     assert seed.returncode == 0, output
     assert "Traceback" not in output, output
-    for command in ("migrate", "setup_periodic_tasks", "seed_demo", "market_clock auto", "seed_trading_demo"):
+    for command in (
+        "migrate", "setup_periodic_tasks", "seed_demo", "market_clock auto", "seed_trading_demo",
+        "seed_marketplace_demo",
+    ):  # fmt: skip
         assert f"manage.py {command}" in output
     assert "does not exist" not in output  # the folder exists, empty
     assert "has no binance_<PAIR>_<tf>.csv.gz files (TRENDY_OHLCV_DIR); trying binance" in output
