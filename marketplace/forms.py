@@ -39,6 +39,11 @@ class ListingForm(forms.Form):
     tier = forms.ChoiceField(label=_("Tier"), choices=Listing.Tier.choices)
     price_usd = forms.CharField(label=_("Price (USD)"), required=False, max_length=20)
     billing = forms.ChoiceField(label=_("Billing"), choices=Listing.Billing.choices, required=False)
+    source_to_subscribers = forms.BooleanField(
+        label=_("Subscribers may read the script"),
+        required=False,
+        help_text=_("Off: their backtests and bots run it without showing it."),
+    )
 
     def __init__(self, *args: Any, user: Any, editing: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -54,7 +59,7 @@ class ListingForm(forms.Form):
             name=data["name"], category=data["category"], timeframe=data["timeframe"],
             markets=_split(data["markets"]), description=data["description"], tags=_split(data["tags"]),
             exchange=data["exchange"], tier=data["tier"], price_usd=data["price_usd"] or None,
-            billing=data["billing"] or "",
+            billing=data["billing"] or "", source_to_subscribers=data["source_to_subscribers"],
         )  # fmt: skip
 
     @staticmethod
@@ -64,4 +69,5 @@ class ListingForm(forms.Form):
             "tags": ", ".join(listing.tags), "exchange": listing.exchange, "markets": ", ".join(listing.markets),
             "timeframe": listing.timeframe, "tier": listing.tier,
             "price_usd": listing.price_usd if listing.price_usd is not None else "", "billing": listing.billing,
+            "source_to_subscribers": listing.source_to_subscribers,
         }  # fmt: skip

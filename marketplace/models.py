@@ -73,6 +73,11 @@ class Listing(models.Model):
         validators=[MinValueValidator(MIN_PRICE), MaxValueValidator(MAX_PRICE)],
     )
     billing = models.CharField(_("billing"), max_length=8, choices=Billing.choices, blank=True, default="")
+    source_to_subscribers = models.BooleanField(
+        _("subscribers may read the script"),
+        default=False,
+        help_text=_("Off: subscribers' backtests and bots run the script without showing it."),
+    )
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.DRAFT)
     status_reason = models.TextField(_("reason"), max_length=2_000, blank=True)
     reviewed_by = models.ForeignKey(

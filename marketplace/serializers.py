@@ -45,8 +45,9 @@ class ListingSerializer(serializers.ModelSerializer):
         model = Listing
         fields = [
             "id", "name", "category", "tags", "exchange", "markets", "timeframe", "tier", "price_usd",
-            "billing", "status", "status_reason", "creator", "downloads_count", "rating_average", "rating_count",
-            "trades", "max_drawdown_pct", "oos_return_pct", "published_at", "created_at", "updated_at", "versions",
+            "billing", "source_to_subscribers", "status", "status_reason", "creator", "downloads_count",
+            "rating_average", "rating_count", "trades", "max_drawdown_pct", "oos_return_pct", "published_at",
+            "created_at", "updated_at", "versions",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -84,6 +85,9 @@ class ListingCreateSerializer(serializers.Serializer):
     tier = serializers.ChoiceField(choices=Listing.Tier.choices, default=Listing.Tier.FREE)
     price_usd = serializers.DecimalField(max_digits=8, decimal_places=2, required=False, allow_null=True)
     billing = serializers.ChoiceField(choices=Listing.Billing.choices, required=False, default="")
+    source_to_subscribers = serializers.BooleanField(
+        required=False, default=False, help_text="subscribers may read the script (off: they run it unseen)"
+    )
 
 
 class ListingFilterSerializer(QuerySerializer):

@@ -47,6 +47,7 @@ class ListingDetails:
     tier: str = Listing.Tier.FREE
     price_usd: Decimal | str | None = None
     billing: str = ""
+    source_to_subscribers: bool = False
 
 
 def _clean(details: ListingDetails) -> dict[str, Any]:
@@ -96,6 +97,7 @@ def _clean(details: ListingDetails) -> dict[str, Any]:
         "name": name, "description": (details.description or "").strip(), "category": details.category,
         "tags": tags, "exchange": exchange, "markets": markets, "timeframe": details.timeframe,
         "tier": details.tier, "price_usd": price, "billing": billing,
+        "source_to_subscribers": bool(details.source_to_subscribers),
     }  # fmt: skip
 
 

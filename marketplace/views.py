@@ -126,6 +126,16 @@ def _evidence(version: Any) -> list[dict[str, Any]]:
     return rows
 
 
+def _readable_source(listing: Listing, subscription: Any) -> str | None:
+    """The script of the version a subscriber uses, when the creator lets subscribers read it and they have access;
+    None for anyone else (the creator reads it on the script's own page)."""
+    if not listing.source_to_subscribers or subscription is None:
+        return None
+    if not selectors.subscription_has_access(subscription):
+        return None
+    return subscription.version.script_version.source
+
+
 def _charts(version: Any) -> list[dict[str, Any]]:
     """Per market, the equity of the public set and of the out-of-sample run, for the page's charts."""
     charts = []
@@ -164,6 +174,7 @@ def listing_detail(request: HttpRequest, listing_id: Any) -> HttpResponse:
         "subscription": subscription,
         "access": subscription is not None and selectors.subscription_has_access(subscription),
         "creator_percent": creator_views.percent(),
+        "source": _readable_source(listing, subscription),
         "reviews": list(selectors.reviews_of(listing=listing)[:50]),
         "my_review": Review.objects.filter(listing=listing, author=request.user).first(),
         "can_review": listing.creator_id != request.user.pk and reviews.may_review(user=request.user, listing=listing),

@@ -75,7 +75,7 @@ def test_another_traders_objects_are_refused_or_unknown(world, charlie_api):
         answer = getattr(charlie_api, method)(f"{BASE}{url}", data, format="json")
         assert answer.status_code == status, (path, answer.status_code, answer.content[:300])
         text = answer.content.decode()
-        assert "strategy(" not in text and "source" not in text, path  # never a Pine source
+        assert "strategy(" not in text and '"source"' not in text, path  # never a Pine source
         if status == 200:  # lists: nothing of anyone else's but published listings
             assert "Draft" not in text and str(world["held"].id) not in text, path
     # Nothing changed for their owners.

@@ -10,11 +10,12 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.html import escape
 
 from accounts.models import ExchangeAccount
 from marketplace import subscriptions
 from marketplace.copy_trading import CopyRequest, copy_bot_create
-from marketplace.models import Subscription
+from marketplace.models import Listing, Subscription
 from strategies.pine_services import strategy_choices, strategy_usable
 from tests.trading.conftest import list_paper_markets
 from trading.bots.services import bot_set_status
@@ -93,7 +94,7 @@ def test_the_subscriber_never_reads_the_source(bought, bob, client, paper):
     script = bought.listing.script
     assert client.get(f"/strategies/pine/{script.id}/").status_code == 404
     copy_bot_create(user=bob, subscription_id=bought.id, request=CopyRequest(paper.id, "BTC/USDT"))
-    source_line = script.latest.source.splitlines()[2]
+    source_line = escape(script.latest.source.splitlines()[2])  # as a page would show it
     for url in ("/trading/bots/", f"/marketplace/{bought.listing_id}/", "/marketplace/subscriptions/",
                 f"/marketplace/subscriptions/{bought.id}/run/"):  # fmt: skip
         page = client.get(url)
@@ -115,3 +116,17 @@ def test_the_run_page_creates_a_paper_bot_and_refuses_others(bought, bob, paper,
     Subscription.objects.filter(id=bought.id).update(expires_at=timezone.now() - timedelta(seconds=1))
     ended = client.get(f"/marketplace/subscriptions/{bought.id}/run/")
     assert "Your access to this strategy has ended." in ended.text
+
+
+def test_the_creator_may_let_subscribers_read_the_script(bought, bob, client, charlie):
+    listing = bought.listing
+    source_line = escape(listing.script.latest.source.splitlines()[2])
+    client.force_login(bob)
+    assert source_line not in client.get(f"/marketplace/{listing.id}/").text  # off by default
+    Listing.objects.filter(id=listing.id).update(source_to_subscribers=True)
+    assert source_line in client.get(f"/marketplace/{listing.id}/").text  # a subscriber with access
+    client.force_login(charlie)
+    assert source_line not in client.get(f"/marketplace/{listing.id}/").text  # not a buyer
+    Subscription.objects.filter(id=bought.id).update(expires_at=timezone.now() - timedelta(seconds=1))
+    client.force_login(bob)
+    assert source_line not in client.get(f"/marketplace/{listing.id}/").text  # access ended
