@@ -127,6 +127,7 @@ bench: bench-db
 	$(call bench_run,market_data,DATABASE_URL=$(BENCH_PG)/trendy_bench $(PY) benchmarks/market_data.py $(BENCH_FLAGS))
 	$(call bench_run,admin,DATABASE_URL=$(BENCH_PG)/trendy_bench $(PY) benchmarks/admin.py $(BENCH_FLAGS))
 	$(call bench_run,dashboard,DATABASE_URL=$(BENCH_PG)/trendy_bench $(PY) benchmarks/dashboard.py $(BENCH_FLAGS))
+	$(call bench_run,marketplace,DATABASE_URL=$(BENCH_PG)/trendy_bench $(PY) benchmarks/marketplace.py $(BENCH_FLAGS))
 	$(call bench_run,import_csv,$(PY) benchmarks/import_csv.py --postgres $(BENCH_PG)/trendy_bench $(BENCH_FLAGS))
 	$(call bench_run,indicators,$(PY) benchmarks/indicators.py $(BENCH_FLAGS))
 	$(call bench_run,strategies,$(PY) benchmarks/strategies.py $(BENCH_FLAGS))

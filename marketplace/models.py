@@ -148,7 +148,8 @@ class Listing(models.Model):
             models.Index(fields=["status", "-published_at"], name="listing_status_published"),
             models.Index(fields=["status", "-rating_average"], name="listing_status_rating"),
             models.Index(fields=["status", "-downloads_count"], name="listing_status_downloads"),
-            models.Index(fields=["status", "-oos_return_pct"], name="listing_status_oos"),
+            # The out-of-sample sort's index (listings without the figure last) and the text search's trigram
+            # indexes are PostgreSQL's own: migration 0008.
         ]
 
     def __str__(self) -> str:

@@ -51,9 +51,11 @@ def listing_search(
     min_oos_return: Decimal | None = None,
     min_rating: Decimal | None = None,
     sort: str = "newest",
+    versions: bool = True,
 ) -> QuerySet[Listing]:
-    """Published listings matching the filters (name, description or a tag containing ``query``; a free listing
-    is within any price), without their large JSON."""
+    """Published listings matching the filters (name, description or a tag containing ``query``, served by trigram
+    indexes on PostgreSQL; a free listing is within any price), without their large JSON; ``versions``: with their
+    versions (the API lists them; the page does not)."""
     listings = Listing.objects.filter(status=Listing.Status.PUBLISHED)
     if query:
         listings = listings.filter(
@@ -78,7 +80,7 @@ def listing_search(
     if min_rating is not None:
         listings = listings.filter(rating_count__gt=0, rating_average__gte=min_rating)
     ordered = listings.defer(*LIST_DEFER).order_by(*SORTS.get(sort, SORTS["newest"]), "id")
-    return _with_versions(ordered, light=True)
+    return _with_versions(ordered, light=True) if versions else ordered.select_related("creator")
 
 
 def listing_for(*, user: Any, listing_id: Any) -> Listing | None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from market_data.exceptions import InvalidMarket
@@ -35,11 +34,10 @@ class ListingVersionDetailSerializer(ListingVersionSerializer):
 
 class ListingSerializer(serializers.ModelSerializer):
     """A listing in a list: what discovery filters and sorts on; its description and full evidence are in the
-    detail."""
+    detail. Its versions are a nested serializer (one for the whole list), not one built per listing."""
 
     creator = serializers.SerializerMethodField()
-    versions = serializers.SerializerMethodField()
-    version_serializer = ListingVersionSerializer
+    versions = ListingVersionSerializer(many=True, read_only=True)
 
     class Meta:
         model = Listing
@@ -54,23 +52,15 @@ class ListingSerializer(serializers.ModelSerializer):
     def get_creator(self, listing: Listing) -> str:
         return display_name(listing.creator)
 
-    @extend_schema_field(ListingVersionSerializer(many=True))
-    def get_versions(self, listing: Listing) -> list[dict[str, Any]]:
-        return self.version_serializer(listing.versions.all(), many=True).data
-
 
 class ListingDetailSerializer(ListingSerializer):
     """One listing: its description (Markdown, as written) and Trendy's evidence of its released version."""
 
-    version_serializer = ListingVersionDetailSerializer
+    versions = ListingVersionDetailSerializer(many=True, read_only=True)
 
     class Meta(ListingSerializer.Meta):
         fields = [*ListingSerializer.Meta.fields, "description", "backtest_results"]
         read_only_fields = fields
-
-    @extend_schema_field(ListingVersionDetailSerializer(many=True))
-    def get_versions(self, listing: Listing) -> list[dict[str, Any]]:
-        return super().get_versions(listing)
 
 
 class ListingCreateSerializer(serializers.Serializer):

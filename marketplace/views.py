@@ -93,7 +93,9 @@ def listing_list(request: HttpRequest) -> HttpResponse:
     if form.is_bound and form.is_valid():
         values = {key: value for key, value in form.cleaned_data.items() if value not in (None, "")}
     listings = (
-        selectors.listing_search(query=values.pop("q", ""), **values) if not form.errors else Listing.objects.none()
+        selectors.listing_search(query=values.pop("q", ""), versions=False, **values)
+        if not form.errors
+        else Listing.objects.none()
     )
     page = Paginator(listings, PER_PAGE).get_page(request.GET.get("page"))
     context = {"form": form, "page": page, "query": _query_without_page(request), "min_trades": verification.MIN_TRADES}
