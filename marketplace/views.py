@@ -32,6 +32,7 @@ from marketplace import copy_trading, creator_views, reviews, selectors, subscri
 from marketplace.models import Listing, Review, Subscription
 from marketplace.providers import STRIPE, TEST, Stripe
 from strategies import labels
+from strategies.pine_views import report_context
 from trading import selectors as trading_selectors
 
 PER_PAGE = 20
@@ -182,6 +183,8 @@ def listing_detail(request: HttpRequest, listing_id: Any) -> HttpResponse:
         "can_review": listing.creator_id != request.user.pk and reviews.may_review(user=request.user, listing=listing),
         "review_form": ReviewForm(),
     }
+    if current is not None:  # Trendy's check of the script (its inputs, what it leaves out), never its text
+        context.update(report_context(current.script_version.report))
     return render(request, "marketplace/detail.html", context)
 
 

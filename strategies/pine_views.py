@@ -48,7 +48,8 @@ INPUT_TYPES = {
 }
 
 
-def _report_context(report: Report | dict[str, Any]) -> dict[str, Any]:
+def report_context(report: Report | dict[str, Any]) -> dict[str, Any]:
+    """The validation report as the report partial shows it (the script pages, and a marketplace listing)."""
     found = report.as_dict() if isinstance(report, Report) else report
     return {
         "report": found,
@@ -74,7 +75,7 @@ def pine_new(request: HttpRequest) -> HttpResponse:
     form = PineSourceForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         text = form.text()
-        context.update(_report_context(pine_services.pine_validate(source=text)))
+        context.update(report_context(pine_services.pine_validate(source=text)))
         if request.POST.get("action") == "save":
             try:
                 version = pine_services.pine_script_create(
@@ -120,5 +121,5 @@ def pine_detail(request: HttpRequest, script_id: Any) -> HttpResponse:
     latest = versions[0] if versions else None
     context: dict[str, Any] = {"script": script, "versions": versions, "latest": latest, "form": form}
     if latest is not None:
-        context.update(_report_context(latest.report))
+        context.update(report_context(latest.report))
     return render(request, "strategies/pine_detail.html", context, status=status)

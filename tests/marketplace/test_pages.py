@@ -62,6 +62,7 @@ def test_a_listing_shows_trendys_two_backtests_side_by_side_and_never_its_source
     assert "All stored candles" in page and "Out of sample" in page and "Max drawdown" in page
     assert "25.00 USD" in page and "Version 1" in page
     assert "strategy.entry" not in page and "//@version" not in page  # the script stays the creator's
+    assert "s check of the script</summary>" in page and "fastLen" in page  # its report: the inputs, not the text
     client.force_login(alice)
     assert "Published" in client.get(f"/marketplace/{listing.id}/").content.decode()  # the creator sees its state
 
