@@ -87,9 +87,10 @@ def data_source() -> MarketDataSource | None:
     """The recorded source of the candles, or None when ``seed_demo`` has not recorded one."""
     state = cache.get(_CACHE_KEY)
     if state is None:
-        state = MarketDataSource.objects.order_by("id").first() or False
+        # "none", not False: django_prometheus's cache backends answer a cached falsy value as a miss.
+        state = MarketDataSource.objects.order_by("id").first() or "none"
         cache.set(_CACHE_KEY, state, _CACHE_SECONDS)
-    return state or None
+    return state if isinstance(state, MarketDataSource) else None
 
 
 @transaction.atomic

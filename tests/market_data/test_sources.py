@@ -8,6 +8,8 @@ import time
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import translation
 
 from market_data import sources
@@ -62,6 +64,9 @@ def test_probe_gives_up_on_a_name_lookup_that_hangs(monkeypatch):
 @pytest.mark.django_db
 def test_the_recorded_source_and_what_pages_say(alice_client):
     assert sources.data_source() is None
+    with CaptureQueriesContext(connection) as queries:  # "none recorded" is cached too, not read on every page
+        assert sources.data_source() is None
+    assert len(queries) == 0
     html = alice_client.get("/trading/bots/").content.decode()
     assert "Market data:" not in html and "Candles:" not in html
 
