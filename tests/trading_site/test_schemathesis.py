@@ -28,7 +28,13 @@ schemathesis = pytest.importorskip("schemathesis")
 from schemathesis import engine  # noqa: E402
 from schemathesis.config import SchemathesisConfig  # noqa: E402
 from schemathesis.engine import Status, events  # noqa: E402
+
+# Imported now, not lazily inside from_wsgi: by then the WSGI application has started its Pine warm-up thread, and
+# CPython 3.11's parser is not safe in two threads at once — pytest's assertion rewriting parses schemathesis's
+# modules (a pytest plugin) as they load, and failed once with "AST constructor recursion depth mismatch".
+from schemathesis.openapi import loaders as _loaders  # noqa: E402, F401
 from schemathesis.python import wsgi as schemathesis_wsgi  # noqa: E402
+from schemathesis.specs.openapi import schemas as _schemas  # noqa: E402, F401
 
 MAX_EXAMPLES = 4
 THREAD_CONNECTIONS: set = set()
@@ -45,6 +51,7 @@ def trader(tmp_path: Path, settings, monkeypatch) -> Iterator:
     # trader's rows must be committed (transaction=True), and that connection is closed at the end (below), or
     # the test database could not be dropped.
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, schemathesis_wsgi.HOST]
+    settings.TRENDY_PINE_WARM_UP = False  # no parser thread beside the run (see the imports above)
     # The run tests the operations, not the rate limits: thousands of requests a minute from one user.
     from rest_framework.throttling import SimpleRateThrottle
 
