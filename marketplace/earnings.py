@@ -10,7 +10,7 @@ from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncMonth
 
 from marketplace import ledger
-from marketplace.models import LedgerEntry, Listing, Payout, Subscription
+from marketplace.models import LedgerEntry, Listing, Payout
 from marketplace.subscriptions import access_q
 
 
@@ -48,5 +48,4 @@ def of_creator(creator: Any) -> dict[str, Any]:
         "owed": ledger.creator_balance(creator),
         "payouts": Payout.objects.filter(creator=creator).order_by("-created_at"),
         "share": ledger.creator_share(),
-        "subscriptions": Subscription.objects.filter(listing__creator=creator).count(),
     }

@@ -216,14 +216,14 @@ def subscription_list(request: HttpRequest) -> HttpResponse:
     """The trader's subscriptions and purchases, with their receipts."""
     now = timezone.now()
     rows = [
-        {"subscription": s, "access": selectors.subscription_has_access(s, now), "newest": _newest(s)}
+        {
+            "subscription": s,
+            "access": selectors.subscription_has_access(s, now),
+            "newest": selectors.released_of(s.listing),
+        }
         for s in selectors.subscriptions_of(user=request.user)
     ]
     return render(request, "marketplace/subscriptions.html", {"rows": rows})
-
-
-def _newest(subscription: Any) -> Any:
-    return selectors.released_of(subscription.listing)
 
 
 def _mine(request: HttpRequest, subscription_id: Any) -> None:
