@@ -92,6 +92,7 @@ def main() -> int:
         "API_THROTTLE_USER": "100000/min",
         "API_THROTTLE_AUTH": "100000/min",
         "API_THROTTLE_BACKTESTS": "100000/min",
+        "API_THROTTLE_ANALYTICS": "100000/min",
     }
     report = Path(tempfile.mkdtemp(prefix="schemathesis-"))
     server = None

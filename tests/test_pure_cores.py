@@ -24,6 +24,9 @@ PURE = [
     "strategies.pine.series",
     "strategies.pine.bars",
     "strategies.pine.run",
+    "analytics.portfolio",
+    "analytics.montecarlo",
+    "analytics.kelly",
 ]
 
 

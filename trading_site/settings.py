@@ -259,6 +259,7 @@ REST_FRAMEWORK = {
         "user": env_str("API_THROTTLE_USER", "600/min"),
         "auth": env_str("API_THROTTLE_AUTH", "10/min"),
         "backtests": env_str("API_THROTTLE_BACKTESTS", "60/min"),
+        "analytics": env_str("API_THROTTLE_ANALYTICS", "120/min"),
     },
     "EXCEPTION_HANDLER": "trading_site.api.exception_handler",
     # Proxies in front of Trendy whose X-Forwarded-For is trusted; 0 = the client's own address only,

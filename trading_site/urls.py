@@ -17,6 +17,7 @@ api_v1 = [
     path("", include("trading.api_urls")),
     path("", include("webhooks.api_urls")),
     path("", include("marketplace.api_urls")),
+    path("", include("analytics.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script as a file ("?script"): no inline script (CSP).
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema", title=DOCS_TITLE), name="api-docs"),

@@ -208,6 +208,39 @@ def bot_move_version(*, user: Any, bot: Bot, strategy: str) -> Bot:
     return bot
 
 
+@transaction.atomic
+def bot_sizes_set(*, user: Any, sizes: Mapping[int, Decimal]) -> list[Bot]:
+    """New position sizes for some of the user's bots at once (the analytics page's capital split): each from 5 %
+    to the risk profile's limit, in hundredths. All or nothing: one refused size saves none."""
+    if not sizes:
+        _fail("sizes", _("Send at least one bot's size."))
+    bots = {b.pk: b for b in Bot.objects.select_for_update().filter(user=user, pk__in=list(sizes)).order_by("pk")}
+    if len(bots) != len(sizes):
+        from django.http import Http404
+
+        raise Http404(_("No such bot."))
+    limit = RiskProfile.objects.get_or_create(user=user)[0].position_size_pct
+    errors: dict[str, list[str]] = {}
+    for bot_id, raw in sizes.items():
+        try:
+            size = Decimal(str(raw))
+        except ArithmeticError:
+            size = Decimal("NaN")
+        if not size.is_finite() or size != size.quantize(Decimal("0.01")) or not Decimal(5) <= size <= limit:
+            errors[str(bot_id)] = [
+                _("Position size must be from 5 to %(max)s %% (your risk profile's limit), in hundredths.")
+                % {"max": limit}
+            ]
+            continue
+        bots[bot_id].position_size_pct = size
+    if errors:
+        raise ValidationError({"sizes": [f"{bots[int(k)].name}: {v[0]}" for k, v in errors.items()]})
+    for bot in bots.values():
+        bot.save(update_fields=["position_size_pct", "updated_at"])
+    notify(user, "bot_sizes", sizes={str(pk): str(bot.position_size_pct) for pk, bot in bots.items()})
+    return list(bots.values())
+
+
 def bot_set_status(
     *, bot: Bot, status: str, reason: str = "", reason_code: str = "", reason_data: Mapping[str, Any] | None = None
 ) -> Bot:

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from analytics import api
+
+urlpatterns = [
+    path("portfolio/optimize", api.PortfolioOptimizeApi.as_view(), name="api-portfolio-optimize"),
+    path("portfolio/kelly", api.PortfolioKellyApi.as_view(), name="api-portfolio-kelly"),
+    path("portfolio/allocation", api.PortfolioAllocationApi.as_view(), name="api-portfolio-allocation"),
+    path(
+        "portfolio/allocation/apply", api.PortfolioAllocationApplyApi.as_view(), name="api-portfolio-allocation-apply"
+    ),
+]
