@@ -192,7 +192,7 @@ def _split(weights: np.ndarray, total: Decimal, low: Decimal, high: Decimal) -> 
         if sizes[i] + CENT <= high:
             sizes[i] += CENT
             left -= CENT
-    return sizes
+    return [s.quantize(CENT) for s in sizes]
 
 
 def _stats(returns: np.ndarray, sizes: list[Decimal]) -> dict[str, float | None]:
@@ -228,7 +228,7 @@ def allocation_analysis(
     return {
         "method": method,
         "lookback_days": lookback_days,
-        "total_size_pct": str(total),
+        "total_size_pct": str(total.quantize(CENT)),
         "position_size_limit_pct": str(high),
         "bots": [
             {

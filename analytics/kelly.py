@@ -141,11 +141,12 @@ def sizing(
     if not 0 < kelly_multiplier <= 1:
         raise KellyError("The Kelly multiplier is between 0 and 1 (0.5 is half Kelly).", code="bad_multiplier")
     stats = mean = variance = None
+    unbounded = False
     if basis == "trades":
         stats = trade_stats(returns)
-        full = kelly_from_trades(stats)
-        if full is None:  # no losing trade yet: size by the cap, and say so through ``capped``
-            full = cap / kelly_multiplier
+        found = kelly_from_trades(stats)
+        unbounded = found is None  # no losing trade yet: the formula has no bound, the cap decides
+        full = cap / kelly_multiplier if found is None else found
     else:
         mean, variance = float(returns.mean()), float(returns.var(ddof=1))
         full = kelly_from_moments(mean, variance, risk_free)
@@ -162,7 +163,7 @@ def sizing(
         basis=basis,
         kelly=full,
         recommended=recommended,
-        capped=target > cap,
+        capped=unbounded or target > cap,
         cap=cap,
         kelly_multiplier=kelly_multiplier,
         stats=stats,

@@ -12,8 +12,8 @@ from analytics.portfolio import PortfolioError
 MESSAGES = {
     "no_excess_return": (
         _(
-            "No market is expected to return more than the risk-free rate over this window, so no mix has a "
-            "positive Sharpe ratio: hold cash, lower the risk-free rate, or choose the least-risk method."
+            "Over this window no mix inside the bounds is expected to return more than the risk-free rate, so none "
+            "has a positive Sharpe ratio: hold cash, lower the risk-free rate, or choose the least-risk method."
         ),
         "optimization_method",
     ),

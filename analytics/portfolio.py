@@ -193,10 +193,10 @@ def max_sharpe(mu: np.ndarray, cov: np.ndarray, *, risk_free: float = 0.0, lower
     n = cov.shape[0]
     low, high = check_bounds(n, lower, upper)
     excess = mu - risk_free
-    if not np.any(excess > 0):
+    if not np.any(excess > 0) or max_return_weights(excess, lower=low, upper=high) @ excess <= 0:
         raise PortfolioError(
-            "No asset is expected to return more than the risk-free rate over this window, so no mix has a "
-            "positive Sharpe ratio: hold cash, or choose the least-risk method.",
+            "No mix inside the bounds is expected to return more than the risk-free rate over this window, so none "
+            "has a positive Sharpe ratio: hold cash, or choose the least-risk method.",
             code="no_excess_return",
         )
     # x = [y, k]: minimise y' S y subject to excess'y = 1, sum(y) = k, low*k <= y <= high*k, k >= 0.

@@ -1,0 +1,186 @@
+"""Capital across bots and Kelly sizing through the API, on real hourly candles with the market clock on replay:
+backtested and live return series, the split inside the risk envelope, applying it, and nobody else's rows."""
+
+import gzip
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import numpy as np
+import pytest
+from django.core.cache import cache
+
+from accounts.models import ExchangeAccount, RiskProfile
+from analytics import allocation
+from market_data.services import candles_import_csv
+from strategies import services as strategy_services
+from tests.analytics.conftest import OHLCV
+from trading import clock
+from trading.bots import services as bot_services
+from trading.models import Bot, EquitySnapshot, Position
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2024, 6, 30, tzinfo=UTC)
+ALLOCATE = "/api/v1/portfolio/allocation"
+APPLY = "/api/v1/portfolio/allocation/apply"
+KELLY = "/api/v1/portfolio/kelly"
+
+
+def store_hours(tmp_path, coin: str) -> None:
+    lines = gzip.decompress((OHLCV / f"binance_{coin}USDT_1h.csv.gz").read_bytes()).decode().splitlines()
+    rows = [line for line in lines[1:] if "2024-01-01" <= line[:10] < "2024-06-30"]
+    path = tmp_path / f"{coin}.csv"
+    path.write_text("\n".join([lines[0], *rows]) + "\n")
+    candles_import_csv(path=path, exchange="binance", symbol=f"{coin}/USDT", timeframe="1h")
+
+
+@pytest.fixture
+def market(db, tmp_path):
+    store_hours(tmp_path, "BTC")
+    store_hours(tmp_path, "ETH")
+    clock.replay_start(start=NOW)
+    cache.clear()
+
+
+def paper(user, label="Paper") -> ExchangeAccount:
+    return ExchangeAccount.objects.create(user=user, exchange="paper", label=label, paper_balance=Decimal(10000))
+
+
+def bot(account, strategy, symbol, size="10") -> Bot:
+    settings_ = bot_services.BotSettings(
+        strategy=strategy, symbol=symbol, timeframe="1h", position_size_pct=Decimal(size)
+    )
+    return bot_services.bot_create(user=account.user, exchange_account=account, settings_=settings_)
+
+
+@pytest.fixture
+def alice_bots(alice, market):
+    RiskProfile.objects.update_or_create(user=alice, defaults={"position_size_pct": Decimal(20)})
+    account = paper(alice)
+    return [
+        bot(account, "ema_crossover", "BTC/USDT"),
+        bot(account, "supertrend", "ETH/USDT", "15"),
+        bot(account, "rsi_ema", "BTC/USDT", "5"),
+    ]
+
+
+def ids(bots):
+    return [b.id for b in bots]
+
+
+def test_the_split_keeps_the_total_inside_the_envelope_and_beats_the_current_one(alice_api, alice_bots):
+    response = alice_api.post(ALLOCATE, {"bots": ids(alice_bots), "lookback_days": 180}, format="json")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert [row["source"] for row in body["bots"]] == ["backtest"] * 3  # created today: no live history yet
+    suggested = [Decimal(row["suggested_size_pct"]) for row in body["bots"]]
+    assert sum(suggested) == Decimal(30) and body["total_size_pct"] == "30.00"
+    assert all(Decimal(5) <= s <= Decimal(20) for s in suggested)
+    assert [row["current_size_pct"] for row in body["bots"]] == ["10.00", "15.00", "5.00"]
+    assert body["suggested"]["sharpe_ratio"] >= body["current"]["sharpe_ratio"] - 1e-3
+    least = alice_api.post(
+        ALLOCATE, {"bots": ids(alice_bots), "lookback_days": 180, "optimization_method": "min_risk"}, format="json"
+    ).json()
+    assert least["suggested"]["expected_risk"] <= least["current"]["expected_risk"] + 1e-6
+
+
+def test_apply_sets_the_sizes_all_or_nothing(alice_api, alice_bots, bob):
+    first, second, third = alice_bots
+    ok = alice_api.post(APPLY, {"sizes": {str(first.id): "12.50", str(third.id): "17.50"}}, format="json")
+    assert ok.status_code == 200, ok.content
+    assert [str(b.position_size_pct) for b in Bot.objects.filter(id__in=ids(alice_bots)).order_by("id")] == [
+        "12.50", "15.00", "17.50"
+    ]  # fmt: skip
+    over = alice_api.post(APPLY, {"sizes": {str(first.id): "5", str(second.id): "20.01"}}, format="json")
+    assert over.status_code == 400
+    below = alice_api.post(APPLY, {"sizes": {str(first.id): "5", str(second.id): "4.99"}}, format="json")
+    assert below.status_code == 400
+    RiskProfile.objects.filter(user=first.user).update(position_size_pct=Decimal(10))
+    profile = alice_api.post(APPLY, {"sizes": {str(first.id): "5", str(second.id): "12"}}, format="json")
+    assert profile.status_code == 400 and "10" in profile.json()["error"]["message"]
+    bobs = bot(paper(bob, "Bob"), "ema_crossover", "BTC/USDT")
+    theirs = alice_api.post(APPLY, {"sizes": {str(first.id): "5", str(bobs.id): "5"}}, format="json")
+    assert theirs.status_code == 404
+    assert str(Bot.objects.get(id=first.id).position_size_pct) == "12.50"  # none of the refused calls saved
+    assert str(Bot.objects.get(id=bobs.id).position_size_pct) == "10.00"
+
+
+def test_nobody_else_s_bots_and_one_account_at_a_time(alice, alice_api, bob_api, alice_bots):
+    assert bob_api.post(ALLOCATE, {"bots": ids(alice_bots)}, format="json").status_code == 404
+    other = bot(paper(alice, "Second"), "ema_crossover", "ETH/USDT")
+    mixed = alice_api.post(ALLOCATE, {"bots": [alice_bots[0].id, other.id]}, format="json")
+    assert mixed.status_code == 400 and "one exchange account" in mixed.json()["error"]["message"]
+    assert alice_api.post(ALLOCATE, {"bots": [alice_bots[0].id]}, format="json").status_code == 400
+
+
+def closed_positions(b: Bot, returns: list[float], start: datetime) -> None:
+    for k, r in enumerate(returns):
+        Position.objects.create(
+            user=b.user,
+            exchange_account=b.exchange_account,
+            bot=b,
+            symbol=b.symbol,
+            side=Position.Side.LONG,
+            status=Position.Status.CLOSED,
+            amount=Decimal(1),
+            entry_price=Decimal(100),
+            margin=Decimal(1000),
+            realized_pnl=Decimal(str(round(1000 * r, 2))),
+            opened_at=start + timedelta(days=k),
+            closed_at=start + timedelta(days=k, hours=5),
+        )
+
+
+def test_a_bot_with_live_history_uses_its_own_closed_positions(alice_api, alice_bots):
+    first = alice_bots[0]
+    start = NOW - timedelta(days=60)
+    Bot.objects.filter(id=first.id).update(created_at=start - timedelta(days=1))
+    EquitySnapshot.objects.create(exchange_account=first.exchange_account, time=start, balance=10000, equity=10000)
+    closed_positions(first, [0.05, -0.02] * 20, start)
+    first.refresh_from_db()
+    series = allocation.bot_series(user=first.user, bot_ids=ids(alice_bots), days=60)
+    assert [s.source for s in series] == ["live", "backtest", "backtest"]
+    live = series[0].returns
+    assert len(live) == 60 and live[0] == pytest.approx(50 / (10000 * 0.10)) and live[1] == pytest.approx(-0.02)
+    assert np.count_nonzero(live) == 40
+
+
+def test_kelly_from_a_bots_closed_positions(alice_api, bob_api, alice_bots):
+    first = alice_bots[0]
+    closed_positions(first, [0.06, -0.02, 0.04, -0.03] * 5, NOW - timedelta(days=30))
+    response = alice_api.post(KELLY, {"bot_id": first.id}, format="json")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["trades"] == 20 and body["win_rate"] == 0.5
+    assert body["avg_win"] == pytest.approx(0.05) and body["avg_loss"] == pytest.approx(0.025)
+    assert body["kelly_fraction"] == pytest.approx(0.5 / 0.025 - 0.5 / 0.05)  # p/l - q/a = 10: ten times the equity
+    assert body["recommended_fraction"] == 0.2 and body["capped_by_limit"]  # the profile's 20 % decides
+    assert body["current_fraction"] == 0.1
+    assert {c["key"] for c in body["choices"]} == {"full", "half", "quarter", "recommended", "current"}
+    assert bob_api.post(KELLY, {"bot_id": first.id}, format="json").status_code == 404
+    few = alice_api.post(KELLY, {"bot_id": alice_bots[1].id}, format="json")
+    assert few.status_code == 400 and "at least 10 closed trades" in few.json()["error"]["message"]
+    assert alice_api.post(KELLY, {}, format="json").status_code == 400
+
+
+def test_kelly_from_a_finished_backtest(alice, alice_api, bob_api, market):
+    run = strategy_services.backtest_run_create(
+        user=alice,
+        strategy="ema_crossover",
+        params={},
+        exchange="binance",
+        symbol="BTC/USDT",
+        timeframe="1h",
+        risk=strategy_services.RiskSettings(stop_loss_pct=None, take_profit_pct=None),
+    )
+    assert bob_api.post(KELLY, {"backtest_id": run.id}, format="json").status_code == 404
+    queued = alice_api.post(KELLY, {"backtest_id": run.id}, format="json")
+    assert queued.status_code == 400 and "finished" in queued.json()["error"]["message"]
+    strategy_services.backtest_run_execute(run_id=run.id)
+    run.refresh_from_db()
+    body = alice_api.post(KELLY, {"backtest_id": run.id, "kelly_multiplier": "0.25"}, format="json").json()
+    trades = run.result["trades"]
+    assert body["trades"] == len(trades)
+    wins = [t["return_pct"] / 100 for t in trades if t["return_pct"] > 0]
+    assert body["win_rate"] == pytest.approx(len(wins) / len(trades))
+    assert body["kelly_multiplier"] == 0.25
