@@ -124,7 +124,7 @@ def test_gaps_are_aligned_and_reported(alice_api, daily):
 )
 def test_bad_input_is_a_clear_400(alice_api, daily, body, field, says):
     error = error_of(alice_api.post(URL, {"symbols": THREE, **body}, format="json"), 400, field)
-    assert says in " ".join(sum(error["fields"].values(), []))
+    assert says in " ".join(message for messages in error["fields"].values() for message in messages)
 
 
 def test_a_bear_market_has_no_max_sharpe_mix_but_a_least_risk_one(alice_api, daily):
