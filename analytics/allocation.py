@@ -51,7 +51,7 @@ class BotSeries:
 def _window(bots: list[Bot], days: int) -> tuple[int, int]:
     """The last ``days`` whole UTC days up to now, or up to the newest candle all the bots' markets have stored
     (a demo on old data)."""
-    end = clock.now_ms()
+    end = clock.now_ms()  # the market's now: on the replay clock, the stored future stays hidden
     for bot in bots:
         last = last_open_time(
             exchange=clock.data_exchange(bot.exchange_account.exchange),

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from analytics.errors import AnalysisError
+from market_data import clock
 from market_data.exceptions import InvalidMarket
 from market_data.selectors import load_candles, ms_to_datetime, series_info, to_ms
 from market_data.symbols import normalize_symbol
@@ -74,7 +75,8 @@ def clean_symbols(symbols: list[str]) -> list[str]:
 
 
 def aligned_closes(*, exchange: str, symbols: list[str], timeframe: str, days: int) -> Aligned:
-    """The last ``days`` days of closes of each market (up to the newest candle they all have), aligned."""
+    """The last ``days`` days of closes of each market (up to the newest candle they all have that the market clock
+    has closed), aligned."""
     if timeframe not in TIMEFRAME_MS:
         raise AnalysisError(_("Unknown timeframe %(tf)r.") % {"tf": timeframe}, code="bad_timeframe", field="timeframe")
     step = TIMEFRAME_MS[timeframe]
@@ -90,6 +92,8 @@ def aligned_closes(*, exchange: str, symbols: list[str], timeframe: str, days: i
             )
         infos[symbol] = info
     end_ms = min(to_ms(info.last_open_time) for info in infos.values()) + step
+    # Only candles the market clock has closed (on the replay clock the stored future stays hidden).
+    end_ms = min(end_ms, to_ms(clock.closed_before(timeframe)))
     start_ms = end_ms - days * DAY_MS
     need = min_returns(len(symbols)) + 1
     frames = {}

@@ -39,5 +39,6 @@ urlpatterns = [
     path("webhooks/", include("webhooks.urls")),
     path("marketplace/", include("marketplace.urls")),
     path("onboarding/", include("onboarding.urls")),
+    path("analytics/", include("analytics.urls")),
     path("api/v1/", include(api_v1)),
 ]

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from analytics import views
+
+app_name = "analytics"
+
+urlpatterns = [
+    path("", views.portfolio_page, name="portfolio"),
+    path("bots/", views.bots_page, name="bots"),
+    path("bots/apply", views.bots_apply, name="bots-apply"),
+]

@@ -1,0 +1,209 @@
+"""The analytics pages: the portfolio (optimal weights, the frontier, Monte Carlo risk, Kelly) and the capital
+across the user's bots (the suggested split and applying it). They read the same inputs as the API, through the
+same serializers, and draw the same answers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.models import ExchangeAccount, RiskProfile
+from analytics import allocation, analysis, charts, data, montecarlo, portfolio
+from analytics.errors import AnalysisError
+from analytics.serializers import TIMEFRAMES, AllocationSerializer, KellySerializer, PortfolioOptimizeSerializer
+from market_data.selectors import series_list
+from strategies.models import BacktestRun
+from trading.bots.services import bot_sizes_set
+from trading.models import Bot
+
+DEFAULT_MARKETS = 5
+
+
+def _stored_markets(exchange: str) -> list[str]:
+    """Markets with daily or hourly candles stored on the exchange, for the page's choices."""
+    found: list[str] = []
+    for s in series_list():
+        if s.exchange == exchange and s.timeframe in TIMEFRAMES and s.symbol not in found:
+            found.append(s.symbol)
+    return found
+
+
+def _errors(serializer: Any) -> list[str]:
+    return [f"{message}" for messages_ in serializer.errors.values() for message in _flat(messages_)]
+
+
+def _flat(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [m for v in value.values() for m in _flat(v)]
+    if isinstance(value, list):
+        return [m for v in value for m in _flat(v)]
+    return [str(value)]
+
+
+def _kelly(request: HttpRequest) -> tuple[dict[str, Any] | None, list[str], str]:
+    source = request.GET.get("kelly_source", "")
+    if not source:
+        return None, [], ""
+    kind, _sep, ident = source.partition(":")
+    body = {"bot_id": ident if kind == "bot" else None, "backtest_id": ident if kind == "backtest" else None}
+    serializer = KellySerializer(data={**body, "kelly_multiplier": request.GET.get("kelly_multiplier", "0.5")})
+    if not serializer.is_valid():
+        return None, _errors(serializer), source
+    v = serializer.validated_data
+    try:
+        result = analysis.kelly_analysis(
+            user=request.user,
+            bot_id=v["bot_id"],
+            backtest_id=v["backtest_id"],
+            multiplier=float(v["kelly_multiplier"]),
+        )
+    except AnalysisError as exc:
+        return None, [exc.message], source
+    return result, [], source
+
+
+def _kelly_sources(user: Any) -> list[tuple[str, str]]:
+    bots = [(f"bot:{b.id}", _("Bot: %(name)s") % {"name": b.name}) for b in Bot.objects.filter(user=user)[:50]]
+    runs = BacktestRun.objects.filter(user=user, status=BacktestRun.Status.DONE, kind=BacktestRun.Kind.BACKTEST)
+    backtests = [
+        (f"backtest:{r.id}", _("Backtest #%(id)s: %(strategy)s %(symbol)s %(tf)s")
+         % {"id": r.id, "strategy": r.strategy, "symbol": r.symbol, "tf": r.timeframe})
+        for r in runs.order_by("-created_at")[:30]
+    ]  # fmt: skip
+    return bots + backtests
+
+
+@login_required
+@require_GET
+def portfolio_page(request: HttpRequest) -> HttpResponse:
+    accounts = list(ExchangeAccount.objects.filter(user=request.user).order_by("id"))
+    submitted = "symbols" in request.GET
+    query = request.GET.copy()
+    status, errors, result = 200, [], None
+    account_id = query.get("account_id") or None
+    try:
+        exchange = analysis.account_exchange(user=request.user, account_id=int(account_id) if account_id else None)
+    except ValueError:
+        raise Http404 from None
+    markets = _stored_markets(exchange)
+    if not submitted:
+        query.setlist("symbols", markets[:DEFAULT_MARKETS])
+    serializer = PortfolioOptimizeSerializer(data=query)
+    if serializer.is_valid():
+        try:
+            result = analysis.portfolio_analysis(serializer.to_request(exchange))
+        except AnalysisError as exc:
+            errors = [exc.message]
+    else:
+        errors = _errors(serializer)
+    if errors and submitted:
+        status = 400
+    kelly, kelly_errors, kelly_source = _kelly(request)
+    context = {
+        "accounts": accounts,
+        "account_id": str(account_id or ""),
+        "exchange": exchange,
+        "markets": markets,
+        "chosen": set(query.getlist("symbols")),
+        "values": {name: query.get(name, "") for name in PortfolioOptimizeSerializer().fields},
+        "defaults": {name: field.default for name, field in PortfolioOptimizeSerializer().fields.items()},
+        "methods": portfolio.METHODS,
+        "timeframes": TIMEFRAMES,
+        "covariances": portfolio.COVARIANCES,
+        "return_kinds": portfolio.RETURN_KINDS,
+        "mc_methods": montecarlo.METHODS,
+        "errors": errors,
+        "result": result,
+        "weights_chart": charts.weight_bars(result["optimal_weights"], result["cash_weight"]) if result else None,
+        "frontier_chart": charts.frontier_chart(result) if result else None,
+        "fan_chart": charts.fan_chart(result["monte_carlo"]) if result else None,
+        "kelly": kelly,
+        "kelly_errors": kelly_errors,
+        "kelly_source": kelly_source,
+        "kelly_sources": _kelly_sources(request.user),
+        "period_start": datetime.fromisoformat(result["conventions"]["start"]) if result else None,
+        "period_end": datetime.fromisoformat(result["conventions"]["end"]) if result else None,
+        "max_symbols": data.MAX_SYMBOLS,
+        "scenarios": analysis.SCENARIOS,
+    }
+    return render(request, "analytics/portfolio.html", context, status=status)
+
+
+@login_required
+@require_GET
+def bots_page(request: HttpRequest) -> HttpResponse:
+    bots = list(
+        Bot.objects.filter(user=request.user).select_related("exchange_account").order_by("exchange_account_id", "id")
+    )
+    limit = RiskProfile.objects.get_or_create(user=request.user)[0].position_size_pct
+    submitted = "bots" in request.GET
+    status, errors, result = 200, [], None
+    if submitted:
+        serializer = AllocationSerializer(data=request.GET)
+        if serializer.is_valid():
+            v = serializer.validated_data
+            try:
+                result = allocation.allocation_analysis(
+                    user=request.user,
+                    bot_ids=v["bots"],
+                    method=v["optimization_method"],
+                    lookback_days=v["lookback_days"],
+                    profile_limit=limit,
+                )
+            except AnalysisError as exc:
+                errors = [exc.message]
+        else:
+            errors = _errors(serializer)
+        status = 400 if errors else 200
+    context = {
+        "bots": bots,
+        "chosen": set(request.GET.getlist("bots"))
+        if submitted
+        else {str(b.id) for b in bots if b.status == Bot.Status.RUNNING},
+        "method": request.GET.get("optimization_method", "sharpe"),
+        "lookback_days": request.GET.get("lookback_days", "180"),
+        "methods": portfolio.METHODS,
+        "limit": limit,
+        "errors": errors,
+        "result": result,
+        "result_rows": [(_("Current split"), result["current"]), (_("Suggested split"), result["suggested"])]
+        if result
+        else [],
+    }
+    return render(request, "analytics/bots.html", context, status=status)
+
+
+@login_required
+@require_POST
+def bots_apply(request: HttpRequest) -> HttpResponse:
+    sizes: dict[int, Decimal] = {}
+    for key, value in request.POST.items():
+        if key.startswith("size_"):
+            try:
+                sizes[int(key.removeprefix("size_"))] = Decimal(value)
+            except (ValueError, InvalidOperation):
+                messages.error(request, _("Send each size as a number."))
+                return redirect(request.POST.get("back") or reverse("analytics:bots"))
+    try:
+        bots = bot_sizes_set(user=request.user, sizes=sizes)
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+    else:
+        messages.success(
+            request,
+            _("New position sizes: %(sizes)s.")
+            % {"sizes": ", ".join(f"{b.name} {b.position_size_pct} %" for b in bots)},
+        )
+    back = request.POST.get("back", "")
+    return redirect(back if back.startswith("/analytics/") else reverse("analytics:bots"))
