@@ -11,7 +11,21 @@ import math
 from typing import Any
 
 WIDTH, HEIGHT = 640, 320
-LEFT, RIGHT, TOP, BOTTOM = 56, 16, 16, 36
+LEFT, RIGHT, TOP, BOTTOM = 64, 16, 16, 40
+
+
+def _places(ticks: list[float]) -> int:
+    """Decimals a percentage label needs to tell these ticks apart (a 2.5 % step needs one)."""
+    if len(ticks) < 2:
+        return 0
+    text = f"{abs(ticks[1] - ticks[0]) * 100:.6g}"
+    return min(3, len(text.split(".")[1])) if "." in text else 0
+
+
+def _percent_ticks(scale: _Scale) -> list[dict[str, Any]]:
+    values = _nice_ticks(scale.low, scale.high)
+    places = _places(values)
+    return [{"at": scale(v), "value": v, "places": places} for v in values]
 
 
 def _nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
@@ -38,10 +52,7 @@ class _Scale:
 
 
 def _axes(x: _Scale, y: _Scale) -> dict[str, Any]:
-    return {
-        "x_ticks": [{"at": x(v), "value": v} for v in _nice_ticks(x.low, x.high)],
-        "y_ticks": [{"at": y(v), "value": v} for v in _nice_ticks(y.low, y.high)],
-    }
+    return {"x_ticks": _percent_ticks(x), "y_ticks": _percent_ticks(y)}
 
 
 def frontier_chart(result: dict[str, Any]) -> dict[str, Any]:
@@ -87,32 +98,13 @@ def fan_chart(monte_carlo: dict[str, Any]) -> dict[str, Any]:
         "median": " ".join(f"{x(d)},{y(v)}" for d, v in zip(days, p50, strict=True)),
         "zero": y(0.0),
         "x_ticks": [{"at": x(v), "value": int(v)} for v in _nice_ticks(0, days[-1]) if v == int(v)],
-        "y_ticks": [{"at": y(v), "value": v} for v in _nice_ticks(y.low, y.high)],
+        "y_ticks": _percent_ticks(y),
     }
 
 
 def weight_bars(weights: dict[str, float], cash: float) -> dict[str, Any]:
-    """One bar a market (and cash), longest first: width in the viewBox, the weight for the label."""
+    """One bar a market (and cash), largest first."""
     rows = sorted(weights.items(), key=lambda item: -item[1])
     if cash > 0:
         rows.append(("", cash))
-    bar_height, gap, label_width, width = 22, 8, 96, 640
-    span = width - label_width - 70
-    bars = [
-        {
-            "symbol": symbol,
-            "weight": weight,
-            "y": k * (bar_height + gap),
-            "text_y": k * (bar_height + gap) + bar_height * 0.7,
-            "width": round(max(weight, 0.0) * span, 2),
-            "value_x": label_width + round(max(weight, 0.0) * span, 2) + 6,
-        }
-        for k, (symbol, weight) in enumerate(rows)
-    ]
-    return {
-        "width": width,
-        "height": max(1, len(bars)) * (bar_height + gap),
-        "bar_height": bar_height,
-        "label_width": label_width,
-        "bars": bars,
-    }
+    return {"bars": [{"symbol": symbol, "weight": max(weight, 0.0)} for symbol, weight in rows]}

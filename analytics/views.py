@@ -29,12 +29,13 @@ from trading.models import Bot
 DEFAULT_MARKETS = 5
 
 
-def _stored_markets(exchange: str) -> list[str]:
-    """Markets with daily or hourly candles stored on the exchange, for the page's choices."""
-    found: list[str] = []
+def _stored_markets(exchange: str) -> dict[str, list[str]]:
+    """Markets with candles stored on the exchange, by timeframe (daily, 4-hourly, hourly), for the page's
+    choices."""
+    found: dict[str, list[str]] = {tf: [] for tf in TIMEFRAMES}
     for s in series_list():
-        if s.exchange == exchange and s.timeframe in TIMEFRAMES and s.symbol not in found:
-            found.append(s.symbol)
+        if s.exchange == exchange and s.timeframe in found and s.symbol not in found[s.timeframe]:
+            found[s.timeframe].append(s.symbol)
     return found
 
 
@@ -95,7 +96,10 @@ def portfolio_page(request: HttpRequest) -> HttpResponse:
         exchange = analysis.account_exchange(user=request.user, account_id=int(account_id) if account_id else None)
     except ValueError:
         raise Http404 from None
-    markets = _stored_markets(exchange)
+    stored = _stored_markets(exchange)
+    if not query.get("timeframe"):  # daily when there are daily candles, else the longest timeframe stored
+        query["timeframe"] = next((tf for tf in ("1d", "4h", "1h") if stored[tf]), "1d")
+    markets = stored.get(query["timeframe"], [])
     if not submitted:
         query.setlist("symbols", markets[:DEFAULT_MARKETS])
     serializer = PortfolioOptimizeSerializer(data=query)

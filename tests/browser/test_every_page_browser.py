@@ -57,6 +57,13 @@ def signed_in_pages(ids: dict[str, int]) -> list[tuple[str, str]]:
         ("dashboard", "/trading/dashboard/"),
         *[(f"onboarding-{step}", f"/onboarding/{step}/") for step in range(1, 6)],
         ("markets", "/markets/"),
+        ("analytics", "/analytics/"),
+        ("analytics-kelly", f"/analytics/?kelly_source=backtest:{ids['run']}"),
+        ("analytics-bots", "/analytics/bots/"),
+        (
+            "analytics-bots-split",
+            f"/analytics/bots/?bots={ids['bot']}&bots={ids['bot2']}&lookback_days=60&optimization_method=min_risk",
+        ),
         ("strategies", "/strategies/"),
         ("backtest-new", "/strategies/backtests/new/"),
         ("backtests", "/strategies/backtests/"),
@@ -111,6 +118,11 @@ def trader_with_data() -> tuple[object, dict[str, int]]:
         settings_=bot_services.BotSettings(strategy="supertrend", symbol="BTC/USDT", timeframe="1h"),
         start=True,
     )
+    second = bot_services.bot_create(  # paused: a second bot for the capital split across bots
+        user=user,
+        exchange_account=account,
+        settings_=bot_services.BotSettings(strategy="ema_crossover", symbol="BTC/USDT", timeframe="1h"),
+    )
     user.auto_trading = True
     user.save(update_fields=["auto_trading"])
 
@@ -129,7 +141,7 @@ def trader_with_data() -> tuple[object, dict[str, int]]:
     assert Position.objects.filter(exchange_account=account, status=Position.Status.OPEN).exists()
     assert Position.objects.filter(exchange_account=account, status=Position.Status.CLOSED).exists()
     assert Trade.objects.filter(user=user).count() >= 3
-    return user, {"bot": bot.pk, "run": run.pk, "endpoint": endpoint.pk}
+    return user, {"bot": bot.pk, "bot2": second.pk, "run": run.pk, "endpoint": endpoint.pk}
 
 
 def strategy_runs(user) -> dict[str, int]:
