@@ -17,7 +17,7 @@ from django.utils.translation import ngettext
 from analytics.errors import AnalysisError
 from market_data import clock
 from market_data.exceptions import InvalidMarket
-from market_data.selectors import load_candles, ms_to_datetime, series_info, to_ms
+from market_data.selectors import last_open_time, load_candles, ms_to_datetime, to_ms
 from market_data.symbols import normalize_symbol
 from market_data.timeframes import TIMEFRAME_MS
 
@@ -80,18 +80,18 @@ def aligned_closes(*, exchange: str, symbols: list[str], timeframe: str, days: i
     if timeframe not in TIMEFRAME_MS:
         raise AnalysisError(_("Unknown timeframe %(tf)r.") % {"tf": timeframe}, code="bad_timeframe", field="timeframe")
     step = TIMEFRAME_MS[timeframe]
-    infos = {}
-    for symbol in symbols:
-        info = series_info(exchange=exchange, symbol=symbol, timeframe=timeframe)
-        if info is None:
+    lasts = {}
+    for symbol in symbols:  # the newest open time only: one index probe (a count would read the whole series)
+        last = last_open_time(exchange=exchange, symbol=symbol, timeframe=timeframe)
+        if last is None:
             raise AnalysisError(
                 _("No %(tf)s candles of %(symbol)s on %(exchange)s are stored: import them on the markets page.")
                 % {"tf": timeframe, "symbol": symbol, "exchange": exchange},
                 code="unknown_symbol",
                 field="symbols",
             )
-        infos[symbol] = info
-    end_ms = min(to_ms(info.last_open_time) for info in infos.values()) + step
+        lasts[symbol] = last
+    end_ms = min(to_ms(last) for last in lasts.values()) + step
     # Only candles the market clock has closed (on the replay clock the stored future stays hidden).
     end_ms = min(end_ms, to_ms(clock.closed_before(timeframe)))
     start_ms = end_ms - days * DAY_MS
