@@ -1,10 +1,12 @@
-"""Capital across the user's bots: each bot's daily returns per unit of position size, the optimal split of the
-position sizes they use now, and the current split beside it.
+"""Capital across the user's bots (and candidate strategies: their finished backtests): each one's daily returns
+per unit of position size, the optimal split of the position sizes they use now, and the current split beside it.
 
 A bot's return series comes from its own closed positions when it has traded on this account through the whole
 window (realised PnL per UTC day over the account's equity that day, per unit of the bot's position size; open
 positions' unrealised PnL is left out), and otherwise from a backtest of the bot's own settings over the window
-(fees 0.1 %, slippage 5 bps, as the backtest page's defaults). Either way the bots share one window of days.
+(fees 0.1 %, slippage 5 bps, as the backtest page's defaults). A candidate backtest's series is its stored equity
+curve at each day's end. All share one window of days: the bots' last days, or the last days the backtests all
+cover when there are no bots.
 
 The split keeps the total of the bots' position sizes (the share of the account they put to work) and moves
 it between them: each bot stays between 5 % and the user's position-size limit, which are the optimiser's
@@ -31,6 +33,7 @@ from market_data.timeframes import TIMEFRAME_MS
 from strategies.builtin import get_strategy
 from strategies.interface import StrategyError
 from strategies.messages import strategy_error_message
+from strategies.models import BacktestRun
 from strategies.services import RiskSettings, backtest_window
 from trading import clock
 from trading.models import Bot, EquitySnapshot, Position
@@ -42,10 +45,14 @@ CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True)
-class BotSeries:
-    bot: Bot
-    source: str  # live or backtest
+class Series:
+    kind: str  # bot, or backtest (a candidate strategy: one of the user's finished backtests)
+    id: int
+    name: str
+    source: str  # live (a bot's closed positions), backtest (of a bot's settings), or run (a stored backtest)
+    size: Decimal  # the position size it uses now (a backtest: the one it ran with)
     returns: np.ndarray  # per day, per unit of position size
+    status: str = ""
 
 
 def _window(bots: list[Bot], days: int) -> tuple[int, int]:
@@ -147,36 +154,89 @@ def _backtest(bot: Bot, start: int, end: int) -> np.ndarray:
     return daily.to_numpy(dtype=np.float64)
 
 
-def bot_series(*, user: Any, bot_ids: list[int], days: int) -> list[BotSeries]:
-    ids = list(dict.fromkeys(int(i) for i in bot_ids))
-    if not 2 <= len(ids) <= MAX_BOTS:
-        raise AnalysisError(_("Choose from 2 to %(max)d bots.") % {"max": MAX_BOTS}, code="bad_bot_count", field="bots")
+def _run_daily(run: BacktestRun) -> pd.Series:
+    """A stored backtest's equity (its chart points) at each UTC day's end, from its start."""
+    points = (run.result or {}).get("equity") or []
+    if len(points) < 2:
+        raise AnalysisError(
+            _("Backtest #%(id)s has no equity curve.") % {"id": run.id}, code="too_little_history", field="backtests"
+        )
+    times = pd.to_datetime([t for t, _v in points], unit="s", utc=True)
+    equity = pd.Series([float(v) for _t, v in points], index=times)
+    return equity.groupby(equity.index.floor("D")).last()
+
+
+def _run_window(runs: list[BacktestRun], days: int) -> tuple[int, int]:
+    """The last ``days`` whole days the backtests all cover."""
+    start = max(to_ms(r.start) for r in runs)
+    end = min(to_ms(r.end) for r in runs) // DAY_MS * DAY_MS
+    if end - start < MIN_DAYS * DAY_MS:
+        raise AnalysisError(
+            _("These backtests share fewer than %(days)d days: run them over one period.") % {"days": MIN_DAYS},
+            code="too_little_history",
+            field="backtests",
+        )
+    start = -(-start // DAY_MS) * DAY_MS
+    return max(start, end - days * DAY_MS), end
+
+
+def _run_returns(run: BacktestRun, start: int, end: int) -> np.ndarray:
+    if to_ms(run.start) > start or to_ms(run.end) < end:
+        raise AnalysisError(
+            _("Backtest #%(id)s does not cover the window of the bots: run it over the last days.") % {"id": run.id},
+            code="too_little_history",
+            field="backtests",
+        )
+    days = pd.date_range(ms_to_datetime(start), periods=(end - start) // DAY_MS + 1, freq="D")
+    closes = _run_daily(run).reindex(days, method="ffill").bfill()
+    daily = closes.pct_change().iloc[1:] / (float(run.position_size_pct) / 100)
+    return daily.to_numpy(dtype=np.float64)
+
+
+def items_series(*, user: Any, bot_ids: list[int], backtest_ids: list[int], days: int) -> list[Series]:
+    """The daily returns of the bots and candidate backtests over one window of days."""
+    bot_ids = list(dict.fromkeys(int(i) for i in bot_ids))
+    run_ids = list(dict.fromkeys(int(i) for i in backtest_ids))
+    if not 2 <= len(bot_ids) + len(run_ids) <= MAX_BOTS:
+        raise AnalysisError(
+            _("Choose from 2 to %(max)d bots and backtests.") % {"max": MAX_BOTS}, code="bad_bot_count", field="bots"
+        )
     if days < MIN_DAYS:
         raise AnalysisError(
             _("The window is at least %(days)d days.") % {"days": MIN_DAYS},
             code="too_little_history",
             field="lookback_days",
         )
-    bots = {b.id: b for b in Bot.objects.filter(user=user, id__in=ids).select_related("exchange_account")}
-    if len(bots) != len(ids):
+    bots = {b.id: b for b in Bot.objects.filter(user=user, id__in=bot_ids).select_related("exchange_account")}
+    runs = {
+        r.id: r
+        for r in BacktestRun.objects.filter(
+            user=user, id__in=run_ids, status=BacktestRun.Status.DONE, kind=BacktestRun.Kind.BACKTEST
+        )
+    }
+    if len(bots) != len(bot_ids) or len(runs) != len(run_ids):
         from django.http import Http404
 
-        raise Http404(_("No such bot."))
-    accounts = {b.exchange_account_id for b in bots.values()}
-    if len(accounts) != 1:
+        raise Http404(_("No such bot or finished backtest."))
+    if len({b.exchange_account_id for b in bots.values()}) > 1:
         raise AnalysisError(
             _("Choose bots of one exchange account: the split is of that account's capital."),
             code="mixed_accounts",
             field="bots",
         )
-    start, end = _window(list(bots.values()), days)
+    start, end = _window(list(bots.values()), days) if bots else _run_window(list(runs.values()), days)
     found = []
-    for bot_id in ids:
+    for bot_id in bot_ids:
         bot = bots[bot_id]
         live = _live(bot, start, end)
-        found.append(
-            BotSeries(bot, "live", live) if live is not None else BotSeries(bot, "backtest", _backtest(bot, start, end))
-        )
+        source, returns = ("live", live) if live is not None else ("backtest", _backtest(bot, start, end))
+        found.append(Series("bot", bot.id, bot.name, source, bot.position_size_pct, returns, bot.status))
+    for run_id in run_ids:
+        run = runs[run_id]
+        name = _("Backtest #%(id)s: %(strategy)s %(symbol)s %(tf)s") % {
+            "id": run.id, "strategy": run.strategy, "symbol": run.symbol, "tf": run.timeframe
+        }  # fmt: skip
+        found.append(Series("backtest", run.id, name, "run", run.position_size_pct, _run_returns(run, start, end)))
     return found
 
 
@@ -209,12 +269,19 @@ def _stats(returns: np.ndarray, sizes: list[Decimal]) -> dict[str, float | None]
 
 
 def allocation_analysis(
-    *, user: Any, bot_ids: list[int], method: str = "sharpe", lookback_days: int = 180, profile_limit: Decimal
+    *,
+    user: Any,
+    bot_ids: list[int],
+    backtest_ids: list[int] | None = None,
+    method: str = "sharpe",
+    lookback_days: int = 180,
+    profile_limit: Decimal,
 ) -> dict[str, Any]:
-    """The suggested position sizes of the bots beside the current ones, with what each split would have done."""
-    series = bot_series(user=user, bot_ids=bot_ids, days=lookback_days)
+    """The suggested position sizes of the bots (and candidate backtests) beside the current ones, with what each
+    split would have done."""
+    series = items_series(user=user, bot_ids=bot_ids, backtest_ids=backtest_ids or [], days=lookback_days)
     returns = np.column_stack([s.returns for s in series])
-    current = [s.bot.position_size_pct for s in series]
+    current = [s.size for s in series]
     high = Decimal(profile_limit)
     total = min(sum(current), high * len(series))
     low_w = np.full(len(series), float(MIN_SIZE / total))
@@ -232,9 +299,10 @@ def allocation_analysis(
         "position_size_limit_pct": str(high),
         "bots": [
             {
-                "id": s.bot.id,
-                "name": s.bot.name,
-                "status": s.bot.status,
+                "kind": s.kind,
+                "id": s.id,
+                "name": s.name,
+                "status": s.status,
                 "source": s.source,
                 "current_size_pct": str(cur),
                 "suggested_size_pct": str(new),

@@ -84,6 +84,7 @@ class PortfolioAllocationApi(APIView):
                 allocation.allocation_analysis(
                     user=request.user,
                     bot_ids=v["bots"],
+                    backtest_ids=v["backtests"],
                     method=v["optimization_method"],
                     lookback_days=v["lookback_days"],
                     profile_limit=limit,

@@ -112,7 +112,16 @@ class KellySerializer(serializers.Serializer):
 
 
 class AllocationSerializer(serializers.Serializer):
-    bots = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=2, max_length=20)
+    bots = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), max_length=20, required=False, default=list
+    )
+    backtests = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        max_length=20,
+        required=False,
+        default=list,
+        help_text=gettext_lazy("Candidate strategies: finished backtests of yours."),
+    )
     optimization_method = serializers.ChoiceField(choices=portfolio.METHODS, default="sharpe")
     lookback_days = serializers.IntegerField(min_value=30, max_value=1000, default=180)
 

@@ -150,7 +150,7 @@ def bots_page(request: HttpRequest) -> HttpResponse:
         Bot.objects.filter(user=request.user).select_related("exchange_account").order_by("exchange_account_id", "id")
     )
     limit = RiskProfile.objects.get_or_create(user=request.user)[0].position_size_pct
-    submitted = "bots" in request.GET
+    submitted = "bots" in request.GET or "backtests" in request.GET
     status, errors, result = 200, [], None
     if submitted:
         serializer = AllocationSerializer(data=request.GET)
@@ -160,6 +160,7 @@ def bots_page(request: HttpRequest) -> HttpResponse:
                 result = allocation.allocation_analysis(
                     user=request.user,
                     bot_ids=v["bots"],
+                    backtest_ids=v["backtests"],
                     method=v["optimization_method"],
                     lookback_days=v["lookback_days"],
                     profile_limit=limit,
@@ -171,6 +172,12 @@ def bots_page(request: HttpRequest) -> HttpResponse:
         status = 400 if errors else 200
     context = {
         "bots": bots,
+        "runs": list(
+            BacktestRun.objects.filter(
+                user=request.user, status=BacktestRun.Status.DONE, kind=BacktestRun.Kind.BACKTEST
+            ).order_by("-created_at")[:30]
+        ),
+        "chosen_runs": set(request.GET.getlist("backtests")),
         "chosen": set(request.GET.getlist("bots"))
         if submitted
         else {str(b.id) for b in bots if b.status == Bot.Status.RUNNING},
@@ -180,6 +187,7 @@ def bots_page(request: HttpRequest) -> HttpResponse:
         "limit": limit,
         "errors": errors,
         "result": result,
+        "has_bots": bool(result) and any(row["kind"] == "bot" for row in result["bots"]),
         "result_rows": [(_("Current split"), result["current"]), (_("Suggested split"), result["suggested"])]
         if result
         else [],

@@ -138,7 +138,7 @@ def test_a_bot_with_live_history_uses_its_own_closed_positions(alice_api, alice_
     EquitySnapshot.objects.create(exchange_account=first.exchange_account, time=start, balance=10000, equity=10000)
     closed_positions(first, [0.05, -0.02] * 20, start)
     first.refresh_from_db()
-    series = allocation.bot_series(user=first.user, bot_ids=ids(alice_bots), days=60)
+    series = allocation.items_series(user=first.user, bot_ids=ids(alice_bots), backtest_ids=[], days=60)
     assert [s.source for s in series] == ["live", "backtest", "backtest"]
     live = series[0].returns
     assert len(live) == 60 and live[0] == pytest.approx(50 / (10000 * 0.10)) and live[1] == pytest.approx(-0.02)
@@ -184,3 +184,38 @@ def test_kelly_from_a_finished_backtest(alice, alice_api, bob_api, market):
     wins = [t["return_pct"] / 100 for t in trades if t["return_pct"] > 0]
     assert body["win_rate"] == pytest.approx(len(wins) / len(trades))
     assert body["kelly_multiplier"] == 0.25
+
+
+def finished_run(user, strategy, start, end):
+    run = strategy_services.backtest_run_create(
+        user=user, strategy=strategy, params={}, exchange="binance", symbol="BTC/USDT", timeframe="1h",
+        start=start, end=end,
+    )  # fmt: skip
+    strategy_services.backtest_run_execute(run_id=run.id)
+    run.refresh_from_db()
+    return run
+
+
+def test_candidate_strategies_from_finished_backtests(alice, alice_api, bob_api, alice_bots):
+    first = finished_run(alice, "ema_crossover", datetime(2024, 1, 1, tzinfo=UTC), NOW)
+    second = finished_run(alice, "bb_rsi", datetime(2024, 1, 1, tzinfo=UTC), NOW)
+    body = {"backtests": [first.id, second.id], "lookback_days": 150, "optimization_method": "min_risk"}
+    response = alice_api.post(ALLOCATE, body, format="json")
+    assert response.status_code == 200, response.content
+    rows = response.json()["bots"]
+    assert [(r["kind"], r["source"]) for r in rows] == [("backtest", "run"), ("backtest", "run")]
+    assert sum(Decimal(r["suggested_size_pct"]) for r in rows) == Decimal(20)
+    mixed = {
+        "bots": [alice_bots[0].id],
+        "backtests": [first.id],
+        "lookback_days": 150,
+        "optimization_method": "min_risk",
+    }
+    assert alice_api.post(ALLOCATE, mixed, format="json").status_code == 200
+    assert bob_api.post(ALLOCATE, body, format="json").status_code == 404
+    early = finished_run(alice, "ema_crossover", datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 2, 1, tzinfo=UTC))
+    late = finished_run(alice, "ema_crossover", datetime(2024, 3, 1, tzinfo=UTC), NOW)
+    apart = alice_api.post(ALLOCATE, {"backtests": [early.id, late.id]}, format="json")
+    assert apart.status_code == 400 and "share fewer than 30 days" in apart.json()["error"]["message"]
+    old = alice_api.post(ALLOCATE, {"bots": [alice_bots[0].id], "backtests": [early.id]}, format="json")
+    assert old.status_code == 400 and "does not cover" in old.json()["error"]["message"]

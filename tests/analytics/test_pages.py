@@ -1,6 +1,7 @@
 """The analytics pages: drawn from the stored candles, bad input said on the page with a 400, nobody else's
 accounts or bots, the market clock respected, Korean."""
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -92,3 +93,14 @@ def test_the_bots_page_suggests_and_applies_a_split(alice, alice_client, bob, ma
     over = alice_client.post("/analytics/bots/apply", {f"size_{bots[0].id}": "25"}, follow=True)
     assert "risk profile" in over.content.decode()
     assert Bot.objects.get(id=bobs.id).position_size_pct == Decimal(10)
+
+
+def test_the_bots_page_takes_candidate_backtests(alice, alice_client, market):  # noqa: F811
+    from tests.analytics.test_allocation_kelly import finished_run
+
+    runs = [finished_run(alice, slug, datetime(2024, 1, 1, tzinfo=UTC), NOW) for slug in ("ema_crossover", "bb_rsi")]
+    query = {"backtests": [r.id for r in runs], "lookback_days": 150, "optimization_method": "min_risk"}
+    page = alice_client.get(BOTS, query)
+    assert page.status_code == 200, page.context["errors"]
+    html = page.content.decode()
+    assert "the stored backtest" in html and "size_" not in html and "Apply this split" not in html
