@@ -32,6 +32,7 @@ from market_data.selectors import last_open_time, load_candles, ms_to_datetime, 
 from market_data.timeframes import TIMEFRAME_MS
 from strategies.builtin import get_strategy
 from strategies.interface import StrategyError
+from strategies.labels import strategy_name
 from strategies.messages import strategy_error_message
 from strategies.models import BacktestRun
 from strategies.services import RiskSettings, backtest_window
@@ -234,7 +235,7 @@ def items_series(*, user: Any, bot_ids: list[int], backtest_ids: list[int], days
     for run_id in run_ids:
         run = runs[run_id]
         name = _("Backtest #%(id)s: %(strategy)s %(symbol)s %(tf)s") % {
-            "id": run.id, "strategy": run.strategy, "symbol": run.symbol, "tf": run.timeframe
+            "id": run.id, "strategy": strategy_name(run.strategy), "symbol": run.symbol, "tf": run.timeframe
         }  # fmt: skip
         found.append(Series("backtest", run.id, name, "run", run.position_size_pct, _run_returns(run, start, end)))
     return found

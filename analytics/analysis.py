@@ -15,6 +15,7 @@ from accounts.models import ExchangeAccount, RiskProfile
 from analytics import data, kelly, montecarlo, portfolio
 from analytics.errors import AnalysisError
 from analytics.messages import translated
+from strategies.labels import strategy_name
 from strategies.models import BacktestRun
 from trading import clock
 from trading.models import Bot, Position
@@ -238,7 +239,11 @@ def kelly_analysis(
         trades = (run.result or {}).get("trades", [])
         returns = np.array([t["return_pct"] / 100 for t in trades if t.get("return_pct") is not None], dtype=float)
         current = float(run.position_size_pct) / 100
-        source = {"kind": "backtest", "id": run.id, "name": f"{run.strategy} {run.symbol} {run.timeframe}"}
+        source = {
+            "kind": "backtest",
+            "id": run.id,
+            "name": f"{strategy_name(run.strategy)} {run.symbol} {run.timeframe}",
+        }
     if len(returns) < 10:
         raise AnalysisError(
             _("Kelly sizing needs at least %(need)d closed trades; there are %(have)d.")

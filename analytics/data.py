@@ -91,14 +91,33 @@ def aligned_closes(*, exchange: str, symbols: list[str], timeframe: str, days: i
                 field="symbols",
             )
         lasts[symbol] = last
-    end_ms = min(to_ms(last) for last in lasts.values()) + step
+    ending = min(lasts, key=lambda symbol: lasts[symbol])  # the market whose stored candles end first
+    data_end = to_ms(lasts[ending]) + step
     # Only candles the market clock has closed (on the replay clock the stored future stays hidden).
-    end_ms = min(end_ms, to_ms(clock.closed_before(timeframe)))
+    end_ms = min(data_end, to_ms(clock.closed_before(timeframe)))
     start_ms = end_ms - days * DAY_MS
     need = min_returns(len(symbols)) + 1
     frames = {}
     for symbol in symbols:
         frame = load_candles(exchange, symbol, timeframe, ms_to_datetime(start_ms), ms_to_datetime(end_ms))
+        if len(frame) < need and symbol != ending and end_ms == data_end and end_ms <= to_ms(lasts[symbol]):
+            raise AnalysisError(
+                _(
+                    "The window ends where the stored %(tf)s candles of %(ending)s end, %(end)s, and %(symbol)s has "
+                    "only %(have)d candles in it (at least %(need)d are needed). Leave %(ending)s out or import its "
+                    "newer candles."
+                )
+                % {
+                    "tf": timeframe,
+                    "ending": ending,
+                    "end": lasts[ending].strftime("%Y-%m-%d %H:%M UTC"),
+                    "symbol": symbol,
+                    "have": len(frame),
+                    "need": need,
+                },
+                code="too_little_history",
+                field="symbols",
+            )
         if len(frame) < need:
             raise AnalysisError(
                 _(

@@ -4,7 +4,7 @@ same serializers, and draw the same answers."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -22,6 +22,7 @@ from analytics import allocation, analysis, charts, data, montecarlo, portfolio
 from analytics.errors import AnalysisError
 from analytics.serializers import TIMEFRAMES, AllocationSerializer, KellySerializer, PortfolioOptimizeSerializer
 from market_data.selectors import series_list
+from strategies.labels import strategy_name
 from strategies.models import BacktestRun
 from trading.bots.services import bot_sizes_set
 from trading.models import Bot
@@ -29,14 +30,27 @@ from trading.models import Bot
 DEFAULT_MARKETS = 5
 
 
-def _stored_markets(exchange: str) -> dict[str, list[str]]:
+RECENT_DAYS = 7
+
+
+def _stored_markets(exchange: str) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     """Markets with candles stored on the exchange, by timeframe (daily, 4-hourly, hourly), for the page's
-    choices."""
+    choices; and, by timeframe, those whose candles reach within a week of the newest (the default selection:
+    a market whose history stopped long ago would end the common window there)."""
     found: dict[str, list[str]] = {tf: [] for tf in TIMEFRAMES}
-    for s in series_list():
-        if s.exchange == exchange and s.timeframe in found and s.symbol not in found[s.timeframe]:
-            found[s.timeframe].append(s.symbol)
-    return found
+    recent: dict[str, list[str]] = {tf: [] for tf in TIMEFRAMES}
+    series = [s for s in series_list() if s.exchange == exchange and s.timeframe in found]
+    for tf in TIMEFRAMES:
+        mine = [s for s in series if s.timeframe == tf]
+        if not mine:
+            continue
+        newest = max(s.last_open_time for s in mine)
+        for s in mine:
+            if s.symbol not in found[tf]:
+                found[tf].append(s.symbol)
+                if s.last_open_time >= newest - timedelta(days=RECENT_DAYS):
+                    recent[tf].append(s.symbol)
+    return found, recent
 
 
 def _errors(serializer: Any) -> list[str]:
@@ -73,15 +87,20 @@ def _kelly(request: HttpRequest) -> tuple[dict[str, Any] | None, list[str], str]
     return result, [], source
 
 
+def _finished_runs(user: Any) -> list[BacktestRun]:
+    runs = BacktestRun.objects.filter(user=user, status=BacktestRun.Status.DONE, kind=BacktestRun.Kind.BACKTEST)
+    return list(runs.order_by("-created_at")[:30])
+
+
+def _run_label(run: BacktestRun) -> str:
+    return _("Backtest #%(id)s: %(strategy)s %(symbol)s %(tf)s") % {
+        "id": run.id, "strategy": strategy_name(run.strategy), "symbol": run.symbol, "tf": run.timeframe
+    }  # fmt: skip
+
+
 def _kelly_sources(user: Any) -> list[tuple[str, str]]:
     bots = [(f"bot:{b.id}", _("Bot: %(name)s") % {"name": b.name}) for b in Bot.objects.filter(user=user)[:50]]
-    runs = BacktestRun.objects.filter(user=user, status=BacktestRun.Status.DONE, kind=BacktestRun.Kind.BACKTEST)
-    backtests = [
-        (f"backtest:{r.id}", _("Backtest #%(id)s: %(strategy)s %(symbol)s %(tf)s")
-         % {"id": r.id, "strategy": r.strategy, "symbol": r.symbol, "tf": r.timeframe})
-        for r in runs.order_by("-created_at")[:30]
-    ]  # fmt: skip
-    return bots + backtests
+    return bots + [(f"backtest:{r.id}", _run_label(r)) for r in _finished_runs(user)]
 
 
 @login_required
@@ -96,12 +115,12 @@ def portfolio_page(request: HttpRequest) -> HttpResponse:
         exchange = analysis.account_exchange(user=request.user, account_id=int(account_id) if account_id else None)
     except ValueError:
         raise Http404 from None
-    stored = _stored_markets(exchange)
+    stored, recent = _stored_markets(exchange)
     if not query.get("timeframe"):  # daily when there are daily candles, else the longest timeframe stored
         query["timeframe"] = next((tf for tf in ("1d", "4h", "1h") if stored[tf]), "1d")
     markets = stored.get(query["timeframe"], [])
     if not submitted:
-        query.setlist("symbols", markets[:DEFAULT_MARKETS])
+        query.setlist("symbols", recent.get(query["timeframe"], [])[:DEFAULT_MARKETS])
     serializer = PortfolioOptimizeSerializer(data=query)
     if serializer.is_valid():
         try:
@@ -172,11 +191,7 @@ def bots_page(request: HttpRequest) -> HttpResponse:
         status = 400 if errors else 200
     context = {
         "bots": bots,
-        "runs": list(
-            BacktestRun.objects.filter(
-                user=request.user, status=BacktestRun.Status.DONE, kind=BacktestRun.Kind.BACKTEST
-            ).order_by("-created_at")[:30]
-        ),
+        "runs": [(run, _run_label(run)) for run in _finished_runs(request.user)],
         "chosen_runs": set(request.GET.getlist("backtests")),
         "chosen": set(request.GET.getlist("bots"))
         if submitted

@@ -104,3 +104,18 @@ def test_the_bots_page_takes_candidate_backtests(alice, alice_client, market):  
     assert page.status_code == 200, page.context["errors"]
     html = page.content.decode()
     assert "the stored backtest" in html and "size_" not in html and "Apply this split" not in html
+
+
+def test_a_market_whose_history_stopped_long_ago_is_not_chosen_by_default(alice_client, daily):
+    from market_data.models import Candle
+
+    Candle.objects.filter(symbol="XRP/USDT", open_time__year__gte=2022).delete()
+    page = alice_client.get(PAGE)
+    assert page.status_code == 200 and "XRP/USDT" not in page.context["result"]["optimal_weights"]
+    assert "XRP/USDT" in page.context["markets"]  # still offered
+    old = alice_client.get(PAGE, {"symbols": ["BTC/USDT", "XRP/USDT"], "lookback_days": 365})
+    assert old.context["result"]["conventions"]["end"].startswith("2021-12-31")  # the answer says when it ends
+    Candle.objects.filter(symbol="BTC/USDT", open_time__year__lt=2022).delete()  # BTC: nothing in that window
+    chosen = alice_client.get(PAGE, {"symbols": ["BTC/USDT", "XRP/USDT"], "lookback_days": 365})
+    assert chosen.status_code == 400
+    assert "The window ends where the stored 1d candles of XRP/USDT end, 2021-12-31" in chosen.content.decode()
