@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
+from django.db.models import Q, Sum
 from django.utils.translation import gettext as _
 
 from accounts.models import ExchangeAccount, RiskProfile
@@ -195,10 +196,20 @@ def portfolio_analysis(req: PortfolioRequest) -> dict[str, Any]:
 
 
 def _closed_returns(positions: Any) -> np.ndarray:
-    rows = positions.filter(status=Position.Status.CLOSED, margin__gt=0, realized_pnl__isnull=False).values_list(
-        "realized_pnl", "margin"
+    """Each closed position's realised PnL (net of fees) over the margin it put up: its entry fills' amount times
+    its average entry price over its leverage (a closed position keeps neither amount nor margin: both go to
+    zero as it closes)."""
+    entry_fills = Q(side=Position.Side.LONG, trades__side="buy") | Q(side=Position.Side.SHORT, trades__side="sell")
+    rows = (
+        positions.filter(status=Position.Status.CLOSED, realized_pnl__isnull=False)
+        .annotate(opened=Sum("trades__amount", filter=entry_fills))
+        .filter(opened__gt=0)
+        .values_list("realized_pnl", "opened", "entry_price", "leverage")
     )
-    return np.array([float(pnl / margin) for pnl, margin in rows], dtype=np.float64)
+    return np.array(
+        [float(pnl) / (float(opened) * float(price) / max(int(lev), 1)) for pnl, opened, price, lev in rows if price],
+        dtype=np.float64,
+    )
 
 
 def _profile_cap(user: Any) -> Decimal:

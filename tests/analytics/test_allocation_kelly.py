@@ -10,13 +10,13 @@ import pytest
 from django.core.cache import cache
 
 from accounts.models import ExchangeAccount, RiskProfile
-from analytics import allocation
+from analytics import allocation, analysis
 from market_data.services import candles_import_csv
 from strategies import services as strategy_services
 from tests.analytics.conftest import OHLCV
 from trading import clock
 from trading.bots import services as bot_services
-from trading.models import Bot, EquitySnapshot, Position
+from trading.models import Bot, EquitySnapshot, Order, Position, Trade
 
 pytestmark = pytest.mark.django_db
 
@@ -114,21 +114,26 @@ def test_nobody_else_s_bots_and_one_account_at_a_time(alice, alice_api, bob_api,
 
 
 def closed_positions(b: Bot, returns: list[float], start: datetime) -> None:
+    """Closed longs as the execution layer leaves them (amount and margin back to zero, the entry and exit
+    fills as trades): 0.1 BTC bought at 10,000 with the bot's leverage, each closing at ``r`` on its margin."""
     for k, r in enumerate(returns):
-        Position.objects.create(
-            user=b.user,
-            exchange_account=b.exchange_account,
-            bot=b,
-            symbol=b.symbol,
-            side=Position.Side.LONG,
-            status=Position.Status.CLOSED,
-            amount=Decimal(1),
-            entry_price=Decimal(100),
-            margin=Decimal(1000),
-            realized_pnl=Decimal(str(round(1000 * r, 2))),
-            opened_at=start + timedelta(days=k),
-            closed_at=start + timedelta(days=k, hours=5),
-        )
+        margin = Decimal(1000) / b.leverage
+        opened, closed = start + timedelta(days=k), start + timedelta(days=k, hours=5)
+        position = Position.objects.create(
+            user=b.user, exchange_account=b.exchange_account, bot=b, symbol=b.symbol, side=Position.Side.LONG,
+            status=Position.Status.CLOSED, amount=0, margin=0, leverage=b.leverage, entry_price=Decimal(10000),
+            realized_pnl=(margin * Decimal(str(r))).quantize(Decimal("0.01")), opened_at=opened, closed_at=closed,
+        )  # fmt: skip
+        for side, time in (("buy", opened), ("sell", closed)):
+            order = Order.objects.create(
+                user=b.user, exchange_account=b.exchange_account, bot=b, position=position, symbol=b.symbol,
+                side=side, type="market", purpose="entry" if side == "buy" else "exit", amount=Decimal("0.1"),
+                client_order_id=f"t-{position.id}-{side}", status="filled", filled=Decimal("0.1"),
+            )  # fmt: skip
+            Trade.objects.create(
+                user=b.user, exchange_account=b.exchange_account, order=order, position=position, bot=b,
+                symbol=b.symbol, side=side, amount=Decimal("0.1"), price=Decimal(10000), time=time,
+            )  # fmt: skip
 
 
 def test_a_bot_with_live_history_uses_its_own_closed_positions(alice_api, alice_bots):
@@ -142,6 +147,7 @@ def test_a_bot_with_live_history_uses_its_own_closed_positions(alice_api, alice_
     assert [s.source for s in series] == ["live", "backtest", "backtest"]
     live = series[0].returns
     assert len(live) == 60 and live[0] == pytest.approx(50 / (10000 * 0.10)) and live[1] == pytest.approx(-0.02)
+    # realised PnL that day over the account's equity times the bot's size: 1,000 × 5 % / (10,000 × 10 %)
     assert np.count_nonzero(live) == 40
 
 
@@ -219,3 +225,21 @@ def test_candidate_strategies_from_finished_backtests(alice, alice_api, bob_api,
     assert apart.status_code == 400 and "share fewer than 30 days" in apart.json()["error"]["message"]
     old = alice_api.post(ALLOCATE, {"bots": [alice_bots[0].id], "backtests": [early.id]}, format="json")
     assert old.status_code == 400 and "does not cover" in old.json()["error"]["message"]
+
+
+def test_a_real_paper_round_trip_reads_as_its_return_on_margin(alice, alice_api, tmp_path):
+    """A position opened and closed through the execution layer and the paper exchange (not rows made by hand):
+    the Kelly reading of it is its realised PnL over the margin it put up."""
+    from tests.trading.test_api import make_bot, open_position, paper_account, store_market
+
+    store_market(tmp_path)
+    account = paper_account(alice)
+    b = make_bot(account, leverage=1)
+    position = open_position(account, bot=b)
+    margin = position.margin
+    assert margin > 0
+    assert alice_api.post(f"/api/v1/positions/{position.pk}/close/").status_code == 200
+    position.refresh_from_db()
+    assert position.status == Position.Status.CLOSED and position.margin == 0  # what the closed row keeps
+    (found,) = analysis._closed_returns(Position.objects.filter(bot=b))
+    assert found == pytest.approx(float(position.realized_pnl / margin), rel=1e-9)
