@@ -10,6 +10,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -31,12 +32,17 @@ DEFAULT_MARKETS = 5
 
 
 RECENT_DAYS = 7
+MARKETS_CACHE_SECONDS = 60  # the stored markets (one GROUP BY over every candle: 80 ms at 200,000 candles)
 
 
 def _stored_markets(exchange: str) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     """Markets with candles stored on the exchange, by timeframe (daily, 4-hourly, hourly), for the page's
     choices; and, by timeframe, those whose candles reach within a week of the newest (the default selection:
     a market whose history stopped long ago would end the common window there)."""
+    key = f"analytics:markets:{exchange}"
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
     found: dict[str, list[str]] = {tf: [] for tf in TIMEFRAMES}
     recent: dict[str, list[str]] = {tf: [] for tf in TIMEFRAMES}
     series = [s for s in series_list() if s.exchange == exchange and s.timeframe in found]
@@ -50,6 +56,7 @@ def _stored_markets(exchange: str) -> tuple[dict[str, list[str]], dict[str, list
                 found[tf].append(s.symbol)
                 if s.last_open_time >= newest - timedelta(days=RECENT_DAYS):
                     recent[tf].append(s.symbol)
+    cache.set(key, (found, recent), MARKETS_CACHE_SECONDS)
     return found, recent
 
 

@@ -32,7 +32,8 @@ What is measured
   candles, the optimisation, the frontier, 10,000 scenarios × 30 days, Kelly, the JSON): the five markets over
   365 days of 1d candles and of 1h candles (8,760 a market), a scratch user ``bench-analytics@bench.invalid``
   deleted at the end. The Binance 1d and 1h files of the five coins are imported when missing (and left, as
-  the other benchmarks leave theirs).
+  the other benchmarks leave theirs). Then the analytics page itself (``GET /analytics/``: the same answer on the
+  1d candles, drawn; the stored markets cached for a minute after the first request).
 
 ``--quick`` (``make bench-quick``): 5 runs instead of 30 (PyPortfolioOpt's frontier: 2 instead of 5); about
 15 s. The full run takes about a minute.
@@ -144,6 +145,16 @@ def api_timings(repeat: int) -> None:
                 assert response.status_code == 200, response.content
 
             report(f"POST /api/v1/portfolio/optimize 5 markets x 365 days of {timeframe}", timed(call, repeat), "s")
+        from django.test import Client
+
+        browser = Client()
+        browser.force_login(user)
+
+        def page() -> None:
+            response = browser.get("/analytics/")
+            assert response.status_code == 200 and b"portfolio-result" in response.content, response.content[:300]
+
+        report("GET /analytics/ (the page: 5 markets x 365 days of 1d, drawn)", timed(page, repeat), "s")
     finally:
         User.objects.filter(email=email).delete()
 
