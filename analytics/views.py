@@ -72,6 +72,26 @@ def _flat(value: Any) -> list[str]:
     return [str(value)]
 
 
+def _page_bounds(query: Any) -> dict[str, list[str]]:
+    """A market's own minimum and maximum weight from the page's fields ``min:<symbol>`` and ``max:<symbol>``;
+    a side left empty takes the page's minimum or maximum for every market."""
+    bounds = {}
+    for symbol in query.getlist("symbols"):
+        low, high = query.get(f"min:{symbol}", "").strip(), query.get(f"max:{symbol}", "").strip()
+        if low or high:
+            bounds[symbol] = [low or query.get("min_weight") or "0", high or query.get("max_weight") or "100"]
+    return bounds
+
+
+def _page_data(query: Any, bounds: dict[str, list[str]]) -> dict[str, Any]:
+    """The page's query string as the API's body (a field left empty is left out, as the API would be sent)."""
+    data: dict[str, Any] = {"symbols": query.getlist("symbols"), "weight_bounds": bounds}
+    for name in PortfolioOptimizeSerializer().fields:
+        if name not in data and query.get(name, "") != "":
+            data[name] = query.get(name)
+    return data
+
+
 def _kelly(request: HttpRequest) -> tuple[dict[str, Any] | None, list[str], str]:
     source = request.GET.get("kelly_source", "")
     if not source:
@@ -128,7 +148,8 @@ def portfolio_page(request: HttpRequest) -> HttpResponse:
     markets = stored.get(query["timeframe"], [])
     if not submitted:
         query.setlist("symbols", recent.get(query["timeframe"], [])[:DEFAULT_MARKETS])
-    serializer = PortfolioOptimizeSerializer(data=query)
+    bounds = _page_bounds(query)
+    serializer = PortfolioOptimizeSerializer(data=_page_data(query, bounds))
     if serializer.is_valid():
         try:
             result = analysis.portfolio_analysis(serializer.to_request(exchange))
@@ -145,6 +166,11 @@ def portfolio_page(request: HttpRequest) -> HttpResponse:
         "exchange": exchange,
         "markets": markets,
         "chosen": set(query.getlist("symbols")),
+        "has_bounds": bool(bounds),
+        "bounds": [
+            (symbol, query.get(f"min:{symbol}", ""), query.get(f"max:{symbol}", ""))
+            for symbol in query.getlist("symbols")
+        ],
         "values": {name: query.get(name, "") for name in PortfolioOptimizeSerializer().fields},
         "defaults": {name: field.default for name, field in PortfolioOptimizeSerializer().fields.items()},
         "methods": portfolio.METHODS,

@@ -119,3 +119,18 @@ def test_a_market_whose_history_stopped_long_ago_is_not_chosen_by_default(alice_
     chosen = alice_client.get(PAGE, {"symbols": ["BTC/USDT", "XRP/USDT"], "lookback_days": 365})
     assert chosen.status_code == 400
     assert "The window ends where the stored 1d candles of XRP/USDT end, 2021-12-31" in chosen.content.decode()
+
+
+def test_a_markets_own_bounds_on_the_page(alice_client, daily):
+    query = {"symbols": ["BTC/USDT", "ETH/USDT", "SOL/USDT"], "min:ETH/USDT": "20", "max:SOL/USDT": "10"}
+    page = alice_client.get(PAGE, query)
+    assert page.status_code == 200, page.context["errors"]
+    result = page.context["result"]
+    assert result["conventions"]["weight_bounds"] == {
+        "BTC/USDT": [0.0, 1.0], "ETH/USDT": [0.2, 1.0], "SOL/USDT": [0.0, 0.1]
+    }  # fmt: skip
+    weights = result["optimal_weights"]
+    assert weights["ETH/USDT"] >= 0.2 - 1e-9 and weights["SOL/USDT"] <= 0.1 + 1e-9
+    assert 'name="min:ETH/USDT"' in page.content.decode()
+    bad = alice_client.get(PAGE, {**query, "min:BTC/USDT": "90"})
+    assert bad.status_code == 400  # the minimums add up to more than 100 %
