@@ -141,6 +141,11 @@ def test_analyse_size_split_and_apply(page, tmp_path):
     box = page.locator("svg.analytics-chart").first.bounding_box()
     assert box["width"] <= 390 and box["height"] > 100
     page.screenshot(path=str(SHOTS / "analytics-portfolio-390.png"), full_page=True)
+    page.goto("/analytics/?symbols=BTC/USDT&symbols=ETH/USDT&symbols=SOL/USDT&min:ETH/USDT=20&max:SOL/USDT=10")
+    assert page.locator("details.more-settings").get_attribute("open") is not None  # a market's bound shows it
+    assert page.locator("#min-2").bounding_box()["width"] > 60
+    assert page.evaluate("document.documentElement.scrollWidth") <= 391
+    assert page.locator("#portfolio-result").is_visible()
     with page.expect_navigation():
         page.select_option("#lang-select", "ko")
     assert page.get_by_role("heading", name="포트폴리오 분석").is_visible()
