@@ -60,7 +60,7 @@ COPY . .
 COPY --from=assets /app/staticfiles /app/staticfiles
 COPY --from=assets /app/locale /app/locale
 # The code stays root-owned and read-only for the app; only var/ (Celery's file broker and
-# other local state when no REDIS_URL is set) is writable.
+# other local state when no REDIS_URL is set; models/, the trained models, a shared volume in compose) is writable.
 # Compile the numba kernels at build time, so no worker or request pays the multi-second compile:
 # processes load the machine code from NUMBA_CACHE_DIR in about 0.3 s.
 # The bundled candle sample must be in the image (seed_demo falls back to it with no candle folder and
@@ -68,8 +68,8 @@ COPY --from=assets /app/locale /app/locale
 RUN python -c "from strategies.warmup import warm_up; print(f'numba kernels compiled in {warm_up():.1f} s')" \
  && test -s /app/market_data/sample/binance_BTCUSDT_1h.csv.gz \
  && test -s /app/market_data/sample/binance_ETHUSDT_1h.csv.gz \
- && mkdir -p /app/var \
- && chown trendy:trendy /app/var \
+ && mkdir -p /app/var/models \
+ && chown -R trendy:trendy /app/var \
  && chmod 0755 /app/scripts/docker-entrypoint.sh
 USER trendy:trendy
 EXPOSE 8000

@@ -8,21 +8,25 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
+from rest_framework.exceptions import APIException, NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import RiskProfile
-from analytics import allocation, analysis
+from analytics import allocation, analysis, market_regime, sentiments
 from analytics.errors import AnalysisError
 from analytics.serializers import (
     AllocationApplySerializer,
     AllocationSerializer,
     KellySerializer,
+    MarketQuerySerializer,
     PortfolioOptimizeSerializer,
     PortfolioResultSerializer,
+    SymbolQuerySerializer,
 )
 from trading.bots.services import bot_sizes_set
+from trading.clock import data_exchange
 from trading_site.api import ERROR
 
 
@@ -104,3 +108,60 @@ class PortfolioAllocationApplyApi(APIView):
         return Response(
             {"bots": [{"id": b.id, "name": b.name, "position_size_pct": str(b.position_size_pct)} for b in bots]}
         )
+
+
+NOT_FOUND = {"no_model", "unknown_symbol"}
+UNAVAILABLE = {"model_corrupt", "model_stale"}
+
+
+def _market(request: Request) -> dict[str, str]:
+    serializer = MarketQuerySerializer(data=request.query_params)
+    serializer.is_valid(raise_exception=True)
+    v = serializer.validated_data
+    return {"exchange": v["exchange"] or data_exchange("paper"), "symbol": v["symbol"], "timeframe": v["timeframe"]}
+
+
+class ModelUnavailable(APIException):
+    status_code = 503
+    default_code = "model_unavailable"
+
+
+def _answer(exc: AnalysisError) -> Exception:
+    """A market or model that does not exist: 404; a stored model that cannot be used (a file that fails its
+    checksum, features of older code): 503, the operator's to fix; the rest is the request's: 400."""
+    if exc.code in NOT_FOUND:
+        return NotFound(exc.message, code=exc.code)
+    if exc.code in UNAVAILABLE:
+        return ModelUnavailable(exc.message, code=exc.code)
+    return refused(exc)
+
+
+class MarketRegimeApi(APIView):
+    """The market's regime on its last closed candle, from the live version of its regime model."""
+
+    throttle_scope = "analytics"
+
+    @extend_schema(
+        parameters=[MarketQuerySerializer], responses={200: OpenApiTypes.OBJECT, 400: ERROR, 404: ERROR, 503: ERROR}
+    )
+    def get(self, request: Request) -> Response:
+        market = _market(request)
+        try:
+            return Response(market_regime.market_regime(**market))
+        except AnalysisError as exc:
+            raise _answer(exc) from None
+
+
+class SentimentApi(APIView):
+    """The mood about a market's asset over the last 24 hours, from the configured sources' newest snapshot."""
+
+    throttle_scope = "analytics"
+
+    @extend_schema(parameters=[SymbolQuerySerializer], responses={200: OpenApiTypes.OBJECT, 400: ERROR})
+    def get(self, request: Request) -> Response:
+        serializer = SymbolQuerySerializer(data=request.query_params)
+        serializer.is_valid(raise_exception=True)
+        try:
+            return Response(sentiments.market_sentiment(symbol=serializer.validated_data["symbol"]))
+        except AnalysisError as exc:
+            raise _answer(exc) from None

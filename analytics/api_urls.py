@@ -9,4 +9,6 @@ urlpatterns = [
     path(
         "portfolio/allocation/apply", api.PortfolioAllocationApplyApi.as_view(), name="api-portfolio-allocation-apply"
     ),
+    path("analytics/market-regime", api.MarketRegimeApi.as_view(), name="api-analytics-market-regime"),
+    path("analytics/sentiment", api.SentimentApi.as_view(), name="api-analytics-sentiment"),
 ]

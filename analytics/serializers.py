@@ -10,6 +10,9 @@ from django.utils.translation import gettext_lazy
 from rest_framework import serializers
 
 from analytics import analysis, data, montecarlo, portfolio
+from market_data.exceptions import InvalidMarket
+from market_data.symbols import normalize_symbol
+from market_data.timeframes import TIMEFRAME_MS
 from trading_site.api import StrictCharField
 
 TIMEFRAMES = ("1h", "4h", "1d")
@@ -180,3 +183,32 @@ class PortfolioResultSerializer(serializers.Serializer):
     conventions = serializers.DictField()
     data = serializers.DictField()
     notes = serializers.ListField(child=serializers.CharField())
+
+
+class MarketQuerySerializer(serializers.Serializer):
+    """A market by symbol (BTCUSDT or BTC/USDT), on a timeframe and an exchange's stored candles."""
+
+    symbol = serializers.CharField(max_length=32)
+    timeframe = serializers.ChoiceField(choices=list(TIMEFRAME_MS), default="1h")
+    exchange = serializers.CharField(
+        max_length=32,
+        required=False,
+        default="",
+        help_text=gettext_lazy("Whose stored candles: binance, okx … (default: the paper exchange's data source)."),
+    )
+
+    def validate_symbol(self, value: str) -> str:
+        try:
+            return normalize_symbol(value)
+        except InvalidMarket as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+
+class SymbolQuerySerializer(serializers.Serializer):
+    symbol = serializers.CharField(max_length=32)
+
+    def validate_symbol(self, value: str) -> str:
+        try:
+            return normalize_symbol(value)
+        except InvalidMarket as exc:
+            raise serializers.ValidationError(str(exc)) from None

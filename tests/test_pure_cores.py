@@ -27,6 +27,10 @@ PURE = [
     "analytics.portfolio",
     "analytics.montecarlo",
     "analytics.kelly",
+    "analytics.features",
+    "analytics.regime",
+    "analytics.sentiment",
+    "analytics.sources",
 ]
 
 

@@ -44,6 +44,10 @@ SCHEDULE: list[Entry] = [
     # Marketplace subscriptions: end the ones whose access is over (bots stop opening), renew test-mode monthly ones,
     # apply payment events that waited for an earlier one; every 5 minutes.
     Entry("expire subscriptions", "marketplace.expire_subscriptions", "*/5 * * * *", expires_seconds=240),
+    # Retrain the markets' regime models every night (a task per market on the analytics queue).
+    Entry("retrain regime models", "analytics.train_regime_models", "30 2 * * *", expires_seconds=3600),
+    # Read the sentiment sources (when configured) and store a snapshot per asset; every 15 minutes.
+    Entry("refresh sentiment", "analytics.refresh_sentiment", "7-59/15 * * * *", expires_seconds=600),
     # Delete expired API tokens once a day.
     Entry("purge expired API tokens", "accounts.purge_expired_api_tokens", "17 3 * * *", expires_seconds=3600),
 ]

@@ -334,7 +334,9 @@ TRENDY_TRADING_QUEUES = env_list("TRENDY_TRADING_QUEUES", ["paper", "binance", "
 # operator's plain `celery worker` do), so no trading task waits on a queue nobody reads; -Q splits them at scale.
 CELERY_TASK_QUEUES = [
     Queue(name)
-    for name in dict.fromkeys(["celery", *(f"trading.{q}" for q in ["paper", *TRENDY_TRADING_QUEUES]), "trading.other"])
+    for name in dict.fromkeys(
+        ["celery", *(f"trading.{q}" for q in ["paper", *TRENDY_TRADING_QUEUES]), "trading.other", "analytics"]
+    )
 ]
 CELERY_TASK_ROUTES = {
     "trading.tick": {"queue": "trading.paper"},
@@ -343,6 +345,10 @@ CELERY_TASK_ROUTES = {
     "trading.loop_dispatch": {"queue": "trading.paper"},
     "trading.loop_shard": {"queue": "trading.paper"},
     "trading.run_bot_tick": {"queue": "trading.paper"},
+    # Model training (minutes of CPU a night) on its own queue, so it never delays a trading tick.
+    "analytics.train_regime_models": {"queue": "analytics"},
+    "analytics.train_regime_model": {"queue": "analytics"},
+    "analytics.refresh_sentiment": {"queue": "analytics"},
 }
 # One tick: the paper accounts in this many shards (a task each; more shards than workers balance them), a
 # transaction per chunk of this many accounts; the signals in this many tasks (slices of markets).
@@ -376,6 +382,31 @@ if TRENDY_PAYMENTS == "stripe" and not (STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SEC
     raise ImproperlyConfigured("TRENDY_PAYMENTS=stripe needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET.")
 # The creator's share of each payment (Trendy keeps the rest); each ledger entry stores the share in force.
 TRENDY_CREATOR_SHARE = env_str("TRENDY_CREATOR_SHARE", "0.70")
+
+# --- Market intelligence (regime models, forecasts) ------------------------------------------
+
+# Trained model files (joblib); web and worker processes must share this folder (a volume in docker-compose.yml).
+TRENDY_MODEL_DIR = Path(env_str("TRENDY_MODEL_DIR", str(VAR_DIR / "models")))
+# Days of candles a regime model learns from, and the markets the nightly retrain covers ("binance:BTC/USDT:1h,…";
+# empty: every stored 1h and 1d series of the paper data exchange with a year of candles), at most this many.
+TRENDY_REGIME_DAYS = env_int("TRENDY_REGIME_DAYS", 3 * 365)
+TRENDY_REGIME_MARKETS = env_list("TRENDY_REGIME_MARKETS")
+TRENDY_REGIME_MAX_MARKETS = env_int("TRENDY_REGIME_MAX_MARKETS", 20)
+# Sentiment sources read every 15 minutes: "news,reddit,x" (none by default: a checkout and the tests never reach
+# the internet; docker-compose.yml turns news and Reddit on). X needs its API's bearer token as well.
+TRENDY_SENTIMENT_SOURCES = env_list("TRENDY_SENTIMENT_SOURCES")
+if set(TRENDY_SENTIMENT_SOURCES) - {"news", "reddit", "x"}:
+    raise ImproperlyConfigured("TRENDY_SENTIMENT_SOURCES lists news, reddit and x only.")
+TRENDY_X_BEARER_TOKEN = env_str("TRENDY_X_BEARER_TOKEN")
+# "Name=https://…/rss,…" replaces the default feeds (CoinDesk, CoinTelegraph, CryptoSlate); subreddits likewise.
+TRENDY_SENTIMENT_FEEDS = dict(item.split("=", 1) for item in env_list("TRENDY_SENTIMENT_FEEDS") if "=" in item)
+TRENDY_SENTIMENT_SUBREDDITS = env_list("TRENDY_SENTIMENT_SUBREDDITS")
+TRENDY_SENTIMENT_ASSETS = env_list("TRENDY_SENTIMENT_ASSETS")  # base assets; none: those of the stored markets
+TRENDY_SENTIMENT_TIMEOUT = env_str("TRENDY_SENTIMENT_TIMEOUT", "10")
+# Seconds between two Reddit requests: its public JSON allows about 10 a minute without OAuth.
+TRENDY_REDDIT_MIN_INTERVAL = env_str("TRENDY_REDDIT_MIN_INTERVAL", "6")
+TRENDY_REDDIT_URL = env_str("TRENDY_REDDIT_URL")  # empty: https://www.reddit.com (tests: a fake on 127.0.0.1)
+TRENDY_X_API_URL = env_str("TRENDY_X_API_URL")  # empty: https://api.x.com
 
 # --- Market data ------------------------------------------------------------------------
 

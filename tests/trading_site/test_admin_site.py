@@ -33,6 +33,7 @@ from django_celery_beat.models import (
 
 from accounts import services as account_services
 from accounts.models import ExchangeAccount
+from analytics.models import RegimeModel, SentimentSnapshot
 from market_data.models import Candle
 from marketplace import ledger
 from marketplace.models import Listing, ListingVersion, Payment, Payout, ProviderEvent, Review, Subscription
@@ -166,6 +167,17 @@ def populate(count: int, prefix: str, secrets: Secrets) -> None:
         Candle.objects.create(
             exchange="binance", symbol=f"{prefix.upper()}{i}/USDT", timeframe="1h",
             open_time=now.replace(minute=0, second=0, microsecond=0), open=1, high=2, low=1, close=2, volume=3,
+        )  # fmt: skip
+        RegimeModel.objects.create(
+            exchange="binance", symbol=f"{prefix.upper()}{i}/USDT", timeframe="1h", version=1, status="live",
+            kind="random_forest", code_version=f"code{i}", train_start=now - timedelta(days=900), train_end=now,
+            validation_start=now - timedelta(days=100), rows=20_000, train_rows=17_000,
+            validation={"random_forest": {"balanced_accuracy": 0.3}}, baseline={"balanced_accuracy": 0.28},
+            path=f"regime/{tag}.joblib", sha256="0" * 64, training_seconds=12.5,
+        )  # fmt: skip
+        SentimentSnapshot.objects.create(
+            asset=f"{prefix.upper()}{i}", as_of=now - timedelta(minutes=i), window_seconds=86400, status="ok",
+            overall=0.1 * i, volume=10 + i, impact=0.05, sources=["news"], payload={"status": "ok"},
         )  # fmt: skip
         LoopTick.objects.create(
             candle_time=now.replace(second=0, microsecond=0) - timedelta(minutes=next(PLACES)), started_at=now,

@@ -1,0 +1,57 @@
+"""Staff views of the regime models: every version with its window, scores and the decision that made it live or
+not (read-only: versions are made by training), and an action that retrains the selected markets now."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from analytics import regimes
+from analytics.models import RegimeModel, SentimentSnapshot
+from trading_site.admin_filters import ReadOnlyAdmin
+
+
+@admin.action(description=_("Train a new version of the selected markets now"), permissions=["view"])
+def retrain(modeladmin: admin.ModelAdmin, request: Any, queryset: Any) -> None:
+    markets = [(row.exchange, row.symbol, row.timeframe) for row in queryset]
+    sent = regimes.regime_models_retrain(markets=markets)
+    modeladmin.message_user(
+        request,
+        ngettext(
+            "%(count)d market sent to the analytics queue.", "%(count)d markets sent to the analytics queue.", sent
+        )
+        % {"count": sent},
+    )
+
+
+@admin.register(RegimeModel)
+class RegimeModelAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id", "exchange", "symbol", "timeframe", "version", "status", "kind", "validation_score", "baseline_score",
+        "train_end", "training_seconds", "created_at",
+    ]  # fmt: skip
+    list_filter = ["status", "kind", "timeframe", "exchange", "code_version"]
+    search_fields = ["symbol"]
+    date_hierarchy = "created_at"
+    actions = [retrain]
+    readonly_fields = [f.name for f in RegimeModel._meta.fields]
+
+    @admin.display(description=_("validation balanced accuracy"))
+    def validation_score(self, row: RegimeModel) -> str:
+        return f"{(row.validation.get(row.kind) or {}).get('balanced_accuracy', 0):.3f}"
+
+    @admin.display(description=_("baseline balanced accuracy"))
+    def baseline_score(self, row: RegimeModel) -> str:
+        return f"{row.baseline.get('balanced_accuracy', 0):.3f}"
+
+
+@admin.register(SentimentSnapshot)
+class SentimentSnapshotAdmin(ReadOnlyAdmin):
+    list_display = ["id", "asset", "as_of", "status", "overall", "volume", "impact", "created_at"]
+    list_filter = ["status", "asset"]
+    search_fields = ["asset"]
+    date_hierarchy = "as_of"
+    readonly_fields = [f.name for f in SentimentSnapshot._meta.fields]

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class RegimeModel(models.Model):
+    """One trained version of a market's regime model: the joblib file (``path``, checked by ``sha256`` when it is
+    loaded) and what it was trained on and scored. At most one version of a market is live: the one that answers."""
+
+    class Status(models.TextChoices):
+        LIVE = "live", _("live")
+        REJECTED = "rejected", _("rejected (worse than the live version)")
+        RETIRED = "retired", _("retired (replaced by a newer version)")
+
+    exchange = models.CharField(_("exchange"), max_length=32)
+    symbol = models.CharField(_("symbol"), max_length=32)
+    timeframe = models.CharField(_("timeframe"), max_length=8)
+    version = models.PositiveIntegerField(_("version"))
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices)
+    kind = models.CharField(_("model"), max_length=32)  # random_forest / gradient_boosting
+    code_version = models.CharField(_("code version"), max_length=64)
+    features = models.JSONField(_("features"), default=list)
+    label_rule = models.JSONField(_("label rule"), default=dict)
+    train_start = models.DateTimeField(_("first bar"))
+    train_end = models.DateTimeField(_("last labelled bar"))
+    validation_start = models.DateTimeField(_("validation from"))
+    rows = models.PositiveIntegerField(_("labelled bars"))
+    train_rows = models.PositiveIntegerField(_("bars before validation"))
+    validation = models.JSONField(_("validation metrics"), default=dict)  # kind → metrics
+    baseline = models.JSONField(_("baseline metrics"), default=dict)
+    comparison = models.JSONField(_("comparison with the live version"), default=dict)
+    walk_forward = models.JSONField(_("walk-forward metrics"), default=dict)
+    importances = models.JSONField(_("feature importances"), default=dict)
+    evidence = models.JSONField(_("strategies by regime"), default=dict)
+    path = models.CharField(_("file"), max_length=255)
+    sha256 = models.CharField(max_length=64)
+    training_seconds = models.FloatField(_("training time (s)"))
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("regime model")
+        verbose_name_plural = _("regime models")
+        ordering = ["exchange", "symbol", "timeframe", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["exchange", "symbol", "timeframe", "version"], name="analytics_regime_model_version"
+            ),
+            models.UniqueConstraint(
+                fields=["exchange", "symbol", "timeframe"],
+                condition=Q(status="live"),
+                name="analytics_regime_model_one_live",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.exchange} {self.symbol} {self.timeframe} v{self.version} ({self.status})"
+
+    @property
+    def market(self) -> str:
+        return f"{self.exchange}:{self.symbol}:{self.timeframe}"
+
+
+class SentimentSnapshot(models.Model):
+    """One asset's sentiment over a window, as the refresh computed it from the configured sources (the numbers'
+    definitions: analytics/sentiment.py). ``payload`` is the whole snapshot (per-source scores, trend, topics,
+    headlines, the sources that failed); the columns are what lists and baselines read."""
+
+    asset = models.CharField(_("asset"), max_length=16)  # base asset: BTC, ETH …
+    as_of = models.DateTimeField(_("as of"))
+    window_seconds = models.PositiveIntegerField(_("window (s)"))
+    status = models.CharField(_("status"), max_length=16)  # ok / no_posts / no_sources
+    overall = models.FloatField(_("overall score"), null=True)
+    volume = models.PositiveIntegerField(_("posts"))
+    impact = models.FloatField(_("impact"), null=True)
+    sources = models.JSONField(_("sources asked"), default=list)
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("sentiment snapshot")
+        verbose_name_plural = _("sentiment snapshots")
+        ordering = ["asset", "-as_of"]
+        indexes = [models.Index(fields=["asset", "-as_of"], name="analytics_sentiment_asset_asof")]
+        constraints = [models.UniqueConstraint(fields=["asset", "as_of"], name="analytics_sentiment_one_per_time")]
+
+    def __str__(self) -> str:
+        return f"{self.asset} {self.as_of:%Y-%m-%d %H:%M} ({self.status})"

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+
+
+@shared_task(name="analytics.train_regime_models", time_limit=600, soft_time_limit=540)
+def train_regime_models() -> int:
+    """The nightly retrain: one task per market (TRENDY_REGIME_MARKETS, or the stored 1h and 1d series), each on
+    the analytics queue, so that one worker of that queue trains them one after the other."""
+    from analytics.regimes import regime_markets
+
+    markets = regime_markets()
+    for exchange, symbol, timeframe in markets:
+        train_regime_model.delay(exchange=exchange, symbol=symbol, timeframe=timeframe)
+    return len(markets)
+
+
+@shared_task(
+    name="analytics.train_regime_model",
+    acks_late=True,
+    time_limit=1800,
+    soft_time_limit=1740,
+    autoretry_for=(OSError,),
+    retry_backoff=60,
+    max_retries=3,
+)
+def train_regime_model(*, exchange: str, symbol: str, timeframe: str) -> dict[str, Any]:
+    """Train one market's regime model (skipped when another worker holds its lock)."""
+    from analytics.errors import AnalysisError
+    from analytics.regimes import regime_model_train
+
+    try:
+        row = regime_model_train(exchange=exchange, symbol=symbol, timeframe=timeframe)
+    except AnalysisError as exc:  # too little data, an unknown market: nothing to retry
+        return {"market": f"{exchange}:{symbol}:{timeframe}", "refused": exc.code, "message": exc.message}
+    if row is None:
+        return {"market": f"{exchange}:{symbol}:{timeframe}", "skipped": "locked"}
+    return {"market": row.market, "version": row.version, "status": row.status, "seconds": row.training_seconds}
+
+
+@shared_task(name="analytics.refresh_sentiment", time_limit=900, soft_time_limit=840)
+def refresh_sentiment() -> int:
+    """Read the configured sentiment sources and store a snapshot per asset; prune snapshots older than 90 days."""
+    from analytics.sentiments import sentiment_prune, sentiment_refresh
+
+    rows = sentiment_refresh()
+    sentiment_prune()
+    return len(rows)

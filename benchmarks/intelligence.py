@@ -1,0 +1,210 @@
+#!/usr/bin/env python
+"""Market intelligence benchmark (issue 18): training a regime model, answering with it, scoring sentiment.
+
+    .venv/bin/python benchmarks/intelligence.py [--quick]
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/trendy_bench .venv/bin/python benchmarks/intelligence.py --api
+
+Targets: training one market/timeframe's regime model on 3 years of 1h candles < 60 s on one core; a prediction
+< 50 ms per request; a nightly retrain of 20 markets fits one worker in a nightly window (own queue).
+
+What is measured
+- Training (pure core, this process pinned to one core with ``os.sched_setaffinity`` and BLAS/OpenMP pools at one
+  thread, as the trainer runs): ``regime.train`` on BTC/USDT's last 3 years of 1h candles (``../shared``, to
+  2024-12-31) with ETH/USDT's BTC correlation feature — features, labels, both models on the bars before the
+  validation window, scoring, and the refit of the better one on every labelled bar. Also the walk-forward report
+  of the chosen kind (5 blocks), which the nightly run stores with the version.
+- Features of the last bar and the prediction (pure core): ``feature_frame`` over the last 780 bars and
+  ``probabilities`` of the live model, per request.
+- Sentiment (pure core): ``sentiment.snapshot`` of 500 posts (scores, per-source, trend, topics).
+- ``--api`` (with ``DATABASE_URL``): ``manage``'s service end to end — ``regime_model_train`` on the stored 1h
+  candles of BTC/USDT (3 years: features, both models, walk-forward, the six strategies' backtests for the
+  evidence, the file and the row), timed once per market for the five stored 1h markets; then
+  ``GET /api/v1/analytics/market-regime`` through DRF's ``APIClient`` with the answer cache cleared before every
+  request (reading the recent candles, features, the model from the process's memory, the JSON), and with the
+  cache. Model files go to a temporary folder; the benchmark's rows are deleted at the end.
+
+``--quick``: the training once (instead of 3) on 1 year, 5 requests; about a minute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import warnings
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from _common import print_header, report  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+from analytics import features, regime, sentiment  # noqa: E402
+
+OHLCV = ROOT.parent / "shared" / "data" / "ohlcv"
+HOUR = 3_600_000
+COINS = ("BTC", "ETH", "SOL", "BNB", "XRP")
+
+
+def candles(coin: str, days: int | None = None) -> pd.DataFrame:
+    frame = pd.read_csv(OHLCV / f"binance_{coin}USDT_1h.csv.gz", parse_dates=["timestamp"], index_col="timestamp")
+    if days is not None:
+        frame = frame[frame.index >= frame.index[-1] - pd.Timedelta(days=days)]
+    return frame
+
+
+def timed(function, repeat: int, warm: bool = True) -> list[float]:
+    if warm:
+        function()
+    out = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        function()
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def posts(n: int) -> list[sentiment.Post]:
+    rng = np.random.default_rng(5)
+    now = datetime(2025, 6, 10, 12, tzinfo=UTC)
+    titles = [
+        "Bitcoin ETF inflows hit a record as BTC rallies to a new high",
+        "Exchange hack drains hot wallet, bitcoin dips on FUD",
+        "BTC miners sell as hashprice falls; analysts bearish",
+        "Bitcoin to the moon? Traders pile into calls",
+        "Regulators approve spot bitcoin ETF options",
+        "Whales move 10,000 BTC to exchanges, liquidations follow",
+    ]
+    return [
+        sentiment.Post(
+            source=("reddit", "news", "x")[k % 3],
+            id=str(k),
+            title=titles[k % len(titles)] + f" #{k}",
+            text="Bitcoin " + " ".join(rng.choice(["pump", "dump", "rekt", "moon", "steady", "quiet"], 12)),
+            url=f"https://example.invalid/{k}",
+            author=f"user{k % 40}",
+            published_at=now - timedelta(minutes=int(rng.integers(0, 1440))),
+            engagement=float(rng.integers(0, 500)),
+        )
+        for k in range(n)
+    ]
+
+
+def api_timings(repeat: int, days: int) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trading_site.settings")
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.cache import cache
+    from rest_framework.test import APIClient
+
+    from accounts.models import User
+    from analytics import regimes
+    from analytics.models import RegimeModel
+    from market_data.models import Candle
+    from market_data.services import candles_import_csv
+
+    for coin in COINS:
+        if not Candle.objects.filter(exchange="binance", symbol=f"{coin}/USDT", timeframe="1h").exists():
+            path = OHLCV / f"binance_{coin}USDT_1h.csv.gz"
+            candles_import_csv(path=path, exchange="binance", symbol=f"{coin}/USDT", timeframe="1h")
+    settings.TRENDY_MODEL_DIR = Path(tempfile.mkdtemp(prefix="trendy-models-"))
+    RegimeModel.objects.filter(exchange="binance", timeframe="1h").delete()
+    email = "bench-intelligence@bench.invalid"
+    User.objects.filter(email=email).delete()
+    user = User.objects.create_user(email=email, password=None)
+    try:
+        seconds = []
+        for coin in COINS:
+            start = time.perf_counter()
+            row = regimes.regime_model_train(exchange="binance", symbol=f"{coin}/USDT", timeframe="1h", days=days)
+            seconds.append(time.perf_counter() - start)
+            validation = row.validation[row.kind]["balanced_accuracy"]
+            print(
+                f"{coin}/USDT 1h: version {row.version} {row.kind}, validation balanced accuracy {validation:.3f} "
+                f"(baseline {row.baseline['balanced_accuracy']:.3f}), walk-forward "
+                f"{row.walk_forward['overall']['balanced_accuracy']:.3f}, {seconds[-1]:.1f} s"
+            )
+        per_market = report(f"regime_model_train 1h x {days} days (service end to end, per market)", seconds, "s")
+        print(f"20 markets at this pace: {20 * per_market['median'] / 60:.1f} min on one worker")
+        client = APIClient()
+        client.force_authenticate(user)
+
+        def ask(clear: bool) -> None:
+            if clear:
+                cache.clear()
+            response = client.get("/api/v1/analytics/market-regime", {"symbol": "ETHUSDT", "timeframe": "1h"})
+            assert response.status_code == 200, response.content
+
+        report("GET /api/v1/analytics/market-regime (answer not cached)", timed(lambda: ask(True), repeat), "s")
+        report(
+            "GET /api/v1/analytics/market-regime (cached until the next candle)", timed(lambda: ask(False), repeat), "s"
+        )
+    finally:
+        User.objects.filter(email=email).delete()
+        RegimeModel.objects.filter(exchange="binance", timeframe="1h").delete()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--api", action="store_true", help="also the service and the API (needs DATABASE_URL)")
+    args = parser.parse_args()
+    print_header(args, uses_db=args.api)
+    warnings.filterwarnings("ignore")
+    days = 365 if args.quick else 3 * 365
+    repeat_train, repeat = (1, 5) if args.quick else (3, 30)
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    btc_all = candles("BTC")
+    eth = candles("ETH", days)
+    with threadpool_limits(limits=1):
+        data = regime.dataset(eth, timeframe_ms=HOUR, btc_close=btc_all["close"])
+        print(f"ETH/USDT 1h, {days} days: {len(eth):,} candles, {int(data.labelled().sum()):,} labelled bars")
+        trained = None
+
+        def train() -> None:
+            nonlocal trained
+            d = regime.dataset(eth, timeframe_ms=HOUR, btc_close=btc_all["close"])
+            trained = regime.train(d)
+
+        train_times = timed(train, repeat_train, warm=False)
+        result = report(f"regime.train ETH/USDT 1h x {days} days (one core, both models + refit)", train_times, "s")
+        print(f"result  target training < 60 s on one core: {'met' if result['median'] < 60 else 'MISSED'}")
+        wf = timed(lambda: regime.walk_forward(data, kind=trained.kind), 1, warm=False)
+        report(f"walk_forward {trained.kind} 5 blocks ETH/USDT 1h x {days} days (one core)", wf, "s")
+        recent = eth.iloc[-780:]
+
+        def predict() -> None:
+            frame = features.feature_frame(recent, timeframe_ms=HOUR, btc_close=btc_all["close"])
+            regime.probabilities(trained.model, frame.to_numpy()[-1:])
+
+        answer = report("features of the last bar + predict_proba (pure core)", timed(predict, repeat), "s")
+        print(f"result  target prediction < 50 ms: {'met' if answer['median'] < 0.05 else 'MISSED'}")
+        sample = posts(500)
+        sentiment.snapshot(sample[:20], asset="BTC", now=datetime(2025, 6, 10, 12, tzinfo=UTC))  # lexicon, sklearn
+        snap = report(
+            "sentiment.snapshot 500 posts (scores, sources, trend, topics)",
+            timed(
+                lambda: sentiment.snapshot(sample, asset="BTC", now=datetime(2025, 6, 10, 12, tzinfo=UTC)),
+                max(3, repeat // 3),
+            ),
+            "s",
+        )
+        del snap
+    if args.api:
+        api_timings(repeat, days)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
