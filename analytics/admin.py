@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from analytics import regimes
-from analytics.models import RegimeModel, SentimentSnapshot
+from analytics.models import ForecastModel, RegimeModel, SentimentSnapshot
 from trading_site.admin_filters import ReadOnlyAdmin
 
 
@@ -55,3 +55,16 @@ class SentimentSnapshotAdmin(ReadOnlyAdmin):
     search_fields = ["asset"]
     date_hierarchy = "as_of"
     readonly_fields = [f.name for f in SentimentSnapshot._meta.fields]
+
+
+@admin.register(ForecastModel)
+class ForecastModelAdmin(ReadOnlyAdmin):
+    list_display = ["id", "exchange", "symbol", "version", "live", "source_timeframe", "last_day", "week_coverage"]
+    list_filter = ["live", "exchange", "source_timeframe"]
+    search_fields = ["symbol"]
+    date_hierarchy = "created_at"
+    readonly_fields = [f.name for f in ForecastModel._meta.fields]
+
+    @admin.display(description=_("7-day interval coverage"))
+    def week_coverage(self, row: ForecastModel) -> str:
+        return f"{(row.coverage.get('7') or {}).get('coverage', 0):.1%}"

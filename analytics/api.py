@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import RiskProfile
-from analytics import allocation, analysis, market_regime, sentiments
+from analytics import allocation, analysis, forecasts, market_regime, sentiments
 from analytics.errors import AnalysisError
 from analytics.serializers import (
     AllocationApplySerializer,
@@ -23,6 +23,7 @@ from analytics.serializers import (
     MarketQuerySerializer,
     PortfolioOptimizeSerializer,
     PortfolioResultSerializer,
+    PredictSerializer,
     SymbolQuerySerializer,
 )
 from trading.bots.services import bot_sizes_set
@@ -163,5 +164,35 @@ class SentimentApi(APIView):
         serializer.is_valid(raise_exception=True)
         try:
             return Response(sentiments.market_sentiment(symbol=serializer.validated_data["symbol"]))
+        except AnalysisError as exc:
+            raise _answer(exc) from None
+
+
+class PredictApi(APIView):
+    """Forecast prices (1, 3 and 7 days, 80 % intervals with their measured coverage) and a trade's probability of
+    profit, expected value and risk/reward; with a strategy, its win rate in the regime the market is in now."""
+
+    throttle_scope = "analytics"
+
+    @extend_schema(request=PredictSerializer, responses={200: OpenApiTypes.OBJECT, 400: ERROR, 404: ERROR, 503: ERROR})
+    def post(self, request: Request) -> Response:
+        v = _valid(PredictSerializer, request).validated_data
+        exchange = v["exchange"] or data_exchange("paper")
+        try:
+            return Response(
+                forecasts.predict(
+                    exchange=exchange,
+                    symbol=v["symbol"],
+                    side=v["side"],
+                    entry_price=v["entry_price"],
+                    stop_loss=v["stop_loss"],
+                    take_profit=v["take_profit"],
+                    stop_loss_pct=v["stop_loss_pct"],
+                    take_profit_pct=v["take_profit_pct"],
+                    horizon_hours=v["horizon_hours"],
+                    position_size=v["position_size"],
+                    strategy=v["strategy"],
+                )
+            )
         except AnalysisError as exc:
             raise _answer(exc) from None

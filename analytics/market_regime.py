@@ -14,8 +14,9 @@ from django.utils.translation import gettext as _
 from analytics import regime
 from analytics.errors import AnalysisError
 from analytics.features import feature_frame, windows
+from analytics.model_files import load
 from analytics.models import RegimeModel
-from analytics.regimes import MIN_EVIDENCE_TRADES, btc_closes, load
+from analytics.regimes import MIN_EVIDENCE_TRADES, btc_closes
 from market_data import clock
 from market_data.selectors import last_open_time, load_candles, ms_to_datetime, to_ms
 from market_data.symbols import normalize_symbol
@@ -46,9 +47,37 @@ def recommended(evidence: dict[str, Any], name: str) -> list[dict[str, Any]]:
 
 
 def live_model(*, exchange: str, symbol: str, timeframe: str) -> RegimeModel | None:
-    return RegimeModel.objects.filter(
-        exchange=exchange, symbol=normalize_symbol(symbol), timeframe=timeframe, status=RegimeModel.Status.LIVE
+    """The version that answers: the live one — unless the market clock is behind what it learnt (a replay of the
+    past), when the newest stored version whose labels all ended before the clock's now answers, or none."""
+    symbol = normalize_symbol(symbol)
+    row = RegimeModel.objects.filter(
+        exchange=exchange, symbol=symbol, timeframe=timeframe, status=RegimeModel.Status.LIVE
     ).first()
+    now = clock.now()
+    if row is None or _knows_until(row) <= now:
+        return row
+    for older in (
+        RegimeModel.objects.filter(exchange=exchange, symbol=symbol, timeframe=timeframe, train_end__lt=now)
+        .exclude(path="")
+        .order_by("-version")
+    ):
+        if _knows_until(older) <= now:
+            return older
+    raise AnalysisError(
+        _(
+            "The market clock is at %(now)s, before the candles the regime model of %(symbol)s learnt from: it "
+            "would know the future. Train one on the candles before that time."
+        )
+        % {"now": now.strftime("%Y-%m-%d %H:%M UTC"), "symbol": symbol},
+        code="no_model",
+        field="symbol",
+    )
+
+
+def _knows_until(row: RegimeModel) -> Any:
+    """The close of the last bar any of the version's labels read."""
+    horizon = int(row.label_rule.get("horizon", 0)) + 1
+    return row.train_end + timedelta(milliseconds=horizon * TIMEFRAME_MS[row.timeframe])
 
 
 def _recent(exchange: str, symbol: str, timeframe: str) -> tuple[pd.DataFrame, pd.Series | None]:
@@ -92,6 +121,16 @@ def market_regime(*, exchange: str, symbol: str, timeframe: str) -> dict[str, An
     if cached is not None:
         return cached
     frame = feature_frame(candles, timeframe_ms=TIMEFRAME_MS[timeframe], btc_close=btc)
+    if btc is not None and (not len(frame) or frame.index[-1] != as_of) and "corr_btc" in row.features:
+        raise AnalysisError(
+            _(
+                "The stored %(tf)s candles of BTC/USDT end before those of %(symbol)s: the correlation with BTC "
+                "cannot be computed for the last bar. Fetch BTC/USDT's newer candles."
+            )
+            % {"tf": timeframe, "symbol": symbol},
+            code="too_little_history",
+            field="symbol",
+        )
     if not len(frame) or frame.index[-1] != as_of:
         raise AnalysisError(
             _("Too few recent candles of %(symbol)s to compute the regime's features (gaps in the stored data).")

@@ -87,3 +87,38 @@ class SentimentSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.asset} {self.as_of:%Y-%m-%d %H:%M} ({self.status})"
+
+
+class ForecastModel(models.Model):
+    """One trained version of a market's price forecaster (quantile models for 1, 3 and 7 days on daily candles):
+    the joblib file and the walk-forward coverage it was measured with. The newest version answers."""
+
+    exchange = models.CharField(_("exchange"), max_length=32)
+    symbol = models.CharField(_("symbol"), max_length=32)
+    version = models.PositiveIntegerField(_("version"))
+    live = models.BooleanField(_("answers"), default=True)
+    code_version = models.CharField(_("code version"), max_length=64)
+    features = models.JSONField(_("features"), default=list)
+    source_timeframe = models.CharField(_("candles"), max_length=8)  # 1d, or the shorter one resampled to days
+    first_day = models.DateTimeField(_("first day"))
+    last_day = models.DateTimeField(_("last day"))
+    rows = models.PositiveIntegerField(_("days"))
+    coverage = models.JSONField(_("walk-forward coverage"), default=dict)  # horizon days → figures
+    path = models.CharField(_("file"), max_length=255)
+    sha256 = models.CharField(max_length=64)
+    training_seconds = models.FloatField(_("training time (s)"))
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("forecast model")
+        verbose_name_plural = _("forecast models")
+        ordering = ["exchange", "symbol", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["exchange", "symbol", "version"], name="analytics_forecast_model_version"),
+            models.UniqueConstraint(
+                fields=["exchange", "symbol"], condition=Q(live=True), name="analytics_forecast_model_one_live"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.exchange} {self.symbol} v{self.version}"

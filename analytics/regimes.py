@@ -18,10 +18,8 @@ The numbers come from the pure core, ``analytics/regime.py`` (definitions there 
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import os
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,7 +27,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 from django.conf import settings
@@ -39,8 +36,10 @@ from django.utils.translation import gettext as _
 
 from analytics import regime
 from analytics.errors import AnalysisError
+from analytics.model_files import load, model_dir, write_model_file
 from analytics.models import RegimeModel
 from market_data import clock
+from market_data.exceptions import InvalidMarket
 from market_data.selectors import last_open_time, load_candles, ms_to_datetime, to_ms
 from market_data.symbols import normalize_symbol
 from market_data.timeframes import TIMEFRAME_MS
@@ -60,10 +59,6 @@ def code_version() -> str:
     for module in ("features.py", "regime.py"):
         digest.update((Path(__file__).with_name(module)).read_bytes())
     return digest.hexdigest()[:16]
-
-
-def model_dir() -> Path:
-    return Path(settings.TRENDY_MODEL_DIR)
 
 
 # --- data ------------------------------------------------------------------------------------------------
@@ -162,39 +157,7 @@ def strategy_evidence(candles: pd.DataFrame, data: regime.Dataset, timeframe: st
     return out
 
 
-# --- files -----------------------------------------------------------------------------------------------------
-
-
-def _write(path: Path, payload: dict[str, Any]) -> str:
-    buffer = io.BytesIO()
-    joblib.dump(payload, buffer, compress=3)
-    data = buffer.getvalue()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-    return hashlib.sha256(data).hexdigest()
-
-
-_loaded: dict[int, dict[str, Any]] = {}
-_loaded_lock = threading.Lock()
-
-
-def load(row: RegimeModel) -> dict[str, Any]:
-    """The version's file (model, holdout, features), checked against the stored sha256; kept per process."""
-    with _loaded_lock:
-        if row.id in _loaded:
-            return _loaded[row.id]
-    data = (model_dir() / row.path).read_bytes()
-    if hashlib.sha256(data).hexdigest() != row.sha256:
-        raise AnalysisError(
-            _("The file of regime model version %(version)d does not match its checksum.") % {"version": row.version},
-            code="model_corrupt",
-        )
-    payload = joblib.load(io.BytesIO(data))
-    with _loaded_lock:
-        _loaded[row.id] = payload
-    return payload
+# --- files ---------------------------------------------------------------------------------------------------
 
 
 def _prune_files(exchange: str, symbol: str, timeframe: str) -> None:
@@ -214,14 +177,20 @@ def _comparison(
     live: RegimeModel | None, trained: regime.Trained, data: regime.Dataset, validation_start: datetime
 ) -> dict[str, Any]:
     """Candidate vs the live version on the candidate's validation window (see the module's docstring). The live
-    version's holdout model scores that window when it was trained before it on the same features; otherwise
-    (a code change of the features, a clock moved back) the live version's recorded validation score is used."""
+    version's holdout model scores that window when it was trained before it by the same code on the same features
+    and labels; otherwise (a code change, a clock moved back) the live version's recorded validation score is
+    used."""
     candidate = trained.validation[trained.kind]["balanced_accuracy"]
     if live is None:
         return {"live_version": None, "candidate": candidate, "live": None, "how": "first", "replace": True}
     live_score: float | None = None
     how = "recorded"
-    if live.features == trained.features and live.validation_start <= validation_start and live.path:
+    same_recipe = (
+        live.features == trained.features
+        and live.code_version == code_version()
+        and live.label_rule == data.rule.as_dict()
+    )
+    if same_recipe and live.validation_start <= validation_start and live.path:
         try:
             holdout = load(live)["holdout"]
             rows = regime.validation_rows(data, trained.validation_start_pos)
@@ -294,7 +263,7 @@ def regime_model_train(
             or 0
         ) + 1
         relative = f"regime/{exchange}/{symbol.replace('/', '')}_{timeframe}_v{version}.joblib"
-        sha = _write(
+        sha = write_model_file(
             model_dir() / relative,
             {"model": trained.model, "holdout": trained.holdout, "features": trained.features, "kind": trained.kind},
         )
@@ -363,16 +332,25 @@ def _walk_forward_payload(report: regime.WalkForward, index: pd.DatetimeIndex, d
     }
 
 
+def parse_market(item: str) -> tuple[str, str, str] | None:
+    """``binance:BTC/USDT:1h`` (or ``okx:BTC/USDT:USDT:1h``, a symbol with a colon) → its parts; None when it is
+    not such a text."""
+    exchange, _sep, rest = item.strip().partition(":")
+    symbol, _sep, timeframe = rest.rpartition(":")
+    if not exchange or not symbol or timeframe not in TIMEFRAME_MS:
+        return None
+    try:
+        return exchange.lower(), normalize_symbol(symbol), timeframe
+    except InvalidMarket:
+        return None
+
+
 def regime_markets() -> list[tuple[str, str, str]]:
     """The markets the nightly retrain covers: TRENDY_REGIME_MARKETS ("binance:BTC/USDT:1h,…"), or else every stored
     1h and 1d series of the paper data exchange with at least a year of candles, up to TRENDY_REGIME_MAX_MARKETS."""
     configured = settings.TRENDY_REGIME_MARKETS
     if configured:
-        out = []
-        for item in configured:
-            exchange, symbol, timeframe = item.rsplit(":", 2) if item.count(":") >= 2 else ("", "", "")
-            if exchange and symbol and timeframe in TIMEFRAME_MS:
-                out.append((exchange, normalize_symbol(symbol), timeframe))
+        out = [market for item in configured if (market := parse_market(item)) is not None]
         return out[: settings.TRENDY_REGIME_MAX_MARKETS]
     from market_data.selectors import series_list
 

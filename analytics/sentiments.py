@@ -7,9 +7,11 @@ the pages.
   ``TRENDY_X_BEARER_TOKEN`` for X (off without it). Nothing configured: the answer says so and carries no number.
 - **One refresh** asks each news feed once (entries are matched to assets by the names they mention), and Reddit
   and X once per asset with the asset's query. A source or feed that fails is stored with the snapshot as an
-  issue; the others still count.
-- **Baseline** for the impact score: the median of the asset's daily volumes over the previous 30 days (one value
-  per day: the snapshot nearest to that day's end), when there are at least 3 such days.
+  issue; the others still count. A source that fails as a whole (rate limited, unreachable, timed out) is not
+  asked again for the other assets of that refresh; when every source failed the snapshot's status is
+  ``unavailable`` (no number, and no part of a baseline).
+- **Baseline** for the impact score: the median of the asset's daily volumes over the 30 days before today (UTC;
+  one value per day: that day's last snapshot), when there are at least 3 such days.
 """
 
 from __future__ import annotations
@@ -41,14 +43,18 @@ HISTORY = 48  # snapshots in an answer's history (12 hours at the beat's pace)
 def configured_sources() -> dict[str, sources.Source]:
     names = set(settings.TRENDY_SENTIMENT_SOURCES)
     timeout = float(settings.TRENDY_SENTIMENT_TIMEOUT)
+    retries = int(settings.TRENDY_SENTIMENT_RETRIES)
     configs = {
         "reddit": sources.SourceConfig(
             base_url=settings.TRENDY_REDDIT_URL,
             timeout=timeout,
+            max_retries=retries,
             min_interval=float(settings.TRENDY_REDDIT_MIN_INTERVAL),
         ),
-        "news": sources.SourceConfig(timeout=timeout, min_interval=1.0),
-        "x": sources.SourceConfig(base_url=settings.TRENDY_X_API_URL, timeout=timeout, min_interval=1.0),
+        "news": sources.SourceConfig(timeout=timeout, max_retries=retries, min_interval=1.0),
+        "x": sources.SourceConfig(
+            base_url=settings.TRENDY_X_API_URL, timeout=timeout, max_retries=retries, min_interval=1.0
+        ),
     }
     feeds = dict(settings.TRENDY_SENTIMENT_FEEDS) or None
     return sources.sources_from_config(
@@ -77,8 +83,9 @@ def sentiment_assets() -> list[str]:
 
 
 def _baseline(asset: str, now: datetime) -> float | None:
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)  # previous days only, not today's snapshots
     rows = SentimentSnapshot.objects.filter(
-        asset=asset, status__in=("ok", "no_posts"), as_of__lt=now, as_of__gte=now - timedelta(days=BASELINE_DAYS)
+        asset=asset, status__in=("ok", "no_posts"), as_of__lt=today, as_of__gte=today - timedelta(days=BASELINE_DAYS)
     ).values_list("as_of", "volume", "window_seconds")
     per_day: dict[Any, tuple[datetime, int]] = {}
     for as_of, volume, window in rows:
@@ -118,6 +125,9 @@ def sentiment_refresh(*, assets: list[str] | None = None, now: datetime | None =
                 shared_issues += got.issues
             except sources.SourceError as exc:
                 shared_issues.append(_issue("news", exc))
+        down: dict[str, sentiment.SourceIssue] = {}  # a source that failed as a whole is not asked again this run
+        if "news" in configured and any(i.source == "news" and not i.outlet for i in shared_issues):
+            down["news"] = next(i for i in shared_issues if i.source == "news" and not i.outlet)
         rows = []
         for asset in assets:
             posts = list(shared)
@@ -125,12 +135,16 @@ def sentiment_refresh(*, assets: list[str] | None = None, now: datetime | None =
             for name in ("reddit", "x"):
                 if name not in configured:
                     continue
+                if name in down:
+                    issues.append(down[name])
+                    continue
                 try:
                     got = configured[name].fetch(sources.query_for(asset, name), since)
                     posts += got.posts
                     issues += got.issues
                 except sources.SourceError as exc:
-                    issues.append(_issue(name, exc))
+                    down[name] = _issue(name, exc)
+                    issues.append(down[name])
             snap = sentiment.snapshot(
                 posts,
                 asset=asset,
@@ -140,18 +154,23 @@ def sentiment_refresh(*, assets: list[str] | None = None, now: datetime | None =
                 sources=list(configured),
                 issues=issues,
             )
+            payload = snap.as_dict()
+            status = snap.status
+            if set(configured) <= set(down):  # every source failed: not "no posts", and no part of a baseline
+                status = payload["status"] = "unavailable"
+                payload["message"] = "Every configured source failed."
             with transaction.atomic():
                 row, _created = SentimentSnapshot.objects.update_or_create(
                     asset=asset,
                     as_of=now,
                     defaults={
                         "window_seconds": int(WINDOW.total_seconds()),
-                        "status": snap.status,
+                        "status": status,
                         "overall": snap.overall,
                         "volume": snap.volume,
                         "impact": snap.impact,
                         "sources": list(configured),
-                        "payload": snap.as_dict(),
+                        "payload": payload,
                     },
                 )
             rows.append(row)

@@ -13,6 +13,7 @@ from analytics import analysis, data, montecarlo, portfolio
 from market_data.exceptions import InvalidMarket
 from market_data.symbols import normalize_symbol
 from market_data.timeframes import TIMEFRAME_MS
+from strategies.builtin import REGISTRY
 from trading_site.api import StrictCharField
 
 TIMEFRAMES = ("1h", "4h", "1d")
@@ -212,3 +213,62 @@ class SymbolQuerySerializer(serializers.Serializer):
             return normalize_symbol(value)
         except InvalidMarket as exc:
             raise serializers.ValidationError(str(exc)) from None
+
+
+class PredictSerializer(serializers.Serializer):
+    """A trade to predict: a market, a side, an entry (default: the last close), a stop-loss and a take-profit as
+    prices or as percentages of the entry, a horizon, the position's size in money, and optionally a strategy."""
+
+    symbol = serializers.CharField(max_length=32)
+    exchange = serializers.CharField(max_length=32, required=False, default="")
+    side = serializers.ChoiceField(choices=["long", "short", "buy", "sell"], default="long")
+    entry_price = serializers.DecimalField(
+        max_digits=24,
+        decimal_places=10,
+        min_value=Decimal("0.0000000001"),
+        required=False,
+        allow_null=True,
+        default=None,
+    )
+    stop_loss = serializers.DecimalField(
+        max_digits=24,
+        decimal_places=10,
+        min_value=Decimal("0.0000000001"),
+        required=False,
+        allow_null=True,
+        default=None,
+    )
+    take_profit = serializers.DecimalField(
+        max_digits=24,
+        decimal_places=10,
+        min_value=Decimal("0.0000000001"),
+        required=False,
+        allow_null=True,
+        default=None,
+    )
+    stop_loss_pct = _percent(
+        min_value=Decimal("0.01"), max_value=Decimal("99"), required=False, allow_null=True, default=None
+    )
+    take_profit_pct = _percent(
+        min_value=Decimal("0.01"), max_value=Decimal("1000"), required=False, allow_null=True, default=None
+    )
+    horizon_hours = serializers.IntegerField(min_value=1, max_value=24 * 30, default=72)
+    position_size = serializers.DecimalField(
+        max_digits=20, decimal_places=2, min_value=Decimal("0.01"), default=Decimal("1000")
+    )
+    strategy = serializers.ChoiceField(choices=sorted(REGISTRY), required=False, allow_null=True, default=None)
+
+    def validate_symbol(self, value: str) -> str:
+        try:
+            return normalize_symbol(value)
+        except InvalidMarket as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs["side"] = {"buy": "long", "sell": "short"}.get(attrs["side"], attrs["side"])
+        for name in ("stop_loss", "take_profit"):
+            if attrs[name] is not None and attrs[f"{name}_pct"] is not None:
+                raise serializers.ValidationError({name: [_("Give the price or the percentage, not both.")]})
+        if attrs["side"] == "short" and attrs["take_profit_pct"] is not None and attrs["take_profit_pct"] >= 100:
+            raise serializers.ValidationError({"take_profit_pct": [_("A short's take-profit is below 100 %.")]})
+        return attrs

@@ -14,6 +14,8 @@ def train_regime_models() -> int:
     markets = regime_markets()
     for exchange, symbol, timeframe in markets:
         train_regime_model.delay(exchange=exchange, symbol=symbol, timeframe=timeframe)
+    for exchange, symbol in dict.fromkeys((exchange, symbol) for exchange, symbol, _ in markets):
+        train_forecast_model.delay(exchange=exchange, symbol=symbol)
     return len(markets)
 
 
@@ -38,6 +40,29 @@ def train_regime_model(*, exchange: str, symbol: str, timeframe: str) -> dict[st
     if row is None:
         return {"market": f"{exchange}:{symbol}:{timeframe}", "skipped": "locked"}
     return {"market": row.market, "version": row.version, "status": row.status, "seconds": row.training_seconds}
+
+
+@shared_task(
+    name="analytics.train_forecast_model",
+    acks_late=True,
+    time_limit=1800,
+    soft_time_limit=1740,
+    autoretry_for=(OSError,),
+    retry_backoff=60,
+    max_retries=3,
+)
+def train_forecast_model(*, exchange: str, symbol: str) -> dict[str, Any]:
+    """Measure and train one market's price forecaster (skipped when another worker holds its lock)."""
+    from analytics.errors import AnalysisError
+    from analytics.forecasts import forecast_model_train
+
+    try:
+        row = forecast_model_train(exchange=exchange, symbol=symbol)
+    except AnalysisError as exc:
+        return {"market": f"{exchange}:{symbol}", "refused": exc.code, "message": exc.message}
+    if row is None:
+        return {"market": f"{exchange}:{symbol}", "skipped": "locked"}
+    return {"market": f"{exchange}:{symbol}", "version": row.version, "seconds": row.training_seconds}
 
 
 @shared_task(name="analytics.refresh_sentiment", time_limit=900, soft_time_limit=840)

@@ -15,15 +15,18 @@ What is measured
   of the chosen kind (5 blocks), which the nightly run stores with the version.
 - Features of the last bar and the prediction (pure core): ``feature_frame`` over the last 780 bars and
   ``probabilities`` of the live model, per request.
+- Forecasts (pure core, one core): the walk-forward coverage run and the training of the 9 quantile models on
+  ETH/USDT's days; the probability of profit of a 72-hour long (3 % stop, 6 % target) on 10,000 paths of 1h bars.
 - Sentiment (pure core): ``sentiment.snapshot`` of 500 posts (scores, per-source, trend, topics).
 - ``--api`` (with ``DATABASE_URL``): ``manage``'s service end to end — ``regime_model_train`` on the stored 1h
   candles of BTC/USDT (3 years: features, both models, walk-forward, the six strategies' backtests for the
   evidence, the file and the row), timed once per market for the five stored 1h markets; then
   ``GET /api/v1/analytics/market-regime`` through DRF's ``APIClient`` with the answer cache cleared before every
   request (reading the recent candles, features, the model from the process's memory, the JSON), and with the
-  cache. Model files go to a temporary folder; the benchmark's rows are deleted at the end.
+  cache; then the forecaster's training (service) and ``POST /api/v1/analytics/predict`` end to end. Model files
+  go to a temporary folder; the benchmark's rows are deleted at the end.
 
-``--quick``: the training once (instead of 3) on 1 year, 5 requests; about a minute.
+``--quick``: the training once (instead of 3) on 1 year, the service on two markets, 5 requests; a few minutes.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ if str(ROOT) not in sys.path:
 from _common import print_header, report  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-from analytics import features, regime, sentiment  # noqa: E402
+from analytics import features, forecast, regime, sentiment  # noqa: E402
 
 OHLCV = ROOT.parent / "shared" / "data" / "ohlcv"
 HOUR = 3_600_000
@@ -98,7 +101,7 @@ def posts(n: int) -> list[sentiment.Post]:
     ]
 
 
-def api_timings(repeat: int, days: int) -> None:
+def api_timings(repeat: int, days: int, coins: tuple[str, ...]) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trading_site.settings")
     import django
 
@@ -108,8 +111,8 @@ def api_timings(repeat: int, days: int) -> None:
     from rest_framework.test import APIClient
 
     from accounts.models import User
-    from analytics import regimes
-    from analytics.models import RegimeModel
+    from analytics import forecasts, regimes
+    from analytics.models import ForecastModel, RegimeModel
     from market_data.models import Candle
     from market_data.services import candles_import_csv
 
@@ -119,12 +122,13 @@ def api_timings(repeat: int, days: int) -> None:
             candles_import_csv(path=path, exchange="binance", symbol=f"{coin}/USDT", timeframe="1h")
     settings.TRENDY_MODEL_DIR = Path(tempfile.mkdtemp(prefix="trendy-models-"))
     RegimeModel.objects.filter(exchange="binance", timeframe="1h").delete()
+    ForecastModel.objects.filter(exchange="binance").delete()
     email = "bench-intelligence@bench.invalid"
     User.objects.filter(email=email).delete()
     user = User.objects.create_user(email=email, password=None)
     try:
         seconds = []
-        for coin in COINS:
+        for coin in coins:
             start = time.perf_counter()
             row = regimes.regime_model_train(exchange="binance", symbol=f"{coin}/USDT", timeframe="1h", days=days)
             seconds.append(time.perf_counter() - start)
@@ -146,12 +150,25 @@ def api_timings(repeat: int, days: int) -> None:
             assert response.status_code == 200, response.content
 
         report("GET /api/v1/analytics/market-regime (answer not cached)", timed(lambda: ask(True), repeat), "s")
-        report(
-            "GET /api/v1/analytics/market-regime (cached until the next candle)", timed(lambda: ask(False), repeat), "s"
-        )
+        cached = timed(lambda: ask(False), repeat)
+        report("GET /api/v1/analytics/market-regime (cached until the next candle)", cached, "s")
+        start = time.perf_counter()
+        forecasts.forecast_model_train(exchange="binance", symbol="ETH/USDT")
+        report("forecast_model_train ETH/USDT (service: 1h resampled to days, walk-forward, train, file)",
+               time.perf_counter() - start, "s")  # fmt: skip
+        body = {"symbol": "ETHUSDT", "side": "long", "stop_loss_pct": 3, "take_profit_pct": 6, "horizon_hours": 72,
+                "strategy": "supertrend"}  # fmt: skip
+
+        def predict() -> None:
+            response = client.post("/api/v1/analytics/predict", body, format="json")
+            assert response.status_code == 200, response.content
+
+        report("POST /api/v1/analytics/predict (forecast + 10,000 paths + win rate by regime)",
+               timed(predict, max(5, repeat // 3)), "s")  # fmt: skip
     finally:
         User.objects.filter(email=email).delete()
         RegimeModel.objects.filter(exchange="binance", timeframe="1h").delete()
+        ForecastModel.objects.filter(exchange="binance").delete()
 
 
 def main() -> int:
@@ -190,6 +207,17 @@ def main() -> int:
 
         answer = report("features of the last bar + predict_proba (pure core)", timed(predict, repeat), "s")
         print(f"result  target prediction < 50 ms: {'met' if answer['median'] < 0.05 else 'MISSED'}")
+        eth_days = forecast.daily(eth)
+        fdata = forecast.dataset(forecast.daily(candles("ETH")), btc_close=forecast.daily(btc_all)["close"])
+        report("forecast.walk_forward ETH/USDT daily, 3 horizons x 3 quantiles x 5 blocks (one core)",
+               timed(lambda: forecast.walk_forward(fdata), 1, warm=False), "s")  # fmt: skip
+        report("forecast.train ETH/USDT daily (9 quantile models, one core)",
+               timed(lambda: forecast.train(fdata), repeat_train, warm=False), "s")  # fmt: skip
+        moves = forecast.bar_moves(eth.iloc[-24 * 365 :])
+        trade = forecast.Trade("long", float(eth_days["close"].iloc[-1]), 0.97 * float(eth_days["close"].iloc[-1]),
+                               1.06 * float(eth_days["close"].iloc[-1]), 72)  # fmt: skip
+        report("probability_of_profit 10,000 paths x 72 bars of 1h (block bootstrap, barriers)",
+               timed(lambda: forecast.probability_of_profit(trade, moves), repeat), "s")  # fmt: skip
         sample = posts(500)
         sentiment.snapshot(sample[:20], asset="BTC", now=datetime(2025, 6, 10, 12, tzinfo=UTC))  # lexicon, sklearn
         snap = report(
@@ -202,7 +230,7 @@ def main() -> int:
         )
         del snap
     if args.api:
-        api_timings(repeat, days)
+        api_timings(repeat, days, COINS[:2] if args.quick else COINS)
     return 0
 
 

@@ -29,6 +29,7 @@ PURE = [
     "analytics.kelly",
     "analytics.features",
     "analytics.regime",
+    "analytics.forecast",
     "analytics.sentiment",
     "analytics.sources",
 ]

@@ -348,6 +348,7 @@ CELERY_TASK_ROUTES = {
     # Model training (minutes of CPU a night) on its own queue, so it never delays a trading tick.
     "analytics.train_regime_models": {"queue": "analytics"},
     "analytics.train_regime_model": {"queue": "analytics"},
+    "analytics.train_forecast_model": {"queue": "analytics"},
     "analytics.refresh_sentiment": {"queue": "analytics"},
 }
 # One tick: the paper accounts in this many shards (a task each; more shards than workers balance them), a
@@ -403,6 +404,7 @@ TRENDY_SENTIMENT_FEEDS = dict(item.split("=", 1) for item in env_list("TRENDY_SE
 TRENDY_SENTIMENT_SUBREDDITS = env_list("TRENDY_SENTIMENT_SUBREDDITS")
 TRENDY_SENTIMENT_ASSETS = env_list("TRENDY_SENTIMENT_ASSETS")  # base assets; none: those of the stored markets
 TRENDY_SENTIMENT_TIMEOUT = env_str("TRENDY_SENTIMENT_TIMEOUT", "10")
+TRENDY_SENTIMENT_RETRIES = env_int("TRENDY_SENTIMENT_RETRIES", 3)  # further tries of a failed request, with backoff
 # Seconds between two Reddit requests: its public JSON allows about 10 a minute without OAuth.
 TRENDY_REDDIT_MIN_INTERVAL = env_str("TRENDY_REDDIT_MIN_INTERVAL", "6")
 TRENDY_REDDIT_URL = env_str("TRENDY_REDDIT_URL")  # empty: https://www.reddit.com (tests: a fake on 127.0.0.1)

@@ -5,12 +5,14 @@ queue."""
 
 from __future__ import annotations
 
+import io
+import json
 import threading
 
 import pytest
 from django.conf import settings
 
-from analytics import market_regime, regimes
+from analytics import market_regime, model_files, regimes
 from analytics.models import RegimeModel
 from analytics.tasks import train_regime_model, train_regime_models
 from market_data.services import candles_import_csv
@@ -24,7 +26,7 @@ URL = "/api/v1/analytics/market-regime"
 @pytest.fixture
 def model_dir(settings, tmp_path):
     settings.TRENDY_MODEL_DIR = tmp_path / "models"
-    regimes._loaded.clear()
+    model_files._loaded.clear()
     return settings.TRENDY_MODEL_DIR
 
 
@@ -145,7 +147,7 @@ def test_one_trainer_per_market(stored):
 def test_a_tampered_file_is_refused(eth_v1, model_dir, alice_api):
     path = model_dir / eth_v1.path
     path.write_bytes(path.read_bytes() + b"x")
-    regimes._loaded.clear()
+    model_files._loaded.clear()
     response = alice_api.get(URL, {"symbol": "ETHUSDT", "timeframe": "1d"})
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "model_corrupt"
@@ -192,3 +194,59 @@ def test_the_answer_is_cached_per_version_and_candle(eth_v1, alice_api, django_a
 
 def test_settings_default_to_var_models():
     assert str(settings.TRENDY_MODEL_DIR).endswith("models")
+
+
+def test_the_report_command_reads_the_files_and_writes_markdown_and_json(tmp_path):
+    from django.core.management import call_command
+
+    out, figures = tmp_path / "report.md", tmp_path / "report.json"
+    call_command(
+        "regime_report", "ETH/USDT", "--timeframe", "1d", "--days", "1400", "--folds", "3",
+        "--csv-dir", str(OHLCV), "--out", str(out), "--json", str(figures), stdout=io.StringIO(), stderr=io.StringIO(),
+    )  # fmt: skip
+    text = out.read_text()
+    assert "## binance ETH/USDT 1d" in text and "naive baseline" in text and "Confusion matrix" in text
+    data = json.loads(figures.read_text())[0]
+    assert set(data["models"]) == {"random_forest", "gradient_boosting"} and set(data["forecast"]) == {"1", "3", "7"}
+    matrix = data["models"][data["best"]]["overall"]["confusion"]
+    assert sum(map(sum, matrix)) == data["models"][data["best"]]["overall"]["rows"]
+
+
+def test_the_train_command_and_the_admin_action(stored, admin_client, django_capture_on_commit_callbacks):
+    from django.core.management import call_command
+
+    stdout = io.StringIO()
+    call_command("train_regime", "binance:ETH/USDT:1d", "--no-walk-forward", stdout=stdout)
+    assert "version 1 live" in stdout.getvalue()
+    row = RegimeModel.objects.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            "/admin/analytics/regimemodel/", {"action": "retrain", "_selected_action": [row.id]}, follow=True
+        )
+    assert response.status_code == 200 and "1 market sent" in response.content.decode()
+    assert RegimeModel.objects.filter(symbol="ETH/USDT").count() == 2  # eager: trained at once
+
+
+def test_on_the_replay_clock_a_model_that_learnt_the_replayed_bars_does_not_answer(
+    eth_v1, alice_api, django_capture_on_commit_callbacks
+):
+    """Replaying 2024-06 with a model trained through 2024-12 would be reading the future: refused, and an older
+    version trained before the replay's time answers instead."""
+    from datetime import UTC, datetime
+
+    from trading import clock as trading_clock
+
+    with django_capture_on_commit_callbacks(execute=True):
+        trading_clock.replay_start(start=datetime(2024, 6, 1, tzinfo=UTC), timeframe="1d")
+    response = alice_api.get(URL, {"symbol": "ETHUSDT", "timeframe": "1d"})
+    assert response.status_code == 404 and "would know the future" in response.json()["error"]["message"]
+    older = regimes.regime_model_train(exchange="binance", symbol="ETH/USDT", timeframe="1d", walk_forward=False)
+    assert older.train_end < datetime(2024, 6, 1, tzinfo=UTC)  # trained on the candles the clock has closed
+    body = alice_api.get(URL, {"symbol": "ETHUSDT", "timeframe": "1d"}).json()
+    assert body["model"]["version"] == older.version and body["as_of"] == "2024-06-01T00:00:00Z"
+
+
+def test_market_lists_parse_symbols_with_a_colon():
+    assert regimes.parse_market("okx:BTC/USDT:USDT:1h") == ("okx", "BTC/USDT:USDT", "1h")
+    assert regimes.parse_market("Binance:ETHUSDT:1d") == ("binance", "ETH/USDT", "1d")
+    assert regimes.parse_market("nonsense") is None and regimes.parse_market("binance:BTC/USDT:7m") is None

@@ -154,3 +154,28 @@ def test_assets_default_to_the_stored_markets(settings):
     candles_import_csv(path=OHLCV / "binance_SOLUSDT_1d.csv.gz", exchange="binance", symbol="SOL/USDT", timeframe="1d")
     assert sentiments.sentiment_assets() == ["SOL"]
     assert sentiment.base_asset("SOL/USDT:USDT") == "SOL"
+
+
+def test_a_source_down_is_not_asked_again_and_all_down_is_unavailable(configured, settings):
+    configured.route("/r/Bitcoin/search.json", Reply(503, b"down"))
+    configured.route("/2/tweets/search/recent", Reply(503, b"down"))
+    for path in ("/coindesk/rss", "/cointelegraph/rss", "/desk/feed.atom"):
+        configured.route(path, Reply(503, b"down"))
+    settings.TRENDY_SENTIMENT_RETRIES = 0
+    rows = sentiments.sentiment_refresh(now=NOW)
+    assert [r.status for r in rows] == ["unavailable", "unavailable"]
+    assert rows[0].overall is None and rows[0].volume == 0
+    # asked for the first asset only
+    assert len(configured.hits("/r/Bitcoin/search.json")) == 1 and all(
+        s.query["q"] == sentiment_query("BTC", "reddit") for s in configured.hits("/r/Bitcoin/search.json")
+    )
+    assert {i["source"] for i in rows[1].payload["issues"]} == {"reddit", "x", "news"}
+    assert sentiments._baseline("BTC", NOW + timedelta(days=5)) is None  # unavailable days are no baseline
+
+
+def test_todays_snapshots_are_not_part_of_the_baseline(db):
+    for hours, volume in ((1, 500), (26, 10), (50, 20), (74, 30)):
+        SentimentSnapshot.objects.create(
+            asset="ETH", as_of=NOW - timedelta(hours=hours), window_seconds=86400, status="ok", volume=volume
+        )
+    assert sentiments._baseline("ETH", NOW) == 20.0  # 10, 20, 30: the 500 of an hour ago is today's

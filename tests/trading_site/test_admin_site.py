@@ -33,7 +33,7 @@ from django_celery_beat.models import (
 
 from accounts import services as account_services
 from accounts.models import ExchangeAccount
-from analytics.models import RegimeModel, SentimentSnapshot
+from analytics.models import ForecastModel, RegimeModel, SentimentSnapshot
 from market_data.models import Candle
 from marketplace import ledger
 from marketplace.models import Listing, ListingVersion, Payment, Payout, ProviderEvent, Review, Subscription
@@ -174,6 +174,11 @@ def populate(count: int, prefix: str, secrets: Secrets) -> None:
             validation_start=now - timedelta(days=100), rows=20_000, train_rows=17_000,
             validation={"random_forest": {"balanced_accuracy": 0.3}}, baseline={"balanced_accuracy": 0.28},
             path=f"regime/{tag}.joblib", sha256="0" * 64, training_seconds=12.5,
+        )  # fmt: skip
+        ForecastModel.objects.create(
+            exchange="binance", symbol=f"{prefix.upper()}{i}/USDT", version=1, live=True, code_version=f"code{i}",
+            source_timeframe="1d", first_day=now - timedelta(days=900), last_day=now, rows=800,
+            coverage={"7": {"coverage": 0.7}}, path=f"forecast/{tag}.joblib", sha256="0" * 64, training_seconds=3.5,
         )  # fmt: skip
         SentimentSnapshot.objects.create(
             asset=f"{prefix.upper()}{i}", as_of=now - timedelta(minutes=i), window_seconds=86400, status="ok",

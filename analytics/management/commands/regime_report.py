@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from analytics import regime
+from analytics import forecast, regime
 from analytics.errors import AnalysisError
 from analytics.regimes import BTC, code_version, market_dataset
 from market_data.csv_import import read_candle_csv
@@ -80,6 +80,24 @@ def markdown(reports: list[dict[str, Any]]) -> str:
         for name, row in zip(regime.REGIMES, rep["models"][best]["overall"]["confusion"], strict=True):
             lines.append(f"| {name} | " + " | ".join(f"{v:,}" for v in row) + " |")
         lines.append("")
+        if rep.get("forecast"):
+            lines.append(
+                "Price forecasts on daily candles (80 % intervals from quantile models), walk-forward: how often the "
+                "realised return fell inside, under and over the interval; the median forecast's median absolute "
+                "error against the forecast of no change; how often its direction was right."
+            )
+            lines.append("")
+            lines.append(
+                "| horizon | days tested | inside (nominal 80 %) | under | over | error: median / no change "
+                "| direction |"
+            )
+            lines.append("|---|---:|---:|---:|---:|---:|---:|")
+            for h, c in rep["forecast"].items():
+                lines.append(
+                    f"| {h} d | {c['rows']:,} | {_pct(c['coverage'])} | {_pct(c['below'])} | {_pct(c['above'])} | "
+                    f"{_pct(c['mae_median'])} / {_pct(c['mae_naive'])} | {_pct(c['direction'])} |"
+                )
+            lines.append("")
     return "\n".join(lines)
 
 
@@ -93,6 +111,7 @@ class Command(BaseCommand):
         parser.add_argument("--days", type=int, default=3 * 365, help="the newest days of candles (default 3 years)")
         parser.add_argument("--folds", type=int, default=5)
         parser.add_argument("--csv-dir", help="read binance_<PAIR>_<tf>.csv.gz files here instead of stored candles")
+        parser.add_argument("--no-forecasts", dest="forecasts", action="store_false", help="regimes only")
         parser.add_argument("--out", help="write the Markdown report to this file")
         parser.add_argument("--json", help="write the figures as JSON to this file")
 
@@ -135,6 +154,21 @@ class Command(BaseCommand):
             except regime.RegimeError as exc:
                 raise CommandError(f"{symbol}: {exc}") from None
             best = max(models, key=lambda k: models[k]["overall"]["balanced_accuracy"])
+            coverage = {}
+            if options["forecasts"]:
+                if options["csv_dir"]:
+                    days = _csv(Path(options["csv_dir"]), symbol, "1d", None)
+                    btc_days = None if symbol == BTC else _csv(Path(options["csv_dir"]), BTC, "1d", None)["close"]
+                else:
+                    from analytics.forecasts import _btc_daily, daily_candles
+
+                    days = daily_candles(options["exchange"], symbol)[0]
+                    btc_days = _btc_daily(options["exchange"], symbol)
+                try:
+                    found = forecast.walk_forward(forecast.dataset(days, btc_close=btc_days))
+                except forecast.ForecastError as exc:
+                    raise CommandError(f"{symbol}: {exc}") from None
+                coverage = {h: vars(c) for h, c in found.items()}
             reports.append(
                 {
                     "market": f"{options['exchange']} {symbol} {timeframe}",
@@ -146,6 +180,7 @@ class Command(BaseCommand):
                     "models": models,
                     "baseline": wf.baseline,
                     "best": best,
+                    "forecast": coverage,
                     "code_version": code_version(),
                     "seconds": round(time.perf_counter() - started, 1),
                 }

@@ -7,24 +7,31 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from analytics.errors import AnalysisError
-from analytics.regimes import regime_markets, regime_model_train
+from analytics.forecasts import forecast_model_train
+from analytics.regimes import parse_market, regime_markets, regime_model_train
 
 
 class Command(BaseCommand):
-    help = "Train a new version of regime models: the markets given (binance:BTC/USDT:1h …) or the nightly list."
+    help = (
+        "Train a new version of regime models (and of the markets' price forecasters): the markets given "
+        "(binance:BTC/USDT:1h …) or the nightly list."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("markets", nargs="*", help="exchange:symbol:timeframe, e.g. binance:BTC/USDT:1h")
         parser.add_argument("--days", type=int, help="days of candles (default TRENDY_REGIME_DAYS)")
         parser.add_argument("--no-walk-forward", action="store_true", help="skip the walk-forward report")
+        parser.add_argument(
+            "--no-forecasts", dest="forecasts", action="store_false", help="regime models only, not the forecasters"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         markets = []
         for item in options["markets"]:
-            parts = item.rsplit(":", 2)
-            if len(parts) != 3:
+            market = parse_market(item)
+            if market is None:
                 raise CommandError(f"{item!r}: write exchange:symbol:timeframe, e.g. binance:BTC/USDT:1h.")
-            markets.append(tuple(parts))
+            markets.append(market)
         markets = markets or regime_markets()
         if not markets:
             raise CommandError("No market to train: import candles or set TRENDY_REGIME_MARKETS.")
@@ -48,3 +55,17 @@ class Command(BaseCommand):
                 f"{validation:.3f}, baseline {row.baseline['balanced_accuracy']:.3f}, live version's "
                 f"{row.comparison.get('live')}) in {row.training_seconds:.1f} s"
             )
+        if options["forecasts"]:
+            for exchange, symbol in dict.fromkeys((exchange, symbol) for exchange, symbol, _tf in markets):
+                try:
+                    forecaster = forecast_model_train(exchange=exchange, symbol=symbol)
+                except AnalysisError as exc:
+                    raise CommandError(f"{exchange}:{symbol}: {exc.message}") from None
+                if forecaster is None:
+                    self.stdout.write(f"{exchange}:{symbol}: another worker is training its forecaster; skipped.")
+                    continue
+                week = forecaster.coverage["7"]["coverage"]
+                self.stdout.write(
+                    f"{exchange}:{symbol}: forecaster version {forecaster.version} (7-day 80 % interval covered "
+                    f"{week:.1%} walk-forward) in {forecaster.training_seconds:.1f} s"
+                )
