@@ -106,6 +106,8 @@ class Coverage:
     mae_naive: float  # median |y| (the forecast of no change)
     direction: float  # share of rows where the median forecast had the sign of the realised return
     blocks: list[float]  # coverage per block
+    tested: np.ndarray | None = None  # the tested rows (indices into the data) …
+    quantiles: np.ndarray | None = None  # … and their out-of-sample q10, q50, q90 (rows × 3)
 
 
 def walk_forward(data: Data, *, seed: int = 0, folds: int = FOLDS) -> dict[int, Coverage]:
@@ -121,6 +123,7 @@ def walk_forward(data: Data, *, seed: int = 0, folds: int = FOLDS) -> dict[int, 
             )
         edges = np.linspace(int(len(known) * FIRST_TRAIN_FRACTION), len(known), folds + 1).astype(int)
         inside, below, above, err, naive, blocks, sign = [], [], [], [], [], [], []
+        tested, predicted = [], []
         for k in range(folds):
             test = known[edges[k] : edges[k + 1]]
             if not len(test):
@@ -128,6 +131,8 @@ def walk_forward(data: Data, *, seed: int = 0, folds: int = FOLDS) -> dict[int, 
             start = data.pos[test[0]]
             train = known[data.pos[known] + h < start]  # purged: the target ends before the block
             q = _predict(_fit(x_all[train], y_all[train], seed), x_all[test])
+            tested.append(test)
+            predicted.append(q)
             y = y_all[test]
             hit = (y >= q[:, 0]) & (y <= q[:, 2])
             inside.append(hit)
@@ -149,6 +154,8 @@ def walk_forward(data: Data, *, seed: int = 0, folds: int = FOLDS) -> dict[int, 
             mae_naive=float(np.median(np.concatenate(naive))),
             direction=float(np.concatenate(sign).mean()),
             blocks=blocks,
+            tested=np.concatenate(tested),
+            quantiles=np.concatenate(predicted),
         )
     return out
 

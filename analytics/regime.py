@@ -234,6 +234,9 @@ class WalkForward:
     baseline: dict[str, Any]
     label_shares: dict[str, float]
     seconds: float
+    # every tested row (indices into the dataset) and its out-of-sample probabilities (rows × 4, REGIMES order)
+    tested: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.int64))
+    probabilities: np.ndarray = field(default_factory=lambda: np.empty((0, len(REGIMES))))
 
 
 def walk_forward(data: Dataset, *, kind: str, folds: int = 5, seed: int = 0) -> WalkForward:
@@ -253,6 +256,8 @@ def walk_forward(data: Dataset, *, kind: str, folds: int = 5, seed: int = 0) -> 
     pred_all: list[np.ndarray] = []
     base_true: list[np.ndarray] = []
     base_pred: list[np.ndarray] = []
+    tested: list[np.ndarray] = []
+    probs: list[np.ndarray] = []
     for k in range(folds):
         test = labelled[edges[k] : edges[k + 1]]
         if not len(test):
@@ -262,6 +267,8 @@ def walk_forward(data: Dataset, *, kind: str, folds: int = 5, seed: int = 0) -> 
         model = fit(kind, data, train, seed=seed)
         y = y_all[test].astype(int)
         pred = predict_codes(model, data.features.to_numpy()[test])
+        tested.append(test)
+        probs.append(probabilities(model, data.features.to_numpy()[test]))
         kept, naive = _baseline(data, test)
         blocks.append(
             Block(
@@ -285,6 +292,8 @@ def walk_forward(data: Dataset, *, kind: str, folds: int = 5, seed: int = 0) -> 
         baseline=metrics(np.concatenate(base_true), np.concatenate(base_pred)),
         label_shares=shares,
         seconds=time.perf_counter() - started,
+        tested=np.concatenate(tested),
+        probabilities=np.concatenate(probs),
     )
 
 

@@ -168,7 +168,9 @@ class Command(BaseCommand):
                     found = forecast.walk_forward(forecast.dataset(days, btc_close=btc_days))
                 except forecast.ForecastError as exc:
                     raise CommandError(f"{symbol}: {exc}") from None
-                coverage = {h: vars(c) for h, c in found.items()}
+                coverage = {
+                    h: {k: v for k, v in vars(c).items() if k not in ("tested", "quantiles")} for h, c in found.items()
+                }
             reports.append(
                 {
                     "market": f"{options['exchange']} {symbol} {timeframe}",
