@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from analytics import regimes
-from analytics.models import ForecastModel, RegimeModel, SentimentSnapshot
+from analytics.models import ForecastModel, RegimeModel, SentimentSnapshot, SignalModel, SignalRecord
 from trading_site.admin_filters import ReadOnlyAdmin
 
 
@@ -68,3 +68,40 @@ class ForecastModelAdmin(ReadOnlyAdmin):
     @admin.display(description=_("7-day interval coverage"))
     def week_coverage(self, row: ForecastModel) -> str:
         return f"{(row.coverage.get('7') or {}).get('coverage', 0):.1%}"
+
+
+@admin.register(SignalModel)
+class SignalModelAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "exchange",
+        "symbol",
+        "timeframe",
+        "version",
+        "live",
+        "signal_score",
+        "votes_score",
+        "last_bar",
+    ]
+    list_filter = ["live", "exchange", "timeframe"]
+    search_fields = ["symbol"]
+    date_hierarchy = "created_at"
+    readonly_fields = [f.name for f in SignalModel._meta.fields]
+
+    @admin.display(description=_("walk-forward balanced accuracy"))
+    def signal_score(self, row: SignalModel) -> str:
+        return f"{(row.evaluation.get('model') or {}).get('balanced_accuracy', 0):.3f}"
+
+    @admin.display(description=_("the strategies' vote"))
+    def votes_score(self, row: SignalModel) -> str:
+        return f"{(row.evaluation.get('votes') or {}).get('balanced_accuracy', 0):.3f}"
+
+
+@admin.register(SignalRecord)
+class SignalRecordAdmin(ReadOnlyAdmin):
+    list_display = ["id", "exchange", "symbol", "timeframe", "bar_close", "signal", "confidence", "price"]
+    list_filter = ["signal", "exchange", "timeframe"]
+    search_fields = ["symbol"]
+    date_hierarchy = "bar_close"
+    list_select_related = ["model"]
+    readonly_fields = [f.name for f in SignalRecord._meta.fields]

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import RiskProfile
-from analytics import allocation, analysis, forecasts, market_regime, sentiments
+from analytics import allocation, analysis, forecasts, market_regime, sentiments, signals
 from analytics.errors import AnalysisError
 from analytics.serializers import (
     AllocationApplySerializer,
@@ -194,5 +194,22 @@ class PredictApi(APIView):
                     strategy=v["strategy"],
                 )
             )
+        except AnalysisError as exc:
+            raise _answer(exc) from None
+
+
+class SignalApi(APIView):
+    """The market's AI signal on its last closed bar (the mobile app's trading signal): buy, hold or sell, how sure,
+    why, and its track record."""
+
+    throttle_scope = "analytics"
+
+    @extend_schema(
+        parameters=[MarketQuerySerializer], responses={200: OpenApiTypes.OBJECT, 400: ERROR, 404: ERROR, 503: ERROR}
+    )
+    def get(self, request: Request) -> Response:
+        market = _market(request)
+        try:
+            return Response(signals.market_signal(**market))
         except AnalysisError as exc:
             raise _answer(exc) from None

@@ -12,4 +12,5 @@ urlpatterns = [
     path("analytics/market-regime", api.MarketRegimeApi.as_view(), name="api-analytics-market-regime"),
     path("analytics/sentiment", api.SentimentApi.as_view(), name="api-analytics-sentiment"),
     path("analytics/predict", api.PredictApi.as_view(), name="api-analytics-predict"),
+    path("analytics/signal", api.SignalApi.as_view(), name="api-analytics-signal"),
 ]

@@ -122,3 +122,74 @@ class ForecastModel(models.Model):
 
     def __str__(self) -> str:
         return f"{self.exchange} {self.symbol} v{self.version}"
+
+
+class SignalModel(models.Model):
+    """One trained version of a market's AI signal (analytics/signal.py): the logistic model's file, its learnt
+    weights, and its walk-forward track record beside the strategies' majority vote and always-hold."""
+
+    exchange = models.CharField(_("exchange"), max_length=32)
+    symbol = models.CharField(_("symbol"), max_length=32)
+    timeframe = models.CharField(_("timeframe"), max_length=8)
+    version = models.PositiveIntegerField(_("version"))
+    live = models.BooleanField(_("answers"), default=True)
+    code_version = models.CharField(_("code version"), max_length=64)
+    inputs = models.JSONField(_("inputs"), default=list)
+    horizon = models.PositiveIntegerField(_("horizon (bars)"))
+    rows = models.PositiveIntegerField(_("bars learnt from"))
+    first_bar = models.DateTimeField(_("first bar"))
+    last_bar = models.DateTimeField(_("last bar"))
+    evaluation = models.JSONField(_("walk-forward track record"), default=dict)
+    coefficients = models.JSONField(_("weights"), default=dict)
+    track = models.JSONField(_("tested signals"), default=list)  # [time, signal, confidence, forward return], sampled
+    path = models.CharField(_("file"), max_length=255)
+    sha256 = models.CharField(max_length=64)
+    training_seconds = models.FloatField(_("training time (s)"))
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("signal model")
+        verbose_name_plural = _("signal models")
+        ordering = ["exchange", "symbol", "timeframe", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["exchange", "symbol", "timeframe", "version"], name="analytics_signal_model_version"
+            ),
+            models.UniqueConstraint(
+                fields=["exchange", "symbol", "timeframe"],
+                condition=Q(live=True),
+                name="analytics_signal_model_one_live",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.exchange} {self.symbol} {self.timeframe} v{self.version}"
+
+
+class SignalRecord(models.Model):
+    """A signal as it was given, on a market's closed bar (the hourly beat records them), kept to compare with what
+    happened: the live track record."""
+
+    exchange = models.CharField(_("exchange"), max_length=32)
+    symbol = models.CharField(_("symbol"), max_length=32)
+    timeframe = models.CharField(_("timeframe"), max_length=8)
+    bar_close = models.DateTimeField(_("bar close"))
+    signal = models.CharField(_("signal"), max_length=8)  # buy / hold / sell
+    confidence = models.FloatField(_("confidence"))
+    price = models.DecimalField(_("price"), max_digits=24, decimal_places=10)
+    horizon = models.PositiveIntegerField(_("horizon (bars)"))
+    model = models.ForeignKey(SignalModel, on_delete=models.SET_NULL, null=True, related_name="records")
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("signal given")
+        verbose_name_plural = _("signals given")
+        ordering = ["exchange", "symbol", "timeframe", "-bar_close"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["exchange", "symbol", "timeframe", "bar_close"], name="analytics_signal_record_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.timeframe} {self.bar_close:%Y-%m-%d %H:%M} {self.signal}"

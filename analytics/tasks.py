@@ -16,6 +16,8 @@ def train_regime_models() -> int:
         train_regime_model.delay(exchange=exchange, symbol=symbol, timeframe=timeframe)
     for exchange, symbol in dict.fromkeys((exchange, symbol) for exchange, symbol, _ in markets):
         train_forecast_model.delay(exchange=exchange, symbol=symbol)
+    for exchange, symbol, timeframe in markets:
+        train_signal_model.delay(exchange=exchange, symbol=symbol, timeframe=timeframe)
     return len(markets)
 
 
@@ -63,6 +65,37 @@ def train_forecast_model(*, exchange: str, symbol: str) -> dict[str, Any]:
     if row is None:
         return {"market": f"{exchange}:{symbol}", "skipped": "locked"}
     return {"market": f"{exchange}:{symbol}", "version": row.version, "seconds": row.training_seconds}
+
+
+@shared_task(
+    name="analytics.train_signal_model",
+    acks_late=True,
+    time_limit=1800,
+    soft_time_limit=1740,
+    autoretry_for=(OSError,),
+    retry_backoff=60,
+    max_retries=3,
+)
+def train_signal_model(*, exchange: str, symbol: str, timeframe: str) -> dict[str, Any]:
+    """Evaluate and train one market's AI signal (skipped when another worker holds its lock)."""
+    from analytics.errors import AnalysisError
+    from analytics.signals import signal_model_train
+
+    try:
+        row = signal_model_train(exchange=exchange, symbol=symbol, timeframe=timeframe)
+    except AnalysisError as exc:
+        return {"market": f"{exchange}:{symbol}:{timeframe}", "refused": exc.code, "message": exc.message}
+    if row is None:
+        return {"market": f"{exchange}:{symbol}:{timeframe}", "skipped": "locked"}
+    return {"market": f"{exchange}:{symbol}:{timeframe}", "version": row.version, "seconds": row.training_seconds}
+
+
+@shared_task(name="analytics.record_signals", time_limit=600, soft_time_limit=540)
+def record_signals() -> int:
+    """Record each market's signal on its last closed bar (the live track record)."""
+    from analytics.signals import signals_record
+
+    return signals_record()
 
 
 @shared_task(name="analytics.refresh_sentiment", time_limit=900, soft_time_limit=840)

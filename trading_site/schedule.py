@@ -46,6 +46,8 @@ SCHEDULE: list[Entry] = [
     Entry("expire subscriptions", "marketplace.expire_subscriptions", "*/5 * * * *", expires_seconds=240),
     # Retrain the markets' regime models every night (a task per market on the analytics queue).
     Entry("retrain regime models", "analytics.train_regime_models", "30 2 * * *", expires_seconds=3600),
+    # Record each market's AI signal on the hour's closed bar (the live track record), two minutes past the hour.
+    Entry("record signals", "analytics.record_signals", "2 * * * *", expires_seconds=1800),
     # Read the sentiment sources (when configured) and store a snapshot per asset; every 15 minutes.
     Entry("refresh sentiment", "analytics.refresh_sentiment", "7-59/15 * * * *", expires_seconds=600),
     # Delete expired API tokens once a day.

@@ -349,6 +349,8 @@ CELERY_TASK_ROUTES = {
     "analytics.train_regime_models": {"queue": "analytics"},
     "analytics.train_regime_model": {"queue": "analytics"},
     "analytics.train_forecast_model": {"queue": "analytics"},
+    "analytics.train_signal_model": {"queue": "analytics"},
+    "analytics.record_signals": {"queue": "analytics"},
     "analytics.refresh_sentiment": {"queue": "analytics"},
 }
 # One tick: the paper accounts in this many shards (a task each; more shards than workers balance them), a

@@ -33,7 +33,7 @@ from django_celery_beat.models import (
 
 from accounts import services as account_services
 from accounts.models import ExchangeAccount
-from analytics.models import ForecastModel, RegimeModel, SentimentSnapshot
+from analytics.models import ForecastModel, RegimeModel, SentimentSnapshot, SignalModel, SignalRecord
 from market_data.models import Candle
 from marketplace import ledger
 from marketplace.models import Listing, ListingVersion, Payment, Payout, ProviderEvent, Review, Subscription
@@ -179,6 +179,16 @@ def populate(count: int, prefix: str, secrets: Secrets) -> None:
             exchange="binance", symbol=f"{prefix.upper()}{i}/USDT", version=1, live=True, code_version=f"code{i}",
             source_timeframe="1d", first_day=now - timedelta(days=900), last_day=now, rows=800,
             coverage={"7": {"coverage": 0.7}}, path=f"forecast/{tag}.joblib", sha256="0" * 64, training_seconds=3.5,
+        )  # fmt: skip
+        signal_model = SignalModel.objects.create(
+            exchange="binance", symbol=f"{prefix.upper()}{i}/USDT", timeframe="1h", version=1, live=True,
+            code_version=f"code{i}", inputs=["votes_net"], horizon=24, rows=9000, first_bar=now - timedelta(days=600),
+            last_bar=now, evaluation={"model": {"balanced_accuracy": 0.34}, "votes": {"balanced_accuracy": 0.32}},
+            path=f"signal/{tag}.joblib", sha256="0" * 64, training_seconds=40.0,
+        )  # fmt: skip
+        SignalRecord.objects.create(
+            exchange="binance", symbol=f"{prefix.upper()}{i}/USDT", timeframe="1h", bar_close=now - timedelta(hours=i),
+            signal=("buy", "hold", "sell")[i % 3], confidence=0.5, price=D(100 + i), horizon=24, model=signal_model,
         )  # fmt: skip
         SentimentSnapshot.objects.create(
             asset=f"{prefix.upper()}{i}", as_of=now - timedelta(minutes=i), window_seconds=86400, status="ok",

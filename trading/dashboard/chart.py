@@ -3,8 +3,9 @@ up to the market clock, the trader's fills as markers, and each strategy's verdi
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,6 +22,8 @@ from strategies.labels import strategy_name
 from trading import clock, labels
 from trading.bots import engine
 from trading.models import Bot, Trade
+
+logger = logging.getLogger(__name__)
 
 CHART_BARS = 300
 
@@ -209,9 +212,38 @@ class Analysis:
     extra_panels: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
 
 
+# Panels other apps add under the vote (the analytics app adds its AI signal): each provider gets the market and
+# returns (title, template, context) or None. Registered in an AppConfig.ready(), so trading imports none of them.
+PanelProvider = Callable[[MarketChoice], "tuple[str, str, dict[str, Any]] | None"]
+_panel_providers: list[PanelProvider] = []
+
+
+def panel_register(provider: PanelProvider) -> None:
+    if provider not in _panel_providers:
+        _panel_providers.append(provider)
+
+
+def _panels(choice: MarketChoice) -> list[tuple[str, str, dict[str, Any]]]:
+    found = []
+    for provider in _panel_providers:
+        try:
+            panel = provider(choice)
+        except Exception:  # a panel never takes the dashboard down; the provider logs its own failure
+            logger.exception("dashboard panel %r failed", provider)
+            continue
+        if panel is not None:
+            found.append(panel)
+    return found
+
+
 def analysis(*, choice: MarketChoice) -> Analysis:
-    """Each built-in strategy (default parameters) on the market's last closed candle, and their vote.
-    Cached until the next candle closes."""
+    """Each built-in strategy (default parameters) on the market's last closed candle, and their vote (cached
+    until the next candle closes), with the panels other apps add."""
+    result = _vote(choice)
+    return replace(result, extra_panels=_panels(choice)) if _panel_providers else result
+
+
+def _vote(choice: MarketChoice) -> Analysis:
     candles = _candles(choice, max(s.lookback(s.defaults()) for s in REGISTRY.values()))
     if not len(candles):
         return Analysis(None)
