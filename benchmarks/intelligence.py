@@ -18,6 +18,9 @@ What is measured
 - Forecasts (pure core, one core): the walk-forward coverage run and the training of the 9 quantile models on
   ETH/USDT's days; the probability of profit of a 72-hour long (3 % stop, 6 % target) on 10,000 paths of 1h bars.
 - Sentiment (pure core): ``sentiment.snapshot`` of 500 posts (scores, per-source, trend, topics).
+- The signal (``--api``): ``signal_model_train`` on ETH/USDT 1h (the regime's and the forecaster's walk-forwards for
+  out-of-sample inputs, the strategies' stances, the logistic walk-forward and refit) and
+  ``GET /api/v1/analytics/signal``, uncached and cached.
 - ``--api`` (with ``DATABASE_URL``): ``manage``'s service end to end — ``regime_model_train`` on the stored 1h
   candles of BTC/USDT (3 years: features, both models, walk-forward, the six strategies' backtests for the
   evidence, the file and the row), timed once per market for the five stored 1h markets; then
@@ -111,8 +114,8 @@ def api_timings(repeat: int, days: int, coins: tuple[str, ...]) -> None:
     from rest_framework.test import APIClient
 
     from accounts.models import User
-    from analytics import forecasts, regimes
-    from analytics.models import ForecastModel, RegimeModel
+    from analytics import forecasts, regimes, signals
+    from analytics.models import ForecastModel, RegimeModel, SignalModel
     from market_data.models import Candle
     from market_data.services import candles_import_csv
 
@@ -123,6 +126,7 @@ def api_timings(repeat: int, days: int, coins: tuple[str, ...]) -> None:
     settings.TRENDY_MODEL_DIR = Path(tempfile.mkdtemp(prefix="trendy-models-"))
     RegimeModel.objects.filter(exchange="binance", timeframe="1h").delete()
     ForecastModel.objects.filter(exchange="binance").delete()
+    SignalModel.objects.filter(exchange="binance").delete()
     email = "bench-intelligence@bench.invalid"
     User.objects.filter(email=email).delete()
     user = User.objects.create_user(email=email, password=None)
@@ -165,10 +169,33 @@ def api_timings(repeat: int, days: int, coins: tuple[str, ...]) -> None:
 
         report("POST /api/v1/analytics/predict (forecast + 10,000 paths + win rate by regime)",
                timed(predict, max(5, repeat // 3)), "s")  # fmt: skip
+        start = time.perf_counter()
+        row = signals.signal_model_train(exchange="binance", symbol="ETH/USDT", timeframe="1h", days=days)
+        report("signal_model_train ETH/USDT 1h (regime and forecast walk-forwards, stances, logistic walk-forward)",
+               time.perf_counter() - start, "s")  # fmt: skip
+        record = row.evaluation
+        print(
+            f"signal walk-forward: balanced accuracy {record['model']['balanced_accuracy']:.3f} (the vote "
+            f"{record['votes']['balanced_accuracy']:.3f}, hold {record['hold']['balanced_accuracy']:.3f}); following "
+            f"{record['model']['follow_return']:+.1%}, buy and hold {record['model']['buy_and_hold_return']:+.1%}"
+        )
+
+        def ask_signal(clear: bool) -> None:
+            if clear:
+                cache.clear()
+            response = client.get("/api/v1/analytics/signal", {"symbol": "ETHUSDT", "timeframe": "1h"})
+            assert response.status_code == 200, response.content
+
+        report("GET /api/v1/analytics/signal (nothing cached: stances, regime, forecast, decision, track record)",
+               timed(lambda: ask_signal(True), max(5, repeat // 3)), "s")  # fmt: skip
+        report(
+            "GET /api/v1/analytics/signal (cached until the next candle)", timed(lambda: ask_signal(False), repeat), "s"
+        )
     finally:
         User.objects.filter(email=email).delete()
         RegimeModel.objects.filter(exchange="binance", timeframe="1h").delete()
         ForecastModel.objects.filter(exchange="binance").delete()
+        SignalModel.objects.filter(exchange="binance").delete()
 
 
 def main() -> int:

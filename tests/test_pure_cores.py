@@ -30,6 +30,7 @@ PURE = [
     "analytics.features",
     "analytics.regime",
     "analytics.forecast",
+    "analytics.signal",
     "analytics.sentiment",
     "analytics.sources",
 ]
