@@ -186,10 +186,35 @@ class PortfolioResultSerializer(serializers.Serializer):
     notes = serializers.ListField(child=serializers.CharField())
 
 
+class SymbolField(serializers.CharField):
+    """A market symbol as BTCUSDT or BTC/USDT, normalised to BTC/USDT; an unknown shape is a 400 on the field."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=32, **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        try:
+            return normalize_symbol(super().to_internal_value(data))
+        except InvalidMarket as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+
+def _price() -> serializers.DecimalField:
+    """An optional price above 0."""
+    return serializers.DecimalField(
+        max_digits=24,
+        decimal_places=10,
+        min_value=Decimal("0.0000000001"),
+        required=False,
+        allow_null=True,
+        default=None,
+    )
+
+
 class MarketQuerySerializer(serializers.Serializer):
     """A market by symbol (BTCUSDT or BTC/USDT), on a timeframe and an exchange's stored candles."""
 
-    symbol = serializers.CharField(max_length=32)
+    symbol = SymbolField()
     timeframe = serializers.ChoiceField(choices=list(TIMEFRAME_MS), default="1h")
     exchange = serializers.CharField(
         max_length=32,
@@ -198,54 +223,21 @@ class MarketQuerySerializer(serializers.Serializer):
         help_text=gettext_lazy("Whose stored candles: binance, okx … (default: the paper exchange's data source)."),
     )
 
-    def validate_symbol(self, value: str) -> str:
-        try:
-            return normalize_symbol(value)
-        except InvalidMarket as exc:
-            raise serializers.ValidationError(str(exc)) from None
-
 
 class SymbolQuerySerializer(serializers.Serializer):
-    symbol = serializers.CharField(max_length=32)
-
-    def validate_symbol(self, value: str) -> str:
-        try:
-            return normalize_symbol(value)
-        except InvalidMarket as exc:
-            raise serializers.ValidationError(str(exc)) from None
+    symbol = SymbolField()
 
 
 class PredictSerializer(serializers.Serializer):
     """A trade to predict: a market, a side, an entry (default: the last close), a stop-loss and a take-profit as
     prices or as percentages of the entry, a horizon, the position's size in money, and optionally a strategy."""
 
-    symbol = serializers.CharField(max_length=32)
+    symbol = SymbolField()
     exchange = serializers.CharField(max_length=32, required=False, default="")
     side = serializers.ChoiceField(choices=["long", "short", "buy", "sell"], default="long")
-    entry_price = serializers.DecimalField(
-        max_digits=24,
-        decimal_places=10,
-        min_value=Decimal("0.0000000001"),
-        required=False,
-        allow_null=True,
-        default=None,
-    )
-    stop_loss = serializers.DecimalField(
-        max_digits=24,
-        decimal_places=10,
-        min_value=Decimal("0.0000000001"),
-        required=False,
-        allow_null=True,
-        default=None,
-    )
-    take_profit = serializers.DecimalField(
-        max_digits=24,
-        decimal_places=10,
-        min_value=Decimal("0.0000000001"),
-        required=False,
-        allow_null=True,
-        default=None,
-    )
+    entry_price = _price()
+    stop_loss = _price()
+    take_profit = _price()
     stop_loss_pct = _percent(
         min_value=Decimal("0.01"), max_value=Decimal("99"), required=False, allow_null=True, default=None
     )
@@ -257,12 +249,6 @@ class PredictSerializer(serializers.Serializer):
         max_digits=20, decimal_places=2, min_value=Decimal("0.01"), default=Decimal("1000")
     )
     strategy = serializers.ChoiceField(choices=sorted(REGISTRY), required=False, allow_null=True, default=None)
-
-    def validate_symbol(self, value: str) -> str:
-        try:
-            return normalize_symbol(value)
-        except InvalidMarket as exc:
-            raise serializers.ValidationError(str(exc)) from None
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs["side"] = {"buy": "long", "sell": "short"}.get(attrs["side"], attrs["side"])

@@ -1,8 +1,24 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from celery import shared_task
+
+
+def _trained(market: str, train: Callable[[], Any], *, status: bool = False) -> dict[str, Any]:
+    """Run one training service and say what came of it: a refusal (too little data, an unknown market: nothing to
+    retry), skipped (another worker holds the market's lock), or the new version."""
+    from analytics.errors import AnalysisError
+
+    try:
+        row = train()
+    except AnalysisError as exc:
+        return {"market": market, "refused": exc.code, "message": exc.message}
+    if row is None:
+        return {"market": market, "skipped": "locked"}
+    done = {"market": market, "version": row.version, "seconds": row.training_seconds}
+    return {**done, "status": row.status} if status else done
 
 
 @shared_task(name="analytics.train_regime_models", time_limit=600, soft_time_limit=540)
@@ -32,16 +48,13 @@ def train_regime_models() -> int:
 )
 def train_regime_model(*, exchange: str, symbol: str, timeframe: str) -> dict[str, Any]:
     """Train one market's regime model (skipped when another worker holds its lock)."""
-    from analytics.errors import AnalysisError
     from analytics.regimes import regime_model_train
 
-    try:
-        row = regime_model_train(exchange=exchange, symbol=symbol, timeframe=timeframe)
-    except AnalysisError as exc:  # too little data, an unknown market: nothing to retry
-        return {"market": f"{exchange}:{symbol}:{timeframe}", "refused": exc.code, "message": exc.message}
-    if row is None:
-        return {"market": f"{exchange}:{symbol}:{timeframe}", "skipped": "locked"}
-    return {"market": row.market, "version": row.version, "status": row.status, "seconds": row.training_seconds}
+    return _trained(
+        f"{exchange}:{symbol}:{timeframe}",
+        lambda: regime_model_train(exchange=exchange, symbol=symbol, timeframe=timeframe),
+        status=True,
+    )
 
 
 @shared_task(
@@ -55,16 +68,9 @@ def train_regime_model(*, exchange: str, symbol: str, timeframe: str) -> dict[st
 )
 def train_forecast_model(*, exchange: str, symbol: str) -> dict[str, Any]:
     """Measure and train one market's price forecaster (skipped when another worker holds its lock)."""
-    from analytics.errors import AnalysisError
     from analytics.forecasts import forecast_model_train
 
-    try:
-        row = forecast_model_train(exchange=exchange, symbol=symbol)
-    except AnalysisError as exc:
-        return {"market": f"{exchange}:{symbol}", "refused": exc.code, "message": exc.message}
-    if row is None:
-        return {"market": f"{exchange}:{symbol}", "skipped": "locked"}
-    return {"market": f"{exchange}:{symbol}", "version": row.version, "seconds": row.training_seconds}
+    return _trained(f"{exchange}:{symbol}", lambda: forecast_model_train(exchange=exchange, symbol=symbol))
 
 
 @shared_task(
@@ -78,16 +84,12 @@ def train_forecast_model(*, exchange: str, symbol: str) -> dict[str, Any]:
 )
 def train_signal_model(*, exchange: str, symbol: str, timeframe: str) -> dict[str, Any]:
     """Evaluate and train one market's AI signal (skipped when another worker holds its lock)."""
-    from analytics.errors import AnalysisError
     from analytics.signals import signal_model_train
 
-    try:
-        row = signal_model_train(exchange=exchange, symbol=symbol, timeframe=timeframe)
-    except AnalysisError as exc:
-        return {"market": f"{exchange}:{symbol}:{timeframe}", "refused": exc.code, "message": exc.message}
-    if row is None:
-        return {"market": f"{exchange}:{symbol}:{timeframe}", "skipped": "locked"}
-    return {"market": f"{exchange}:{symbol}:{timeframe}", "version": row.version, "seconds": row.training_seconds}
+    return _trained(
+        f"{exchange}:{symbol}:{timeframe}",
+        lambda: signal_model_train(exchange=exchange, symbol=symbol, timeframe=timeframe),
+    )
 
 
 @shared_task(name="analytics.record_signals", time_limit=600, soft_time_limit=540)
