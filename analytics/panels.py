@@ -18,14 +18,15 @@ def signal_panel(choice: Any) -> tuple[str, str, dict[str, Any]]:
     from analytics.signals import market_signal, signal_label
 
     template = "analytics/partials/signal_panel.html"
+    where = {"symbol": choice.symbol.replace("/", ""), "timeframe": choice.timeframe}
     if not SignalModel.objects.filter(
         exchange=choice.exchange, symbol=choice.symbol, timeframe=choice.timeframe
     ).exists():
-        return _("AI signal"), template, {"missing": True}
+        return _("AI signal"), template, {"missing": True, "where": where}
     try:
         answer = market_signal(exchange=choice.exchange, symbol=choice.symbol, timeframe=choice.timeframe)
     except AnalysisError as exc:
-        return _("AI signal"), template, {"unavailable": exc.message}
+        return _("AI signal"), template, {"unavailable": exc.message, "where": where}
     model = answer["track_record"]["walk_forward"]["model"]
     votes = answer["track_record"]["walk_forward"]["votes"]
     return (
@@ -40,5 +41,6 @@ def signal_panel(choice: Any) -> tuple[str, str, dict[str, Any]]:
             "follow_pct": round(100 * model["follow_return"], 1),
             "hold_pct": round(100 * model["buy_and_hold_return"], 1),
             "days": model["days"],
+            "where": where,
         },
     )

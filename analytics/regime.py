@@ -375,3 +375,22 @@ def by_regime(entry_pos: np.ndarray, returns: np.ndarray, label: pd.Series) -> d
             "mean_return": float(np.mean(chosen)) if len(chosen) else 0.0,
         }
     return out
+
+
+def runs(times: pd.DatetimeIndex, codes: np.ndarray, *, step: pd.Timedelta) -> list[list[str]]:
+    """Consecutive bars of one regime as ``[first bar's open, last bar's close, regime]`` (ISO times): what a timeline
+    draws. A missing bar or an undefined code (NaN) ends a run, so a gap in the candles is left blank."""
+    out: list[list[str]] = []
+    start = last = None
+    current = -1
+    for t, code in zip(times, codes, strict=True):
+        same = not np.isnan(code) and int(code) == current and last is not None and t - last == step
+        if same:
+            last = t
+            continue
+        if current >= 0 and start is not None and last is not None:
+            out.append([start.isoformat(), (last + step).isoformat(), REGIMES[current]])
+        current, start, last = (-1, None, None) if np.isnan(code) else (int(code), t, t)
+    if current >= 0 and start is not None and last is not None:
+        out.append([start.isoformat(), (last + step).isoformat(), REGIMES[current]])
+    return out

@@ -51,6 +51,7 @@ logger = logging.getLogger(__name__)
 BTC = "BTC/USDT"
 KEEP_FILES = 3  # newest versions whose files are kept besides the live one
 MIN_EVIDENCE_TRADES = 5
+TIMELINE_DAYS = 120  # of the walk-forward's out-of-sample readings kept for the page's timeline
 
 
 def code_version() -> str:
@@ -288,7 +289,7 @@ def regime_model_train(
                 validation=trained.validation,
                 baseline=trained.baseline,
                 comparison=comparison,
-                walk_forward=_walk_forward_payload(report, index, data) if report else {},
+                walk_forward=_walk_forward_payload(report, index, data, timeframe) if report else {},
                 importances=trained.importances,
                 evidence=evidence,
                 path=relative,
@@ -309,9 +310,18 @@ def regime_model_train(
         return row
 
 
-def _walk_forward_payload(report: regime.WalkForward, index: pd.DatetimeIndex, data: regime.Dataset) -> dict[str, Any]:
+def _walk_forward_payload(
+    report: regime.WalkForward, index: pd.DatetimeIndex, data: regime.Dataset, timeframe: str
+) -> dict[str, Any]:
     by_pos = pd.Series(index, index=data.pos)
+    times = data.features.index[report.tested]
+    recent = times >= times[-1] - pd.Timedelta(days=TIMELINE_DAYS)
+    predicted = np.argmax(report.probabilities, axis=1).astype(np.float64)
     return {
+        # the out-of-sample reading of the last TIMELINE_DAYS tested: the page's regime timeline
+        "timeline": regime.runs(
+            times[recent], predicted[recent], step=pd.Timedelta(milliseconds=TIMEFRAME_MS[timeframe])
+        ),
         "kind": report.kind,
         "overall": report.overall,
         "baseline": report.baseline,

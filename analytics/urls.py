@@ -8,4 +8,5 @@ urlpatterns = [
     path("", views.portfolio_page, name="portfolio"),
     path("bots/", views.bots_page, name="bots"),
     path("bots/apply", views.bots_apply, name="bots-apply"),
+    path("market/", views.market_page, name="market"),
 ]

@@ -1,5 +1,6 @@
-"""The analytics pages: the portfolio (optimal weights, the frontier, Monte Carlo risk, Kelly) and the capital
-across the user's bots (the suggested split and applying it). They read the same inputs as the API, through the
+"""The analytics pages: the portfolio (optimal weights, the frontier, Monte Carlo risk, Kelly), the capital
+across the user's bots (the suggested split and applying it), and a market's intelligence (signal, regime, forecast,
+sentiment: ``analytics/intelligence.py``). They read the same inputs as the API, through the
 same serializers, and draw the same answers."""
 
 from __future__ import annotations
@@ -19,13 +20,20 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import ExchangeAccount, RiskProfile
-from analytics import allocation, analysis, charts, data, montecarlo, portfolio
+from analytics import allocation, analysis, charts, data, intelligence, montecarlo, portfolio
 from analytics.errors import AnalysisError
-from analytics.serializers import TIMEFRAMES, AllocationSerializer, KellySerializer, PortfolioOptimizeSerializer
+from analytics.serializers import (
+    TIMEFRAMES,
+    AllocationSerializer,
+    KellySerializer,
+    MarketQuerySerializer,
+    PortfolioOptimizeSerializer,
+)
 from market_data.selectors import series_list
 from strategies.labels import strategy_name
 from strategies.models import BacktestRun
 from trading.bots.services import bot_sizes_set
+from trading.clock import data_exchange
 from trading.models import Bot
 
 DEFAULT_MARKETS = 5
@@ -267,3 +275,33 @@ def bots_apply(request: HttpRequest) -> HttpResponse:
         )
     back = request.POST.get("back", "")
     return redirect(back if back.startswith("/analytics/") else reverse("analytics:bots"))
+
+
+@login_required
+@require_GET
+def market_page(request: HttpRequest) -> HttpResponse:
+    """One market's intelligence: signal, regime, forecast, sentiment (``?symbol=BTCUSDT&timeframe=1h``)."""
+    exchange = data_exchange("paper")
+    choices = intelligence.markets(exchange)
+    context: dict[str, Any] = {"exchange": exchange, "choices": choices, "timeframes": intelligence.TIMEFRAMES}
+    if not choices:
+        return render(request, "analytics/market.html", context)
+    serializer = MarketQuerySerializer(
+        data={
+            "symbol": request.GET.get("symbol") or choices[0]["symbol"],
+            "timeframe": request.GET.get("timeframe") or choices[0]["timeframe"],
+        }
+    )
+    if not serializer.is_valid():
+        context["errors"] = _errors(serializer)
+        return render(request, "analytics/market.html", context, status=400)
+    symbol, timeframe = serializer.validated_data["symbol"], serializer.validated_data["timeframe"]
+    context.update(symbol=symbol, timeframe=timeframe)
+    if not any(c["symbol"] == symbol and c["timeframe"] == timeframe for c in choices):
+        context["errors"] = [
+            _("No %(tf)s candles of %(symbol)s are stored on %(exchange)s.")
+            % {"tf": timeframe, "symbol": symbol, "exchange": exchange}
+        ]
+        return render(request, "analytics/market.html", context, status=404)
+    context.update(intelligence.page(exchange=exchange, symbol=symbol, timeframe=timeframe))
+    return render(request, "analytics/market.html", context)

@@ -175,7 +175,7 @@ def test_the_dashboard_shows_the_signal(trained, alice, client):
     ((title, _template, panel),) = result.extra_panels
     assert title == "AI signal" and panel["signal"]["signal"] in ("buy", "hold", "sell")
     missing = analysis(choice=MarketChoice(exchange="binance", symbol="BTC/USDT", timeframe="1d"))
-    assert missing.extra_panels[0][2] == {"missing": True}
+    assert missing.extra_panels[0][2] == {"missing": True, "where": {"symbol": "BTCUSDT", "timeframe": "1d"}}
 
 
 def test_signals_are_recorded_once_per_bar(trained, django_capture_on_commit_callbacks):
