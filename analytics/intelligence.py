@@ -33,16 +33,28 @@ TIMEFRAMES = ("1h", "4h", "1d")
 
 
 def markets(exchange: str) -> list[dict[str, Any]]:
-    """The page's market choices: each stored market and timeframe with a regime or signal model, else every
-    stored market on 1h (or on any timeframe when none is hourly); the page then says no model is trained yet."""
+    """The page's market choices: every stored market on 1h, 4h and 1d, each marked whether a regime or signal
+    model of it is trained."""
     trained = {
         (row["symbol"], row["timeframe"])
         for model in (RegimeModel, SignalModel)
         for row in model.objects.filter(exchange=exchange).values("symbol", "timeframe").distinct()
     }
     stored = {(s.symbol, s.timeframe) for s in series_list() if s.exchange == exchange and s.timeframe in TIMEFRAMES}
-    chosen = sorted(trained & stored) or sorted(m for m in stored if m[1] == "1h") or sorted(stored)
-    return [{"symbol": symbol, "timeframe": tf, "trained": (symbol, tf) in trained} for symbol, tf in chosen]
+    return [{"symbol": symbol, "timeframe": tf, "trained": (symbol, tf) in trained} for symbol, tf in sorted(stored)]
+
+
+def default_market(choices: list[dict[str, Any]]) -> dict[str, Any]:
+    """The first market with a model, hourly first; else the first hourly one; else the first."""
+    for pick in (
+        lambda c: c["trained"] and c["timeframe"] == "1h",
+        lambda c: c["trained"],
+        lambda c: c["timeframe"] == "1h",
+    ):
+        found = next((c for c in choices if pick(c)), None)
+        if found is not None:
+            return found
+    return choices[0]
 
 
 def _moment(iso: str) -> Any:
@@ -231,6 +243,10 @@ def forecast_section(exchange: str, symbol: str) -> dict[str, Any]:
 # --- sentiment ----------------------------------------------------------------------------------------------------
 
 
+def source_label(name: str) -> str:
+    return {"overall": _("overall"), "news": _("news"), "reddit": "Reddit", "x": "X"}.get(name, name)
+
+
 def _polarity(name: str | None) -> str:
     return {"positive": _("positive"), "negative": _("negative"), "neutral": _("neutral")}.get(
         name or "", _("no score")
@@ -255,9 +271,11 @@ def sentiment_section(symbol: str) -> dict[str, Any]:
                 scores[source["source"]] = source.get("score")
             history.append((as_of, scores))
         chart = market_charts.sentiment_lines(history)
+        for line in chart["lines"] if chart else []:
+            line["label"] = source_label(line["name"])
     return {
         "answer": answer,
-        "sources": sorted(answer.get("sources", {}).items()),
+        "sources": [(name, source_label(name), stats) for name, stats in sorted(answer.get("sources", {}).items())],
         "chart": chart,
         "as_of": _moment(answer["as_of"]) if answer.get("as_of") else None,
         "headlines": [

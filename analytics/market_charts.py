@@ -31,11 +31,16 @@ def _price_ticks(scale: _Scale) -> list[dict[str, Any]]:
 
 
 def _time_ticks(x: _Scale, start: pd.Timestamp, end: pd.Timestamp, count: int = 5) -> list[dict[str, Any]]:
-    """About ``count`` evenly spaced dates (month-day, or year-month across more than a year), in the user's time
-    zone (Django's current one)."""
+    """About ``count`` evenly spaced moments (year-month across more than a year, month-day across weeks, hours
+    across a day or a few), in the user's time zone (Django's current one)."""
     tz = timezone.get_current_timezone()
     span = end - start
-    fmt = "%Y-%m" if span > pd.Timedelta(days=400) else "%m-%d"
+    if span > pd.Timedelta(days=400):
+        fmt = "%Y-%m"
+    elif span > pd.Timedelta(days=4):
+        fmt = "%m-%d"
+    else:
+        fmt = "%H:%M" if span <= pd.Timedelta(days=1) else "%m-%d %H:%M"
     out = []
     for k in range(count + 1):
         t = start + span * (k / count)

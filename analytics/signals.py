@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from django.core.cache import cache
 from django.db import transaction
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from analytics import forecast, regime, signal
@@ -288,7 +289,8 @@ def market_signal(*, exchange: str, symbol: str, timeframe: str = "1h") -> dict[
     symbol = normalize_symbol(symbol)
     row = live_signal_model(exchange, symbol, timeframe)
     votes, bar_open, close = _recent_votes(exchange, symbol, timeframe)
-    key = f"analytics:signal:{row.id}:{bar_open.value}"
+    # the explanation is in the request's language: one cached answer a language
+    key = f"analytics:signal:{row.id}:{bar_open.value}:{get_language()}"
     cached = cache.get(key)
     if cached is not None:
         return cached

@@ -286,10 +286,11 @@ def market_page(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {"exchange": exchange, "choices": choices, "timeframes": intelligence.TIMEFRAMES}
     if not choices:
         return render(request, "analytics/market.html", context)
+    default = intelligence.default_market(choices)
     serializer = MarketQuerySerializer(
         data={
-            "symbol": request.GET.get("symbol") or choices[0]["symbol"],
-            "timeframe": request.GET.get("timeframe") or choices[0]["timeframe"],
+            "symbol": request.GET.get("symbol") or default["symbol"],
+            "timeframe": request.GET.get("timeframe") or default["timeframe"],
         }
     )
     if not serializer.is_valid():

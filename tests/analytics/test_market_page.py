@@ -117,9 +117,11 @@ def test_the_market_choices_and_bad_input(stored, alice, client):
     assert intelligence.markets("binance") == [
         {"symbol": "BTC/USDT", "timeframe": "1d", "trained": False},
         {"symbol": "ETH/USDT", "timeframe": "1d", "trained": False},
-    ]  # nothing trained and no hourly candles: every stored market
+    ]
+    assert intelligence.default_market(intelligence.markets("binance"))["symbol"] == "BTC/USDT"
     regimes.regime_model_train(exchange="binance", symbol="ETH/USDT", timeframe="1d", walk_forward=False)
-    assert intelligence.markets("binance") == [{"symbol": "ETH/USDT", "timeframe": "1d", "trained": True}]
+    assert intelligence.markets("binance")[1] == {"symbol": "ETH/USDT", "timeframe": "1d", "trained": True}
+    assert intelligence.default_market(intelligence.markets("binance"))["symbol"] == "ETH/USDT"
     assert client.get(URL).status_code == 302  # sign in first
     client.force_login(alice)
     default = client.get(URL)
@@ -135,9 +137,13 @@ def test_the_market_choices_and_bad_input(stored, alice, client):
 
 def test_the_page_reads_in_korean(trained, alice, client):
     client.force_login(alice)
+    english = client.get(URL, {"symbol": "ETHUSDT", "timeframe": "1d"}, HTTP_ACCEPT_LANGUAGE="en")
     response = client.get(URL, {"symbol": "ETHUSDT", "timeframe": "1d"}, HTTP_ACCEPT_LANGUAGE="ko")
     html = response.content.decode()
     assert response.status_code == 200 and "시장 인텔리전스" in html
+    # the signal's explanation is cached per language: an English reader first does not make it English here
+    explanation = response.context["signal"]["answer"]["explanation"]
+    assert explanation != english.context["signal"]["answer"]["explanation"] and "would" not in explanation
     for english in ("Market regime", "Model card", "Price forecast", "Track record", "Confusion matrix"):
         assert english not in html, english
 
