@@ -21,12 +21,13 @@ from market_data import clock
 from market_data.selectors import last_open_time, load_candles, ms_to_datetime, to_ms
 from market_data.symbols import normalize_symbol
 from market_data.timeframes import TIMEFRAME_MS
+from strategies.builtin import REGISTRY
 from strategies.labels import strategy_name
 
 
 def recommended(evidence: dict[str, Any], name: str) -> list[dict[str, Any]]:
-    """Strategies whose trades made money on average in this regime (at least MIN_EVIDENCE_TRADES of them), best
-    mean return first."""
+    """Strategies (built-in or from the marketplace) whose trades made money on average in this regime (at least
+    MIN_EVIDENCE_TRADES of them), best mean return first."""
     rows = []
     for slug, regimes in evidence.items():
         stats = regimes.get(name) or {}
@@ -35,6 +36,7 @@ def recommended(evidence: dict[str, Any], name: str) -> list[dict[str, Any]]:
                 {
                     "strategy": slug,
                     "name": strategy_name(slug),
+                    "source": "builtin" if slug in REGISTRY else "marketplace",
                     "trades": stats["trades"],
                     "win_rate": round(stats["win_rate"], 4),
                     "mean_return_pct": round(100 * stats["mean_return"], 3),

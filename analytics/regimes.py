@@ -43,7 +43,8 @@ from market_data.exceptions import InvalidMarket
 from market_data.selectors import last_open_time, load_candles, ms_to_datetime, to_ms
 from market_data.symbols import normalize_symbol
 from market_data.timeframes import TIMEFRAME_MS
-from strategies.builtin import REGISTRY
+from strategies.builtin import REGISTRY, find_strategy
+from strategies.pine_services import studied_versions
 from strategies.services import RiskSettings, backtest_window
 
 logger = logging.getLogger(__name__)
@@ -133,18 +134,29 @@ def training_lock(key: str) -> Iterator[bool]:
 # --- evidence: the built-ins' trades by regime ----------------------------------------------------------------
 
 
+def _evidence_strategies(timeframe: str) -> list[tuple[str, Any]]:
+    """The six built-ins, then the marketplace's published strategies made for this timeframe (a hook the
+    marketplace registers: analytics does not import it), at most TRENDY_REGIME_EVIDENCE_LISTINGS of them."""
+    found: list[tuple[str, Any]] = list(REGISTRY.items())
+    for slug in studied_versions(timeframe=timeframe, limit=settings.TRENDY_REGIME_EVIDENCE_LISTINGS):
+        strategy = find_strategy(slug)
+        if strategy is not None:
+            found.append((slug, strategy))
+    return found
+
+
 def strategy_evidence(candles: pd.DataFrame, data: regime.Dataset, timeframe: str) -> dict[str, Any]:
-    """Each built-in strategy (default parameters, the backtest page's default risk: 10 % of the account, 2 % stop,
-    4 % target, fees 0.1 %, slippage 5 bps, long and short) backtested over the candles, its trades split by the
-    regime their entry bar turned out to be in."""
+    """Each built-in strategy and each published marketplace strategy for the timeframe (default parameters, the
+    backtest page's default risk: 10 % of the account, 2 % stop, 4 % target, fees 0.1 %, slippage 5 bps, long and
+    short) backtested over the candles, its trades split by the regime their entry bar turned out to be in."""
     label = regime.labels(candles["close"], data.rule)
     out: dict[str, Any] = {}
     risk = RiskSettings(direction="both")
-    for slug, strategy in REGISTRY.items():
-        params = strategy.defaults()
-        if len(candles) <= strategy.warmup(params) + 2:
-            continue
+    for slug, strategy in _evidence_strategies(timeframe):
         try:
+            params = strategy.validate({})
+            if len(candles) <= strategy.warmup(params) + 2:
+                continue
             result = backtest_window(strategy=strategy, params=params, candles=candles, risk=risk, timeframe=timeframe)
         except Exception:  # one strategy failing never loses the model; logged for the operator
             logger.exception("regime evidence: %s backtest failed", slug)

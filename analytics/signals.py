@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -182,14 +182,25 @@ def live_signal_model(exchange: str, symbol: str, timeframe: str) -> SignalModel
     )
 
 
-def _recent_votes(exchange: str, symbol: str, timeframe: str) -> tuple[pd.Series, pd.Timestamp, float]:
+def _recent_end(exchange: str, symbol: str, timeframe: str) -> datetime:
+    """Where the market's closed candles end now (exclusive): the last stored one, or the clock's last close."""
     last = last_open_time(exchange=exchange, symbol=symbol, timeframe=timeframe)
     if last is None:
         raise AnalysisError(_("No candles of %(symbol)s are stored.") % {"symbol": symbol}, code="unknown_symbol")
-    end = min(to_ms(last) + TIMEFRAME_MS[timeframe], to_ms(clock.closed_before(timeframe)))
-    candles = load_candles(exchange, symbol, timeframe, None, ms_to_datetime(end), limit=RECENT_BARS)
+    return ms_to_datetime(min(to_ms(last) + TIMEFRAME_MS[timeframe], to_ms(clock.closed_before(timeframe))))
+
+
+def _last_bar(exchange: str, symbol: str, timeframe: str, end: datetime) -> pd.Timestamp:
+    candles = load_candles(exchange, symbol, timeframe, None, end, limit=1)
+    if not len(candles):
+        raise AnalysisError(_("No closed candles yet."), code="too_little_history", field="symbol")
+    return candles.index[-1]
+
+
+def _recent_votes(exchange: str, symbol: str, timeframe: str, end: datetime) -> tuple[pd.Series, float]:
+    candles = load_candles(exchange, symbol, timeframe, None, end, limit=RECENT_BARS)
     votes = signal.stances(candles)
-    return votes.iloc[-1], candles.index[-1], float(candles["close"].iloc[-1])
+    return votes.iloc[-1], float(candles["close"].iloc[-1])
 
 
 def _phrase(part: signal.Contribution, row: dict[str, float]) -> str:
@@ -288,12 +299,14 @@ def market_signal(*, exchange: str, symbol: str, timeframe: str = "1h") -> dict[
 
     symbol = normalize_symbol(symbol)
     row = live_signal_model(exchange, symbol, timeframe)
-    votes, bar_open, close = _recent_votes(exchange, symbol, timeframe)
+    end = _recent_end(exchange, symbol, timeframe)
+    bar_open = _last_bar(exchange, symbol, timeframe, end)  # one candle read: enough to find a cached answer
     # the explanation is in the request's language: one cached answer a language
     key = f"analytics:signal:{row.id}:{bar_open.value}:{get_language()}"
     cached = cache.get(key)
     if cached is not None:
         return cached
+    votes, close = _recent_votes(exchange, symbol, timeframe, end)
     regime_answer = market_regime(exchange=exchange, symbol=symbol, timeframe=timeframe)
     values: dict[str, float] = {slug: float(v) for slug, v in votes.items()}
     values["votes_net"] = float(votes.sum()) / len(votes)

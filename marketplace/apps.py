@@ -9,6 +9,8 @@ class MarketplaceConfig(AppConfig):
 
     def ready(self) -> None:
         from marketplace.grants import SubscriberGrant
-        from strategies.pine_services import grant_register
+        from marketplace.selectors import studied_versions
+        from strategies.pine_services import grant_register, study_register
 
         grant_register(SubscriberGrant())  # subscribers run the listings' script versions
+        study_register(studied_versions)  # the regime evidence backtests the published listings too

@@ -6,10 +6,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import F, Prefetch, Q, QuerySet
+from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from marketplace.models import Listing, ListingVersion, Payment, Review, Subscription
+from strategies.models import PineScriptVersion
 
 SORTS = {
     "newest": ("-published_at", "-created_at"),
@@ -127,3 +128,23 @@ def reviews_of(*, listing: Listing) -> QuerySet[Review]:
 def review_of_creator(*, creator: Any, review_id: Any) -> bool:
     """Whether the review is of one of the creator's listings (another's is as unknown as a missing one)."""
     return Review.objects.filter(id=review_id, listing__creator=creator).exists()
+
+
+def studied_versions(timeframe: str, limit: int) -> list[str]:
+    """The regime evidence's marketplace strategies (``strategies.pine_services.study_register``): the newest
+    verified version of each published listing made for ``timeframe``, most subscribed listings first."""
+    if limit <= 0:
+        return []
+    listings = (
+        _with_versions(Listing.objects.filter(status=Listing.Status.PUBLISHED, timeframe=timeframe), light=True)
+        .annotate(subscribers=Count("subscriptions", filter=Q(subscriptions__status=Subscription.Status.ACTIVE)))
+        .order_by("-subscribers", "created_at")
+    )
+    found = []
+    for listing in listings:
+        released = released_of(listing)
+        if released is not None:
+            found.append(PineScriptVersion(id=released.script_version_id).slug)
+        if len(found) >= limit:
+            break
+    return found

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from django.conf import settings
@@ -207,6 +208,30 @@ def grant_register(grant: Grant) -> None:
     """Called by the granting app at start (its ``AppConfig.ready``)."""
     if all(type(existing) is not type(grant) for existing in _grants):
         _grants.append(grant)
+
+
+# Other apps that publish script versions for study (the marketplace: its listings' verified versions). The regime
+# evidence backtests them beside the built-ins; each source answers slugs for a timeframe, at most ``limit``.
+StudySource = Callable[[str, int], list[str]]
+_study_sources: list[StudySource] = []
+
+
+def study_register(source: StudySource) -> None:
+    """Called by the publishing app at start (its ``AppConfig.ready``)."""
+    if source not in _study_sources:
+        _study_sources.append(source)
+
+
+def studied_versions(*, timeframe: str, limit: int) -> list[str]:
+    """Slugs of published script versions made for ``timeframe`` (at most ``limit``, each source's own order)."""
+    found: list[str] = []
+    for source in _study_sources:
+        for slug in source(timeframe, limit - len(found)):
+            if slug not in found:
+                found.append(slug)
+        if len(found) >= limit:
+            break
+    return found[:limit]
 
 
 def granted_names(*, user: Any, slugs: Any) -> dict[str, str]:

@@ -395,6 +395,9 @@ TRENDY_MODEL_DIR = Path(env_str("TRENDY_MODEL_DIR", str(VAR_DIR / "models")))
 TRENDY_REGIME_DAYS = env_int("TRENDY_REGIME_DAYS", 3 * 365)
 TRENDY_REGIME_MARKETS = env_list("TRENDY_REGIME_MARKETS")
 TRENDY_REGIME_MAX_MARKETS = env_int("TRENDY_REGIME_MAX_MARKETS", 20)
+# Published marketplace strategies backtested beside the built-ins for the regime evidence, per market (Pine runs
+# cost seconds each: a bounded number, most subscribed first).
+TRENDY_REGIME_EVIDENCE_LISTINGS = env_int("TRENDY_REGIME_EVIDENCE_LISTINGS", 5)
 # Sentiment sources read every 15 minutes: "news,reddit,x" (none by default: a checkout and the tests never reach
 # the internet; docker-compose.yml turns news and Reddit on). X needs its API's bearer token as well.
 TRENDY_SENTIMENT_SOURCES = env_list("TRENDY_SENTIMENT_SOURCES")
@@ -411,6 +414,10 @@ TRENDY_SENTIMENT_RETRIES = env_int("TRENDY_SENTIMENT_RETRIES", 3)  # further tri
 TRENDY_REDDIT_MIN_INTERVAL = env_str("TRENDY_REDDIT_MIN_INTERVAL", "6")
 TRENDY_REDDIT_URL = env_str("TRENDY_REDDIT_URL")  # empty: https://www.reddit.com (tests: a fake on 127.0.0.1)
 TRENDY_X_API_URL = env_str("TRENDY_X_API_URL")  # empty: https://api.x.com
+# Language model commentators (configured in the admin) may be asked at loopback and private addresses, such as a
+# local Llama server: allowed in development; in production only when set (otherwise a base URL that resolves to
+# such an address is refused, so the admin form cannot reach the internal network or a cloud metadata address).
+TRENDY_LLM_ALLOW_PRIVATE = env_bool("TRENDY_LLM_ALLOW_PRIVATE", default=DEBUG)
 
 # --- Market data ------------------------------------------------------------------------
 

@@ -250,3 +250,26 @@ def test_market_lists_parse_symbols_with_a_colon():
     assert regimes.parse_market("okx:BTC/USDT:USDT:1h") == ("okx", "BTC/USDT:USDT", "1h")
     assert regimes.parse_market("Binance:ETHUSDT:1d") == ("binance", "ETH/USDT", "1d")
     assert regimes.parse_market("nonsense") is None and regimes.parse_market("binance:BTC/USDT:7m") is None
+
+
+def test_published_marketplace_strategies_are_part_of_the_evidence(stored, django_user_model):
+    from analytics.market_regime import recommended
+    from marketplace.models import Listing
+    from tests.marketplace.conftest import published
+
+    creator = django_user_model.objects.create_user(email="creator@example.com", password="x-1234567")
+    staff = django_user_model.objects.create_user(email="staff@example.com", password="x-1234567", is_staff=True)
+    daily = published(creator, staff, "SMA daily", timeframe="1d", markets=["ETH/USDT"])
+    hourly = published(creator, staff, "SMA hourly", timeframe="1h", markets=["ETH/USDT"])
+    hidden = published(creator, staff, "SMA unlisted", timeframe="1d", markets=["ETH/USDT"])
+    Listing.objects.filter(id=hidden.id).update(status=Listing.Status.UNLISTED)
+    slug = daily.released.script_version.slug
+    row = regimes.regime_model_train(exchange="binance", symbol="ETH/USDT", timeframe="1d", walk_forward=False)
+    # the built-ins and the published daily listing; not the hourly one nor the unlisted one
+    assert set(row.evidence) == {*REGISTRY, slug}
+    assert hourly.released.script_version.slug not in row.evidence
+    assert sum(stats["trades"] for stats in row.evidence[slug].values()) > 0
+    # a marketplace strategy that made money in a regime is recommended there, named and marked as such
+    regime_name = next(n for n, s in row.evidence[slug].items() if s["trades"] >= 5 and s["mean_return"] > 0)
+    found = next(r for r in recommended(row.evidence, regime_name) if r["strategy"] == slug)
+    assert found["source"] == "marketplace" and found["name"].startswith("SMA daily")
