@@ -20,7 +20,10 @@ What is measured
 - Sentiment (pure core): ``sentiment.snapshot`` of 500 posts (scores, per-source, trend, topics).
 - The signal (``--api``): ``signal_model_train`` on ETH/USDT 1h (the regime's and the forecaster's walk-forwards for
   out-of-sample inputs, the strategies' stances, the logistic walk-forward and refit) and
-  ``GET /api/v1/analytics/signal``, uncached and cached.
+  ``GET /api/v1/analytics/signal``, uncached and cached; the market intelligence page (``GET /analytics/market/``,
+  through Django's test client: every section, the regime timeline, the charts, the template), uncached and
+  cached; then the signal of every other benchmarked market (its forecaster and signal trained) for its
+  walk-forward figures.
 - ``--api`` (with ``DATABASE_URL``): ``manage``'s service end to end — ``regime_model_train`` on the stored 1h
   candles of BTC/USDT (3 years: features, both models, walk-forward, the six strategies' backtests for the
   evidence, the file and the row), timed once per market for the five stored 1h markets; then
@@ -191,6 +194,33 @@ def api_timings(repeat: int, days: int, coins: tuple[str, ...]) -> None:
         report(
             "GET /api/v1/analytics/signal (cached until the next candle)", timed(lambda: ask_signal(False), repeat), "s"
         )
+        from django.test import Client
+
+        browser = Client()
+        browser.force_login(user)
+
+        def page(clear: bool) -> None:
+            if clear:
+                cache.clear()
+            response = browser.get("/analytics/market/", {"symbol": "ETHUSDT", "timeframe": "1h"})
+            assert response.status_code == 200, response.status_code
+
+        report("GET /analytics/market/ ETH/USDT 1h (nothing cached: the four sections, timeline, charts)",
+               timed(lambda: page(True), max(5, repeat // 3)), "s")  # fmt: skip
+        report("GET /analytics/market/ ETH/USDT 1h (answers cached until the next candle)",
+               timed(lambda: page(False), repeat), "s")  # fmt: skip
+        for coin in coins:
+            if coin == "ETH":
+                continue
+            forecasts.forecast_model_train(exchange="binance", symbol=f"{coin}/USDT")
+            other = signals.signal_model_train(exchange="binance", symbol=f"{coin}/USDT", timeframe="1h", days=days)
+            record = other.evaluation
+            print(
+                f"{coin}/USDT 1h signal walk-forward: balanced accuracy {record['model']['balanced_accuracy']:.3f} "
+                f"(the vote {record['votes']['balanced_accuracy']:.3f}, hold {record['hold']['balanced_accuracy']:.3f})"
+                f"; following {record['model']['follow_return']:+.1%}, buy and hold "
+                f"{record['model']['buy_and_hold_return']:+.1%}; {other.training_seconds:.1f} s"
+            )
     finally:
         User.objects.filter(email=email).delete()
         RegimeModel.objects.filter(exchange="binance", timeframe="1h").delete()
