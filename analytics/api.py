@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.utils import translation
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import APIException, NotFound
@@ -14,11 +15,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import RiskProfile
-from analytics import allocation, analysis, forecasts, market_regime, sentiments, signals
+from analytics import allocation, analysis, commentaries, forecasts, market_regime, sentiments, signals
 from analytics.errors import AnalysisError
 from analytics.serializers import (
     AllocationApplySerializer,
     AllocationSerializer,
+    CommentaryQuerySerializer,
     KellySerializer,
     MarketQuerySerializer,
     PortfolioOptimizeSerializer,
@@ -211,5 +213,33 @@ class SignalApi(APIView):
         market = _market(request)
         try:
             return Response(signals.market_signal(**market))
+        except AnalysisError as exc:
+            raise _answer(exc) from None
+
+
+class SignalCommentaryApi(APIView):
+    """An optional language model's commentary on the market's AI signal, in English or Korean: it explains the
+    signal and never changes it. ``status``: ``off`` (no commentator enabled), ``ok`` (with ``text``),
+    ``unavailable`` (the language model failed or timed out: ``reason``) or ``pending`` (being written)."""
+
+    throttle_scope = "analytics"
+
+    @extend_schema(
+        parameters=[CommentaryQuerySerializer],
+        responses={200: OpenApiTypes.OBJECT, 400: ERROR, 404: ERROR, 503: ERROR},
+    )
+    def get(self, request: Request) -> Response:
+        serializer = CommentaryQuerySerializer(data=request.query_params)
+        serializer.is_valid(raise_exception=True)
+        v = serializer.validated_data
+        try:
+            return Response(
+                commentaries.signal_commentary(
+                    exchange=v["exchange"] or data_exchange("paper"),
+                    symbol=v["symbol"],
+                    timeframe=v["timeframe"],
+                    language=v["lang"] or translation.get_language() or "en",
+                )
+            )
         except AnalysisError as exc:
             raise _answer(exc) from None

@@ -13,4 +13,5 @@ urlpatterns = [
     path("analytics/sentiment", api.SentimentApi.as_view(), name="api-analytics-sentiment"),
     path("analytics/predict", api.PredictApi.as_view(), name="api-analytics-predict"),
     path("analytics/signal", api.SignalApi.as_view(), name="api-analytics-signal"),
+    path("analytics/signal/commentary", api.SignalCommentaryApi.as_view(), name="api-analytics-signal-commentary"),
 ]

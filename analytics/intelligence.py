@@ -17,6 +17,7 @@ import pandas as pd
 from django.utils.translation import gettext as _
 
 from analytics import market_charts, regime
+from analytics.commentaries import enabled_commentator
 from analytics.errors import AnalysisError
 from analytics.features import feature_frame, windows
 from analytics.model_files import load
@@ -109,6 +110,7 @@ def signal_section(exchange: str, symbol: str, timeframe: str) -> dict[str, Any]
         "live": answer["track_record"]["live"],
         "records": _recent_records(row),
         "blocks": wf.get("blocks", []),
+        "commentator": enabled_commentator(),
     }
 
 

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+
+from accounts.models import SealedTextField
 
 
 class RegimeModel(models.Model):
@@ -193,3 +196,61 @@ class SignalRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.symbol} {self.timeframe} {self.bar_close:%Y-%m-%d %H:%M} {self.signal}"
+
+
+class Commentator(models.Model):
+    """A language model that may add a commentary beside the AI signal (analytics/commentary.py): an
+    OpenAI-compatible chat API (which also serves Llama and other local models) or Anthropic's. Staff configure it
+    in the admin; none is enabled by default, and at most one is enabled at a time (the one that answers). The API
+    key is sealed like the exchange keys and never shown again; a local server needs none."""
+
+    class Provider(models.TextChoices):
+        OPENAI = "openai", _("OpenAI-compatible chat API (OpenAI, Llama and other local servers)")
+        ANTHROPIC = "anthropic", _("Anthropic")
+
+    name = models.CharField(_("name"), max_length=100)
+    provider = models.CharField(_("provider"), max_length=16, choices=Provider.choices, default=Provider.OPENAI)
+    base_url = models.URLField(
+        _("base URL"),
+        max_length=300,
+        help_text=_(
+            "OpenAI-compatible: the URL before /chat/completions, such as https://api.openai.com/v1 or "
+            "http://127.0.0.1:11434/v1; Anthropic: https://api.anthropic.com."
+        ),
+    )
+    model = models.CharField(_("model"), max_length=100)
+    # Sealed with the server's keys, bound to no owner: commentators belong to the operator, not to a trader.
+    api_key = SealedTextField(_("API key"), context="analytics.Commentator.api_key", bind=None)
+    enabled = models.BooleanField(
+        _("enabled"),
+        default=False,
+        help_text=_("At most one commentator is enabled: enabling one disables the others."),
+    )
+    timeout_seconds = models.PositiveSmallIntegerField(
+        _("timeout (s)"),
+        default=8,
+        validators=[MinValueValidator(1), MaxValueValidator(60)],
+        help_text=_("The longest wait for an answer; after it the signal is shown without a commentary."),
+    )
+    max_tokens = models.PositiveIntegerField(
+        _("maximum tokens"), default=400, validators=[MinValueValidator(16), MaxValueValidator(4000)]
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    last_ok_at = models.DateTimeField(_("last answer"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    last_error_at = models.DateTimeField(_("last error at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("language model commentator")
+        verbose_name_plural = _("language model commentators")
+        ordering = ["-enabled", "name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["enabled"], condition=Q(enabled=True), name="analytics_commentator_one_on"),
+            models.CheckConstraint(
+                condition=Q(timeout_seconds__gte=1, timeout_seconds__lte=60), name="analytics_commentator_timeout"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.provider}: {self.model})"

@@ -228,6 +228,18 @@ class SymbolQuerySerializer(serializers.Serializer):
     symbol = SymbolField()
 
 
+class CommentaryQuerySerializer(MarketQuerySerializer):
+    """A market, and the language of the commentary (default: the request's)."""
+
+    lang = serializers.ChoiceField(
+        choices=["en", "ko"],
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=gettext_lazy("The commentary's language: en or ko (default: the request's language)."),
+    )
+
+
 class PredictSerializer(serializers.Serializer):
     """A trade to predict: a market, a side, an entry (default: the last close), a stop-loss and a take-profit as
     prices or as percentages of the entry, a horizon, the position's size in money, and optionally a strategy."""

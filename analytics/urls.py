@@ -9,4 +9,5 @@ urlpatterns = [
     path("bots/", views.bots_page, name="bots"),
     path("bots/apply", views.bots_apply, name="bots-apply"),
     path("market/", views.market_page, name="market"),
+    path("market/commentary", views.market_commentary, name="market-commentary"),
 ]

@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -306,3 +307,24 @@ def market_page(request: HttpRequest) -> HttpResponse:
         return render(request, "analytics/market.html", context, status=404)
     context.update(intelligence.page(exchange=exchange, symbol=symbol, timeframe=timeframe))
     return render(request, "analytics/market.html", context)
+
+
+@login_required
+@require_GET
+def market_commentary(request: HttpRequest) -> HttpResponse:
+    """The signal's commentary by the enabled language model (the page asks for it after it has drawn the signal,
+    so a slow or failing language model never holds the page up)."""
+    from analytics.commentaries import signal_commentary
+
+    serializer = MarketQuerySerializer(data=request.GET)
+    if not serializer.is_valid():
+        return HttpResponse(status=400)
+    v = serializer.validated_data
+    try:
+        answer = signal_commentary(
+            exchange=data_exchange("paper"), symbol=v["symbol"], timeframe=v["timeframe"], language=get_language()
+        )
+    except AnalysisError as exc:
+        answer = {"status": "unavailable", "reason": exc.message}
+    query = {"symbol": v["symbol"].replace("/", ""), "timeframe": v["timeframe"]}
+    return render(request, "analytics/partials/commentary.html", {"c": answer, "query": query})

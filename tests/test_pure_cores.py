@@ -33,6 +33,7 @@ PURE = [
     "analytics.signal",
     "analytics.sentiment",
     "analytics.sources",
+    "analytics.commentary",
 ]
 
 

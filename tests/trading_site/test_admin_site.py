@@ -33,6 +33,7 @@ from django_celery_beat.models import (
 
 from accounts import services as account_services
 from accounts.models import ExchangeAccount
+from analytics import commentaries
 from analytics.models import ForecastModel, RegimeModel, SentimentSnapshot, SignalModel, SignalRecord
 from market_data.models import Candle
 from marketplace import ledger
@@ -194,6 +195,12 @@ def populate(count: int, prefix: str, secrets: Secrets) -> None:
             asset=f"{prefix.upper()}{i}", as_of=now - timedelta(minutes=i), window_seconds=86400, status="ok",
             overall=0.1 * i, volume=10 + i, impact=0.05, sources=["news"], payload={"status": "ok"},
         )  # fmt: skip
+        llm_key = f"sk-{os.urandom(16).hex()}"
+        commentator = commentaries.commentator_save(
+            name=f"commentator {tag}", provider=("openai", "anthropic")[i % 2], base_url=f"https://llm.{tag}.example.com/v1",
+            model=f"model-{tag}", api_key=llm_key, enabled=i == 0,
+        )  # fmt: skip
+        secrets.add(llm_key, commentator.api_key)
         LoopTick.objects.create(
             candle_time=now.replace(second=0, microsecond=0) - timedelta(minutes=next(PLACES)), started_at=now,
             finished_at=now if i % 2 else None, shards_total=8, shards_done=8 if i % 2 else 3, overran=not i % 2,
