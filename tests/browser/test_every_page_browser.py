@@ -60,6 +60,7 @@ def signed_in_pages(ids: dict[str, int]) -> list[tuple[str, str]]:
         ("analytics", "/analytics/"),
         ("analytics-kelly", f"/analytics/?kelly_source=backtest:{ids['run']}"),
         ("analytics-bots", "/analytics/bots/"),
+        ("analytics-market", "/analytics/market/"),
         (
             "analytics-bots-split",
             f"/analytics/bots/?bots={ids['bot']}&bots={ids['bot2']}&lookback_days=60&optimization_method=min_risk",
