@@ -15,18 +15,17 @@ the API key nor the body of an error answer (which may echo it). The text is str
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import math
-import socket
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 import requests
 from urllib3.exceptions import ReadTimeoutError
+
+from accounts.net import private_host
 
 MAX_CHARS = 1200
 MAX_BYTES = 512_000  # a larger answer body is refused (bad_response)
@@ -327,27 +326,6 @@ class Anthropic:
             raise _malformed("content")
         texts = [b.get("text") for b in blocks if isinstance(b, dict) and b.get("type") == "text"]
         return _text("".join(t for t in texts if isinstance(t, str)))
-
-
-def private_host(url: str) -> bool:
-    """True when the URL's host is, or resolves to, an address that is not public: loopback, private, link-local
-    (cloud metadata), reserved, multicast or unspecified. A host that does not resolve is not private (asking it
-    fails as unreachable)."""
-    host = urlsplit(url).hostname or ""
-    try:
-        addresses = [ipaddress.ip_address(host)]
-    except ValueError:
-        try:
-            infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-        except (OSError, UnicodeError):
-            return False
-        addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
-    for address in addresses:
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-        if not address.is_global or address.is_multicast:
-            return True
-    return False
 
 
 PROVIDERS: dict[str, type[OpenAICompatible] | type[Anthropic]] = {"openai": OpenAICompatible, "anthropic": Anthropic}

@@ -7,6 +7,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PURE = [
     "accounts.crypto",
+    "accounts.net",
     "accounts.risk",
     "market_data.timeframes",
     "market_data.exceptions",
