@@ -23,22 +23,30 @@ class ApiTokenAuthentication(BaseAuthentication):
             return None
         if len(parts) != 2:
             raise exceptions.AuthenticationFailed(_("Send the header as: Authorization: Bearer <token>."))
-        key = parts[1].decode("ascii", errors="replace")
-        pieces = key.split("_", 2)
-        if len(pieces) != 3:
-            raise exceptions.AuthenticationFailed(_("Invalid token."))
-        token = ApiToken.objects.select_related("user").filter(prefix=pieces[1]).first()
-        if token is None or not hmac.compare_digest(token.key_hash, hash_token_key(key)):
-            raise exceptions.AuthenticationFailed(_("Invalid token."))
-        if token.is_expired():
-            raise exceptions.AuthenticationFailed(_("This token has expired. Sign in again for a new one."))
-        if not token.user.is_active:
-            raise exceptions.AuthenticationFailed(_("This account is disabled."))
-        api_token_touch(token=token)
+        token, refusal = token_for_key(parts[1].decode("ascii", errors="replace"))
+        if token is None:
+            raise exceptions.AuthenticationFailed(refusal)
         return token.user, token
 
     def authenticate_header(self, request: Any) -> str:
         return 'Bearer realm="api"'
+
+
+def token_for_key(key: str) -> tuple[ApiToken | None, str]:
+    """The live token a key opens (touched: its last use is now), or None and why not — for the API and the live
+    stream's WebSocket alike."""
+    pieces = key.split("_", 2)
+    if len(pieces) != 3:
+        return None, str(_("Invalid token."))
+    token = ApiToken.objects.select_related("user").filter(prefix=pieces[1]).first()
+    if token is None or not hmac.compare_digest(token.key_hash, hash_token_key(key)):
+        return None, str(_("Invalid token."))
+    if token.is_expired():
+        return None, str(_("This token has expired. Sign in again for a new one."))
+    if not token.user.is_active:
+        return None, str(_("This account is disabled."))
+    api_token_touch(token=token)
+    return token, ""
 
 
 class ApiTokenScheme(OpenApiAuthenticationExtension):

@@ -48,6 +48,7 @@ for _origin in CSRF_TRUSTED_ORIGINS:
         raise ImproperlyConfigured(f"CSRF_TRUSTED_ORIGINS entry {_origin!r} must start with http:// or https://.")
 
 INSTALLED_APPS = [
+    "daphne",  # first: `runserver` serves ASGI, so the live stream's WebSocket works in development too
     "django_prometheus",
     "django.contrib.admin",
     "django.contrib.auth",
@@ -168,6 +169,24 @@ else:
             "LOCATION": "trendy",
         }
     }
+
+# --- Live stream (Django Channels: /ws/v1/stream) --------------------------------------
+# Each user's events go to a group on the channel layer: Redis when REDIS_URL is set (every web and worker process
+# shares it), in-process memory otherwise (one process: `make run` without Redis).
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "prefix": env_str("CACHE_KEY_PREFIX", "trendy") + ":stream",
+                "capacity": 1000,  # messages a slow client may fall behind before the oldest are dropped
+                "expiry": 60,
+            },
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 # --- Authentication (allauth, MFA) ------------------------------------------------------
 # https://docs.allauth.org/en/latest/account/configuration.html
