@@ -1,8 +1,10 @@
-"""``/api/v1/``: exchange accounts, bots, positions, orders, trades and the auto-trading switch."""
+"""``/api/v1/``: exchange accounts, bots, positions, orders, trades, the auto-trading switch and the dashboard's
+figures."""
 
 from django.urls import include, path
 
 from trading.bots import api as bot_api
+from trading.dashboard import api as dashboard_api
 from trading.execution import api as execution_api
 
 urlpatterns = [
@@ -20,4 +22,5 @@ urlpatterns = [
     path("orders/<int:order_id>/cancel/", execution_api.OrderCancelApi.as_view(), name="api-order-cancel"),
     path("trades/", execution_api.TradeListApi.as_view(), name="api-trade-list"),
     path("auto-trading/", bot_api.AutoTradingApi.as_view(), name="api-auto-trading"),
+    path("dashboard/stats", dashboard_api.DashboardStatsApi.as_view(), name="api-dashboard-stats"),
 ]

@@ -118,3 +118,20 @@ def test_each_parts_queries_do_not_grow(alice, alice_client, pinned, django_asse
     _book(alice, positions=60, closed=60, label="Second")
     with django_assert_max_num_queries(len(small.captured_queries) + 4):
         alice_client.get(URL, {"part": part}, HTTP_HX_REQUEST="true")
+
+
+def test_the_apps_dashboard_stats_are_the_pages_figures(alice, bob, alice_api, api_client, pinned):
+    account = _book(alice)
+    _book(bob, positions=5, closed=9, label="Bob paper")
+    assert api_client.get("/api/v1/dashboard/stats").status_code == 401
+    response = alice_api.get("/api/v1/dashboard/stats")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert [b["label"] for b in body["balances"]] == ["Paper"] and body["balances"][0]["account_id"] == account.pk
+    assert D(body["balances"][0]["total"]) == D(10_000) and body["balances"][0]["as_of"] is None  # paper: live
+    assert D(body["realized_pnl"]) == D(80) and D(body["unrealized_pnl"]) == D(20) and D(body["total_pnl"]) == D(100)
+    assert body["closed_trades"] == 3 and body["wins"] == 2 and D(body["win_rate_pct"]) == D("66.67")
+    assert body["open_positions"] == 2 and D(body["drawdown_pct"]) == D(2)
+    assert body["running_bots"] == 1 and body["bots"] == 1 and body["auto_trading"] is True
+    # today: from midnight in the user's zone on the market clock (the pin: 2024-03-10 12:00 UTC): the 3 trades closed
+    assert body["today_from"] == "2024-03-10T00:00:00Z" and D(body["today_pnl"]) == D(80) + D(20)
