@@ -139,3 +139,47 @@ class CandlesApi(APIView):
             for t, values in zip(times, rows.values.tolist(), strict=True)
         ]
         return Response({"exchange": exchange, "symbol": symbol, "timeframe": timeframe, "candles": candles})
+
+
+class TickerSerializer(serializers.Serializer):
+    exchange = serializers.CharField()
+    symbol = serializers.CharField()
+    timeframe = serializers.CharField(help_text="The candles it was read from: the market's shortest stored series.")
+    as_of = serializers.DateTimeField(default_timezone=UTC, help_text="The close of the last closed candle.")
+    last = serializers.FloatField()
+    change_pct = serializers.FloatField(allow_null=True, help_text="Against the close 24 hours earlier.")
+    high = serializers.FloatField(help_text="Over the last 24 hours.")
+    low = serializers.FloatField()
+    volume = serializers.FloatField(help_text="Base asset, over the last 24 hours.")
+
+
+class TickersQuerySerializer(QuerySerializer):
+    exchange = serializers.CharField(max_length=32, required=False, help_text="Only this exchange's markets.")
+    symbols = serializers.CharField(
+        max_length=1000, required=False, help_text="Comma-separated markets (BTC/USDT or BTCUSDT); default: all."
+    )
+
+    def validate_exchange(self, value: str) -> str:
+        try:
+            return normalize_exchange(value)
+        except InvalidMarket as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+    def validate_symbols(self, value: str) -> list[str]:
+        try:
+            return [normalize_symbol(item) for item in value.split(",") if item.strip()]
+        except InvalidMarket as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+
+class TickersApi(APIView):
+    """Last price, 24-hour change, high, low and volume of the stored markets (the app's market list), from the
+    candles the market clock has closed."""
+
+    @extend_schema(parameters=[TickersQuerySerializer], responses=TickerSerializer(many=True), summary="Tickers")
+    def get(self, request: Request) -> Response:
+        query = TickersQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        found = selectors.tickers(exchange=params.get("exchange"), symbols=params.get("symbols"))
+        return Response(TickerSerializer(found, many=True).data)

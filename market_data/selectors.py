@@ -205,3 +205,59 @@ def last_open_time(*, exchange: str, symbol: str, timeframe: str) -> datetime | 
         .values_list("open_time", flat=True)
         .first()
     )
+
+
+@dataclass(frozen=True)
+class Ticker:
+    exchange: str
+    symbol: str
+    timeframe: str  # the candles it was read from: the market's shortest stored series
+    as_of: datetime  # the close of the last closed candle
+    last: float
+    change_pct: float | None  # against the close 24 hours earlier (None: not stored)
+    high: float
+    low: float
+    volume: float  # base asset, over the last 24 hours
+
+
+def tickers(*, exchange: str | None = None, symbols: list[str] | None = None) -> list[Ticker]:
+    """Last price, 24-hour change, high, low and volume of each stored market, from its shortest stored series'
+    candles that the market clock has closed (one GROUP BY, then one query a market)."""
+    from market_data import clock
+
+    shortest: dict[tuple[str, str], str] = {}
+    for info in series_list():
+        if (exchange and info.exchange != exchange) or (symbols and info.symbol not in symbols):
+            continue
+        key = (info.exchange, info.symbol)
+        if key not in shortest or TIMEFRAME_MS[info.timeframe] < TIMEFRAME_MS[shortest[key]]:
+            shortest[key] = info.timeframe
+    out = []
+    day_ms = 86_400_000
+    for (ex, symbol), timeframe in sorted(shortest.items()):
+        step = TIMEFRAME_MS[timeframe]
+        end_ms = to_ms(clock.closed_before(timeframe))
+        rows = series_rows(
+            exchange=ex, symbol=symbol, timeframe=timeframe, start_ms=end_ms - day_ms - step, end_ms=end_ms
+        )
+        if not len(rows.time_ms):
+            continue
+        last_ms = int(rows.time_ms[-1])
+        window = rows.time_ms > last_ms - day_ms
+        before = rows.time_ms[~window]
+        base = float(rows.values[~window][-1, 3]) if len(before) and before[-1] == last_ms - day_ms else None
+        close = float(rows.values[-1, 3])
+        out.append(
+            Ticker(
+                exchange=ex,
+                symbol=symbol,
+                timeframe=timeframe,
+                as_of=ms_to_datetime(last_ms + step),
+                last=close,
+                change_pct=None if not base else (close / base - 1) * 100,
+                high=float(rows.values[window, 1].max()),
+                low=float(rows.values[window, 2].min()),
+                volume=float(rows.values[window, 4].sum()),
+            )
+        )
+    return out

@@ -272,3 +272,29 @@ def test_markets_page_in_korean(alice, alice_client, stored):
     assert "BTC/USDT · 1시간 · Binance" in body
     assert "2020년 9월 20일 09:00 KST" in body
     assert "Candles" not in body and "Timeframe" not in body
+
+
+TICKERS_URL = "/api/v1/market-data/tickers/"
+
+
+def test_api_tickers_from_the_candles_the_replay_has_closed(alice_api, api_client, replay_at_10, btc_1h_lines):
+    from datetime import UTC, datetime
+
+    assert api_client.get(TICKERS_URL).status_code == 401
+    response = alice_api.get(TICKERS_URL)
+    assert response.status_code == 200, response.content
+    (ticker,) = response.json()
+    rows = {line[:13]: [float(v) for v in line.split(",")[1:6]] for line in btc_1h_lines}  # hour → o, h, l, c, v
+    # the last closed candle opened at 09:00 on 3 March (the clock is at 10:00); 24 hours earlier: 2 March 09:00
+    last, before = rows["2024-03-03T09"], rows["2024-03-02T09"]
+    day = [rows[k] for k in rows if "2024-03-02T10" <= k <= "2024-03-03T09"]
+    assert len(day) == 24
+    assert ticker["symbol"] == "BTC/USDT" and ticker["timeframe"] == "1h" and ticker["last"] == last[3]
+    assert ticker["as_of"] == datetime(2024, 3, 3, 10, tzinfo=UTC).isoformat().replace("+00:00", "Z")
+    assert abs(ticker["change_pct"] - (last[3] / before[3] - 1) * 100) < 1e-9
+    assert ticker["high"] == max(r[1] for r in day) and ticker["low"] == min(r[2] for r in day)
+    assert abs(ticker["volume"] - sum(r[4] for r in day)) < 1e-6
+    assert alice_api.get(TICKERS_URL, {"symbols": "ETHUSDT"}).json() == []
+    assert alice_api.get(TICKERS_URL, {"symbols": "BTCUSDT", "exchange": "binance"}).json()[0]["last"] == last[3]
+    bad = alice_api.get(TICKERS_URL, {"symbols": "not a market"})
+    assert bad.status_code == 400 and "symbols" in bad.json()["error"]["fields"]
