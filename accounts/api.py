@@ -1,4 +1,5 @@
-"""Accounts API: token sign-in, the signed-in user and their risk profile."""
+"""Accounts API: token sign-in, the token's lifecycle (rotate, list and revoke the signed-in clients, sign out here
+or everywhere), the signed-in user and their risk profile."""
 
 from __future__ import annotations
 
@@ -112,3 +113,96 @@ class MeApi(APIView):
             user=request.user, timezone_name=data.validated_data.get("timezone"), risk=risk or {}
         )
         return Response(MeSerializer(user_with_profile(user_id=request.user.pk)).data)
+
+
+class TokenOutputSerializer(serializers.Serializer):
+    token = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+
+
+def _token_auth(request: Request) -> Any:
+    """The API token the request came with (rotation and sign-out act on it); a session-signed request has none."""
+    from accounts.models import ApiToken
+
+    if not isinstance(request.auth, ApiToken):
+        raise exceptions.ValidationError(
+            {"token": [_("Send this request with the API token it acts on (Authorization: Bearer …).")]}
+        )
+    return request.auth
+
+
+class TokenRotateApi(APIView):
+    """A new token for this client, with a full lifetime; the one sent stops working at once."""
+
+    @extend_schema(request=None, responses={201: TokenOutputSerializer}, operation_id="auth_token_rotate")
+    def post(self, request: Request) -> Response:
+        issued = services.api_token_rotate(token=_token_auth(request))
+        out = TokenOutputSerializer({"token": issued.key, "expires_at": issued.token.expires_at})
+        return Response(out.data, status=status.HTTP_201_CREATED)
+
+
+class SessionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField(allow_null=True)
+    expires_at = serializers.DateTimeField()
+    current = serializers.BooleanField(help_text="The token this request was sent with.")
+
+
+class SessionListApi(APIView):
+    """The user's signed-in API clients (their tokens; never a key)."""
+
+    @extend_schema(responses={200: SessionSerializer(many=True)}, operation_id="auth_sessions_list")
+    def get(self, request: Request) -> Response:
+        from accounts.models import ApiToken
+
+        current = getattr(request.auth, "pk", None) if isinstance(request.auth, ApiToken) else None
+        rows = [
+            {
+                "id": t.pk,
+                "name": t.name,
+                "created_at": t.created_at,
+                "last_used_at": t.last_used_at,
+                "expires_at": t.expires_at,
+                "current": t.pk == current,
+            }
+            for t in request.user.api_tokens.order_by("-created_at")
+        ]
+        return Response(SessionSerializer(rows, many=True).data)
+
+
+class SessionRevokeApi(APIView):
+    """Sign one client out (its token stops working); another user's id is a 404."""
+
+    @extend_schema(request=None, responses={204: None}, operation_id="auth_sessions_revoke")
+    def delete(self, request: Request, token_id: int) -> Response:
+        from accounts.models import ApiToken
+
+        try:
+            services.api_token_revoke(user=request.user, token_id=token_id)
+        except ApiToken.DoesNotExist:
+            raise exceptions.NotFound(_("No such signed-in client.")) from None
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LogoutApi(APIView):
+    """Sign this client out: the token sent stops working."""
+
+    @extend_schema(request=None, responses={204: None}, operation_id="auth_logout")
+    def post(self, request: Request) -> Response:
+        token = _token_auth(request)
+        services.api_token_revoke(user=request.user, token_id=token.pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LogoutEverywhereApi(APIView):
+    """Sign every API client of the user out (every token stops working, this one included)."""
+
+    @extend_schema(
+        request=None,
+        responses={200: inline_serializer("LogoutEverywhere", {"revoked": serializers.IntegerField()})},
+        operation_id="auth_logout_everywhere",
+    )
+    def post(self, request: Request) -> Response:
+        return Response({"revoked": services.api_tokens_revoke_all(user=request.user)})

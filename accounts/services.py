@@ -132,6 +132,19 @@ def api_token_revoke(*, user: User, token_id: int) -> None:
         raise ApiToken.DoesNotExist
 
 
+@transaction.atomic
+def api_token_rotate(*, token: ApiToken) -> IssuedToken:
+    """A new key for the same client (same name, a full lifetime from now); the old key stops working at once. A
+    phone rotates its token while it is still valid and never needs the password again while it is in use."""
+    locked = ApiToken.objects.select_for_update().filter(pk=token.pk).first()
+    if locked is None:
+        raise ApiToken.DoesNotExist
+    lifetime = max(1, round((locked.expires_at - locked.created_at).total_seconds() / 86_400))
+    issued = api_token_issue(user=locked.user, name=locked.name, ttl_days=min(365, lifetime))
+    locked.delete()
+    return issued
+
+
 def api_tokens_purge_expired() -> int:
     deleted, _details = ApiToken.objects.filter(expires_at__lte=timezone.now()).delete()
     return deleted

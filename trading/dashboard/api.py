@@ -18,7 +18,7 @@ from trading.models import Bot
 MONEY = {"max_digits": 28, "decimal_places": 8}
 
 
-class BalanceSerializer(serializers.Serializer):
+class AccountBalanceSerializer(serializers.Serializer):
     account_id = serializers.IntegerField(source="account.pk")
     label = serializers.CharField(source="account.label")
     exchange = serializers.CharField(source="account.exchange")
@@ -30,7 +30,7 @@ class BalanceSerializer(serializers.Serializer):
 
 
 class DashboardStatsSerializer(serializers.Serializer):
-    balances = BalanceSerializer(many=True)
+    balances = AccountBalanceSerializer(many=True)
     total_balance = serializers.DecimalField(**MONEY)
     available_balance = serializers.DecimalField(**MONEY)
     total_pnl = serializers.DecimalField(**MONEY)
