@@ -13,7 +13,7 @@ from django.contrib.auth import authenticate
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -37,12 +37,14 @@ class TokenObtainApi(APIView):
         # A failed sign-in is a 401 (with a challenge), not a 403.
         return 'Bearer realm="api"'
 
+    @extend_schema_serializer(component_name="TokenObtain")
     class InputSerializer(serializers.Serializer):
         email = serializers.EmailField()
         password = serializers.CharField(trim_whitespace=False, style={"input_type": "password"})
         totp_code = serializers.CharField(required=False, allow_blank=True, max_length=10)
         name = serializers.CharField(required=False, max_length=100, default="API")
 
+    @extend_schema_serializer(component_name="TokenIssued")
     class OutputSerializer(serializers.Serializer):
         token = serializers.CharField()
         expires_at = serializers.DateTimeField()
