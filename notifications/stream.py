@@ -76,6 +76,11 @@ def publish(user_id: Any, kind: str, data: dict[str, Any], at: datetime | None =
         log.warning("stream: event %s for user %s not sent", kind, user_id, exc_info=True)
 
 
+def publish_event(event: Any) -> None:
+    """The ``accounts.events`` listener: every event to its user's connections."""
+    publish(event.user_id, event.kind, event.data)
+
+
 def _header(scope: dict[str, Any], name: bytes) -> str:
     for key, value in scope.get("headers", []):
         if key.lower() == name:

@@ -18,6 +18,7 @@ api_v1 = [
     path("", include("webhooks.api_urls")),
     path("", include("marketplace.api_urls")),
     path("", include("analytics.api_urls")),
+    path("", include("notifications.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script as a file ("?script"): no inline script (CSP).
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema", title=DOCS_TITLE), name="api-docs"),
@@ -40,5 +41,6 @@ urlpatterns = [
     path("marketplace/", include("marketplace.urls")),
     path("onboarding/", include("onboarding.urls")),
     path("analytics/", include("analytics.urls")),
+    path("notifications/", include("notifications.urls")),
     path("api/v1/", include(api_v1)),
 ]

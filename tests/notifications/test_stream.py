@@ -94,7 +94,7 @@ def test_bad_expired_or_missing_credentials_are_refused_before_anything_is_sent(
             (None, ["token.tdy_abc_def"]),
             (None, None),  # nothing at all
         ):
-            socket, ok, code = await connected(headers, subprotocols)
+            _socket, ok, code = await connected(headers, subprotocols)
             assert not ok and code == stream.REFUSED, (headers, subprotocols)
 
     run(scenario)
@@ -110,9 +110,53 @@ def test_a_signed_in_page_connects_from_trendys_own_origin_only(alice, client, s
         assert ok and (await mine.receive_json_from())["user"] == alice.pk
         await mine.disconnect()
         for origin in (b"https://evil.example", b"https://trendy.example.evil.example"):
-            hijack, ok, code = await connected([(b"cookie", cookie), (b"origin", origin)])
+            _hijack, ok, code = await connected([(b"cookie", cookie), (b"origin", origin)])
             assert not ok and code == stream.REFUSED, origin
-        no_origin, ok, code = await connected([(b"cookie", cookie)])
+        _no_origin, ok, code = await connected([(b"cookie", cookie)])
         assert not ok and code == stream.REFUSED
+
+    run(scenario)
+
+
+def test_a_paper_fill_reaches_its_owners_phone_as_a_fill_and_a_notification(alice, bob):
+    """Through the events: the order service fills on the paper exchange, commits, and the user's connection gets
+    the fill and then the bell's new notification; another user's connection gets nothing."""
+    from decimal import Decimal as D
+
+    from accounts.models import ExchangeAccount, RiskProfile
+    from notifications.models import Notification
+    from tests.notifications.test_events import C1, at, submit
+    from tests.trading.conftest import list_paper_markets
+
+    list_paper_markets(("BTC/USDT", "ETH/USDT"), C1)
+    RiskProfile.objects.update_or_create(user=alice, defaults={"leverage": 10, "position_size_pct": D(20)})
+    account = ExchangeAccount.objects.create(user=alice, exchange="paper", label="paper", paper_balance=D(10000))
+    alice_key = api_token_issue(user=alice, name="phone").key
+    bob_key = api_token_issue(user=bob, name="phone").key
+
+    def fill() -> None:
+        with at("2000"):
+            submit(account, "buy", "1.5", "Tstreamfill")
+
+    async def scenario():
+        phone, ok, _ = await connected(header(alice_key))
+        other, ok_other, _ = await connected(header(bob_key))
+        assert ok and ok_other
+        await phone.receive_json_from()
+        await other.receive_json_from()
+        await sync_to_async(fill)()  # commits (transaction=True): the events are delivered then
+        first = await phone.receive_json_from(timeout=5)
+        assert first["type"] == "fill" and first["event"] == "order_filled"
+        assert first["data"]["symbol"] == "ETH/USDT" and first["data"]["amount"] == "1.5"
+        bell = await phone.receive_json_from(timeout=5)
+        row = await sync_to_async(Notification.objects.get)(user=alice, kind="order_filled")
+        assert bell == {
+            **bell,
+            "type": "notification",
+            "data": {"id": row.pk, "kind": "order_filled", "severity": "info"},
+        }
+        assert await other.receive_nothing(timeout=0.5)
+        await phone.disconnect()
+        await other.disconnect()
 
     run(scenario)

@@ -32,12 +32,14 @@ from django_celery_beat.models import (
 )
 
 from accounts import services as account_services
+from accounts.events import Event
 from accounts.models import ExchangeAccount
 from analytics import commentaries
 from analytics.models import ForecastModel, RegimeModel, SentimentSnapshot, SignalModel, SignalRecord
 from market_data.models import Candle
 from marketplace import ledger
 from marketplace.models import Listing, ListingVersion, Payment, Payout, ProviderEvent, Review, Subscription
+from notifications.services import notification_create
 from onboarding.models import OnboardingState
 from strategies.models import BacktestRun, PineScript, PineScriptVersion
 from tests.factories import UserFactory
@@ -117,6 +119,9 @@ def populate(count: int, prefix: str, secrets: Secrets) -> None:
             user=user, exchange_account=paper, order=order, position=position, bot=bot, symbol="BTC/USDT",
             side="buy", amount=D("0.1"), price=D(50_000), time=now - timedelta(hours=i),
         )  # fmt: skip
+        notification_create(
+            Event(user_id=user.pk, kind=("order_filled", "stop_loss_hit")[i % 2], data={"symbol": f"{tag}/USDT"})
+        )
         BacktestRun.objects.create(
             user=user, strategy="supertrend", exchange="binance", symbol="ETH/USDT", timeframe="1h",
             start=now - timedelta(days=30), end=now, initial_capital=D(1000), fee_rate=D("0.001"),

@@ -21,7 +21,7 @@ from trading.bots import engine
 from trading.bots import tick as ticks
 from trading.exchanges.base import OrderRequest
 from trading.execution import router
-from trading.execution.fills import fill_closes, fill_opens, fill_trade
+from trading.execution.fills import fill_closes, fill_event, fill_opens, fill_trade
 from trading.execution.orders import order_fields
 from trading.execution.positions import entry_request, protection, protective_request
 from trading.execution.records import STATUS_FROM_EXCHANGE, events_buffered, order_event, order_state_update
@@ -270,6 +270,12 @@ class Plain:
             Position.objects.bulk_create(self.opened)
         Order.objects.bulk_create(self.orders)
         Trade.objects.bulk_create(self.trades)
+        for trade in self.trades:  # the user's events, as ``fill_record`` emits them (on commit, no query)
+            closing = trade.order.purpose == Order.Purpose.EXIT  # a plain tick fills market orders only
+            fill_event(
+                trade.order, price=trade.price, amount=trade.amount, pnl=trade.realized_pnl if closing else None,
+                reason="market",
+            )  # fmt: skip
         if self.ended:
             with connection.cursor() as cursor:
                 cursor.execute(

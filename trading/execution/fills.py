@@ -10,6 +10,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from accounts import events
 from accounts.models import ExchangeAccount
 from market_data.selectors import ms_to_datetime
 from trading.exchanges.base import OrderState
@@ -112,11 +113,13 @@ def fill_record(
         .first()
     )
     pnl = Decimal(0)
+    closed = False  # the fill closed (part of) a position: it has a realised pnl to tell
     remaining = amount
     if position is not None and (position.side == Position.Side.LONG) == (order.side == "sell"):
         pnl, remaining = fill_closes(
             position, order, price=price, amount=amount, fee=fee, time=time, reason=reason, realized_pnl=realized_pnl
         )
+        closed = True
         position.save()
         order.position = position
     elif position is not None:
@@ -145,7 +148,32 @@ def fill_record(
     order_event(order, "filled", "", at=time, price=str(price), amount=str(amount), fee=str(fee), reason=reason)
     trade = fill_trade(order, amount=amount, price=price, fee=fee, pnl=pnl, time=time)
     trade.save()
+    fill_event(order, price=price, amount=amount, pnl=pnl if closed else None, reason=reason)
     return trade
+
+
+FILL_EVENTS = {"stop_loss": "stop_loss_hit", "take_profit": "take_profit_hit"}
+
+
+def fill_event(order: Order, *, price: Decimal, amount: Decimal, pnl: Decimal | None, reason: str) -> None:
+    """The user's event for a fill (on commit; no query: the order's ids and fields are in memory). A stop
+    loss or take profit filling reads as "SL hit" / "TP hit"."""
+    if reason not in FILL_EVENTS:
+        if order.purpose == Order.Purpose.STOP_LOSS:
+            reason = "stop_loss"
+        elif order.purpose == Order.Purpose.TAKE_PROFIT:
+            reason = "take_profit"
+    events.emit(
+        order.user_id,
+        FILL_EVENTS.get(reason, "order_filled"),
+        order=order.pk,
+        symbol=order.symbol,
+        side=order.side,
+        amount=amount,
+        price=price,
+        realized_pnl=pnl,
+        reason=reason,
+    )
 
 
 def fill_closes(

@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts import events
 from accounts.models import ExchangeAccount
 from market_data.selectors import ms_to_datetime
 from trading import clock
@@ -101,6 +102,10 @@ def order_submit(
         order.note = exc.message[:300]
         order.save(**({"update_fields": ["status", "note", "updated_at"]} if order.pk else {}))
         order_event(order, "rejected", exc.message, error=type(exc).__name__)
+        events.emit(
+            account.user_id, "order_rejected", order=order.pk, symbol=order.symbol, side=order.side,
+            amount=order.amount, reason=exc.message[:300], error=type(exc).__name__,
+        )  # fmt: skip
         raise
     except TemporaryError as exc:
         if order.pk is None:

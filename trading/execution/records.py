@@ -10,6 +10,7 @@ from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
+from accounts import events as user_events
 from trading import clock
 from trading.exchanges.base import Exchange, OrderState
 from trading.models import Order, OrderEvent
@@ -47,11 +48,13 @@ def events_write(events: list[OrderEvent]) -> None:
 
 
 def notify(user: Any, kind: str, **data: Any) -> None:
+    """A trading event: a log line now, and an event for the user (``accounts.events``) once committed."""
     log.info(
         "trading event %s",
         kind,
         extra={"user_id": getattr(user, "pk", None), **{f"event_{k}": v for k, v in data.items()}},
     )
+    user_events.emit(user, kind, **data)
 
 
 def order_event(order: Order, kind: str, message: str = "", at: datetime | None = None, **data: Any) -> None:
