@@ -2,7 +2,7 @@
 """Live stream benchmark (issue 19): 1,000 WebSocket clients on one server process receive a fill.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/trendy_bench REDIS_URL=redis://127.0.0.1:6379/13 \\
-        .venv/bin/python benchmarks/stream.py [--clients 1000] [--rounds 5]
+        .venv/bin/python benchmarks/stream.py [--clients 1000] [--rounds 5] [--quick: 100 clients, 2 rounds]
 
 Target: every one of 1,000 connected clients receives a fill within 200 ms (p95) of its publication.
 
@@ -114,6 +114,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="100 clients, 2 rounds")
     parser.add_argument("--gap", type=float, default=2.0, help="seconds between rounds")
     parser.add_argument("--publish", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--users", help=argparse.SUPPRESS)
@@ -121,6 +122,8 @@ def main() -> int:
     if args.publish is not None:
         publisher(args.publish, [int(u) for u in args.users.split(",")], args.gap)
         return 0
+    if args.quick:
+        args.clients, args.rounds, args.gap = 100, 2, 1.0
     print_header(args, uses_db=True, uses_redis=True)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trading_site.settings")
     import django

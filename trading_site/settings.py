@@ -178,7 +178,10 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # redis-py 8 reads with a 5 s socket timeout by default, as long as channels_redis' blocking
+                # read of a process's messages (BZPOPMIN, 5 s): an idle connection would time out and drop every
+                # WebSocket of the process. The read waits longer than the blocking call.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
                 "prefix": env_str("CACHE_KEY_PREFIX", "trendy") + ":stream",
                 "capacity": 1000,  # messages a slow client may fall behind before the oldest are dropped
                 "expiry": 60,

@@ -160,3 +160,19 @@ def test_a_paper_fill_reaches_its_owners_phone_as_a_fill_and_a_notification(alic
         await other.disconnect()
 
     run(scenario)
+
+
+def test_a_quiet_connection_keeps_receiving(alice):
+    """Longer than redis-py's default 5 s read timeout without a message (channels_redis blocks 5 s reading a
+    process's messages): the socket stays open and the next event still arrives."""
+    key = api_token_issue(user=alice, name="phone").key
+
+    async def scenario():
+        phone, ok, _ = await connected(header(key))
+        assert ok and (await phone.receive_json_from())["type"] == "hello"
+        assert await phone.receive_nothing(timeout=7, interval=0.5)  # quiet, past 5 s
+        await sync_to_async(stream.publish)(alice.pk, "bot_status", {"bot": 1, "status": "running"})
+        assert (await phone.receive_json_from(timeout=5))["event"] == "bot_status"
+        await phone.disconnect()
+
+    run(scenario)
