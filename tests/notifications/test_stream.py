@@ -4,10 +4,12 @@ anything is sent, and that a user receives their own events and never another us
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from datetime import timedelta
 
 import pytest
-from asgiref.sync import async_to_sync, sync_to_async
+from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.utils import timezone
@@ -22,7 +24,22 @@ PATH = "/ws/v1/stream"
 
 
 def run(scenario):
-    return async_to_sync(scenario)()
+    """The scenario on an event loop of its own thread: the main thread may already run one (the browser tests'
+    Playwright keeps its loop for the whole session), and async_to_sync refuses to run beside it."""
+    outcome: dict[str, object] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = asyncio.run(scenario())
+        except BaseException as exc:  # noqa: BLE001 (re-raised in the test's thread)
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome.get("value")
 
 
 def header(key: str) -> list[tuple[bytes, bytes]]:
