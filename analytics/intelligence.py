@@ -230,8 +230,9 @@ def _timeline(row: RegimeModel, exchange: str, symbol: str, timeframe: str) -> d
     if len(after):
         frame = feature_frame(candles, timeframe_ms=tf_ms, btc_close=btc_closes(exchange, symbol, timeframe, candles))
         frame = frame[frame.index > pd.Timestamp(row.train_end)]
-        if len(frame) and list(frame.columns) == load(row)["features"]:
-            codes = np.argmax(regime.probabilities(load(row)["model"], frame.to_numpy()), axis=1)
+        payload = load(row)
+        if len(frame) and list(frame.columns) == payload["features"]:
+            codes = np.argmax(regime.probabilities(payload["model"], frame.to_numpy()), axis=1)
             read += regime.runs(frame.index, codes.astype(np.float64), step=bar)
     chart = market_charts.regime_timeline(
         shown["close"], read, regime.runs(actual.index, actual.to_numpy(), step=bar), bar=bar
