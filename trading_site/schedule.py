@@ -41,6 +41,8 @@ SCHEDULE: list[Entry] = [
     Entry("sweep webhook events", "webhooks.sweep_events", "* * * * *", expires_seconds=50),
     # Delete refused webhook events older than TRENDY_WEBHOOK_REFUSED_RETENTION_DAYS once a day.
     Entry("prune refused webhook events", "webhooks.prune_refused_events", "43 3 * * *", expires_seconds=3600),
+    # Each active trader's last 24 hours (PnL, trades, drawdown) and the bots drifting from their backtests; daily.
+    Entry("daily summary", "trading.daily_summary", "5 0 * * *", expires_seconds=3600),
     # Marketplace subscriptions: end the ones whose access is over (bots stop opening), renew test-mode monthly ones,
     # apply payment events that waited for an earlier one; every 5 minutes.
     Entry("expire subscriptions", "marketplace.expire_subscriptions", "*/5 * * * *", expires_seconds=240),
@@ -50,6 +52,14 @@ SCHEDULE: list[Entry] = [
     Entry("record signals", "analytics.record_signals", "2 * * * *", expires_seconds=1800),
     # Read the sentiment sources (when configured) and store a snapshot per asset; every 15 minutes.
     Entry("refresh sentiment", "analytics.refresh_sentiment", "7-59/15 * * * *", expires_seconds=600),
+    # Notifications held for a digest (a burst, quiet hours) go out as one message per channel when due.
+    Entry(
+        "flush notification digests",
+        "notifications.flush_digests",
+        "* * * * *",
+        expires_seconds=10,
+        every_seconds=15,
+    ),
     # Delete expired API tokens once a day.
     Entry("purge expired API tokens", "accounts.purge_expired_api_tokens", "17 3 * * *", expires_seconds=3600),
 ]

@@ -23,7 +23,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 from kombu import Queue
 
-from trading_site.env import env_bool, env_int, env_list, env_str
+from trading_site.env import env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("TRENDY_VAR_DIR", str(BASE_DIR / "var")))
@@ -301,6 +301,10 @@ SPECTACULAR_SETTINGS = {
         "BacktestStatusEnum": "strategies.models.BacktestRun.Status",
         "ListingStatusEnum": "marketplace.models.Listing.Status",
         "SubscriptionStatusEnum": "marketplace.models.Subscription.Status",
+        "KindEnum": "strategies.models.BacktestRun.Kind",  # the name it had before other "kind" fields
+        "NotificationChannelKindEnum": "notifications.models.Channel.Kind",
+        "AddableChannelKindEnum": ["email", "slack", "webpush"],
+        "LanguageEnum": ["en", "ko"],  # LANGUAGES below
     },
     # Swagger UI is served from our own static files (drf-spectacular-sidecar): no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -357,7 +361,13 @@ TRENDY_TRADING_QUEUES = env_list("TRENDY_TRADING_QUEUES", ["paper", "binance", "
 CELERY_TASK_QUEUES = [
     Queue(name)
     for name in dict.fromkeys(
-        ["celery", *(f"trading.{q}" for q in ["paper", *TRENDY_TRADING_QUEUES]), "trading.other", "analytics"]
+        [
+            "celery",
+            *(f"trading.{q}" for q in ["paper", *TRENDY_TRADING_QUEUES]),
+            "trading.other",
+            "analytics",
+            "notifications",
+        ]
     )
 ]
 CELERY_TASK_ROUTES = {
@@ -374,6 +384,11 @@ CELERY_TASK_ROUTES = {
     "analytics.train_signal_model": {"queue": "analytics"},
     "analytics.record_signals": {"queue": "analytics"},
     "analytics.refresh_sentiment": {"queue": "analytics"},
+    # Messages to e-mail, Telegram, Slack and push services: a slow service delays no trading or analytics task.
+    "notifications.dispatch": {"queue": "notifications"},
+    "notifications.send": {"queue": "notifications"},
+    "notifications.flush_digests": {"queue": "notifications"},
+    "notifications.telegram_reply": {"queue": "notifications"},
 }
 # One tick: the paper accounts in this many shards (a task each; more shards than workers balance them), a
 # transaction per chunk of this many accounts; the signals in this many tasks (slices of markets).
@@ -440,6 +455,32 @@ TRENDY_X_API_URL = env_str("TRENDY_X_API_URL")  # empty: https://api.x.com
 # local Llama server: allowed in development; in production only when set (otherwise a base URL that resolves to
 # such an address is refused, so the admin form cannot reach the internal network or a cloud metadata address).
 TRENDY_LLM_ALLOW_PRIVATE = env_bool("TRENDY_LLM_ALLOW_PRIVATE", default=DEBUG)
+
+# --- Notifications ----------------------------------------------------------------------
+
+# Telegram: the operator's bot (@BotFather gives the token). Users link a chat by sending it /start <code>; Telegram
+# calls /hooks/telegram/ with TRENDY_TELEGRAM_WEBHOOK_SECRET in X-Telegram-Bot-Api-Secret-Token (setWebhook).
+# Links in e-mails and messages point here (no request to build them from in a worker).
+TRENDY_SITE_URL = env_str("TRENDY_SITE_URL", "http://localhost:8000")
+TRENDY_TELEGRAM_BOT_TOKEN = env_str("TRENDY_TELEGRAM_BOT_TOKEN")
+TRENDY_TELEGRAM_BOT_NAME = env_str("TRENDY_TELEGRAM_BOT_NAME")  # without the @, for the t.me link
+TRENDY_TELEGRAM_WEBHOOK_SECRET = env_str("TRENDY_TELEGRAM_WEBHOOK_SECRET")
+TRENDY_TELEGRAM_API_URL = env_str("TRENDY_TELEGRAM_API_URL")  # empty: https://api.telegram.org (tests: a fake)
+# Web push: the server's VAPID key pair (`vapid --gen`, or manage.py vapid_keys), and a contact for push services.
+TRENDY_VAPID_PRIVATE_KEY = env_str("TRENDY_VAPID_PRIVATE_KEY")
+TRENDY_VAPID_PUBLIC_KEY = env_str("TRENDY_VAPID_PUBLIC_KEY")
+TRENDY_VAPID_SUBJECT = env_str("TRENDY_VAPID_SUBJECT", "mailto:ops@trendy.local")
+# Mobile push: a Firebase service account's JSON key (the file's content, or a path to it).
+TRENDY_FCM_SERVICE_ACCOUNT = env_str("TRENDY_FCM_SERVICE_ACCOUNT")
+TRENDY_FCM_API_URL = env_str("TRENDY_FCM_API_URL")  # empty: https://fcm.googleapis.com (tests: a fake)
+# Slack webhooks and push endpoints must be the services' own public addresses in production; development and the
+# tests send them to fakes on 127.0.0.1.
+TRENDY_NOTIFY_ALLOW_PRIVATE = env_bool("TRENDY_NOTIFY_ALLOW_PRIVATE", default=DEBUG)
+# Retries: the n-th waits base * 2^(n-1) seconds (at most an hour), up to this many attempts in all.
+TRENDY_NOTIFY_RETRY_BASE = env_float("TRENDY_NOTIFY_RETRY_BASE", 30.0)
+TRENDY_NOTIFY_MAX_ATTEMPTS = env_int("TRENDY_NOTIFY_MAX_ATTEMPTS", 6)
+# Bursts: after a message, a channel's next ones within this many seconds go together as one digest.
+TRENDY_NOTIFY_DIGEST_WINDOW = env_float("TRENDY_NOTIFY_DIGEST_WINDOW", 60.0)
 
 # --- Market data ------------------------------------------------------------------------
 

@@ -22,25 +22,10 @@ from notifications.channels.fcm import FcmTransport, ServiceAccount
 from notifications.channels.slack import SlackTransport, is_slack_url
 from notifications.channels.telegram import TelegramTransport
 from notifications.channels.webpush import WebPushTransport
-from tests.notifications.fakes import Reply, serve, smtp_server
+from tests.notifications.fakes import Reply
 
 TOKEN = "123456:AAH-secret-bot-token_0123456789"
 MESSAGE = Message(title="Order filled <BTC/USDT>", body="Bought 0.01 BTC at 64,000.00 USDT", url="https://t.example/x")
-
-
-@pytest.fixture
-def service():
-    fake, server = serve()
-    yield fake
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture(autouse=True)
-def _local_only(monkeypatch):
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
 
 
 def failure(transport, message=MESSAGE) -> TransportError:
@@ -237,17 +222,6 @@ def test_fcm_refreshes_an_expired_token_once_and_knows_a_gone_device(service, ac
 
 
 # --- E-mail --------------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def smtp(settings):
-    recorder, controller = smtp_server()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-    yield recorder
-    controller.stop()
 
 
 def test_email_reaches_the_smtp_server_and_a_refused_address_is_permanent(smtp, settings):
