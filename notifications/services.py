@@ -47,7 +47,8 @@ def notification_create(event: Event) -> Notification:
     # on commit when inside a transaction)
     from notifications import tasks
 
-    tasks.dispatch.delay(row.pk)
+    if Channel.objects.filter(user_id=row.user_id, enabled=True).exists():  # most users: the bell only, no task
+        tasks.dispatch.delay(row.pk)
     return row
 
 

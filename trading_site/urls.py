@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.i18n import set_language
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from notifications import settings_views as notification_settings_views
 from trading_site import health, views
 from trading_site.api import NotFoundApi
 
@@ -29,6 +30,7 @@ api_v1 = [
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", health.healthz, name="healthz"),
+    path("sw.js", notification_settings_views.service_worker, name="service-worker"),  # web push: scope "/"
     path("metrics", health.metrics, name="prometheus-django-metrics"),
     path("i18n/setlang/", set_language, name="set_language"),
     path("admin/", admin.site.urls),
