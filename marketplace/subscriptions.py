@@ -44,6 +44,7 @@ def _unavailable() -> str:  # translated when it is raised
     return _("The payment provider did not answer: nothing was charged or changed. Try again in a moment.")
 
 
+ENDING_SOON_DAYS = 3  # a subscription that will not renew: its subscriber is told this long before access ends
 PENDING_HOURS = 24  # a checkout not paid within a day is dropped (Stripe's sessions expire after 24 hours too)
 
 
@@ -414,6 +415,10 @@ def _record_payment(
         provider_payment=intent, period_end=period_end,
     )  # fmt: skip
     ledger.post_payment(payment)
+    notify(
+        listing.creator_id, "marketplace.sale", listing=str(listing.id), listing_name=listing.name,
+        payment=str(payment.id), amount=amount, creator_amount=ledger.creator_part(amount, payment.creator_share),
+    )  # fmt: skip
     return payment
 
 
@@ -553,4 +558,30 @@ def subscriptions_expire(now: datetime | None = None) -> dict[str, int]:
         with transaction.atomic():
             _end(subscription, Reason.CHECKOUT_ABANDONED, now)
             dropped += 1
-    return {"renewed": renewed, "ended": ended, "dropped": dropped}
+    ending = subscriptions_ending_tell(now)
+    return {"renewed": renewed, "ended": ended, "dropped": dropped, "ending": ending}
+
+
+def subscriptions_ending_tell(now: datetime | None = None) -> int:
+    """Tell the subscribers whose access ends within ``ENDING_SOON_DAYS`` and will not renew
+    (``marketplace.subscription_ending``), once per subscription and end date (a cache key that lives until the
+    end: a renewal that moves the end, then a cancellation, tells again). Returns how many were told."""
+    from django.core.cache import cache
+
+    now = now or timezone.now()
+    told = 0
+    soon = Subscription.objects.filter(
+        status=Status.ACTIVE, auto_renew=False, expires_at__gt=now,
+        expires_at__lte=now + relativedelta(days=ENDING_SOON_DAYS),
+    ).select_related("listing")  # fmt: skip
+    for subscription in soon:
+        ttl = int((subscription.expires_at - now).total_seconds()) + 86400
+        key = f"marketplace:ending-told:{subscription.id}:{int(subscription.expires_at.timestamp())}"
+        if cache.add(key, 1, timeout=ttl):
+            notify(
+                subscription.user_id, "marketplace.subscription_ending", subscription=str(subscription.id),
+                listing=str(subscription.listing_id), listing_name=subscription.listing.name,
+                expires_at=subscription.expires_at,
+            )  # fmt: skip
+            told += 1
+    return told

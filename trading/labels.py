@@ -124,6 +124,11 @@ def _messages(params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def strategy_failure(data: dict[str, Any]) -> str:
+    """The engine's sentence of a ``strategy_failed`` halt (its template and parameters), in the active language."""
+    return _strategy_reason(data)
+
+
 def _strategy_reason(data: dict[str, Any]) -> str:
     template = data.get("template")
     if not isinstance(template, str):

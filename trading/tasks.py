@@ -199,6 +199,15 @@ def reconcile() -> dict[str, Any]:
     return reconcile_all()
 
 
+@shared_task(name="trading.daily_summary")
+def daily_summary() -> dict[str, Any]:
+    """Once a day (beat): each active trader's last 24 hours, and the bots drifting from their backtests."""
+    from trading.bots.drift import strategy_drift_tell
+    from trading.dashboard.daily import daily_summaries_send
+
+    return {"summaries": daily_summaries_send(), "drifts": strategy_drift_tell()}
+
+
 @worker_ready.connect
 def _reconcile_at_start(**kwargs: object) -> None:
     """Reconciliation runs at start-up too: a worker killed mid-order left something to look up."""

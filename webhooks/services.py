@@ -31,7 +31,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from redis.exceptions import RedisError
 
-from accounts import secrets
+from accounts import events, secrets
 from accounts.crypto import mask
 from accounts.models import ExchangeAccount
 from trading import clock
@@ -193,6 +193,7 @@ def _reject(status: int, code: str, message: str, details: dict[str, Any] | None
             **event,
         )
     pk = stored.pk if stored is not None else None
+    _tell_refused(event.get("endpoint"), code, message, event["received_at"])
     return Answer(status, {"status": "rejected", "reason": code, "message": message, "event": pk}, pk)
 
 
@@ -324,6 +325,7 @@ def _receive(token: str, body: bytes, remote_addr: str, forwarded_for: str | Non
                     details={"limit": endpoint.max_alerts_per_minute},
                     dedupe_key=None,
                 )
+                _tell_refused(endpoint, "rate_limited", message, now)
                 return Answer(
                     429,
                     {"status": "rejected", "reason": "rate_limited", "message": message, "event": event.pk},
@@ -402,6 +404,7 @@ _RECEIVER_FIELDS = (
     "user_id",
     "exchange_account_id",
     "bot_id",
+    "name",
     "token",
     "secret",
     "allowed_symbols",
@@ -565,9 +568,27 @@ class _Door:
                 **event,
             )
         pk = stored.pk if stored is not None else None
+        if endpoint is not None and code != "revoked":  # the owner may know; the sender learns nothing more
+            _tell_refused(endpoint, code, message, self.now)
         if status == 404:
             return Answer(404, NOT_FOUND, pk)
         return Answer(status, {"status": "rejected", "reason": code, "message": message, "event": pk}, pk)
+
+
+def _tell_refused(endpoint: WebhookEndpoint | None, code: str, message: str, now: Any) -> None:
+    """The webhook's owner told that an alert was refused (``webhook_rejected``), at most once a minute per webhook
+    (a flood of bad alerts is one notification a minute, not thousands): the first refusal of a minute is told, with
+    how many of the minute before were not. One cache round trip per refusal; the rest only on the told one."""
+    if endpoint is None:
+        return
+    minute = _minute(now)
+    if _count(f"webhooks:refused-told:{endpoint.pk}:{minute}", 120) != 1:
+        return
+    more = max(0, _peek(f"webhooks:refused-told:{endpoint.pk}:{minute - 1}") - 1)
+    events.emit(
+        endpoint.user_id, "webhook_rejected", webhook=endpoint.pk, name=endpoint.name, reason=code,
+        message=message[:300], more=more,
+    )  # fmt: skip
 
 
 def _within_rate(endpoint: WebhookEndpoint, now: Any) -> bool:
@@ -643,6 +664,8 @@ def event_process(*, event_id: int) -> str:
         details=_jsonable(traded.details),
         processed_at=timezone.now(),
     )
+    if traded.status == WebhookEvent.Status.FAILED:  # refused when traded: the risk envelope, the exchange
+        _tell_refused(event.endpoint, str(traded.details.get("failure") or "failed"), traded.result, timezone.now())
     return traded.status
 
 
@@ -722,6 +745,11 @@ def _trade(event: WebhookEvent) -> Traded:
     except TemporaryError:
         raise
     except (router.RouterError, ExchangeError) as exc:
+        if isinstance(exc, AuthenticationError) and not account.is_paper:  # the keys stopped working: say so
+            from trading.exchange_accounts.connection import account_keys_failing
+            from trading_site.redact import redact
+
+            account_keys_failing(account=account, code="keys_rejected", reason=redact(exc.message)[:200])
         return Traded(WebhookEvent.Status.FAILED, exc.message, order, adjustments, _failure(exc))
     if order is None:
         # A re-run (the worker died before recording): the orders this event placed are known by their ids.

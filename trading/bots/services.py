@@ -23,7 +23,7 @@ from strategies.labels import strategy_name
 from strategies.messages import strategy_error_message
 from strategies.pine_services import strategy_usable, version_for_slug
 from strategies.services import script_levels
-from trading import clock
+from trading import clock, labels
 from trading.exchanges.errors import (
     ExchangeError,
 )
@@ -271,8 +271,31 @@ def bot_set_status(
         fields = ["status", "status_reason", "status_detail", "status_changed_at", "peak_equity", "day_start"]
         fields.append("last_candle_open")
         bot.save(update_fields=[*fields, "updated_at"])
-    notify(bot.user, "bot_status", bot=bot.pk, status=status, reason=reason or reason_code)
+    kind, data = _status_event(bot, status, reason or reason_code, reason_code, reason_data or {})
+    notify(bot.user, kind, **data)
     return bot
+
+
+LOSS_LIMIT_CODES = ("drawdown", "daily_loss")  # tick._risk_check's halts
+ERROR_CODES = (  # tick._permanent_failure's and _transient_failure's halts, and a strategy that cannot run
+    "keys_rejected", "keys_unusable", "keys_unreadable", "unknown_symbol", "insufficient_funds", "order_refused",
+    "exchange_refused", "exchange_unavailable", "strategy_failed",
+)  # fmt: skip
+
+
+def _status_event(bot: Bot, status: str, reason: str, code: str, data: Mapping[str, Any]) -> tuple[str, dict]:
+    """The user's event for a status change: a halt by a loss limit (``drawdown_halt``, with the figures) and a halt
+    by an error (``bot_error``, with the error's text: the adapter's redacted message, never a key) have their own
+    kinds; any other change is ``bot_status``."""
+    if status == Bot.Status.HALTED and code in LOSS_LIMIT_CODES:
+        figures = {key: data[key] for key in ("drawdown", "loss", "limit") if key in data}
+        return "drawdown_halt", {"bot": bot.pk, "name": bot.name, "code": code, **figures}
+    if status == Bot.Status.HALTED and code in ERROR_CODES:
+        error = str(data.get("reason") or "")
+        if code == "strategy_failed" and data.get("template"):
+            error = labels.strategy_failure(dict(data))
+        return "bot_error", {"bot": bot.pk, "name": bot.name, "code": code, "error": error[:300]}
+    return "bot_status", {"bot": bot.pk, "status": status, "reason": reason}
 
 
 def auto_trading_set(*, user: Any, enabled: bool) -> bool:

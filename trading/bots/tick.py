@@ -285,15 +285,10 @@ def _permanent_failure(bot: Bot, exc: BaseException) -> str:
 
 
 def _mark_account_keys(account: ExchangeAccount, code: str, reason: str) -> None:
-    from accounts import services as account_services
-    from trading.exchange_accounts.connection import test_message
+    """Recorded on the account as a failed connection test; its owner told (at most once an hour)."""
+    from trading.exchange_accounts.connection import account_keys_failing
 
-    detail: dict[str, Any] = {"kind": code, "exchange": account.exchange, "testnet": account.testnet}
-    if reason:
-        detail["reason"] = reason
-    account_services.exchange_account_record_test(
-        account=account, ok=False, message=test_message(detail), withdrawals_enabled=None, detail=detail
-    )
+    account_keys_failing(account=account, code=code, reason=reason)
 
 
 def _transient_failure(bot: Bot, exc: TemporaryError) -> str:

@@ -91,6 +91,45 @@ def exchange_account_test(*, account: ExchangeAccount, api_urls: dict[str, str] 
     return result
 
 
+KEYS_FAILING = ("keys_rejected", "keys_unusable", "keys_unreadable")
+KEYS_NOTICE_SECONDS = 3600  # while the keys keep failing, their owner is told at most once an hour
+
+
+def account_keys_failing(*, account: ExchangeAccount, code: str, reason: str = "") -> bool:
+    """Keys that failed outside a connection test (a bot's order, the reconciliation, a TradingView alert): recorded on
+    the account as a failed test, and a live account's owner told (``exchange_key_failing``) at once when the keys
+    worked before, then at most once an hour while they keep failing (a cache key; the account's row, locked, tells
+    whether they worked before). Returns whether the owner was told."""
+    from django.core.cache import cache
+    from django.db import transaction
+
+    from trading.execution.records import notify
+
+    detail: dict[str, Any] = {"kind": code, "exchange": account.exchange, "testnet": account.testnet}
+    if reason:
+        detail["reason"] = reason
+    with transaction.atomic():
+        before = ExchangeAccount.objects.select_for_update().only("last_test_ok", "last_test_detail").get(pk=account.pk)
+        failing_before = before.last_test_ok is False and (before.last_test_detail or {}).get("kind") in KEYS_FAILING
+        account_services.exchange_account_record_test(
+            account=account, ok=False, message=test_message(detail), withdrawals_enabled=None, detail=detail
+        )
+        if account.is_paper:
+            return False
+        key = f"trading:exchange-key-failing:{account.pk}"
+        if failing_before:
+            told = cache.add(key, 1, timeout=KEYS_NOTICE_SECONDS)
+        else:  # a new failure: told now, and the hour starts again
+            cache.set(key, 1, timeout=KEYS_NOTICE_SECONDS)
+            told = True
+        if told:
+            notify(
+                account.user, "exchange_key_failing", account=account.pk, label=account.label,
+                exchange=exchange_name(account), code=code, error=reason[:200],
+            )  # fmt: skip
+    return told
+
+
 def exchange_name(account: ExchangeAccount) -> str:
     if account.is_paper:
         return _("Paper")

@@ -152,20 +152,31 @@ def fill_record(
     return trade
 
 
-FILL_EVENTS = {"stop_loss": "stop_loss_hit", "take_profit": "take_profit_hit"}
+FILL_EVENTS = {
+    "stop_loss": "stop_loss_hit",
+    "take_profit": "take_profit_hit",
+    "liquidation": "position_liquidated",  # the exchange's own order: the loss reached the margin
+    "risk_halt": "position_force_closed",  # Trendy closed it: the bot's drawdown or daily loss limit
+}
 
 
 def fill_event(order: Order, *, price: Decimal, amount: Decimal, pnl: Decimal | None, reason: str) -> None:
     """The user's event for a fill (on commit; no query: the order's ids and fields are in memory). A stop
-    loss or take profit filling reads as "SL hit" / "TP hit"."""
+    loss or take profit filling reads as "SL hit" / "TP hit"; a liquidation as "position liquidated", and the
+    close a bot's risk limit forced as "position closed by a risk limit"."""
     if reason not in FILL_EVENTS:
         if order.purpose == Order.Purpose.STOP_LOSS:
             reason = "stop_loss"
         elif order.purpose == Order.Purpose.TAKE_PROFIT:
             reason = "take_profit"
+        elif order.note.startswith("risk halt"):
+            reason = "risk_halt"
+    kind = FILL_EVENTS.get(reason, "order_filled")
+    extra = {"position": order.position_id} if kind in ("position_liquidated", "position_force_closed") else {}
     events.emit(
         order.user_id,
-        FILL_EVENTS.get(reason, "order_filled"),
+        kind,
+        **extra,
         order=order.pk,
         symbol=order.symbol,
         side=order.side,

@@ -18,7 +18,7 @@ from market_data.selectors import ms_to_datetime, to_ms
 from trading import clock
 from trading.bots import services as bot_services
 from trading.exchanges.base import Exchange
-from trading.exchanges.errors import ExchangeError, OrderNotFound
+from trading.exchanges.errors import AuthenticationError, CredentialsUnusable, ExchangeError, OrderNotFound
 from trading.execution import fills as fill_services
 from trading.execution import orders as order_services
 from trading.execution import records as order_records
@@ -95,6 +95,12 @@ def reconcile_account(*, account: ExchangeAccount) -> AccountReport:
             report.canceled = _cancel_stale_protection(exchange, account)
     except ExchangeError as exc:
         report.error = exc.message
+        if isinstance(exc, AuthenticationError) and not account.is_paper:  # the keys stopped working: say so
+            from trading.exchange_accounts.connection import account_keys_failing
+            from trading_site.redact import redact
+
+            code = "keys_unusable" if isinstance(exc, CredentialsUnusable) else "keys_rejected"
+            account_keys_failing(account=account, code=code, reason=redact(exc.message)[:200])
         return report
     if report.unexplained:
         detail = "; ".join(report.unexplained)
