@@ -43,8 +43,31 @@ def order_get_for_user(*, user: Any, order_id: int) -> Order:
     return get_object_or_404(orders_for_user(user=user), pk=order_id)
 
 
-def trades_for_user(*, user: Any) -> QuerySet[Trade]:
-    return Trade.objects.filter(user=user).select_related("exchange_account", "bot", "order")
+def trades_for_user(
+    *,
+    user: Any,
+    symbol: str | None = None,
+    side: str | None = None,
+    exchange_account: int | None = None,
+    bot: int | None = None,
+    since: Any = None,
+    until: Any = None,
+) -> QuerySet[Trade]:
+    """The user's fills, newest first; another user's account or bot id simply matches nothing."""
+    rows = Trade.objects.filter(user=user).select_related("exchange_account", "bot", "order")
+    if symbol:
+        rows = rows.filter(symbol=symbol.upper())
+    if side:
+        rows = rows.filter(side=side)
+    if exchange_account:
+        rows = rows.filter(exchange_account_id=exchange_account)
+    if bot:
+        rows = rows.filter(bot_id=bot)
+    if since:
+        rows = rows.filter(time__gte=since)
+    if until:
+        rows = rows.filter(time__lt=until)
+    return rows.order_by("-time", "-id")
 
 
 def exchange_accounts_enabled(*, user: Any) -> QuerySet[ExchangeAccount]:

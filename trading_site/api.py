@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers, status
-from rest_framework.pagination import PageNumberPagination
+from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -114,6 +114,63 @@ class Pagination(PageNumberPagination):
                 parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": self.max_page_size}
                 parameter["description"] = f"Results per page, 1 to {self.max_page_size} ({self.page_size} by default)."
         return parameters
+
+
+class TradePagination(Pagination):
+    """Page numbers as everywhere, or a cursor when the request sends ``cursor`` (empty for the first page): keyset
+    pages by (time, id), newest first, that stay put while new rows arrive and cost the same deep in a long
+    history. A cursor answer has ``next`` and ``previous`` but no ``count``."""
+
+    cursor_query_param = "cursor"
+
+    class Cursor(CursorPagination):
+        ordering = ("-time", "-id")
+        page_size_query_param = "page_size"
+        max_page_size = 500
+        page_size = 50
+
+    def _cursor(self, request: Request) -> bool:
+        return self.cursor_query_param in request.query_params
+
+    def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> Any:
+        if not self._cursor(request):
+            self.cursor_pager = None
+            return super().paginate_queryset(queryset, request, view)
+        self.cursor_pager = self.Cursor()
+        self.cursor_pager.page_size = self.get_page_size(request)  # validated as for pages
+        try:
+            return self.cursor_pager.paginate_queryset(queryset, request, view)
+        except exceptions.NotFound:
+            raise exceptions.ValidationError({"cursor": [_("This cursor is not one an answer gave.")]}) from None
+
+    def get_paginated_response(self, data: Any) -> Response:
+        if self.cursor_pager is None:
+            return super().get_paginated_response(data)
+        return Response(
+            {
+                "next": self.cursor_pager.get_next_link(),
+                "previous": self.cursor_pager.get_previous_link(),
+                "results": data,
+            }
+        )
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        answer = super().get_paginated_response_schema(schema)
+        answer["required"] = [name for name in answer.get("required", []) if name != "count"]
+        answer["properties"]["count"]["description"] = "With page numbers only."
+        return answer
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        return [
+            *super().get_schema_operation_parameters(view),
+            {
+                "name": self.cursor_query_param,
+                "required": False,
+                "in": "query",
+                "description": "Cursor pages: empty for the first page, then the previous answer's next or previous.",
+                "schema": {"type": "string"},
+            },
+        ]
 
 
 class NotFoundApi(APIView):

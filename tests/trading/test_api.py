@@ -470,3 +470,39 @@ def test_auto_trading_switch_with_session_auth(alice, client):
     assert response.status_code == 200 and response.json() == {"enabled": False}
     alice.refresh_from_db()
     assert alice.auto_trading is False
+
+
+def test_trade_history_filters_and_cursor_pages(alice_api, bob_api, alice, alice_position):
+    from datetime import timedelta
+
+    from trading.models import Trade
+
+    alice_api.post(f"/api/v1/positions/{alice_position.pk}/close/")
+    first, second = Trade.objects.filter(user=alice).order_by("time", "id")
+    Trade.objects.filter(pk=first.pk).update(time=second.time - timedelta(hours=2))  # an older entry fill
+    sells = alice_api.get("/api/v1/trades/?side=sell").json()
+    assert [row["id"] for row in sells["results"]] == [second.pk]
+    since = (second.time - timedelta(hours=1)).isoformat()
+    assert [r["id"] for r in alice_api.get("/api/v1/trades/", {"since": since}).json()["results"]] == [second.pk]
+    assert alice_api.get("/api/v1/trades/", {"until": since}).json()["count"] == 1
+    account = first.exchange_account_id
+    assert alice_api.get(f"/api/v1/trades/?exchange_account={account}").json()["count"] == 2
+    assert bob_api.get(f"/api/v1/trades/?exchange_account={account}").json()["count"] == 0  # never another's
+    assert alice_api.get(f"/api/v1/trades/?symbol={first.symbol.lower()}").json()["count"] == 2
+    # cursor pages: newest first, one at a time, to the end
+    page = alice_api.get("/api/v1/trades/?cursor=&page_size=1").json()
+    assert "count" not in page and [r["id"] for r in page["results"]] == [second.pk] and page["next"]
+    page = alice_api.get(page["next"]).json()
+    assert [r["id"] for r in page["results"]] == [first.pk] and page["next"] is None and page["previous"]
+    assert bob_api.get("/api/v1/trades/?cursor=").json()["results"] == []
+    for bad in (
+        "?side=hold",
+        "?since=yesterday",
+        "?cursor=not-a-cursor!",
+        "?bot=0",
+        "?symbol=",
+        "?page_size=0&cursor=",
+    ):
+        response = alice_api.get("/api/v1/trades/" + bad)
+        assert response.status_code == 400, (bad, response.content)
+    assert alice_api.get("/api/v1/trades/", {"since": since, "until": since}).status_code == 400

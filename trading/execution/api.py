@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
@@ -34,7 +35,7 @@ from trading.serializers import (
     PositionSerializer,
     TradeSerializer,
 )
-from trading_site.api import ERROR, QuerySerializer  # ERROR re-exported for the trading APIs
+from trading_site.api import ERROR, QuerySerializer, TradePagination  # ERROR re-exported for the trading APIs
 from trading_site.idempotency import idempotent
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
@@ -201,8 +202,42 @@ class OrderCancelApi(APIView):
         return Response(OrderSerializer(order).data)
 
 
+class TradeFilterSerializer(QuerySerializer):
+    symbol = serializers.CharField(required=False, max_length=32)
+    side = serializers.ChoiceField(choices=["buy", "sell"], required=False)
+    exchange_account = serializers.IntegerField(required=False, min_value=1)
+    bot = serializers.IntegerField(required=False, min_value=1)
+    since = serializers.DateTimeField(required=False)
+    until = serializers.DateTimeField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("since") and attrs.get("until") and attrs["since"] >= attrs["until"]:
+            raise serializers.ValidationError({"until": [_("until must be after since.")]})
+        return attrs
+
+
 class TradeListApi(ListAPIView):
+    """The user's fills, newest first, filtered. Pages by number (``page``), or — for an app scrolling a long
+    history — by cursor: send ``cursor`` empty for the first page, then each answer's ``next`` (which new fills
+    never shift)."""
+
     serializer_class = TradeSerializer
+    pagination_class = TradePagination
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("symbol", OpenApiTypes.STR, description="A market, e.g. BTC/USDT."),
+            OpenApiParameter("side", OpenApiTypes.STR, enum=["buy", "sell"]),
+            OpenApiParameter("exchange_account", OpenApiTypes.INT, description="One of your exchange accounts."),
+            OpenApiParameter("bot", OpenApiTypes.INT, description="One of your bots."),
+            OpenApiParameter("since", OpenApiTypes.DATETIME, description="Fills at or after this time."),
+            OpenApiParameter("until", OpenApiTypes.DATETIME, description="Fills before this time."),
+        ]
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
 
     def get_queryset(self) -> Any:
-        return selectors.trades_for_user(user=self.request.user)
+        filters = TradeFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return selectors.trades_for_user(user=self.request.user, **filters.validated_data)
