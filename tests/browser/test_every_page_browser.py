@@ -15,7 +15,7 @@ import json
 import os
 import tempfile
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from decimal import Decimal
 from pathlib import Path
 
@@ -87,6 +87,8 @@ def signed_in_pages(ids: dict[str, int]) -> list[tuple[str, str]]:
         ("webhooks-guide", f"/webhooks/{ids['endpoint']}/guide/"),
         ("webhooks-events", "/webhooks/events/"),
         ("settings", "/settings/"),
+        ("notifications", "/notifications/"),
+        ("notification-settings", "/notifications/settings/"),
         ("api-docs", "/api/v1/docs/"),
     ]
 
@@ -142,6 +144,12 @@ def trader_with_data() -> tuple[object, dict[str, int]]:
     assert Position.objects.filter(exchange_account=account, status=Position.Status.OPEN).exists()
     assert Position.objects.filter(exchange_account=account, status=Position.Status.CLOSED).exists()
     assert Trade.objects.filter(user=user).count() >= 3
+    from notifications import services as notification_services
+
+    notification_services.channel_email_add(user=user)  # the settings page's channels table
+    notification_services.preferences_set(
+        user=user, rows=[{"kind": "*", "channels": ["email"], "quiet_start": time(23), "quiet_end": time(7)}]
+    )
     return user, {"bot": bot.pk, "bot2": second.pk, "run": run.pk, "endpoint": endpoint.pk}
 
 
