@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import SealedTextField
@@ -33,7 +34,8 @@ class Notification(models.Model):
         ordering = ["-id"]
         indexes = [
             models.Index(fields=["user", "-id"], name="notif_user_list"),
-            models.Index(fields=["user"], condition=models.Q(read_at__isnull=True), name="notif_user_unread"),
+            # the unread count and the unread list, newest first (a user whose rows are all read costs nothing)
+            models.Index(fields=["user", "-id"], condition=models.Q(read_at__isnull=True), name="notif_user_unread"),
         ]
 
     def __str__(self) -> str:
@@ -47,13 +49,18 @@ class Notification(models.Model):
     def label(self) -> str:
         return catalog.label(self.kind)
 
+    @cached_property
+    def text(self) -> tuple[str, str]:
+        """Title and body in the active language, rendered once per row read."""
+        return catalog.render(self.kind, self.data)
+
     @property
     def title(self) -> str:
-        return catalog.render(self.kind, self.data)[0]
+        return self.text[0]
 
     @property
     def body(self) -> str:
-        return catalog.render(self.kind, self.data)[1]
+        return self.text[1]
 
 
 class Channel(models.Model):

@@ -35,7 +35,7 @@ def notification_page(
     None at the end."""
     size = size or PAGE
     page = notification_list(user=user, before=before, unread=unread)
-    if unread:
+    if unread:  # the ids from the partial index alone, then their rows: no walk over read rows
         page = Notification.objects.filter(pk__in=page.values("pk")[: size + 1]).order_by("-id")
     rows = list(page[: size + 1])
     older = rows[size - 1].pk if len(rows) > size else None
