@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 # Every queue: the default one and the trading loop's (README "Workers and queues").
-QUEUES ?= celery,trading.paper,trading.binance,trading.okx,trading.other,analytics
+QUEUES ?= celery,trading.paper,trading.binance,trading.okx,trading.other,analytics,notifications
 
 .PHONY: install run test lint format check worker beat migrate seed kernels bench bench-quick bench-db messages clean
 
