@@ -40,4 +40,5 @@ def test_the_batch_tells_what_the_per_bot_path_tells(listed, django_capture_on_c
     got = told("two")
     assert got == expected
     kinds = {kind for _, kind, _ in got}
-    assert {"order_filled", "stop_loss_hit", "bot_status"} <= kinds
+    # the risk limits' halts read as drawdown halts, and the positions they close as forced closes (issue 19)
+    assert {"order_filled", "stop_loss_hit", "drawdown_halt", "position_force_closed"} <= kinds
