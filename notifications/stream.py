@@ -41,6 +41,8 @@ TYPES = {
     "order_filled": "fill",
     "stop_loss_hit": "fill",
     "take_profit_hit": "fill",
+    "position_liquidated": "fill",
+    "position_force_closed": "fill",
     "order_rejected": "order",
     "position_changed_outside": "position",
     "unprotected_position_closed": "position",
@@ -50,6 +52,8 @@ TYPES = {
     "bot_status": "bot",
     "bot_sizes": "bot",
     "auto_trading": "bot",
+    "drawdown_halt": "bot",
+    "bot_error": "bot",
     "notification": "notification",
 }
 
