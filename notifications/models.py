@@ -185,7 +185,12 @@ class Delivery(models.Model):
 
     channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("channel"))
     notification = models.ForeignKey(
-        Notification, on_delete=models.CASCADE, null=True, blank=True, related_name="deliveries"
+        Notification,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="deliveries",
+        verbose_name=_("notification"),
     )
     digest = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="grouped", verbose_name=_("digest")
@@ -216,10 +221,12 @@ class DeliveryAttempt(models.Model):
         TEMPORARY = "temporary", _("Temporary failure")
         PERMANENT = "permanent", _("Permanent failure")
 
-    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_rows")
+    delivery = models.ForeignKey(
+        Delivery, on_delete=models.CASCADE, related_name="attempt_rows", verbose_name=_("delivery")
+    )
     number = models.PositiveSmallIntegerField(_("attempt"))
     started_at = models.DateTimeField(_("started at"))
-    duration_ms = models.PositiveIntegerField(_("duration (ms)"))
+    duration_ms = models.PositiveIntegerField(_("duration in milliseconds"))
     outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices)
     error = models.CharField(_("error"), max_length=300, blank=True)
 

@@ -39,6 +39,8 @@ from analytics.models import ForecastModel, RegimeModel, SentimentSnapshot, Sign
 from market_data.models import Candle
 from marketplace import ledger
 from marketplace.models import Listing, ListingVersion, Payment, Payout, ProviderEvent, Review, Subscription
+from notifications import services as notification_services
+from notifications.models import Delivery, DeliveryAttempt
 from notifications.services import notification_create
 from onboarding.models import OnboardingState
 from strategies.models import BacktestRun, PineScript, PineScriptVersion
@@ -122,6 +124,19 @@ def populate(count: int, prefix: str, secrets: Secrets) -> None:
         notification_create(
             Event(user_id=user.pk, kind=("order_filled", "stop_loss_hit")[i % 2], data={"symbol": f"{tag}/USDT"})
         )
+        chat = f"{next(PLACES) + 700_000_000}"
+        channel = notification_services._channel_save(
+            user=user, kind="telegram", address=chat, hint=f"chat …{chat[-4:]}", label=f"Telegram {tag}", language="ko"
+        )
+        secrets.add(chat, channel.address)
+        sent = Delivery.objects.create(
+            channel=channel, notification=user.notifications.first(), status="failed", attempts=1,
+            last_error=f"Telegram answered HTTP 502 {tag}.",
+        )  # fmt: skip
+        DeliveryAttempt.objects.create(
+            delivery=sent, number=1, started_at=now, duration_ms=120 + i, outcome="temporary",
+            error=f"Telegram answered HTTP 502 {tag}.",
+        )  # fmt: skip
         BacktestRun.objects.create(
             user=user, strategy="supertrend", exchange="binance", symbol="ETH/USDT", timeframe="1h",
             start=now - timedelta(days=30), end=now, initial_capital=D(1000), fee_rate=D("0.001"),
@@ -300,7 +315,7 @@ def test_index_in_korean(staff, rows):
 
 # ---------------------------------------------------------------- every model of ours reads Korean
 
-OUR_APPS = ("accounts", "market_data", "strategies", "trading", "webhooks", "onboarding")
+OUR_APPS = ("accounts", "market_data", "strategies", "trading", "webhooks", "onboarding", "notifications")
 # Names and acronyms that stay as they are on a Korean page.
 PROPER = {
     "API", "TOTP", "ID", "IP", "URL", "JSON", "Binance", "OKX", "TradingView", "USDT", "Trendy", "ccxt", "Pine", "SHA",
