@@ -245,3 +245,52 @@ def test_preferences_are_all_or_nothing(alice):
         )
     assert "Unknown event type: no_such_event." in str(caught.value)
     assert list(Preference.objects.filter(user=alice).values_list("channels", flat=True)) == [["email"]]
+
+
+def test_browser_and_phone_push_go_through_the_same_delivery(
+    alice, service, settings, django_capture_on_commit_callbacks
+):
+    """Web push (encrypted for the browser, VAPID-signed) and FCM (the service account's token) from a fill, with the
+    server's keys from settings; a phone FCM no longer knows turns its channel off."""
+    import base64
+    import json
+
+    import http_ece
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from py_vapid import Vapid01
+
+    from notifications.channels import fcm
+    from tests.notifications.test_channels import browser_subscription
+
+    vapid = Vapid01()
+    vapid.generate_keys()
+    raw = vapid.private_key.private_numbers().private_value.to_bytes(32, "big")
+    settings.TRENDY_VAPID_PRIVATE_KEY = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    settings.TRENDY_NOTIFY_ALLOW_PRIVATE = True
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    settings.TRENDY_FCM_SERVICE_ACCOUNT = json.dumps(
+        {"project_id": "trendy-test", "client_email": "push@t.example", "private_key": pem.decode(),
+         "token_uri": service.url + "/token"}
+    )  # fmt: skip
+    settings.TRENDY_FCM_API_URL = service.url
+    fcm._tokens.clear()
+    service.route("/token", Reply(200, {"access_token": "ya29.x", "expires_in": 3600}))
+    service.route("/v1/projects/trendy-test/messages:send", Reply(200, {"name": "m/1"}))
+    endpoint = service.route("/push/browser1", Reply(201, ""))
+    subscription, browser_key, auth = browser_subscription(endpoint)
+    services.channel_webpush_subscribe(user=alice, subscription=subscription)
+    phone = services.device_register(user=alice, token="fcm_" + "x1Y2" * 10)
+    tell(alice, callbacks=django_capture_on_commit_callbacks)
+    (pushed,) = service.hits("/push/browser1")
+    clear = json.loads(http_ece.decrypt(pushed.body, private_key=browser_key, auth_secret=auth, version="aes128gcm"))
+    assert clear["title"] == "Buy BTC/USDT filled" and clear["url"].endswith("/notifications/")
+    (sent,) = service.hits("/v1/projects/trendy-test/messages:send")
+    message = sent.json()["message"]
+    assert message["token"] == "fcm_" + "x1Y2" * 10 and message["notification"]["title"] == "Buy BTC/USDT filled"
+    unregistered = {"error": {"status": "NOT_FOUND", "details": [{"errorCode": "UNREGISTERED"}]}}
+    service.route("/v1/projects/trendy-test/messages:send", Reply(404, unregistered))
+    tell(alice, "unprotected_position_closed", callbacks=django_capture_on_commit_callbacks, position=1)
+    phone.refresh_from_db()
+    assert not phone.enabled and "UNREGISTERED" in phone.disabled_reason
