@@ -73,10 +73,10 @@ RUN python -c "from strategies.warmup import warm_up; print(f'numba kernels comp
  && chmod 0755 /app/scripts/docker-entrypoint.sh
 USER trendy:trendy
 EXPOSE 8000
-# /healthz answers 200 when the database, cache and broker are reachable. The request carries
+# /readyz answers 200 when the database, cache and broker are reachable (/healthz: the process answers). The request carries
 # the first DJANGO_ALLOWED_HOSTS entry as its Host header, so ALLOWED_HOSTS need not list 127.0.0.1.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
-  CMD python -c "import os, sys, urllib.request as r; h = (os.environ.get('DJANGO_ALLOWED_HOSTS') or '').split(',')[0].strip().lstrip('.'); h = h if h and h != '*' else '127.0.0.1'; sys.exit(0 if r.urlopen(r.Request('http://127.0.0.1:8000/healthz', headers={'Host': h}), timeout=4).status == 200 else 1)"
+  CMD python -c "import os, sys, urllib.request as r; h = (os.environ.get('DJANGO_ALLOWED_HOSTS') or '').split(',')[0].strip().lstrip('.'); h = h if h and h != '*' else '127.0.0.1'; sys.exit(0 if r.urlopen(r.Request('http://127.0.0.1:8000/readyz', headers={'Host': h}), timeout=4).status == 200 else 1)"
 ENTRYPOINT ["/app/scripts/docker-entrypoint.sh"]
 # The web server: granian, Django as a WSGI app (trading_site.wsgi, whose TradingView receiver skips the
 # middleware an API answer does not need) behind granian's Rust HTTP/1.1 stack. Chosen by measurement

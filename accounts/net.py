@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from typing import cast
 from urllib.parse import urlsplit
 
 
@@ -24,7 +25,8 @@ def private_host(url: str) -> bool:
             infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
         except (OSError, UnicodeError):
             return False
-        addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
+        # TCP over IPv4/IPv6: the address is a string (an int only for AF_CAN-like families, never asked for here).
+        addresses = [ipaddress.ip_address(cast(str, info[4][0]).split("%", 1)[0]) for info in infos]
     for address in addresses:
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
             address = address.ipv4_mapped

@@ -60,7 +60,9 @@ def _block_indices(rng: np.random.Generator, history: int, horizon: int, scenari
     return (starts + steps).reshape(count * block, scenarios)[:horizon]
 
 
-def portfolio_log_returns(returns: np.ndarray, weights: np.ndarray, *, cash: float = 0.0, cash_rate: float = 0.0):
+def portfolio_log_returns(
+    returns: np.ndarray, weights: np.ndarray, *, cash: float = 0.0, cash_rate: float = 0.0
+) -> np.ndarray:
     """The constant mix's period log returns: ``returns`` the assets' period simple returns (T, n), ``weights``
     their weights, ``cash`` the rest earning ``cash_rate`` per period."""
     portfolio = np.asarray(returns, dtype=np.float64) @ np.asarray(weights, dtype=np.float64) + cash * cash_rate

@@ -155,7 +155,7 @@ def _box(n: int, low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndar
     return np.hstack([np.eye(n), -np.eye(n)]), np.concatenate([low, -high])
 
 
-def min_volatility(cov: np.ndarray, *, lower=None, upper=None) -> np.ndarray:
+def min_volatility(cov: np.ndarray, *, lower: np.ndarray | None = None, upper: np.ndarray | None = None) -> np.ndarray:
     n = cov.shape[0]
     low, high = check_bounds(n, lower, upper)
     box_c, box_b = _box(n, low, high)
@@ -164,7 +164,9 @@ def min_volatility(cov: np.ndarray, *, lower=None, upper=None) -> np.ndarray:
     return _clean(_qp(_pd(cov), np.zeros(n), c, b, 1), low, high)
 
 
-def efficient_return(mu: np.ndarray, cov: np.ndarray, target: float, *, lower=None, upper=None) -> np.ndarray:
+def efficient_return(
+    mu: np.ndarray, cov: np.ndarray, target: float, *, lower: np.ndarray | None = None, upper: np.ndarray | None = None
+) -> np.ndarray:
     """The least volatile mix whose expected return is ``target``."""
     n = cov.shape[0]
     low, high = check_bounds(n, lower, upper)
@@ -174,7 +176,9 @@ def efficient_return(mu: np.ndarray, cov: np.ndarray, target: float, *, lower=No
     return _clean(_qp(_pd(cov), np.zeros(n), c, b, 2), low, high)
 
 
-def max_return_weights(mu: np.ndarray, *, lower=None, upper=None) -> np.ndarray:
+def max_return_weights(
+    mu: np.ndarray, *, lower: np.ndarray | None = None, upper: np.ndarray | None = None
+) -> np.ndarray:
     """The highest expected return inside the bounds (a linear programme: fill the best assets first)."""
     n = mu.shape[0]
     low, high = check_bounds(n, lower, upper)
@@ -189,7 +193,14 @@ def max_return_weights(mu: np.ndarray, *, lower=None, upper=None) -> np.ndarray:
     return weights
 
 
-def max_sharpe(mu: np.ndarray, cov: np.ndarray, *, risk_free: float = 0.0, lower=None, upper=None) -> np.ndarray:
+def max_sharpe(
+    mu: np.ndarray,
+    cov: np.ndarray,
+    *,
+    risk_free: float = 0.0,
+    lower: np.ndarray | None = None,
+    upper: np.ndarray | None = None,
+) -> np.ndarray:
     n = cov.shape[0]
     low, high = check_bounds(n, lower, upper)
     excess = mu - risk_free
@@ -223,7 +234,9 @@ def performance(weights: np.ndarray, mu: np.ndarray, cov: np.ndarray, risk_free:
     return Mix(weights=weights, cash=cash, expected_return=ret, volatility=vol, sharpe=sharpe)
 
 
-def efficient_risk(mu: np.ndarray, cov: np.ndarray, budget: float, *, lower=None, upper=None) -> np.ndarray:
+def efficient_risk(
+    mu: np.ndarray, cov: np.ndarray, budget: float, *, lower: np.ndarray | None = None, upper: np.ndarray | None = None
+) -> np.ndarray:
     """The highest expected return whose volatility stays within ``budget`` (bisection along the frontier)."""
     low_w = min_volatility(cov, lower=lower, upper=upper)
     high_w = max_return_weights(mu, lower=lower, upper=upper)
@@ -242,7 +255,14 @@ def efficient_risk(mu: np.ndarray, cov: np.ndarray, budget: float, *, lower=None
     return best
 
 
-def frontier(mu: np.ndarray, cov: np.ndarray, *, points: int = FRONTIER_POINTS, lower=None, upper=None) -> Frontier:
+def frontier(
+    mu: np.ndarray,
+    cov: np.ndarray,
+    *,
+    points: int = FRONTIER_POINTS,
+    lower: np.ndarray | None = None,
+    upper: np.ndarray | None = None,
+) -> Frontier:
     """``points`` mixes from the least volatile to the highest expected return, each the least volatile for its
     return."""
     w_min = min_volatility(cov, lower=lower, upper=upper)
@@ -277,8 +297,8 @@ def optimise(
     method: str,
     risk_free: float = 0.0,
     max_drawdown: float | None = None,
-    lower=None,
-    upper=None,
+    lower: np.ndarray | None = None,
+    upper: np.ndarray | None = None,
 ) -> Optimum:
     """The mix ``method`` asks for, held partly in cash when it is more volatile than the tolerance allows."""
     if method not in METHODS:

@@ -39,6 +39,7 @@ from accounts import events, secrets
 from notifications import catalog
 from notifications.channels.base import Message, Transport, TransportError
 from notifications.models import Channel, Delivery, DeliveryAttempt, Notification, Preference
+from trading_site import metrics
 
 log = logging.getLogger(__name__)
 
@@ -290,6 +291,7 @@ def send(delivery_id: int) -> str:
     channel = delivery.channel
     if not channel.enabled:
         Delivery.objects.filter(pk=delivery.pk).update(status=Delivery.Status.SKIPPED)
+        metrics.NOTIFICATION_DELIVERIES.labels(channel.kind, "skipped").inc()
         return "skipped"
     started_at, started = timezone.now(), time.monotonic()
     error: TransportError | None = None
@@ -301,6 +303,7 @@ def send(delivery_id: int) -> str:
         log.exception("notification transport failed", extra={"channel_kind": channel.kind})
         error = TransportError(f"Unexpected error ({type(exc).__name__}).")
     duration_ms = int((time.monotonic() - started) * 1000)
+    metrics.NOTIFICATION_SEND.labels(channel.kind).observe(time.monotonic() - started)
     if error is None:
         outcome = DeliveryAttempt.Outcome.SENT
     else:
@@ -320,17 +323,21 @@ def send(delivery_id: int) -> str:
                 status=Delivery.Status.SENT, sent_at=timezone.now(), last_error=""
             )
             Channel.objects.filter(pk=channel.pk).update(last_sent_at=timezone.now())
+            metrics.NOTIFICATION_DELIVERIES.labels(channel.kind, "sent").inc()
             return outcome
         if error.permanent:
             Delivery.objects.filter(pk=delivery.pk).update(status=Delivery.Status.FAILED, last_error=text)
             channel_disable(channel, reason=text)
+            metrics.NOTIFICATION_DELIVERIES.labels(channel.kind, "failed").inc()
             return outcome
         if delivery.attempts >= settings.TRENDY_NOTIFY_MAX_ATTEMPTS:
             Delivery.objects.filter(pk=delivery.pk).update(status=Delivery.Status.FAILED, last_error=text)
+            metrics.NOTIFICATION_DELIVERIES.labels(channel.kind, "failed").inc()
             return outcome
         wait = backoff(delivery.attempts, base=settings.TRENDY_NOTIFY_RETRY_BASE, retry_after=error.retry_after)
         Delivery.objects.filter(pk=delivery.pk).update(status=Delivery.Status.RETRYING, last_error=text)
         tasks.send.apply_async((delivery.pk,), countdown=wait)  # on commit
+        metrics.NOTIFICATION_DELIVERIES.labels(channel.kind, "retrying").inc()
     return outcome
 
 

@@ -31,6 +31,8 @@ from channels_redis.core import RedisChannelLayer
 from django.conf import settings
 from django.urls import path
 
+from trading_site import metrics
+
 log = logging.getLogger(__name__)
 
 REFUSED = 4401  # the WebSocket close code for "not authenticated" (HTTP 401's cousin)
@@ -165,11 +167,13 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         self.group = group_name(user.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept(subprotocol=subprotocol)
+        metrics.WEBSOCKET_CONNECTED.inc()
         await self.send_json({"type": "hello", "user": user.pk})
 
     async def disconnect(self, code: int) -> None:
         if not self.group:
             return
+        metrics.WEBSOCKET_CONNECTED.dec()
         try:
             await self.channel_layer.group_discard(self.group, self.channel_name)
         except Exception:  # a burst of disconnects can run Redis' connection pool dry; the entry expires anyway

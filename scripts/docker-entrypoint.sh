@@ -4,9 +4,10 @@
 # For the web server (granian, or gunicorn when a deployment runs it instead) it
 #   - applies migrations first when RUN_MIGRATIONS=1 (the default for web; set RUN_MIGRATIONS=0
 #     on extra web replicas so only one of them migrates), and
-#   - points prometheus_client at a shared directory (PROMETHEUS_MULTIPROC_DIR) so /metrics
-#     adds up the counters of every worker process instead of reporting whichever one answered.
-# Any other command (celery worker, celery beat, manage.py ...) is run as it is.
+#   - points prometheus_client at a directory (PROMETHEUS_MULTIPROC_DIR) so /metrics adds up the
+#     counters of every worker process instead of reporting whichever one answered.
+# Every container that has PROMETHEUS_MULTIPROC_DIR (docker-compose.yml shares one directory between the
+# web, the stream and the Celery containers) first removes the files its previous run left there.
 set -eu
 
 is_web=0
@@ -23,9 +24,16 @@ if [ "$is_web" = 1 ]; then
 
   PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-/tmp/prometheus-multiproc}"
   export PROMETHEUS_MULTIPROC_DIR
+fi
+
+if [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then
+  # docker-compose.yml shares the directory between the web, the stream and the Celery containers, whose files
+  # are named <kind>_<host>-<pid>.db (trading_site/metrics.py). A previous run of this container left files under
+  # its own host name: removed (they would be counted again, and a gauge of its dead processes would stay); the
+  # other containers' files are theirs and stay.
   mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
-  # Files left by a previous run of this container would be counted again: start empty.
-  find "$PROMETHEUS_MULTIPROC_DIR" -mindepth 1 -maxdepth 1 -name '*.db' -type f -delete
+  host="$(hostname | tr '_' '-')"
+  find "$PROMETHEUS_MULTIPROC_DIR" -mindepth 1 -maxdepth 1 -type f -name "*_${host}-*.db" -delete
 fi
 
 exec "$@"

@@ -31,9 +31,16 @@ described above; numba compiles them as one cached module."""
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING, TypeAlias
 
 import numba
 import numpy as np
+
+if TYPE_CHECKING:  # annotations only (numba ignores them): nothing here exists at run time
+    from numpy.typing import NDArray
+
+    # float64 arrays, 1-D (a series) or 2-D (rows of a multi-output kernel).
+    Floats: TypeAlias = NDArray[np.float64]
 
 # Pine's ``ta.stdev`` reference treats a deviation this small as 0 (its ``isZero(val, 1e-10)``).
 STDEV_EPS = 1e-10
@@ -46,7 +53,7 @@ _jit = numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contra
 
 
 @_jit
-def _sma_into(src, length, dst):
+def _sma_into(src: Floats, length: int, dst: Floats) -> None:
     """``dst[i] = mean(src[i - length + 1 : i + 1])``, NaN while a NaN is in the window; ``dst`` may be
     ``src`` (the window lives in a ring buffer).
 
@@ -89,7 +96,7 @@ def _sma_into(src, length, dst):
 
 
 @_jit
-def sma(values, length):
+def sma(values: Floats, length: int) -> Floats:
     """Mean of the last ``length`` values (Pine ``ta.sma``); NaN while a NaN is in the window."""
     out = np.empty(values.shape[0])
     _sma_into(values, length, out)
@@ -97,7 +104,7 @@ def sma(values, length):
 
 
 @_jit
-def seeded_average(values, length, alpha):
+def seeded_average(values: Floats, length: int, alpha: float) -> Floats:
     """EMA-style recursion ``avg = alpha * value + (1 - alpha) * avg[1]``.
 
     Seed: the mean of the first ``length`` non-NaN values, placed at the position of the ``length``-th
@@ -124,7 +131,7 @@ def seeded_average(values, length, alpha):
 
 
 @_jit
-def rsi(values, length):
+def rsi(values: Floats, length: int) -> Floats:
     """Pine ``ta.rsi``: RMA (Wilder, alpha 1/length) of gains and of losses of the bar-to-bar change.
 
     change[i] = values[i] - values[i-1] (NaN at 0 or next to a NaN); up = max(change, 0), down =
@@ -170,7 +177,7 @@ def rsi(values, length):
 
 
 @_jit
-def macd(values, fast, slow, signal):
+def macd(values: Floats, fast: int, slow: int, signal: int) -> Floats:
     """Rows: line = EMA(fast) - EMA(slow), signal = EMA(signal) of the line, hist = line - signal.
 
     Identical, bit for bit, to composing ``seeded_average`` three times (one pass instead of three).
@@ -225,7 +232,7 @@ def macd(values, fast, slow, signal):
 
 
 @_jit
-def _extreme_into(values, length, is_max, dst):
+def _extreme_into(values: Floats, length: int, is_max: bool, dst: Floats) -> None:
     """Write into ``dst`` the highest (``is_max``) or lowest of the last ``length`` values; NaN while a NaN
     is in the window and for the first ``length - 1`` positions.
 
@@ -264,7 +271,7 @@ def _extreme_into(values, length, is_max, dst):
 
 
 @_jit
-def rolling_max(values, length):
+def rolling_max(values: Floats, length: int) -> Floats:
     """Highest of the last ``length`` values (Pine ``ta.highest``, TA-Lib ``MAX``)."""
     out = np.empty(values.shape[0])
     _extreme_into(values, length, True, out)
@@ -272,7 +279,7 @@ def rolling_max(values, length):
 
 
 @_jit
-def rolling_min(values, length):
+def rolling_min(values: Floats, length: int) -> Floats:
     """Lowest of the last ``length`` values (Pine ``ta.lowest``, TA-Lib ``MIN``)."""
     out = np.empty(values.shape[0])
     _extreme_into(values, length, False, out)
@@ -280,7 +287,7 @@ def rolling_min(values, length):
 
 
 @_jit
-def _donchian_into(high, low, length, dst, scratch):
+def _donchian_into(high: Floats, low: Floats, length: int, dst: Floats, scratch: Floats) -> None:
     _extreme_into(high, length, True, dst)
     _extreme_into(low, length, False, scratch)
     for i in range(dst.shape[0]):
@@ -288,7 +295,7 @@ def _donchian_into(high, low, length, dst, scratch):
 
 
 @_jit
-def donchian(high, low, length):
+def donchian(high: Floats, low: Floats, length: int) -> Floats:
     """Midpoint of the channel: (highest high + lowest low) / 2 over ``length`` bars (TA-Lib ``MIDPRICE``)."""
     n = high.shape[0]
     out = np.empty(n)
@@ -297,7 +304,7 @@ def donchian(high, low, length):
 
 
 @_jit
-def ichimoku(high, low, close, conversion, base, span_b, offset):
+def ichimoku(high: Floats, low: Floats, close: Floats, conversion: int, base: int, span_b: int, offset: int) -> Floats:
     """Rows: conversion, base, span_a, span_b (unshifted), cloud_a, cloud_b (spans ``offset`` bars later,
     NaN before), lagging (= close)."""
     n = close.shape[0]
@@ -319,7 +326,7 @@ def ichimoku(high, low, close, conversion, base, span_b, offset):
 
 
 @_jit
-def stoch(high, low, close, length, smooth_k, smooth_d):
+def stoch(high: Floats, low: Floats, close: Floats, length: int, smooth_k: int, smooth_d: int) -> Floats:
     """Rows: k = SMA(raw, smooth_k), d = SMA(k, smooth_d), raw = 100 * (close - LL) / (HH - LL) over
     ``length`` bars; raw is NaN when HH == LL (Pine divides by zero: ``na``). Computed in the output rows
     (no temporaries): HH -> row 0, LL -> row 1, raw -> row 0, k in place in row 0, d -> row 1."""
@@ -336,7 +343,7 @@ def stoch(high, low, close, length, smooth_k, smooth_d):
 
 
 @_jit
-def _two_pass(values, start, stop, mean, eps):
+def _two_pass(values: Floats, start: int, stop: int, mean: float, eps: float) -> float:
     """Pine's ``pine_stdev`` inner loop: sum of (value - mean)^2, deviations within ``eps`` of 0 taken as 0."""
     total = 0.0
     for j in range(start, stop):
@@ -348,7 +355,7 @@ def _two_pass(values, start, stop, mean, eps):
 
 
 @_jit
-def bollinger(values, length, mult):
+def bollinger(values: Floats, length: int, mult: float) -> Floats:
     """Rows: basis, upper, lower. basis = SMA(length) (``sma``, bit for bit); dev = mult * stdev with Pine's
     ``ta.stdev``: the population standard deviation around the basis, sqrt(sum((x - basis)^2) / length).
 
@@ -401,7 +408,7 @@ def bollinger(values, length, mult):
 
 
 @_jit
-def true_range(high, low, close):
+def true_range(high: Floats, low: Floats, close: Floats) -> Floats:
     """max(high - low, |high - close[1]|, |low - close[1]|); high - low where there is no previous close
     (the first bar, or after a NaN close), as Pine's ``ta.atr`` reference."""
     n = close.shape[0]
@@ -419,7 +426,7 @@ def true_range(high, low, close):
 
 
 @_jit
-def atr(high, low, close, length):
+def atr(high: Floats, low: Floats, close: Floats, length: int) -> Floats:
     """RMA(length) of the true range (Pine ``ta.atr``), seeded with the mean of the first ``length`` true
     ranges: ``seeded_average(true_range(...), length, 1 / length)`` bit for bit, in one pass."""
     n = close.shape[0]
@@ -450,7 +457,7 @@ def atr(high, low, close, length):
 
 
 @_jit
-def supertrend(high, low, close, factor, atr_period):
+def supertrend(high: Floats, low: Floats, close: Floats, factor: float, atr_period: int) -> Floats:
     """Rows: supertrend, direction. A port of the Pine v5 manual's ``pine_supertrend(factor, atrPeriod)``
     reference, bar by bar (nz() of a missing previous band is 0; comparisons with na are false)::
 

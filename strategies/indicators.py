@@ -331,7 +331,7 @@ def ichimoku(
 def _pair(a: pd.Series | float, b: pd.Series | float) -> tuple[np.ndarray, np.ndarray, pd.Index]:
     if not isinstance(a, pd.Series) and not isinstance(b, pd.Series):
         raise TypeError("crossover/crossunder need at least one Series")
-    like = a if isinstance(a, pd.Series) else b
+    like: pd.Series = a if isinstance(a, pd.Series) else b  # one of the two is a Series (checked above)
     av = _values(a) if isinstance(a, pd.Series) else np.full(len(like), float(a))
     bv = _values(b) if isinstance(b, pd.Series) else np.full(len(like), float(b))
     if av.shape != bv.shape:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import pandas as pd
 
@@ -132,7 +132,7 @@ class ParamSpec:
             self._fail(_("At most 200 characters."), {})
         return text
 
-    def _fail(self, template: str, params: dict[str, Any]) -> None:
+    def _fail(self, template: str, params: dict[str, Any]) -> NoReturn:
         raise StrategyError(template, params, {self.name: (template, params)})
 
     def as_dict(self) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from trading.bots import tick as ticks
 from trading.bots.queues import bot_queue
 from trading.exchanges.errors import TemporaryError
 from trading.execution import positions as position_services
+from trading_site import metrics
 from trading_site.dispatch import enqueue
 
 
@@ -165,7 +166,8 @@ def replay_tick() -> dict[str, Any]:
     moved = clock.replay_advance()
     if moved is None:
         return {"moved": False}
-    report = loop.loop_step(now=moved)
+    with metrics.timed(metrics.TICK_DURATION):
+        report = loop.loop_step(now=moved)
     return {"moved": moved.isoformat(), "bots": report.bots, "errors": report.errors[:10]}
 
 

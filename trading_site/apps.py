@@ -6,4 +6,6 @@ class TradingSiteConfig(AppConfig):
     verbose_name = "Trendy"
 
     def ready(self) -> None:
-        from trading_site import checks  # noqa: F401 - registers the deploy checks
+        from trading_site import checks, metrics_state  # noqa: F401 - checks: registers the deploy checks
+
+        metrics_state.register()  # open positions, portfolio, queues, model ages on /metrics

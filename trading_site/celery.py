@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
 from celery.contrib.django.task import DjangoTask
 
 from trading_site import logging as secrets_filter
@@ -48,3 +48,17 @@ def _ensure_filesystem_broker_folders() -> None:
 
 
 app.on_after_configure.connect(lambda sender, **kwargs: _ensure_filesystem_broker_folders(), weak=False)
+
+
+@signals.task_failure.connect(weak=False)
+def _task_failed(sender: Any = None, **kwargs: Any) -> None:
+    from trading_site import metrics
+
+    metrics.TASK_FAILURES.labels(getattr(sender, "name", "unknown")).inc()
+
+
+@signals.task_retry.connect(weak=False)
+def _task_retried(sender: Any = None, **kwargs: Any) -> None:
+    from trading_site import metrics
+
+    metrics.TASK_RETRIES.labels(getattr(sender, "name", "unknown")).inc()

@@ -76,3 +76,25 @@ class SafeExceptionReporter(ExceptionReporter):
 
     def get_traceback_text(self) -> str:
         return redact(super().get_traceback_text())
+
+
+def sentry_before_send(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] | None:
+    """Sentry's event with every string masked as the logs are (``trading_site.redact``): the message, the
+    exception values, the stack's local variables, the request, breadcrumbs and extras, and values under a
+    secret's name (``api_key``, ``secret``, ``password``, ``token`` …) replaced whatever their shape."""
+    return _scrub(event)
+
+
+def _scrub(value: Any, key: str = "") -> Any:
+    from trading_site.logging import _secret_name
+    from trading_site.redact import MASK, redact
+
+    if key and _secret_name(key) and value not in (None, ""):
+        return MASK
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _scrub(v, str(k)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_scrub(v) for v in value]
+    return value

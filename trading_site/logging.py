@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from trading_site.redact import MASK, SECRET_NAME, redact, redact_value
+from trading_site.request_context import log_context
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
@@ -29,6 +30,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        payload.update(log_context())  # the request's id and user, or the Celery task's id
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
                 payload[key] = value if isinstance(value, (str, int, float, bool, type(None))) else repr(value)

@@ -80,6 +80,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # A request id on every log line of the request, with the user's id, and in X-Request-ID: request_context.py
+    "trading_site.request_context.RequestIdMiddleware",
+    # trendy_http_request_duration_seconds (by route name and status class): trading_site/request_metrics.py
+    "trading_site.request_metrics.RequestDurationMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     # 413 above the body limit, chunked bodies included (and chunked bodies read at all): trading_site/request_size.py
     "trading_site.request_size.RequestSizeLimitMiddleware",
@@ -350,7 +354,8 @@ CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# django-celery-beat's DatabaseScheduler with a heartbeat in the cache (trading_site/beat.py).
+CELERY_BEAT_SCHEDULER = "trading_site.beat:HeartbeatScheduler"
 CELERY_TIMEZONE = "UTC"
 # The trading loop's queues, one per exchange (README "Workers and queues"): the tick, its signal tasks and the
 # paper shards on trading.paper; each live bot's tick on trading.<its exchange> (named by the loop when it sends
@@ -622,7 +627,7 @@ PERMISSIONS_POLICY = {
 }
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=True)
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
@@ -676,6 +681,26 @@ LOGGING = {
         "ccxt": {"level": "WARNING"},
     },
 }
+# Sentry, only with SENTRY_DSN: errors of the web and the workers (Django and Celery integrations), no personal
+# data, every event masked like the logs (trading_site.error_reports.sentry_before_send); performance traces only
+# with SENTRY_TRACES_SAMPLE_RATE above 0.
+SENTRY_DSN = env_str("SENTRY_DSN", "")
+if SENTRY_DSN:
+    import sentry_sdk
+    from sentry_sdk.integrations.celery import CeleryIntegration
+    from sentry_sdk.integrations.django import DjangoIntegration
+
+    from trading_site.error_reports import sentry_before_send
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        integrations=[DjangoIntegration(), CeleryIntegration()],
+        environment=env_str("SENTRY_ENVIRONMENT", "development" if DEBUG else "production"),
+        release=env_str("SENTRY_RELEASE", "") or None,
+        send_default_pii=False,
+        traces_sample_rate=env_float("SENTRY_TRACES_SAMPLE_RATE", 0.0),
+        before_send=sentry_before_send,
+    )
 # Error pages and e-mails hide secrets by name and by value, in debug too (trading_site.error_reports).
 DEFAULT_EXCEPTION_REPORTER_FILTER = "trading_site.error_reports.SafeReporterFilter"
 DEFAULT_EXCEPTION_REPORTER = "trading_site.error_reports.SafeExceptionReporter"

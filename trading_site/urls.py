@@ -30,6 +30,7 @@ api_v1 = [
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("sw.js", notification_settings_views.service_worker, name="service-worker"),  # web push: scope "/"
     path("metrics", health.metrics, name="prometheus-django-metrics"),
     path("i18n/setlang/", set_language, name="set_language"),

@@ -45,6 +45,8 @@ RECEIVER_PATH = re.compile(r"^/webhooks/tv/([^/]+)/$")
 
 # In the order of settings.MIDDLEWARE (outermost first).
 RECEIVER_MIDDLEWARE = (
+    "trading_site.request_context.RequestIdMiddleware",
+    "trading_site.request_metrics.RequestDurationMiddleware",
     "trading_site.request_size.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "webhooks.receiver_app.ReceiverCSPMiddleware",
@@ -139,6 +141,7 @@ class ReceiverHandler(WSGIHandler):
     def _receive(self, request: HttpRequest) -> HttpResponse:
         from webhooks.views_receive import receive
 
+        request.metrics_route = "webhooks:receive"  # type: ignore[attr-defined] - trendy_http_request_duration_seconds
         request.get_host()  # DisallowedHost (400) for a Host that is not in ALLOWED_HOSTS, as CommonMiddleware
         match = RECEIVER_PATH.match(request.path_info)
         if match is None:  # PATH_INFO matched, the decoded path does not: nothing is served under it

@@ -48,7 +48,7 @@ from trading.execution import router
 from trading.execution.adapters import exchange_session
 from trading.models import Bot, Order, Position
 from trading.paper.markets import listed, listed_key
-from trading_site import dispatch
+from trading_site import dispatch, metrics
 from webhooks import hotpath, validation
 from webhooks.models import WebhookEndpoint, WebhookEvent
 from webhooks.validation import AlertError
@@ -178,6 +178,7 @@ class Answer:
     payload: dict[str, Any]
     event_id: int | None = None
     extra_headers: dict[str, str] = field(default_factory=dict)
+    code: str = ""  # the refusal's own code where the answer hides it (a bad secret answers as an unknown URL)
 
 
 def _reject(status: int, code: str, message: str, details: dict[str, Any] | None = None, **event: Any) -> Answer:
@@ -213,10 +214,13 @@ def alert_receive(
     clock (the alert's age, the rate limit, ``received_at``); the event's ``market_time`` is the market clock's
     ``trading.clock.now()``, read from the cache (no query while it is warm)."""
     try:
-        return _receive(token, body, remote_addr, forwarded_for, is_test, now or timezone.now())
+        answer = _receive(token, body, remote_addr, forwarded_for, is_test, now or timezone.now())
     except (DatabaseError, RedisError):
         log.exception("webhook receiver: the database or the cache is unavailable")
-        return Answer(503, {"status": "unavailable", "message": "Try again later."}, extra_headers={"Retry-After": "5"})
+        unavailable = {"status": "unavailable", "message": "Try again later."}
+        answer = Answer(503, unavailable, extra_headers={"Retry-After": "5"})
+    metrics.WEBHOOK_ALERTS.labels(answer.payload["status"], answer.code or answer.payload.get("reason", "")).inc()
+    return answer
 
 
 def _receive(token: str, body: bytes, remote_addr: str, forwarded_for: str | None, is_test: bool, now: Any) -> Answer:
@@ -571,7 +575,7 @@ class _Door:
         if endpoint is not None and code != "revoked":  # the owner may know; the sender learns nothing more
             _tell_refused(endpoint, code, message, self.now)
         if status == 404:
-            return Answer(404, NOT_FOUND, pk)
+            return Answer(404, NOT_FOUND, pk, code=code)
         return Answer(status, {"status": "rejected", "reason": code, "message": message, "event": pk}, pk)
 
 
@@ -666,6 +670,10 @@ def event_process(*, event_id: int) -> str:
     )
     if traded.status == WebhookEvent.Status.FAILED:  # refused when traded: the risk envelope, the exchange
         _tell_refused(event.endpoint, str(traded.details.get("failure") or "failed"), traded.result, timezone.now())
+    metrics.WEBHOOK_TRADED.labels(traded.status).inc()
+    if traded.order is not None and traded.order.status == Order.Status.FILLED and not event.is_test:
+        exchange = event.endpoint.exchange_account.exchange
+        metrics.ALERT_TO_FILL.labels(exchange).observe((timezone.now() - event.received_at).total_seconds())
     return traded.status
 
 

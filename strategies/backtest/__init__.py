@@ -373,7 +373,7 @@ def run_backtest(
         np.int64(settings.pyramiding),
     )
     stats, equity, side, entry_idx, exit_idx, entry_px, exit_px, size, notional, margin, fees, pnl, reason = (
-        _core.simulate(*arrays, *scalars)
+        _core.simulate(*arrays, *scalars)  # type: ignore[call-arg, arg-type]  # mypy: a spread list of unknown length
     )
     count = int(stats[_core.STAT_TRADES])
     index = candles.index

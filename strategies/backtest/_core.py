@@ -10,9 +10,19 @@ one place in the loop, in the order a bar happens (signals, the open, adds, entr
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING, TypeAlias
 
 import numba
 import numpy as np
+
+if TYPE_CHECKING:  # annotations only (numba ignores them): nothing here exists at run time
+    from numpy.typing import NDArray
+
+    Floats: TypeAlias = NDArray[np.float64]
+    Ints: TypeAlias = NDArray[np.int64]
+    Int8s: TypeAlias = NDArray[np.int8]
+    Bools: TypeAlias = NDArray[np.bool_]
+    Levels: TypeAlias = tuple[float, int, float]  # (stop, its reason, target)
 
 # Exit reason codes (index into EXIT_REASONS).
 SIGNAL, STOP_LOSS, TAKE_PROFIT, LIQUIDATION, REVERSAL, END = 0, 1, 2, 3, 4, 5
@@ -25,9 +35,10 @@ LEVEL_WIDTH = 8  # the columns of ``lv``: long stop a, b, long target a, b, shor
 
 @numba.njit(cache=True, nogil=True)
 def _close(
-    first, k, i, side, exit_px, reason, cash, fee_rate,
-    tr_size, tr_notional, tr_margin, tr_ep, tr_xi, tr_xp, tr_fees, tr_pnl, tr_reason,
-):  # fmt: skip
+    first: int, k: int, i: int, side: int, exit_px: float, reason: int, cash: float, fee_rate: float,
+    tr_size: Floats, tr_notional: Floats, tr_margin: Floats, tr_ep: Floats, tr_xi: Ints, tr_xp: Floats,
+    tr_fees: Floats, tr_pnl: Floats, tr_reason: Int8s,
+) -> float:  # fmt: skip
     """Close the open legs ``first .. k-1`` (one trade each; one leg without pyramiding) at ``exit_px`` on bar
     ``i``; returns the new cash."""
     gross_all = 0.0
@@ -61,7 +72,7 @@ def _close(
 
 
 @numba.njit(cache=True, nogil=True)
-def _nearer(side, avg, inv_lev, sl_level, tp_px):
+def _nearer(side: int, avg: float, inv_lev: float, sl_level: float, tp_px: float) -> Levels:
     """(stop, its reason, target): the stop is the nearer of the stop level and the liquidation price."""
     if side == 1:
         liq = avg * (1.0 - inv_lev)
@@ -75,7 +86,7 @@ def _nearer(side, avg, inv_lev, sl_level, tp_px):
 
 
 @numba.njit(cache=True, nogil=True)
-def _levels(side, avg, inv_lev, sl, tp, has_sl, has_tp):
+def _levels(side: int, avg: float, inv_lev: float, sl: float, tp: float, has_sl: bool, has_tp: bool) -> Levels:
     """The levels of the settings' stop loss and take profit (fractions of the average entry price)."""
     if side == 1:
         sl_level = avg * (1.0 - sl) if has_sl else -np.inf
@@ -87,7 +98,7 @@ def _levels(side, avg, inv_lev, sl, tp, has_sl, has_tp):
 
 
 @numba.njit(cache=True, nogil=True)
-def _row_levels(lv, j, side, avg, inv_lev):
+def _row_levels(lv: Floats, j: int, side: int, avg: float, inv_lev: float) -> Levels:
     """The levels the strategy gave on bar ``j`` (rule 13): a × the average entry price + b, per side; NaN a: none."""
     col = 0 if side == 1 else 4
     sa = lv[j, col]
@@ -102,7 +113,9 @@ def _row_levels(lv, j, side, avg, inv_lev):
 
 
 @numba.njit(cache=True, nogil=True)
-def _stops(lv, j, side, avg, inv_lev, sl, tp, has_sl, has_tp):
+def _stops(
+    lv: Floats, j: int, side: int, avg: float, inv_lev: float, sl: float, tp: float, has_sl: bool, has_tp: bool
+) -> Levels:
     """The levels of a position entered (or added to) on the open after bar ``j``: the strategy's when it gives
     them, else the settings'."""
     if lv.shape[0] > 0:
@@ -111,7 +124,10 @@ def _stops(lv, j, side, avg, inv_lev, sl, tp, has_sl, has_tp):
 
 
 @numba.njit(cache=True, nogil=True)
-def _record(k, side, i, fill, size, notional, margin, tr_side, tr_ei, tr_ep, tr_size, tr_notional, tr_margin):
+def _record(
+    k: int, side: int, i: int, fill: float, size: float, notional: float, margin: float,
+    tr_side: Int8s, tr_ei: Ints, tr_ep: Floats, tr_size: Floats, tr_notional: Floats, tr_margin: Floats,
+) -> None:  # fmt: skip
     """Trade ``k`` opens: one entry (a leg) at ``fill`` on bar ``i``."""
     tr_side[k] = side
     tr_ei[k] = i
@@ -123,10 +139,14 @@ def _record(k, side, i, fill, size, notional, margin, tr_side, tr_ei, tr_ep, tr_
 
 @numba.njit(cache=True, nogil=True)
 def simulate(
-    t, o, h, lo, c, long_entry, long_exit, short_entry, short_exit, long_add, short_add, lv,
-    ib_t, ib_h, ib_l, step_ms,
-    capital, fee_rate, slip, leverage, size_frac, sl, tp, allow_long, allow_short, trail, trail_from, pyramiding,
-):  # fmt: skip
+    t: Ints, o: Floats, h: Floats, lo: Floats, c: Floats,
+    long_entry: Bools, long_exit: Bools, short_entry: Bools, short_exit: Bools, long_add: Bools, short_add: Bools,
+    lv: Floats, ib_t: Ints, ib_h: Floats, ib_l: Floats, step_ms: np.int64,
+    capital: float, fee_rate: float, slip: float, leverage: float, size_frac: float, sl: float, tp: float,
+    allow_long: bool, allow_short: bool, trail: float, trail_from: float, pyramiding: np.int64,
+) -> tuple[
+    Ints, Floats, Int8s, Ints, Ints, Floats, Floats, Floats, Floats, Floats, Floats, Floats, Int8s
+]:  # fmt: skip
     """Run the backtest.
 
     ``sl``/``tp`` are fractions (0.02 = 2 %), NaN for none; ``slip`` is a fraction (5 bps = 0.0005).
@@ -187,7 +207,7 @@ def simulate(
         # --- what the signals of bar i-1 ask for, judged against the position held at that close
         exit_sig = False
         new_side = 0
-        add = False
+        add: bool | np.bool_ = False  # a signal array's element, compared with the np.int64 pyramiding
         if i > 0 and not halted:
             j = i - 1
             if pos_before == 1:
@@ -368,7 +388,7 @@ def simulate(
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)  # branch-free loops that vectorise
-def equity_stats(equity):
+def equity_stats(equity: Floats) -> tuple[float, float, float, float]:
     """Per-bar simple returns of ``equity`` (0 after a bar at 0): their mean, sample standard deviation
     and downside deviation (root mean square of the negative ones), and the maximum drawdown as a
     fraction of the running peak (equity is never negative and starts above 0). No temporaries."""
@@ -422,9 +442,10 @@ def warm_up() -> float:
     no_levels = np.empty((0, LEVEL_WIDTH), dtype=np.float64)
     ib_t = np.empty(0, dtype=np.int64)
     ib_p = np.empty(0, dtype=np.float64)
-    simulate(
-        *readonly(t, price, price + 1.0, price - 1.0, price, flags, none, none, none, flags, none, no_levels, ib_t,
-                  ib_p, ib_p),
+    # mypy maps a spread list of unknown length onto every parameter (the scalars too): the ignores below
+    simulate(  # type: ignore[call-arg]
+        *readonly(t, price, price + 1.0, price - 1.0, price, flags, none, none, none, flags, none,  # type: ignore[arg-type]
+                  no_levels, ib_t, ib_p, ib_p),
         np.int64(60_000),
         10_000.0, 0.001, 0.0005, 1.0, 0.1, 0.02, 0.04, True, True, 0.03, 0.0, np.int64(2),
     )  # fmt: skip

@@ -353,7 +353,9 @@ class _Checker:
             for item in target.elts:
                 self._define(item)
 
-    def _error(self, node: Any, template: str, params: dict[str, Any] | None = None, *, code: str = "unsupported"):
+    def _error(
+        self, node: Any, template: str, params: dict[str, Any] | None = None, *, code: str = "unsupported"
+    ) -> None:
         line, column = _where(node) if node is not None else (0, 0)
         self.errors.append(Problem(line, column, template, dict(params or {}), code))
 

@@ -38,7 +38,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -106,7 +106,8 @@ def compile_script(
         for batch in batches:
             if batch.kind != "entry":
                 continue
-            if entries.setdefault(batch.id, batch.direction) != batch.direction:
+            # cast: an entry always has its direction (only exits and closes have none)
+            if entries.setdefault(batch.id, cast(str, batch.direction)) != batch.direction:
                 raise PineCompileError(_('The entry "%(id)s" is used for both longs and shorts.'), {"id": batch.id})
             given = sorted(key for key in ("qty", "limit", "stop") if batch.args.get(key) is not None)
             if given:
@@ -342,7 +343,8 @@ def _distances(batch: Batch, direction: str, mintick: float) -> dict[str, np.nda
                     "as on TradingView."
                 )
             )
-        start = nearer(None if price is None else sign * (price - 1.0), tick["trail_points"])
+        # cast: not None, one of trail_price= and trail_points= was given (checked just above)
+        start = cast(np.ndarray, nearer(None if price is None else sign * (price - 1.0), tick["trail_points"]))
         out["trail"] = tick["trail_offset"][~np.isnan(tick["trail_offset"])]
         out["activation"] = start[~np.isnan(start)]
     return out

@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -569,7 +570,7 @@ class Runner:
         return call
 
     def _order_parts(self, node: Any, args: list[Any]) -> tuple[str, Any, Any, dict[str, Any]]:
-        kind = ORDER_CALLS[dotted(node.func)]
+        kind = ORDER_CALLS[cast(str, dotted(node.func))]  # called for the order calls only: a dotted name
         positional = [value for arg, value in zip(node.args, args, strict=True) if arg.name is None]
         named = {arg.name: value for arg, value in zip(node.args, args, strict=True) if arg.name is not None}
         for position, value in enumerate(positional[1:], start=1):  # Pine's own parameter order
@@ -603,7 +604,7 @@ class _Continue(Exception):
     pass
 
 
-def _walk(node: Any):
+def _walk(node: Any) -> Iterator[Any]:
     stack = [node]
     while stack:
         item = stack.pop()

@@ -380,7 +380,9 @@ def _extreme(v: Vector, p: list, k: dict, fn: Callable[..., pd.Series], default:
     return v._series_result(fn(v.series(source), _length(length)))
 
 
-def _math_unary(fn: Callable[[np.ndarray], np.ndarray], scalar: Callable[[float], float]):
+def _math_unary(
+    fn: Callable[[np.ndarray], np.ndarray], scalar: Callable[[float], float]
+) -> Callable[[Vector, list, dict], Value]:
     def call(v: Vector, p: list, k: dict) -> Value:
         x = _arg(p, k, 0, "number")
         if not is_series(x):
@@ -463,7 +465,8 @@ def _stoch(v: Vector, p: list, k: dict) -> Value:
 
 
 def _atr(v: Vector, p: list, k: dict) -> Value:
-    return v._series_result(ta.atr(*v._prices("high", "low", "close"), _length(_arg(p, k, 0, "length"))))
+    # ignore: mypy spreads the list of unknown length over every parameter (it holds exactly high, low, close)
+    return v._series_result(ta.atr(*v._prices("high", "low", "close"), _length(_arg(p, k, 0, "length"))))  # type: ignore[call-arg]
 
 
 def _tr(v: Vector, p: list, k: dict) -> Value:
@@ -472,7 +475,8 @@ def _tr(v: Vector, p: list, k: dict) -> Value:
 
 
 def _supertrend(v: Vector, p: list, k: dict) -> Value:
-    frame = ta.supertrend(*v._prices("high", "low", "close"), float(_arg(p, k, 0, "factor")),
+    # ignore: mypy spreads the list of unknown length over every parameter (it holds exactly high, low, close)
+    frame = ta.supertrend(*v._prices("high", "low", "close"), float(_arg(p, k, 0, "factor")),  # type: ignore[call-arg]
                           _length(_arg(p, k, 1, "atrPeriod")))  # fmt: skip
     return tuple(frame[column].to_numpy(copy=True) for column in frame.columns)
 

@@ -66,7 +66,9 @@ class Parsed:
     tree: Any  # pynescript.ast.Script
 
 
-def _problem(template: str, params: dict[str, Any] | None = None, *, code: str, line: int = 0, column: int = 0):
+def _problem(
+    template: str, params: dict[str, Any] | None = None, *, code: str, line: int = 0, column: int = 0
+) -> PineSourceError:
     return PineSourceError([Problem(line, column, template, dict(params or {}), code)])
 
 

@@ -16,7 +16,7 @@ import hashlib
 import re
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -74,16 +74,21 @@ def history(text: str, params: Mapping[str, Any]) -> int:
     return max(MIN_HISTORY, min(MAX_HISTORY, 10 * max(lengths, default=30)))
 
 
-def _failed(exc: Exception) -> StrategyError:
+def _failed(exc: PineRuntimeError | PineCompileError | PineSourceError) -> StrategyError:
     """The engine's sentence inside a StrategyError, kept as a template so the page shows it translated."""
     template = getattr(exc, "template", None)
-    error = (template, dict(exc.params)) if isinstance(template, str) else str(exc)
+    # casts: an error with a template has its params (PineSourceError has neither); one with a line, its column.
+    error = (
+        (template, dict(cast("PineRuntimeError | PineCompileError", exc).params))
+        if isinstance(template, str)
+        else str(exc)
+    )
     line = getattr(exc, "line", 0)
     transient = bool(getattr(exc, "transient", False))
     if line:
         return StrategyError(
             _("The Pine script could not run (line %(line)d, column %(column)d): %(error)s"),
-            {"line": line, "column": exc.column, "error": error},
+            {"line": line, "column": cast(PineRuntimeError, exc).column, "error": error},
             transient=transient,
         )
     return StrategyError(_("The Pine script could not run: %(error)s"), {"error": error}, transient=transient)

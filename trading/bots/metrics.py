@@ -55,3 +55,7 @@ def register() -> None:
     if not _registered:
         _registered.append(LoopTickCollector())
         REGISTRY.register(_registered[0])
+
+
+def collectors() -> list[LoopTickCollector]:
+    return list(_registered)

@@ -28,6 +28,7 @@ from trading.execution.records import STATUS_FROM_EXCHANGE, events_buffered, ord
 from trading.models import Bot, Order, PaperOrder, Position, Trade
 from trading.models.fields import as_stored_row
 from trading.paper.store import client_ids_tracked, held_book, release, save_books
+from trading_site import metrics
 
 log = logging.getLogger(__name__)
 
@@ -270,6 +271,12 @@ class Plain:
             Position.objects.bulk_create(self.opened)
         Order.objects.bulk_create(self.orders)
         Trade.objects.bulk_create(self.trades)
+        filled = {id(trade.order) for trade in self.trades}
+        for order in self.orders:  # as ``order_submit`` and ``fill_record`` count theirs (on commit)
+            exchange = order.exchange_account.exchange
+            metrics.order_answered(exchange, order.side, "filled" if id(order) in filled else "open")
+        for trade in self.trades:
+            metrics.filled(trade.exchange_account.exchange, trade.symbol, float(trade.amount * trade.price))
         for trade in self.trades:  # the user's events, as ``fill_record`` emits them (on commit, no query)
             closing = trade.order.purpose == Order.Purpose.EXIT  # a plain tick fills market orders only
             fill_event(

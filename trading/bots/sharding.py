@@ -31,6 +31,7 @@ from trading.bots import tick as ticks
 from trading.bots.loop import Candles, closed_candle_open
 from trading.exchanges.errors import ExchangeError
 from trading.models import Bot, LoopTick
+from trading_site import metrics
 
 log = logging.getLogger(__name__)
 
@@ -192,6 +193,8 @@ def tick_start(now: datetime) -> LoopTick | None:
     if not created:
         log.info("loop tick %s already started at %s: not run again", now, tick.started_at)
         return None
+    if not clock.is_replay():  # on the replay clock a candle's close is not a moment of the wall clock
+        metrics.TICK_LAG.observe(max(0.0, (tick.started_at - now).total_seconds()))
     return tick
 
 
@@ -222,6 +225,8 @@ def tick_phase(tick_id: int, name: str, value: Any, *, shards: int | None = None
                 tick.finished_at = timezone.now()
                 fields.append("finished_at")
         tick.save(update_fields=fields)
+    if "finished_at" in fields:
+        _tick_finished(tick)
 
 
 def tick_shard_done(tick_id: int, shard: int, phases: Mapping[str, Any], bots: int) -> bool:
@@ -237,4 +242,10 @@ def tick_shard_done(tick_id: int, shard: int, phases: Mapping[str, Any], bots: i
         if tick.shards_done >= tick.shards_total:
             tick.finished_at = timezone.now()
         tick.save(update_fields=["done_shards", "shards_done", "bots", "phases", "finished_at"])
-        return tick.finished_at is not None
+    if tick.finished_at is not None:
+        _tick_finished(tick)
+    return tick.finished_at is not None
+
+
+def _tick_finished(tick: LoopTick) -> None:
+    metrics.TICK_DURATION.observe((tick.finished_at - tick.started_at).total_seconds())

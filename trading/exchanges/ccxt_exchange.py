@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
 
 import ccxt
@@ -131,7 +131,8 @@ def _dec(value: Any) -> Decimal | None:
     if not number.is_finite():
         return None
     number = number.normalize()  # 5.0 → 5, 0.0012300 → 0.00123
-    return number.quantize(Decimal(1)) if number.as_tuple().exponent > 0 else number  # 1E+2 → 100
+    # A finite Decimal's exponent is an int (the letters are for NaN, sNaN and Infinity).
+    return number.quantize(Decimal(1)) if cast(int, number.as_tuple().exponent) > 0 else number  # 1E+2 → 100
 
 
 def _positive(value: Any) -> Decimal | None:
@@ -175,7 +176,7 @@ class CcxtExchange:
     ccxt's ``urls['api']`` (paths are kept), a key such as ``"fapiPublic"`` rebases that entry only.
     ``rate_limit_ms`` overrides ccxt's spacing between requests (rate limiting itself stays on).
     ``margin_mode`` (swap): ``"isolated"`` (the backtest's model), ``"cross"``, or None to leave the
-    account as it is.
+    account as it is. ``observer`` hears how each request went (``ok``, ``error``, ``down``): the metrics.
     """
 
     def __init__(
@@ -194,6 +195,7 @@ class CcxtExchange:
         rate_limit_ms: float | None = None,
         margin_mode: str | None = "isolated",
         sleep: Callable[[float], None] = time.sleep,
+        observer: Callable[[str], None] | None = None,
     ) -> None:
         if exchange_id not in ccxt.exchanges:
             raise ExchangeError(f"ccxt does not know the exchange {exchange_id!r}.", code="unknown_exchange")
@@ -209,6 +211,7 @@ class CcxtExchange:
         self.backoff_s = backoff_s
         self.venue = VENUES.get(exchange_id, GENERIC)
         self._sleep = sleep
+        self._observer: Callable[[str], None] | None = None  # set below: setting up the client is no request
         self._secrets = tuple(sorted({s for s in (api_key, secret, passphrase) if s}, key=len, reverse=True))
         if self._unsendable():  # keys stored before they were checked: fail before any request, as the keys' fault
             raise self._encoding_error("set up the client")
@@ -235,6 +238,7 @@ class CcxtExchange:
         if api_urls:
             self._point_at(api_urls)
         self.capabilities = self._capabilities()
+        self._observer = observer
 
     # --- set-up ------------------------------------------------------------------------------------
     def _point_at(self, api_urls: dict[str, str]) -> None:
@@ -356,10 +360,20 @@ class CcxtExchange:
             raise
         except ccxt.BaseError as exc:
             # ``from None``: ccxt's own message holds the request URL and the raw answer.
-            raise self._error(exc, action, order=order) from None
+            error = self._error(exc, action, order=order)
+            self._observe("down" if isinstance(error, TemporaryError) else "error")
+            raise error from None
         except UnicodeError:
             # Raised while building headers or signing; the exception holds the whole key: never chained.
             raise self._encoding_error(action) from None
+        else:
+            self._observe("ok")
+
+    def _observe(self, outcome: str) -> None:
+        """Tell the observer (the metrics) how a request went: ok, error (the exchange answered with a
+        refusal) or down (no answer: network, time-out, 5xx, rate limit)."""
+        if self._observer is not None:
+            self._observer(outcome)
 
     def _unsendable(self) -> bool:
         """A key, secret or passphrase with a character outside printable ASCII (line breaks of a PEM key aside)."""
@@ -511,7 +525,8 @@ class CcxtExchange:
             try:
                 raw = self._read(
                     "fetch the order",
-                    lambda trigger=trigger: self.client.fetch_order(
+                    # mypy cannot infer a lambda with a default argument (the loop variable bound, B023)
+                    lambda trigger=trigger: self.client.fetch_order(  # type: ignore[misc]
                         exchange_order_id, symbol, self._id_params(client_order_id, trigger)
                     ),
                 )
@@ -747,7 +762,7 @@ class CcxtExchange:
         client_order_id: str | None = None,
         request: OrderRequest | None = None,
     ) -> OrderState:
-        info = raw.get("info") if isinstance(raw.get("info"), dict) else {}
+        info = cast("dict[str, Any]", raw.get("info")) if isinstance(raw.get("info"), dict) else {}
         symbol = raw.get("symbol") or (request.symbol if request else symbol) or ""
         market = (self._markets or {}).get(symbol)
         take_profit, stop_loss = _positive(raw.get("takeProfitPrice")), _positive(raw.get("stopLossPrice"))
@@ -759,7 +774,7 @@ class CcxtExchange:
         elif stop_loss or trigger_price:
             kind, trigger_price = "stop_market", stop_loss or trigger_price
         else:
-            kind = raw.get("type") if raw.get("type") in ("market", "limit") else "market"
+            kind = cast(str, raw.get("type")) if raw.get("type") in ("market", "limit") else "market"
         amount = _dec(raw.get("amount")) or (request.amount if request else ZERO)
         filled = _dec(raw.get("filled")) or ZERO
         average = _positive(raw.get("average"))

@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import cast
 
 from .base import (
     ZERO,
@@ -277,9 +278,14 @@ class PaperExchange:
                 f"{market.min_notional} {market.quote}.",
                 code="min_notional",
             )
-        if request.type == "stop_market" and _triggered(request.side, "stop_market", request.trigger_price, current):
+        # cast: a stop or take-profit order without a positive trigger price was refused above.
+        if request.type == "stop_market" and _triggered(
+            request.side, "stop_market", cast(Decimal, request.trigger_price), current
+        ):
             raise InvalidOrder("The stop would trigger immediately at the current price.", code="would_trigger")
-        if request.type == "take_profit" and _triggered(request.side, "take_profit", request.trigger_price, current):
+        if request.type == "take_profit" and _triggered(
+            request.side, "take_profit", cast(Decimal, request.trigger_price), current
+        ):
             raise InvalidOrder("The take profit would trigger immediately at the current price.", code="would_trigger")
         now = self._now_ms()
         order = PaperOrder(
@@ -327,7 +333,7 @@ class PaperExchange:
             target = self._target(position)
             if stop is not None and _beyond(position, price, stop, stop=True):
                 self._fill_stop(position, stop_reason, self._slipped(_closing_side(position), price), time_ms)
-            elif target is not None and _beyond(position, price, target.trigger_price, stop=False):
+            elif target is not None and _beyond(position, price, cast(Decimal, target.trigger_price), stop=False):
                 self._fill(target, price, time_ms, "take_profit")
         self._fill_limits(symbol, price, price, time_ms)
         return self.fills[before:]
@@ -349,23 +355,36 @@ class PaperExchange:
             stop, stop_reason = self._active_stop(position)
             target = self._target(position)
             long = position.side == "long"
+            # casts: a take-profit order always has its trigger price; past ``hit_stop`` (``hit_target``) the stop
+            # (the target) is not None.
             hit_stop = stop is not None and (low <= stop if long else high >= stop)
-            hit_target = target is not None and (high >= target.trigger_price if long else low <= target.trigger_price)
+            hit_target = target is not None and (
+                high >= cast(Decimal, target.trigger_price) if long else low <= cast(Decimal, target.trigger_price)
+            )
             if hit_stop and hit_target:
                 hit_stop, hit_target = True, False
                 for bar_high, bar_low in intrabar:
-                    s_hit = bar_low <= stop if long else bar_high >= stop
-                    t_hit = bar_high >= target.trigger_price if long else bar_low <= target.trigger_price
+                    s_hit = bar_low <= cast(Decimal, stop) if long else bar_high >= cast(Decimal, stop)
+                    t_hit = (
+                        bar_high >= cast(Decimal, cast(PaperOrder, target).trigger_price)
+                        if long
+                        else bar_low <= cast(Decimal, cast(PaperOrder, target).trigger_price)
+                    )
                     if s_hit:
                         break  # the stop first (also when one lower candle reached both)
                     if t_hit:
                         hit_stop, hit_target = False, True
                         break
             if hit_stop:
-                base = min(stop, open_) if long else max(stop, open_)
+                base = min(cast(Decimal, stop), open_) if long else max(cast(Decimal, stop), open_)
                 self._fill_stop(position, stop_reason, self._slipped(_closing_side(position), base), time_ms)
             elif hit_target:
-                self._fill(target, target.trigger_price, time_ms, "take_profit")
+                self._fill(
+                    cast(PaperOrder, target),
+                    cast(Decimal, cast(PaperOrder, target).trigger_price),
+                    time_ms,
+                    "take_profit",
+                )
         self._fill_limits(symbol, low, high, time_ms)
         return self.fills[before:]
 
@@ -458,7 +477,7 @@ class PaperExchange:
         if not targets:
             return None
         pick = min if position.side == "long" else max
-        return pick(targets, key=lambda o: o.trigger_price)
+        return pick(targets, key=lambda o: cast(Decimal, o.trigger_price))  # take profits have trigger prices
 
     def _fill_stop(self, position: PaperPosition, reason: str, price: Decimal, time_ms: int) -> None:
         side = _closing_side(position)
@@ -470,7 +489,8 @@ class PaperExchange:
                 if o.status == "open" and o.symbol == position.symbol and o.type == "stop_market" and o.side == side
             ]
             pick = max if position.side == "long" else min
-            order = pick(candidates, key=lambda o: o.trigger_price) if candidates else None
+            # stop orders always carry a trigger price (create_order refuses one without)
+            order = pick(candidates, key=lambda o: cast(Decimal, o.trigger_price)) if candidates else None
         if order is None:
             order = self._system_order(position, time_ms, "liquidation")
         self._fill(order, price, time_ms, reason)
@@ -497,8 +517,9 @@ class PaperExchange:
         for order in sorted(self.book.orders.values(), key=lambda o: o.created_ms):
             if order.status != "open" or order.symbol != symbol or order.type != "limit":
                 continue
-            if (order.side == "buy" and low <= order.price) or (order.side == "sell" and high >= order.price):
-                self._fill(order, order.price, time_ms, "limit")
+            limit = cast(Decimal, order.price)  # a limit order always has its price (create_order checks it)
+            if (order.side == "buy" and low <= limit) or (order.side == "sell" and high >= limit):
+                self._fill(order, limit, time_ms, "limit")
 
     def _fill(self, order: PaperOrder, price: Decimal, time_ms: int, reason: str) -> None:
         market = self.markets[order.symbol]
@@ -615,4 +636,5 @@ def _triggered(side: str, kind: str, trigger: Decimal, price: Decimal) -> bool:
 
 
 def _limit_crosses(order: PaperOrder, price: Decimal) -> bool:
-    return price <= order.price if order.side == "buy" else price >= order.price
+    limit = cast(Decimal, order.price)  # a limit order always has its price (create_order checks it)
+    return price <= limit if order.side == "buy" else price >= limit

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -14,6 +15,7 @@ from trading.exchanges.base import Exchange
 from trading.execution.fills import paper_changes_record
 from trading.paper.store import build_exchange, load_book, wallet_for
 from trading.paper.store import paper_session as book_session
+from trading_site import metrics
 
 
 def adapter_for(account: ExchangeAccount, *, api_urls: dict[str, str] | None = None, **options: object) -> Exchange:
@@ -28,6 +30,7 @@ def adapter_for(account: ExchangeAccount, *, api_urls: dict[str, str] | None = N
     override = api_urls
     if override is None and account.exchange in settings.TRENDY_EXCHANGE_API_URLS:
         override = {"*": settings.TRENDY_EXCHANGE_API_URLS[account.exchange]}  # every API of that exchange
+    options.setdefault("observer", partial(metrics.exchange_answered_as, account.exchange))
     return build_ccxt(
         account.exchange,
         credentials=account.credentials(),

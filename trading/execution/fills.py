@@ -17,6 +17,7 @@ from trading.exchanges.base import OrderState
 from trading.exchanges.paper import Fill
 from trading.execution.records import STATUS_FROM_EXCHANGE, order_event, order_state_update
 from trading.models import Order, Position, Trade
+from trading_site import metrics
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +149,7 @@ def fill_record(
     order_event(order, "filled", "", at=time, price=str(price), amount=str(amount), fee=str(fee), reason=reason)
     trade = fill_trade(order, amount=amount, price=price, fee=fee, pnl=pnl, time=time)
     trade.save()
+    metrics.filled(account.exchange, order.symbol, float(amount * price))
     fill_event(order, price=price, amount=amount, pnl=pnl if closed else None, reason=reason)
     return trade
 

@@ -34,8 +34,18 @@ from trading.execution.records import flush, order_event, order_state_update
 from trading.models import Bot, Order, Position
 from trading.models.fields import as_stored_row
 from trading.paper.store import client_id_unused, client_ids_tracked
+from trading_site import metrics
 
 log = logging.getLogger(__name__)
+
+
+def _refusal(exc: Exception) -> str:
+    """The exchange's refusal as trendy_order_failures_total's reason."""
+    if isinstance(exc, InsufficientFunds):
+        return "insufficient_funds"
+    if isinstance(exc, AuthenticationError):
+        return "authentication"
+    return "invalid_order"
 
 
 _fresh: ContextVar[bool] = ContextVar("trendy_orders_fresh", default=False)
@@ -89,6 +99,7 @@ def order_submit(
     if not created and order.status != Order.Status.PENDING:
         return order  # already sent and answered: never twice
     order_event(order, "created" if created else "resent", note)
+    sent = created  # the exchange hears of it now (a retry may find it there already)
     try:
         if created:
             state = exchange.create_order(request)
@@ -96,8 +107,10 @@ def order_submit(
             try:
                 state = exchange.fetch_order(request.symbol, client_order_id=request.client_order_id)
             except OrderNotFound:
+                sent = True
                 state = exchange.create_order(request)
     except (InvalidOrder, InsufficientFunds, AuthenticationError) as exc:
+        metrics.order_answered(account.exchange, request.side, "rejected", reason=_refusal(exc))
         order.status = Order.Status.REJECTED
         order.note = exc.message[:300]
         order.save(**({"update_fields": ["status", "note", "updated_at"]} if order.pk else {}))
@@ -108,10 +121,13 @@ def order_submit(
         )  # fmt: skip
         raise
     except TemporaryError as exc:
+        metrics.order_answered(account.exchange, request.side, "failed", reason="temporary")
         if order.pk is None:
             order.save()
         order_event(order, "send_failed", exc.message, error=type(exc).__name__)
         raise
+    if sent:
+        metrics.order_answered(account.exchange, request.side, "filled" if state.filled > 0 else "open")
     order_state_update(order, state)
     order_event(order, "acknowledged", "", status=state.status, exchange_order_id=state.exchange_order_id)
     stale = flush(exchange, sent=order if created else None)

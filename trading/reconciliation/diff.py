@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import cast
 
 from trading.exchanges.base import OrderState, PositionState
 
@@ -70,6 +71,7 @@ def diff_positions(
     for symbol in sorted(set(mine) | set(exchange)):
         a, b = mine.get(symbol), exchange.get(symbol)
         if a is None:
+            b = cast(PositionState, b)  # the symbol came from one of the two maps: not ours, so the exchange's
             corrections.append(
                 Correction(
                     "position_unexplained", symbol, detail=f"the exchange holds {b.side} {b.amount}; we hold nothing"

@@ -26,6 +26,7 @@ from trading.execution import router
 from trading.execution.adapters import exchange_session
 from trading.models import Bot, Order, Position
 from trading.reconciliation import diff as reconcile
+from trading_site import metrics
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ def reconcile_account(*, account: ExchangeAccount) -> AccountReport:
 
             code = "keys_unusable" if isinstance(exc, CredentialsUnusable) else "keys_rejected"
             account_keys_failing(account=account, code=code, reason=redact(exc.message)[:200])
-        return report
+        return _counted(account, report)
     if report.unexplained:
         detail = "; ".join(report.unexplained)
         for bot in Bot.objects.filter(exchange_account=account, status=Bot.Status.RUNNING):
@@ -113,6 +114,20 @@ def reconcile_account(*, account: ExchangeAccount) -> AccountReport:
                 reason_data={"detail": ", ".join(sorted({line.split(":", 1)[0] for line in report.unexplained}))},
             )
         log.warning("reconciliation halted bots", extra={"account_id": account.pk, "detail": report.unexplained})
+    return _counted(account, report)
+
+
+def _counted(account: ExchangeAccount, report: AccountReport) -> AccountReport:
+    """The report on /metrics: the run's outcome, and each kind of difference found."""
+    metrics.RECONCILIATION_RUNS.labels("error" if report.error else "ok").inc()
+    for kind, count in (
+        ("order_missing", report.missing),
+        ("order_updated", report.updated),
+        ("position_changed", len(report.changed)),
+        ("position_unexplained", len(report.unexplained)),
+    ):
+        if count:
+            metrics.RECONCILIATION_MISMATCHES.labels(account.exchange, kind).inc(count)
     return report
 
 
