@@ -105,7 +105,9 @@ beat: install
 	$(PY) manage.py setup_periodic_tasks
 	$(VENV)/bin/celery -A trading_site beat --loglevel info
 
-# Every benchmark of benchmarks/ (figures in benchmarks/RESULTS.md). `make bench` runs them at full size (an hour
+# Every benchmark of benchmarks/; at the end benchmarks/tables.py writes their wall times and `result` lines into
+# benchmarks/RESULTS.md's table for the run's size (each one's output is kept in var/bench/<name>.log).
+# `make bench` runs them at full size (an hour
 # or more); `make bench QUICK=1`, or `make bench-quick`, runs each with --quick (a few minutes: the sizes are in
 # each script's docstring). Each prints its machine, services, revision and settings, then `result` lines; the
 # first benchmark that fails stops the run with its status. The databases are scratch ones created here
@@ -133,8 +135,10 @@ define bench_skip
 	@printf '\n########## %s: skipped (BENCH_SKIP)\n' "$(1)"; printf '%-16s skipped\n' "$(1)" >>$(BENCH_TIMES)
 endef
 define bench_one
-	@printf '\n########## %s\n' "$(1)"; start=$$(date +%s.%N); \
-	$(BENCH_ENV) $(2) || { status=$$?; printf '########## %s FAILED (exit status %s)\n' "$(1)" "$$status"; exit $$status; }; \
+	@printf '\n########## %s\n' "$(1)"; start=$$(date +%s.%N); mkdir -p var/bench; \
+	{ $(BENCH_ENV) $(2); echo $$? >var/bench/$(1).status; } 2>&1 | tee var/bench/$(1).log; \
+	status=$$(cat var/bench/$(1).status); \
+	if [ "$$status" != 0 ]; then printf '########## %s FAILED (exit status %s)\n' "$(1)" "$$status"; exit $$status; fi; \
 	seconds=$$(awk "BEGIN { printf \"%.1f\", $$(date +%s.%N) - $$start }"); \
 	printf '########## %s: %s s\n' "$(1)" "$$seconds"; printf '%-16s %7s s\n' "$(1)" "$$seconds" >>$(BENCH_TIMES)
 endef
@@ -154,7 +158,7 @@ bench-db: install
 	$(if $(QUICK),,$(BENCH_ENV) DATABASE_URL=sqlite:////tmp/trendy-import-bench.sqlite3 $(PY) -W ignore manage.py migrate --noinput -v0)
 
 bench: bench-db
-	@: >$(BENCH_TIMES)
+	@: >$(BENCH_TIMES); rm -rf var/bench
 	$(call bench_run,market_data,DATABASE_URL=$(BENCH_PG)/trendy_bench $(PY) benchmarks/market_data.py $(BENCH_FLAGS))
 	$(call bench_run,admin,DATABASE_URL=$(BENCH_PG)/trendy_bench $(PY) benchmarks/admin.py $(BENCH_FLAGS))
 	$(call bench_run,dashboard,DATABASE_URL=$(BENCH_PG)/trendy_bench $(PY) benchmarks/dashboard.py $(BENCH_FLAGS))
@@ -176,6 +180,7 @@ bench: bench-db
 	$(call bench_run,first_run,$(PY) benchmarks/first_run.py $(BENCH_FLAGS))
 	@printf '\n########## wall time per benchmark%s\n' "$(if $(QUICK), (--quick))"; cat $(BENCH_TIMES); \
 	printf '%-16s %7s s (with the databases)\n' total "$$(( $$(date +%s) - $$(cat var/bench-started) ))"
+	$(PY) benchmarks/tables.py $(if $(QUICK),--quick)
 
 bench-quick:
 	@$(MAKE) --no-print-directory bench QUICK=1

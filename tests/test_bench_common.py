@@ -55,3 +55,31 @@ def test_header_names_machine_services_revision_and_settings():
     assert facts["database"].startswith("SQLite ")
     assert facts["redis"].startswith("unreachable at 127.0.0.1:1")  # reported, never raised
     assert "database" not in print_header(None, file=io.StringIO())
+
+
+def test_tables_writes_the_runs_section_and_keeps_the_rest(tmp_path):
+    """benchmarks/tables.py (the end of `make bench`): one row per benchmark with its wall time and figures, the
+    header's facts on top, written between its markers; the hand-written text around them stays."""
+    from benchmarks import tables
+
+    logs = tmp_path / "bench"
+    logs.mkdir()
+    rule = "=" * 40
+    header = f"{rule}\ngit:           abc123 (main)\ncpu:           EPYC\n{rule}\n"
+    (logs / "market_data.log").write_text(
+        header + "noise\nresult  load_candles: median 0.03 s, n=5\nresult  a|b: 1 s\n"
+    )
+    times = tmp_path / "times.txt"
+    times.write_text("market_data          2.5 s\nwebhooks         skipped\n")
+    results = tmp_path / "RESULTS.md"
+    results.write_text("# Results\n\nwritten by hand\n")
+    assert tables.main(["--quick", "--log-dir", str(logs), "--times", str(times), "--results", str(results)]) == 0
+    first = results.read_text()
+    assert "written by hand" in first and "git abc123 (main); cpu EPYC" in first
+    assert "| market_data | 2.5 s | load_candles: median 0.03 s, n=5<br>a\\|b: 1 s |" in first
+    assert "| webhooks | – | skipped |" in first
+    times.write_text("market_data          3.0 s\n")
+    tables.main(["--quick", "--log-dir", str(logs), "--times", str(times), "--results", str(results)])
+    second = results.read_text()
+    assert second.count("<!-- bench:quick:start -->") == 1 and "| market_data | 3.0 s |" in second
+    assert "webhooks" not in second and "written by hand" in second
