@@ -56,18 +56,7 @@ class ChannelAdmin(ReadOnlyAdmin):
     list_filter = ["kind", "enabled"]
     search_fields = ["user__email", "label", "hint"]
     list_select_related = ["user"]
-    fields = [
-        "user",
-        "kind",
-        "label",
-        "hint",
-        "language",
-        "enabled",
-        "disabled_reason",
-        "disabled_at",
-        "created_at",
-        "last_sent_at",
-    ]
+    fields = ["user", *Channel.SHOWN_FIELDS]
     readonly_fields = fields
 
 

@@ -57,25 +57,23 @@ def _fill_line(data: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def _order_filled(data: dict[str, Any]) -> tuple[str, str]:
+def _filled_as(data: dict[str, Any], title: str, body: str) -> tuple[str, str]:
+    """A fill's message: ``title`` and ``body`` (translated templates of its side, amount, symbol and price), then
+    its realised PnL when it closed something."""
     line = _fill_line(data)
-    title = _("%(side)s %(symbol)s filled") % line
-    body = _("%(side)s %(amount)s at %(price)s.") % line
-    return title, " ".join(part for part in (body, _pnl(data)) if part)
+    return title % line, " ".join(part for part in (body % line, _pnl(data)) if part)
+
+
+def _order_filled(data: dict[str, Any]) -> tuple[str, str]:
+    return _filled_as(data, _("%(side)s %(symbol)s filled"), _("%(side)s %(amount)s at %(price)s."))
 
 
 def _stop_loss_hit(data: dict[str, Any]) -> tuple[str, str]:
-    line = _fill_line(data)
-    title = _("Stop loss hit on %(symbol)s") % line
-    body = _("%(side)s %(amount)s at %(price)s.") % line
-    return title, " ".join(part for part in (body, _pnl(data)) if part)
+    return _filled_as(data, _("Stop loss hit on %(symbol)s"), _("%(side)s %(amount)s at %(price)s."))
 
 
 def _take_profit_hit(data: dict[str, Any]) -> tuple[str, str]:
-    line = _fill_line(data)
-    title = _("Take profit hit on %(symbol)s") % line
-    body = _("%(side)s %(amount)s at %(price)s.") % line
-    return title, " ".join(part for part in (body, _pnl(data)) if part)
+    return _filled_as(data, _("Take profit hit on %(symbol)s"), _("%(side)s %(amount)s at %(price)s."))
 
 
 def _order_rejected(data: dict[str, Any]) -> tuple[str, str]:
@@ -162,17 +160,19 @@ def _bot_name(data: dict[str, Any]) -> str:
 
 
 def _position_liquidated(data: dict[str, Any]) -> tuple[str, str]:
-    line = _fill_line(data)
-    title = _("%(symbol)s position liquidated") % line
-    body = _("The exchange closed %(amount)s at %(price)s: the loss reached the position's margin.") % line
-    return title, " ".join(part for part in (body, _pnl(data)) if part)
+    return _filled_as(
+        data,
+        _("%(symbol)s position liquidated"),
+        _("The exchange closed %(amount)s at %(price)s: the loss reached the position's margin."),
+    )
 
 
 def _position_force_closed(data: dict[str, Any]) -> tuple[str, str]:
-    line = _fill_line(data)
-    title = _("%(symbol)s position closed by a risk limit") % line
-    body = _("Trendy closed %(amount)s at %(price)s because the bot reached a risk limit.") % line
-    return title, " ".join(part for part in (body, _pnl(data)) if part)
+    return _filled_as(
+        data,
+        _("%(symbol)s position closed by a risk limit"),
+        _("Trendy closed %(amount)s at %(price)s because the bot reached a risk limit."),
+    )
 
 
 def _drawdown_halt(data: dict[str, Any]) -> tuple[str, str]:

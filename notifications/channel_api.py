@@ -32,18 +32,7 @@ LANGUAGES = [code for code, _name in settings.LANGUAGES]
 class ChannelSerializer(serializers.ModelSerializer):
     class Meta:
         model = Channel
-        fields = [
-            "id",
-            "kind",
-            "label",
-            "hint",
-            "language",
-            "enabled",
-            "disabled_reason",
-            "disabled_at",
-            "created_at",
-            "last_sent_at",
-        ]
+        fields = ["id", *Channel.SHOWN_FIELDS]
         read_only_fields = fields
 
 

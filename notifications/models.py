@@ -71,6 +71,20 @@ class Channel(models.Model):
     ``window_until`` and ``digest_due`` group bursts: the first message of a minute goes at once, the rest are held
     and go as one digest when the window closes (``notifications.delivery``)."""
 
+    # What pages, the API and the admin may show of a channel: never its sealed address, its fingerprint or its
+    # burst window.
+    SHOWN_FIELDS = (
+        "kind",
+        "label",
+        "hint",
+        "language",
+        "enabled",
+        "disabled_reason",
+        "disabled_at",
+        "created_at",
+        "last_sent_at",
+    )
+
     class Kind(models.TextChoices):
         EMAIL = "email", _("E-mail")
         TELEGRAM = "telegram", "Telegram"
