@@ -79,7 +79,7 @@ def series_rows(
     if end_ms is not None:
         where.append("open_time < %s")
         params.append(_time_param(end_ms))
-    sql = f"SELECT {', '.join(columns)} FROM {TABLE} WHERE {' AND '.join(where)}"  # noqa: S608 (no user input)
+    sql = f"SELECT {', '.join(columns)} FROM {TABLE} WHERE {' AND '.join(where)}"  # noqa: S608  # nosec B608  # the model's table, fixed columns; values are parameters
     descending = limit is not None and newest
     sql += " ORDER BY open_time DESC" if descending else " ORDER BY open_time"
     if limit is not None:

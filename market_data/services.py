@@ -82,7 +82,7 @@ def _insert(exchange: str, symbol: str, timeframe: str, batch: CandleBatch) -> N
         return
     columns = ", ".join(_INSERT_COLUMNS)
     placeholders = ", ".join(["%s"] * len(_INSERT_COLUMNS))
-    sql = f"INSERT INTO {TABLE} ({columns}) VALUES ({placeholders})"  # noqa: S608 (no user input)
+    sql = f"INSERT INTO {TABLE} ({columns}) VALUES ({placeholders})"  # noqa: S608  # nosec B608  # the model's table, fixed columns; values are parameters
     with connection.cursor() as cursor:
         for start in range(0, len(batch), _SQLITE_ROWS):  # in slices: never a million tuples at once
             part = slice(start, start + _SQLITE_ROWS)
@@ -102,7 +102,7 @@ def _update(ids: np.ndarray, values: np.ndarray) -> None:
         assignments = ", ".join(f"{name} = changed.{name}" for name in FIELDS)
         arrays = ", ".join(["%s::float8[]"] * len(FIELDS))
         sql = (
-            f"UPDATE {TABLE} SET {assignments} "  # noqa: S608 (no user input)
+            f"UPDATE {TABLE} SET {assignments} "  # noqa: S608  # nosec B608  # the model's table, fixed columns; values are parameters
             f"FROM unnest(%s::bigint[], {arrays}) AS changed(id, {', '.join(FIELDS)}) WHERE {TABLE}.id = changed.id"
         )
         with connection.cursor() as cursor:
@@ -111,7 +111,7 @@ def _update(ids: np.ndarray, values: np.ndarray) -> None:
     assignments = ", ".join(f"{name} = %s" for name in FIELDS)
     params = [(*row, row_id) for row, row_id in zip(values.tolist(), ids.tolist(), strict=True)]
     with connection.cursor() as cursor:
-        cursor.executemany(f"UPDATE {TABLE} SET {assignments} WHERE id = %s", params)  # noqa: S608
+        cursor.executemany(f"UPDATE {TABLE} SET {assignments} WHERE id = %s", params)  # noqa: S608  # nosec B608  # the model's table, fixed columns; values are parameters
 
 
 @transaction.atomic

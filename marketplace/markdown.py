@@ -34,4 +34,4 @@ def render(text: str) -> SafeString:
         url_schemes={"http", "https", "mailto"},
         link_rel="nofollow noopener noreferrer",
     )
-    return mark_safe(clean)  # noqa: S308 (nh3 has cleaned it)
+    return mark_safe(clean)  # noqa: S308  # nosec B308, B703  # nh3 has cleaned it

@@ -50,7 +50,7 @@ def _portfolio() -> list[tuple[str, float, float, int]]:
                             WHERE s.exchange_account_id = a.id AND s.time >= l.time - %s) p
         WHERE a.enabled
         GROUP BY a.exchange
-    """  # noqa: S608 - table names from the models
+    """  # noqa: S608  # nosec B608  # table names from the models; the window is a parameter
     with connection.cursor() as cursor:
         cursor.execute(sql, [DRAWDOWN_WINDOW])
         return [(row[0], float(row[1] or 0), float(row[2] or 0), int(row[3])) for row in cursor.fetchall()]

@@ -62,7 +62,7 @@ def _fill(template: str, values: dict[str, Any], html: bool) -> str:
     """``template % values``; in HTML the template is escaped and each value too, unless it is already safe."""
     if not html:
         return template % {k: str(v) for k, v in values.items()}
-    return mark_safe(conditional_escape(template) % {k: conditional_escape(v) for k, v in values.items()})  # noqa: S308
+    return mark_safe(conditional_escape(template) % {k: conditional_escape(v) for k, v in values.items()})  # noqa: S308  # nosec B308, B703  # template and values escaped
 
 
 def _code(name: object, html: bool) -> str:
@@ -198,13 +198,13 @@ def _reason(code: str, d: dict[str, Any], event: Any, html: bool) -> str:
         values = {"action": _typed(d["action"], html)}
         if not html:
             return _fill(_("The action %(action)s is unknown."), values, html)
-        values["actions"] = mark_safe(", ".join(_code(a, html) for a in validation.ACTIONS))  # noqa: S308
+        values["actions"] = mark_safe(", ".join(_code(a, html) for a in validation.ACTIONS))  # noqa: S308  # nosec B308, B703  # format_html items
         return _fill(_("The action %(action)s is unknown. Use one of: %(actions)s."), values, html)
     if code == "bad_position":
         values = {"position": _typed(d["position"], html)}
         if not html:
             return _fill(_("The position %(position)s is unknown."), values, html)
-        values["positions"] = mark_safe(", ".join(_code(p, html) for p in validation.POSITIONS))  # noqa: S308
+        values["positions"] = mark_safe(", ".join(_code(p, html) for p in validation.POSITIONS))  # noqa: S308  # nosec B308, B703  # format_html items
         return _fill(_("The position %(position)s is unknown. Use one of: %(positions)s."), values, html)
     if code == "bad_time":
         return _fill(

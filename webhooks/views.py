@@ -505,7 +505,7 @@ def _explained(template: Any) -> str:
         "flat": "flat",
         "size": "size",
     }
-    return mark_safe(conditional_escape(str(template)) % {k: _code(v) for k, v in values.items()})  # noqa: S308
+    return mark_safe(conditional_escape(str(template)) % {k: _code(v) for k, v in values.items()})  # noqa: S308  # nosec B308, B703  # template escaped, values format_html
 
 
 def guide_message(secret: str) -> str:

@@ -252,7 +252,7 @@ def _claim(bots: list[BotRow]) -> dict[int, BotRow]:
         by_id = {bot.id: bot for bot in group}
         with connection.cursor() as cursor:
             cursor.execute(
-                f"UPDATE {table} AS b SET last_candle_open = %s, last_tick_at = %s FROM {users} AS u "  # noqa: S608
+                f"UPDATE {table} AS b SET last_candle_open = %s, last_tick_at = %s FROM {users} AS u "  # noqa: S608  # nosec B608  # the models' tables; values are parameters
                 "WHERE u.id = b.user_id AND u.auto_trading AND b.id = ANY(%s) AND b.status = %s "
                 "AND (b.last_candle_open < %s OR b.last_candle_open IS NULL) "
                 "RETURNING b.id, b.peak_equity, b.day_start, b.day_start_equity",
@@ -276,7 +276,7 @@ def _held_rows(bots: list[BotRow]) -> dict[int, tuple[int, str]]:
     closes = [b.candle_open + timedelta(milliseconds=TIMEFRAME_MS[b.timeframe]) for b in bots]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT DISTINCT ON (p.bot_id) p.bot_id, p.id, p.side FROM {Position._meta.db_table} AS p "  # noqa: S608
+            f"SELECT DISTINCT ON (p.bot_id) p.bot_id, p.id, p.side FROM {Position._meta.db_table} AS p "  # noqa: S608  # nosec B608  # the model's table; values are parameters
             "JOIN unnest(%s::bigint[], %s::text[], %s::timestamptz[]) AS v(bot_id, symbol, close) "
             "ON p.bot_id = v.bot_id AND p.symbol = v.symbol "
             "WHERE p.opened_at < v.close AND (p.closed_at IS NULL OR p.closed_at >= v.close) "
@@ -327,7 +327,7 @@ def _risk_update(updates: list[tuple[int, dict[str, Any]]]) -> None:
         columns["day_equity"].append(equity_field.get_db_prep_save(changes.get("day_start_equity"), connection))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {Bot._meta.db_table} AS b SET "  # noqa: S608
+            f"UPDATE {Bot._meta.db_table} AS b SET "  # noqa: S608  # nosec B608  # the model's table; values are parameters
             "peak_equity = CASE WHEN v.set_peak THEN v.peak ELSE b.peak_equity END, "
             "day_start = CASE WHEN v.set_day THEN v.day ELSE b.day_start END, "
             "day_start_equity = CASE WHEN v.set_day THEN v.day_equity ELSE b.day_start_equity END "

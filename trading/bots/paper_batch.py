@@ -244,7 +244,7 @@ def _bulk_mark(marks: list[tuple[int, str, Decimal]]) -> None:
     table = Position._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} AS p SET mark_price = v.price "  # noqa: S608 (the table name is the model's)
+            f"UPDATE {table} AS p SET mark_price = v.price "  # noqa: S608  # nosec B608  # the model's table; values are parameters
             "FROM unnest(%s::bigint[], %s::text[], %s::numeric[]) AS v(account_id, symbol, price) "
             "WHERE p.exchange_account_id = v.account_id AND p.symbol = v.symbol AND p.status = %s",
             [

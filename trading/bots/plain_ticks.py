@@ -286,7 +286,7 @@ class Plain:
         if self.ended:
             with connection.cursor() as cursor:
                 cursor.execute(
-                    f"UPDATE {Order._meta.db_table} AS o SET status = v.status, note = v.note, "  # noqa: S608
+                    f"UPDATE {Order._meta.db_table} AS o SET status = v.status, note = v.note, "  # noqa: S608  # nosec B608  # the model's table; values are parameters
                     "updated_at = %s FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[]) "
                     "AS v(account_id, client_order_id, status, note) WHERE o.exchange_account_id = v.account_id "
                     "AND o.client_order_id = v.client_order_id AND o.status = ANY(%s)",

@@ -101,7 +101,7 @@ def _drawdowns(account_ids: list[int], start: datetime, end: datetime) -> dict[i
     """Per account, the largest fall of equity below its running peak within [start, end), in % (one query)."""
     table = EquitySnapshot._meta.db_table
     sql = (  # the model's own table name; the values are parameters
-        "SELECT exchange_account_id, MAX((1 - equity / peak) * 100) FROM (SELECT exchange_account_id, equity, "  # noqa: S608
+        "SELECT exchange_account_id, MAX((1 - equity / peak) * 100) FROM (SELECT exchange_account_id, equity, "  # noqa: S608  # nosec B608  # the model's table; values are parameters
         "MAX(equity) OVER (PARTITION BY exchange_account_id ORDER BY time) AS peak "
         f"FROM {table} WHERE time >= %s AND time < %s AND exchange_account_id = ANY(%s)) AS s "
         "WHERE peak > 0 GROUP BY exchange_account_id"
