@@ -4,6 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analytics import model_files
+from market_data.services import candles_import_csv
+
 OHLCV = Path(__file__).resolve().parents[3] / "shared" / "data" / "ohlcv"
 COINS = ("BTC", "ETH", "SOL", "BNB", "XRP")
 
@@ -32,3 +35,14 @@ def returns_20() -> np.ndarray:
     rng = np.random.default_rng(7)
     extra = [real[:, k % 5] * rng.uniform(0.3, 1.2) + rng.normal(0.0005, 0.02, 1000) for k in range(15)]
     return np.column_stack([real, *extra])
+
+
+@pytest.fixture
+def stored(db, settings, tmp_path):
+    """The real BTC and ETH daily candles in the database; models saved under a fresh directory."""
+    settings.TRENDY_MODEL_DIR = tmp_path / "models"
+    model_files._loaded.clear()
+    for coin in ("BTC", "ETH"):
+        candles_import_csv(
+            path=OHLCV / f"binance_{coin}USDT_1d.csv.gz", exchange="binance", symbol=f"{coin}/USDT", timeframe="1d"
+        )

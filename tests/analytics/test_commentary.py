@@ -7,10 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
-import threading
 import time
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -22,6 +19,7 @@ from analytics import commentaries, commentary
 from analytics.commentary import Anthropic, CommentaryError, OpenAICompatible
 from analytics.models import Commentator
 from tests.factories import UserFactory
+from tests.fake_http import FakeHTTP, Reply, serving
 
 URL = "/api/v1/analytics/signal/commentary"
 KEY = "sk-test-7f3a9c21e5b84d06a1c2e3f4"
@@ -30,14 +28,6 @@ MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "conten
 
 
 # --- The fake LLM server -------------------------------------------------------------------------------------
-
-
-@dataclass
-class Reply:
-    status: int = 200
-    body: bytes = b""
-    delay: float = 0.0  # before the answer's headers
-    trickle: float = 0.0  # between the body's bytes
 
 
 def openai_reply(text: str, **kwargs: Any) -> Reply:
@@ -52,78 +42,12 @@ def anthropic_reply(*texts: str) -> Reply:
     return Reply(body=json.dumps(body).encode())
 
 
-@dataclass
-class Seen:
-    path: str
-    headers: dict[str, str]
-    body: dict[str, Any]
-
-
-@dataclass
-class FakeLLM:
-    """Both APIs: /…/chat/completions (OpenAI-compatible) and /v1/messages (Anthropic). Replies per path, in order
-    (the last repeats); every request is recorded."""
-
-    url: str = ""
-    routes: dict[str, list[Reply]] = field(default_factory=dict)
-    seen: list[Seen] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def route(self, path: str, *replies: Reply) -> None:
-        self.routes[path] = list(replies)
-
-    def reply_for(self, path: str) -> Reply:
-        with self.lock:
-            replies = self.routes.get(path)
-            if not replies:
-                return Reply(404, b'{"error": {"message": "not found"}}')
-            return replies.pop(0) if len(replies) > 1 else replies[0]
-
-    def hits(self, path: str) -> list[Seen]:
-        return [s for s in self.seen if s.path == path]
-
-
-class Handler(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:
-        fake: FakeLLM = self.server.fake  # type: ignore[attr-defined]
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        with fake.lock:
-            fake.seen.append(Seen(self.path, dict(self.headers.items()), json.loads(raw or b"{}")))
-        reply = fake.reply_for(self.path)
-        if reply.delay:
-            time.sleep(reply.delay)
-        try:
-            self.send_response(reply.status)
-            self.send_header("Content-Type", JSON)
-            self.send_header("Content-Length", str(len(reply.body)))
-            self.end_headers()
-            if reply.trickle:
-                for byte in reply.body:
-                    self.wfile.write(bytes([byte]))
-                    self.wfile.flush()
-                    time.sleep(reply.trickle)
-            else:
-                self.wfile.write(reply.body)
-        except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout tests)
-            pass
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def llm():
-    fake = FakeLLM()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    httpd.fake = fake  # type: ignore[attr-defined]
-    fake.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield fake
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(2)
+    """Both APIs, POST only: /…/chat/completions (OpenAI-compatible) and /v1/messages (Anthropic)."""
+    not_found = Reply(404, b'{"error": {"message": "not found"}}')
+    with serving(headers={"Content-Type": JSON}, not_found=not_found, methods={"POST"}) as fake:
+        yield fake
 
 
 def closed_port() -> int:
@@ -197,7 +121,7 @@ def test_openai_compatible_request_and_answer(llm):
     (seen,) = llm.hits("/v1/chat/completions")
     assert seen.headers["Authorization"] == f"Bearer {KEY}"
     assert seen.headers["Content-Type"] == "application/json"
-    assert seen.body == {"model": "llama-3.1-8b", "messages": MESSAGES, "max_tokens": 123}
+    assert seen.json() == {"model": "llama-3.1-8b", "messages": MESSAGES, "max_tokens": 123}
     assert KEY not in repr(client)
 
     OpenAICompatible(llm.url + "/v1", "", "llama-3.1-8b").comment(MESSAGES, timeout=5)  # a local server: no key
@@ -211,7 +135,7 @@ def test_anthropic_request_and_answer(llm):
     (seen,) = llm.hits("/v1/messages")
     assert seen.headers["x-api-key"] == KEY and seen.headers["anthropic-version"] == "2023-06-01"
     assert "Authorization" not in seen.headers
-    assert seen.body == {
+    assert seen.json() == {
         "model": "claude-sonnet-4-5",
         "max_tokens": 200,
         "system": "Be brief.",  # top level, not a message
@@ -290,7 +214,7 @@ def test_private_addresses_are_refused_unless_allowed(llm):
 # --- Configuration: off by default, the key sealed -----------------------------------------------------------
 
 
-def save(llm: FakeLLM, **kwargs: Any) -> Commentator:
+def save(llm: FakeHTTP, **kwargs: Any) -> Commentator:
     values = {
         "name": "local llama",
         "provider": "openai",
@@ -388,7 +312,7 @@ def staff(client, db):
     return client
 
 
-def form(llm: FakeLLM, **kwargs: Any) -> dict[str, Any]:
+def form(llm: FakeHTTP, **kwargs: Any) -> dict[str, Any]:
     data = {
         "name": "local llama", "provider": "openai", "base_url": llm.url + "/v1", "model": "llama-3.1-8b",
         "new_api_key": KEY, "enabled": "on", "timeout_seconds": 2, "max_tokens": 300,
@@ -430,7 +354,7 @@ def test_the_admins_test_action(staff, llm, caplog):
     action = {"action": "ask_test", "_selected_action": [row.pk]}
     html = staff.post(changelist, action, follow=True).content.decode()
     assert "Local llama answered: The connection works." in html
-    assert llm.hits("/v1/chat/completions")[0].body["messages"] == commentary.TEST_PROMPT
+    assert llm.hits("/v1/chat/completions")[0].json()["messages"] == commentary.TEST_PROMPT
     row.refresh_from_db()
     assert row.last_ok_at is not None
     with caplog.at_level(logging.DEBUG):
@@ -491,8 +415,8 @@ def test_the_commentary_explains_the_signal_once_per_bar(trained, llm, alice_api
         "text": "The model says hold: the regime looks sideways.", "note": answer["note"],
     }  # fmt: skip
     (seen,) = llm.hits("/v1/chat/completions")
-    assert seen.headers["Authorization"] == f"Bearer {KEY}" and seen.body["model"] == "llama-3.1-8b"
-    system, user = seen.body["messages"]
+    assert seen.headers["Authorization"] == f"Bearer {KEY}" and seen.json()["model"] == "llama-3.1-8b"
+    system, user = seen.json()["messages"]
     assert "Write English only" in system["content"] and f'says "{signal["signal"]}"' in system["content"]
     facts = commentary.facts(signal)
     assert json.dumps(facts, ensure_ascii=False, indent=1) in user["content"]
@@ -508,7 +432,7 @@ def test_the_commentary_explains_the_signal_once_per_bar(trained, llm, alice_api
     response = alice_api.get(URL, {"symbol": "ETHUSDT", "timeframe": "1d", "exchange": "binance", "lang": "ko"})
     assert response.status_code == 200 and response.json()["text"] == "모델은 관망을 말합니다."
     assert response.json()["language"] == "ko" and len(llm.seen) == 2
-    assert "Write Korean only" in llm.seen[1].body["messages"][0]["content"]
+    assert "Write Korean only" in llm.seen[1].json()["messages"][0]["content"]
     again = alice_api.get(URL, {"symbol": "ETHUSDT", "timeframe": "1d", "exchange": "binance", "lang": "ko"})
     assert again.json() == response.json() and len(llm.seen) == 2
     # While another request is asking, the next one does not ask too.

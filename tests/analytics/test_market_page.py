@@ -12,23 +12,13 @@ import pandas as pd
 import pytest
 from django.core.cache import cache
 
-from analytics import forecasts, intelligence, model_files, regime, regimes, signals
+from analytics import forecasts, intelligence, regime, regimes, signals
 from market_data.services import candles_import_csv
 from tests.analytics.conftest import OHLCV
 from tests.analytics.test_sentiment_service import _local_only, configured  # noqa: F401 (fixtures)
 from tests.analytics.test_sources import NOW, server  # noqa: F401 (fixture)
 
 URL = "/analytics/market/"
-
-
-@pytest.fixture
-def stored(db, settings, tmp_path):
-    settings.TRENDY_MODEL_DIR = tmp_path / "models"
-    model_files._loaded.clear()
-    for coin in ("BTC", "ETH"):
-        candles_import_csv(
-            path=OHLCV / f"binance_{coin}USDT_1d.csv.gz", exchange="binance", symbol=f"{coin}/USDT", timeframe="1d"
-        )
 
 
 @pytest.fixture

@@ -10,9 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics import model_files, regime, signal, signals
+from analytics import regime, signal, signals
 from analytics.models import SignalModel, SignalRecord
-from market_data.services import candles_import_csv
 from tests.analytics.conftest import OHLCV
 from trading_site.schedule import SCHEDULE
 
@@ -130,16 +129,6 @@ def test_decisions_explain_themselves(table):
 
 
 # --- the service, the API, the dashboard ------------------------------------------------------------------
-
-
-@pytest.fixture
-def stored(db, settings, tmp_path):
-    settings.TRENDY_MODEL_DIR = tmp_path / "models"
-    model_files._loaded.clear()
-    for coin in ("BTC", "ETH"):
-        candles_import_csv(
-            path=OHLCV / f"binance_{coin}USDT_1d.csv.gz", exchange="binance", symbol=f"{coin}/USDT", timeframe="1d"
-        )
 
 
 @pytest.fixture

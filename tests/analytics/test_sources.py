@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from analytics import sources as S
 from analytics.sources import NewsClient, RedditClient, SourceConfig, SourceError, XClient
+from tests.fake_http import Reply, serving
 
 FIXTURES = Path(__file__).parent / "fixtures" / "sentiment"
 NOW = datetime(2025, 6, 10, 12, 0, tzinfo=UTC)  # the fixtures' "now"
@@ -27,86 +24,16 @@ RSS = "application/rss+xml; charset=utf-8"
 ATOM = "application/atom+xml; charset=utf-8"
 
 
-@dataclass
-class Reply:
-    status: int = 200
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-
-
 def fixture(name: str, content_type: str = JSON, status: int = 200, **headers: str) -> Reply:
     return Reply(status=status, body=(FIXTURES / name).read_bytes(), headers={"Content-Type": content_type, **headers})
 
 
-@dataclass
-class Seen:
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-
-
-class FakeServer:
-    """Replies per path, in order (the last one repeats); every request is recorded."""
-
-    def __init__(self) -> None:
-        self.url = ""
-        self.routes: dict[str, list[Reply]] = {}
-        self.seen: list[Seen] = []
-        self._lock = threading.Lock()
-
-    def route(self, path: str, *replies: Reply) -> str:
-        self.routes[path] = list(replies)
-        return self.url + path
-
-    def reply_for(self, path: str) -> Reply:
-        with self._lock:
-            replies = self.routes.get(path)
-            if not replies:
-                return Reply(404, b'{"message": "Not Found", "error": 404}', {"Content-Type": JSON})
-            return replies.pop(0) if len(replies) > 1 else replies[0]
-
-    def hits(self, path: str) -> list[Seen]:
-        return [s for s in self.seen if s.path == path]
-
-
-class Handler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        fake: FakeServer = self.server.fake  # type: ignore[attr-defined]
-        parts = urlsplit(self.path)
-        query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-        with fake._lock:
-            fake.seen.append(Seen(parts.path, query, dict(self.headers.items())))
-        reply = fake.reply_for(parts.path)
-        if reply.delay:
-            time.sleep(reply.delay)
-        try:
-            self.send_response(reply.status)
-            for name, value in reply.headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(reply.body)))
-            self.end_headers()
-            self.wfile.write(reply.body)
-        except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout tests)
-            pass
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def server():
-    fake = FakeServer()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    httpd.fake = fake  # type: ignore[attr-defined]
-    fake.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield fake
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(2)
+    """GET only; an unrouted path answers like the real APIs' 404."""
+    not_found = Reply(404, b'{"message": "Not Found", "error": 404}', {"Content-Type": JSON})
+    with serving(not_found=not_found, methods={"GET"}) as fake:
+        yield fake
 
 
 @pytest.fixture(autouse=True)

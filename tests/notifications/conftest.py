@@ -10,10 +10,8 @@ from tests.notifications.fakes import serve, smtp_server
 
 @pytest.fixture
 def service():
-    fake, server = serve()
-    yield fake
-    server.shutdown()
-    server.server_close()
+    with serve() as fake:
+        yield fake
 
 
 @pytest.fixture(autouse=True)
