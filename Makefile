@@ -176,6 +176,7 @@ bench: bench-db
 	$(call bench_run,trading_loop,DATABASE_URL=$(BENCH_PG)/trendy_loopbench REDIS_URL=$(BENCH_REDIS)/13 $(PY) benchmarks/trading_loop.py $(BENCH_FLAGS))
 	$(call bench_run,stream,DATABASE_URL=$(BENCH_PG)/trendy_bench REDIS_URL=$(BENCH_REDIS)/13 $(PY) benchmarks/stream.py $(BENCH_FLAGS))
 	$(call bench_run,notifications_list,DATABASE_URL=$(BENCH_PG)/trendy_bench REDIS_URL=$(BENCH_REDIS)/13 $(PY) benchmarks/notifications_list.py $(BENCH_FLAGS))
+	$(call bench_run,metrics_scrape,DATABASE_URL=$(BENCH_PG)/trendy_bench REDIS_URL=$(BENCH_REDIS)/13 $(PY) benchmarks/metrics_scrape.py $(BENCH_FLAGS))
 	$(call bench_run,notify_fanout,DATABASE_URL=$(BENCH_PG)/trendy_bench REDIS_URL=$(BENCH_REDIS)/14 $(PY) benchmarks/notify_fanout.py $(BENCH_FLAGS))
 	$(call bench_run,webhooks,DATABASE_URL=$(BENCH_PG)/$(BENCH_WHDB) REDIS_URL=$(BENCH_WHREDIS) $(PY) benchmarks/webhooks.py $(BENCH_FLAGS))
 	$(call bench_run,api_schema,DATABASE_URL=$(BENCH_PG)/postgres REDIS_URL=$(BENCH_REDIS)/11 $(PY) benchmarks/api_schema.py $(BENCH_FLAGS))

@@ -60,6 +60,15 @@ SCHEDULE: list[Entry] = [
         expires_seconds=10,
         every_seconds=15,
     ),
+    # The portfolio figures of /metrics (every account's latest equity and 30-day peak), computed once for every
+    # scrape instead of at each one; every 30 seconds.
+    Entry(
+        "refresh portfolio metrics",
+        "trading_site.refresh_portfolio_metrics",
+        "* * * * *",
+        expires_seconds=25,
+        every_seconds=30,
+    ),
     # Delete expired API tokens once a day.
     Entry("purge expired API tokens", "accounts.purge_expired_api_tokens", "17 3 * * *", expires_seconds=3600),
 ]
