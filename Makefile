@@ -60,7 +60,7 @@ test: install lint check
 	@# and the tests of the time budget set their own.
 	TRENDY_PINE_MAX_SECONDS=$${TRENDY_PINE_MAX_SECONDS:-60} $(VENV)/bin/coverage run -m pytest -q $(PYTEST_ARGS)
 	@$(VENV)/bin/coverage xml -q -o coverage.xml; $(VENV)/bin/coverage html -q -d htmlcov
-	@$(VENV)/bin/coverage report >var/coverage.txt; status=$$?; tail -n 1 var/coverage.txt; \
+	@$(VENV)/bin/coverage report >var/coverage.txt; status=$$?; grep "^TOTAL" var/coverage.txt; \
 	  if [ $$status -ne 0 ]; then echo "coverage is under the floor (fail_under in pyproject.toml)"; fi; exit $$status
 
 # The name the workflows use for the same run.
