@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import subprocess
 import sys
@@ -22,13 +21,12 @@ from pathlib import Path
 import pytest
 import yaml
 from django.core.management import call_command
-from django.db import connection
 from django.utils import timezone
 
 from accounts.models import ExchangeAccount, RiskProfile
 from market_data.models import Candle
 from tests.conftest import needs_redis
-from tests.webhooks.test_metrics_live import TOKEN, _free_port, _request, _stop
+from tests.webhooks.test_metrics_live import TOKEN, _free_port, _request, _stop, trendy_env
 from trading import clock
 from trading.models import Bot, Trade
 from webhooks import services as webhook_services
@@ -103,20 +101,7 @@ def test_every_panel_and_rule_runs_against_a_live_scrape_and_the_trading_panels_
 
     multiproc = tmp_path / "multiproc"
     multiproc.mkdir()
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "PYTHONPATH": str(ROOT),
-        "PROMETHEUS_MULTIPROC_DIR": str(multiproc),
-        "DJANGO_DEBUG": "1",
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "TRENDY_METRICS_TOKEN": TOKEN,
-        "TRENDY_NUM_PROXIES": "0",
-        "CELERY_TASK_ALWAYS_EAGER": "0",
-        "TRENDY_PINE_WARM_UP": "0",
-        "LOG_LEVEL": "WARNING",
-    }
+    env = trendy_env(multiproc)
     web_port, prom_port = _free_port(), _free_port()
     config = tmp_path / "prometheus.yml"
     config.write_text(yaml.safe_dump({

@@ -77,15 +77,10 @@ def _value(samples: dict, name: str, **labels: str) -> float:
     return sum(v for (n, key), v in samples.items() if n == name and wanted <= set(key))
 
 
-@pytest.fixture
-def processes(tmp_path, paper, listed):
-    """gunicorn (2 workers) and a Celery worker on the test database, sharing one multiprocess directory; the
-    market clock on replay over the stored candles (one candle an hour: the price stays put)."""
-    clock.replay_start(start=datetime(2024, 1, 1, 1, tzinfo=UTC), timeframe="1h", seconds_per_candle=Decimal(3600))
-    multiproc = tmp_path / "prometheus"
-    multiproc.mkdir()
+def trendy_env(multiproc: Path) -> dict[str, str]:
+    """The environment of a web server or Celery process on the test database, writing its metrics to ``multiproc``."""
     db = connection.settings_dict
-    env = {
+    return {
         **os.environ,
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "PYTHONPATH": str(ROOT),
@@ -98,6 +93,16 @@ def processes(tmp_path, paper, listed):
         "TRENDY_PINE_WARM_UP": "0",
         "LOG_LEVEL": "WARNING",
     }
+
+
+@pytest.fixture
+def processes(tmp_path, paper, listed):
+    """gunicorn (2 workers) and a Celery worker on the test database, sharing one multiprocess directory; the
+    market clock on replay over the stored candles (one candle an hour: the price stays put)."""
+    clock.replay_start(start=datetime(2024, 1, 1, 1, tzinfo=UTC), timeframe="1h", seconds_per_candle=Decimal(3600))
+    multiproc = tmp_path / "prometheus"
+    multiproc.mkdir()
+    env = trendy_env(multiproc)
     port = _free_port()
     web = subprocess.Popen(
         [str(BIN / "gunicorn"), "trading_site.wsgi:application", "--workers", "2", "--bind", f"127.0.0.1:{port}",
